@@ -1,0 +1,140 @@
+"""Jurisdiction: what part of the org tree a user may see and act on (第5、23条).
+
+A grant of a student-data role at an org unit gives the unit's subtree. Student-data roles act only once the
+registrar is filed and trained (第22条 先培训后上岗). The three admin roles see no student data.
+Objects outside the subtree are reported as "not found" — never "forbidden" with data (architecture.md §3).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+
+from xueji.core.errors import ApplicationError, NotFound
+from xueji.regions.enums import OrgLevel
+from xueji.regions.models import OrgUnit
+
+from .enums import ADMIN_ROLES, STUDENT_DATA_ROLES, Role
+from .models import RoleGrant
+
+NOT_FILED = ApplicationError(
+    "registrar_not_filed",
+    "学籍管理员尚未完成备案和培训，暂不能办理学籍业务（第二十二条：先培训后上岗）",
+)
+
+
+def _grants(user: Any) -> list[RoleGrant]:
+    if not getattr(user, "is_authenticated", False):
+        return []
+    cached = getattr(user, "_xueji_grants", None)
+    if cached is None:
+        cached = list(RoleGrant.objects.filter(user=user).select_related("org_unit"))
+        user._xueji_grants = cached
+    return cached
+
+
+def roles(user: Any) -> set[str]:
+    return {g.role for g in _grants(user)}
+
+
+def is_filed_and_trained(user: Any, today: date | None = None) -> bool:
+    """第22条: filing with the department above is recorded, and training happened on or before today."""
+    filing = getattr(user, "filing", None) if getattr(user, "is_authenticated", False) else None
+    if filing is None:
+        return False
+    today = today or timezone.localdate()
+    return filing.trained_on is not None and filing.trained_on <= today and filing.filed_on <= today
+
+
+def data_grants(user: Any) -> list[RoleGrant]:
+    """Grants that open student data: student-data roles of a filed and trained registrar."""
+    grants = [g for g in _grants(user) if g.role in STUDENT_DATA_ROLES and g.org_unit.is_active]
+    if not grants:
+        return []
+    try:
+        filed = is_filed_and_trained(user)
+    except Exception:
+        filed = False
+    return grants if filed else []
+
+
+def scope_paths(user: Any) -> list[str]:
+    """The org paths whose subtrees the user may read (student data), most general first, de-duplicated."""
+    paths = sorted({g.org_unit.path for g in data_grants(user)}, key=len)
+    kept: list[str] = []
+    for p in paths:
+        if not any(p.startswith(k) for k in kept):
+            kept.append(p)
+    return kept
+
+
+def scope_q(user: Any, field: str = "scope_path") -> Q:
+    """A filter restricting a queryset to the user's jurisdiction (empty jurisdiction → matches nothing)."""
+    paths = scope_paths(user)
+    if not paths:
+        return Q(pk__in=[])
+    q = Q()
+    for p in paths:
+        q |= Q(**{f"{field}__startswith": p})
+    return q
+
+
+def in_scope(user: Any, path: str) -> bool:
+    return any(path.startswith(p) for p in scope_paths(user))
+
+
+def org_scope_q(user: Any) -> Q:
+    """Org units the user may see in the tree: their subtrees plus the chain of ancestors above them
+    (so the tree can be drawn), for any role, admins included (they administer accounts on it)."""
+    grants = _grants(user)
+    if not grants:
+        return Q(pk__in=[])
+    q = Q()
+    ancestor_ids: set[int] = set()
+    for g in grants:
+        q |= Q(path__startswith=g.org_unit.path)
+        ancestor_ids.update(int(x) for x in g.org_unit.path.strip("/").split("/") if x)
+    return q | Q(id__in=ancestor_ids)
+
+
+def school_registrar_units(user: Any) -> list[OrgUnit]:
+    """Schools where the user registers students: school-registrar grants (a teaching point's records may be
+    kept by its central school's registrar, 第22条)."""
+    if not data_grants(user):
+        return []
+    return [g.org_unit for g in _grants(user) if g.role == Role.SCHOOL_REGISTRAR]
+
+
+def require_registrar_for_school(user: Any, school: Any) -> None:
+    """The actor must be a filed, trained registrar of the school (or of its central school).
+
+    Raises NotFound when the school lies outside the actor's jurisdiction, ``registrar_not_filed`` when the
+    registrar is not yet filed/trained, ``forbidden`` otherwise.
+    """
+    if not in_scope(user, school.org.path):
+        if any(g.role in STUDENT_DATA_ROLES for g in _grants(user)) and not data_grants(user):
+            raise NOT_FILED
+        raise NotFound()
+    units = {u.id for u in school_registrar_units(user)}
+    if school.org_id in units or (school.central_school_id and school.central_school_id in units):
+        return
+    from xueji.core.errors import Forbidden
+
+    raise Forbidden("not_school_registrar", "只有本校学籍管理员可以办理此业务")
+
+
+def is_admin_only(user: Any) -> bool:
+    r = roles(user)
+    return bool(r) and r <= ADMIN_ROLES
+
+
+def highest_level(user: Any) -> str | None:
+    levels = [g.org_unit.level for g in _grants(user)]
+    order = [OrgLevel.NATIONAL, OrgLevel.PROVINCE, OrgLevel.CITY, OrgLevel.COUNTY, OrgLevel.SCHOOL]
+    for lvl in order:
+        if lvl in levels:
+            return lvl
+    return None

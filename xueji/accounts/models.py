@@ -1,0 +1,94 @@
+"""Accounts, role grants (= jurisdiction), registrar filing and training (第22条), password history."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from xueji.regions.models import OrgUnit
+
+from .enums import Role
+
+
+class User(AbstractUser):
+    """An account. Never a superuser in normal use (security.md §1.4)."""
+
+    display_name = models.CharField(_("姓名"), max_length=60, blank=True)
+    phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    password_changed_at = models.DateTimeField(_("密码修改时间"), null=True, blank=True)
+    must_change_password = models.BooleanField(_("须修改密码"), default=False)
+    # 第24条: accounts unused for more than six months are sealed; only a security admin unseals.
+    sealed_at = models.DateTimeField(_("封存时间"), null=True, blank=True)
+    sealed_reason = models.CharField(_("封存原因"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("账号")
+        verbose_name_plural = _("账号")
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+    @property
+    def is_sealed(self) -> bool:
+        return self.sealed_at is not None
+
+
+class RoleGrant(models.Model):
+    """A role held at an org unit. The unit's subtree is the holder's jurisdiction."""
+
+    user = models.ForeignKey(User, models.CASCADE, related_name="grants")
+    role = models.CharField(_("角色"), max_length=24, choices=Role.choices)
+    org_unit = models.ForeignKey(OrgUnit, models.PROTECT, related_name="grants", verbose_name=_("机构"))
+    granted_by = models.ForeignKey(User, models.PROTECT, null=True, blank=True, related_name="+")
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("角色授权")
+        verbose_name_plural = _("角色授权")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "role", "org_unit"], name="rolegrant_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_role_display()} · {self.org_unit}"
+
+
+class RegistrarFiling(models.Model):
+    """第22条: a registrar's basic information is filed (备案) with the department above, and the
+    registrar is trained before taking up the post (先培训后上岗)."""
+
+    user = models.OneToOneField(User, models.CASCADE, related_name="filing")
+    filed_with = models.ForeignKey(OrgUnit, models.PROTECT, related_name="+", verbose_name=_("备案机关"))
+    filed_by = models.ForeignKey(User, models.PROTECT, null=True, blank=True, related_name="+")
+    filed_on = models.DateField(_("备案日期"))
+    filing_reference = models.CharField(_("备案编号"), max_length=60, blank=True)
+    trained_on = models.DateField(_("培训日期"), null=True, blank=True)
+    training_course = models.CharField(_("培训内容"), max_length=120, blank=True)
+    recorded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("学籍管理员备案")
+        verbose_name_plural = _("学籍管理员备案")
+
+
+class PasswordHistory(models.Model):
+    """Hashes of earlier passwords, for the dengbao profile's "no reuse of the last N"."""
+
+    user = models.ForeignKey(User, models.CASCADE, related_name="password_history")
+    password = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class ApiToken(models.Model):
+    """Bearer token for API clients. Only a SHA-256 digest of the token is stored."""
+
+    user = models.ForeignKey(User, models.CASCADE, related_name="api_tokens")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)

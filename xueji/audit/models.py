@@ -1,0 +1,70 @@
+"""The append-only audit trail.
+
+第23条 asks for supervision of anomalies and 第24条 for strict data-use rules; 等保 8.1.4.3 asks that audit
+records cannot be altered or deleted. Rows are written only by :func:`xueji.audit.services.record` (inside the
+same transaction as the change they describe). Updates and deletes are refused twice: by the model (ORM
+``save()`` of an existing row, ``delete()``, and the queryset's ``update()``/``delete()``) and by a database
+trigger on SQLite and PostgreSQL (migration 0002), which also stops raw SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from xueji.core.errors import ApplicationError
+
+from .enums import EventType
+
+APPEND_ONLY = ApplicationError("audit_append_only", "审计记录只能追加，不能修改或删除")
+
+
+class AuditQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs: Any) -> int:
+        raise APPEND_ONLY
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise APPEND_ONLY
+
+
+class AuditEvent(models.Model):
+    occurred_at = models.DateTimeField(_("时间"), db_index=True)
+    event_type = models.CharField(_("事件类型"), max_length=40, choices=EventType.choices)
+    # Users are never deleted (accounts are sealed), so no FK constraint is needed to keep history.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.DO_NOTHING, null=True, blank=True, db_constraint=False, related_name="+"
+    )
+    actor_username = models.CharField(_("操作人"), max_length=150, blank=True)
+    actor_role = models.CharField(_("角色"), max_length=24, blank=True)
+    org_unit_id = models.BigIntegerField(_("机构"), null=True, blank=True)
+    province_code = models.CharField(max_length=6, blank=True, db_index=True)
+    subject_type = models.CharField(max_length=40, blank=True)
+    subject_id = models.CharField(max_length=64, blank=True)
+    summary = models.CharField(_("摘要"), max_length=200, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    success = models.BooleanField(default=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("审计事件")
+        verbose_name_plural = _("审计事件")
+        indexes = [models.Index(fields=["subject_type", "subject_id", "occurred_at"])]
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.event_type}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise APPEND_ONLY
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise APPEND_ONLY

@@ -1,0 +1,1 @@
+"""No models: this app holds no tables of its own."""

@@ -1,0 +1,52 @@
+"""Bulk registration batches (第6条)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from xueji.core.ids import uuid7
+from xueji.schools.models import School
+
+
+class ImportBatch(models.Model):
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("已上传")
+        CHECKING = "checking", _("校验中")
+        CHECKED = "checked", _("校验完成")
+        INVALID = "invalid", _("校验未通过")
+        COMMITTING = "committing", _("导入中")
+        COMMITTED = "committed", _("已导入")
+        FAILED = "failed", _("导入失败")
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    school = models.ForeignKey(School, models.PROTECT, related_name="import_batches")
+    province_code = models.CharField(max_length=6)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    file_name = models.CharField(_("文件名"), max_length=200)
+    file_path = models.CharField(max_length=300)
+    file_sha256 = models.CharField(max_length=64)
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.UPLOADED)
+    total_rows = models.PositiveIntegerField(default=0)
+    valid_rows = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    # First N problems: [{row, column, code, message}], enough to fix a file; the count is exact.
+    errors = models.JSONField(default=list, blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    message = models.CharField(max_length=300, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("导入批次")
+        verbose_name_plural = _("导入批次")
+        constraints = [
+            # The same file twice creates nothing twice.
+            models.UniqueConstraint(
+                fields=["school", "file_sha256"], condition=Q(status="committed"), name="import_file_once"
+            ),
+        ]

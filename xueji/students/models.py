@@ -1,0 +1,260 @@
+"""Students: the person, their national identity registry rows, the 学籍 (enrollment), family, archive.
+
+National scale (issue #2 §10): every people table carries ``province_code`` so it can be list-partitioned by
+province; primary keys are UUIDv7 (no central sequence). National uniqueness of identity numbers and 学籍号
+cannot be a unique index on a province-partitioned table, so it lives in two small registry tables keyed by
+the number itself (:class:`IdentityKey`, :class:`StudentNumber`), which the register consults and writes in
+the same transaction as the person.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from xueji.core.ids import uuid7
+from xueji.schools.models import School
+
+from . import enums
+
+
+class Person(models.Model):
+    """基础学籍信息 — resident identity and personal fields (domain.md §1.1). One row per human being."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    province_code = models.CharField(max_length=6, db_index=True)
+    # 第8条: one number per person for life. Unique nationally through StudentNumber.
+    student_number = models.CharField(_("学籍号"), max_length=19, db_index=True, editable=False)
+
+    name = models.CharField(_("姓名"), max_length=60)
+    name_pinyin = models.CharField(_("姓名拼音"), max_length=120, blank=True)
+    former_name = models.CharField(_("曾用名"), max_length=60, blank=True)
+    gender = models.CharField(_("性别"), max_length=1, choices=enums.Gender.choices)
+    birth_date = models.DateField(_("出生日期"))
+    birthplace_code = models.CharField(_("出生地"), max_length=6)
+    native_place = models.CharField(_("籍贯"), max_length=60)
+    ethnicity = models.CharField(_("民族"), max_length=2, choices=enums.Ethnicity.choices)
+    nationality = models.CharField(_("国籍/地区"), max_length=3, choices=enums.Nationality.choices)
+    id_type = models.CharField(_("身份证件类型"), max_length=1, choices=enums.IdDocumentType.choices)
+    id_number = models.CharField(_("身份证件号"), max_length=20, blank=True)
+    id_valid_period = models.CharField(_("身份证件有效期"), max_length=30, blank=True)
+    overseas_status = models.CharField(
+        _("港澳台侨外"), max_length=2, choices=enums.OverseasChineseStatus.choices
+    )
+    political_status = models.CharField(
+        _("政治面貌"), max_length=2, choices=enums.PoliticalStatus.choices, blank=True
+    )
+    health = models.CharField(_("健康状况"), max_length=2, choices=enums.HealthStatus.choices)
+    household_code = models.CharField(_("户口所在地"), max_length=6)
+    household_type = models.CharField(_("户口性质"), max_length=1, choices=enums.HouseholdType.choices)
+    specialty = models.CharField(_("特长"), max_length=100, blank=True)
+    current_address = models.CharField(_("现住址"), max_length=200)
+    mailing_address = models.CharField(_("通信地址"), max_length=200)
+    home_address = models.CharField(_("家庭地址"), max_length=200)
+    phone = models.CharField(_("联系电话"), max_length=20)
+    postal_code = models.CharField(_("邮政编码"), max_length=6)
+    email = models.CharField(_("电子信箱"), max_length=100, blank=True)
+    only_child = models.BooleanField(_("是否独生子女"))
+    preschool = models.BooleanField(_("是否受过学前教育"))
+    left_behind = models.CharField(_("是否留守儿童"), max_length=1, choices=enums.LeftBehind.choices)
+    migrant_child = models.BooleanField(_("是否进城务工人员随迁子女"))
+    orphan = models.BooleanField(_("是否孤儿"))
+    martyr_child = models.BooleanField(_("是否烈士或优抚子女"))
+    inclusive_education = models.CharField(
+        _("随班就读"), max_length=1, choices=enums.InclusiveEducation.choices, default="0"
+    )
+    disability_type = models.CharField(
+        _("残疾类型"), max_length=1, choices=enums.DisabilityType.choices, default="0"
+    )
+    govt_funded_place = models.BooleanField(_("是否由政府购买学位"), default=False)
+    needs_aid = models.BooleanField(_("是否需要申请资助"))
+    boarding_subsidy = models.BooleanField(_("是否享受一补"))
+    # 第3条: province-defined non-basic information, validated against the province's active field set.
+    extra = models.JSONField(_("非基础学籍信息"), default=dict, blank=True)
+    extra_version = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("学生")
+        verbose_name_plural = _("学生")
+        indexes = [
+            models.Index(fields=["province_code", "name"]),
+            # 第9条 suspected duplicates among students without an ID number.
+            models.Index(fields=["name", "gender", "birth_date"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IdentityKey(models.Model):
+    """National registry of identity documents: one person per (document type, number) — 第9条."""
+
+    key = models.CharField(max_length=40, primary_key=True)
+    person = models.ForeignKey(Person, models.PROTECT, related_name="identity_keys")
+    province_code = models.CharField(max_length=6)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    @staticmethod
+    def make_key(id_type: str, number: str) -> str:
+        return f"{id_type}:{number.upper()}"
+
+
+class StudentNumber(models.Model):
+    """National registry of 学籍号 (第8条): one per person, never reused."""
+
+    number = models.CharField(max_length=19, primary_key=True)
+    person = models.OneToOneField(Person, models.PROTECT, related_name="number_registry")
+    kind = models.CharField(max_length=1)  # G, J or L
+    province_code = models.CharField(max_length=6)
+    issued_at = models.DateTimeField(auto_now_add=True)
+
+
+class JSequence(models.Model):
+    """Sequence counters for J numbers, one row per (region, birth date) — no national sequence."""
+
+    prefix = models.CharField(max_length=14, primary_key=True)  # region code + YYYYMMDD
+    last = models.PositiveIntegerField(default=0)
+
+
+class Enrollment(models.Model):
+    """The 学籍: a person's enrollment at a school. 第12条 一人一籍 — at most one active per person."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    person = models.ForeignKey(Person, models.PROTECT, related_name="enrollments")
+    province_code = models.CharField(max_length=6)
+    school = models.ForeignKey(School, models.PROTECT, related_name="enrollments", verbose_name=_("学校"))
+    # The school's org path, denormalised so jurisdiction filters hit one indexed column.
+    scope_path = models.CharField(max_length=255)
+    stage = models.CharField(_("学段"), max_length=8, choices=enums.Stage.choices)
+    grade = models.PositiveSmallIntegerField(_("年级"))
+    class_name = models.CharField(_("班级"), max_length=30)
+    class_number = models.CharField(_("班内学号"), max_length=10, blank=True)
+    aux_number = models.CharField(_("学籍辅号"), max_length=30, blank=True)
+    entry_ym = models.CharField(_("入学年月"), max_length=6)
+    entry_method = models.CharField(_("入学方式"), max_length=2, choices=enums.EntryMethod.choices)
+    study_mode = models.CharField(_("就读方式"), max_length=1, choices=enums.StudyMode.choices)
+    student_source = models.CharField(
+        _("学生来源"), max_length=1, choices=enums.StudentSource.choices, default="1"
+    )
+    status = models.CharField(_("学籍状态"), max_length=2, choices=enums.StudentStatus.choices, default="01")
+    is_active = models.BooleanField(default=True)
+    registered_at = models.DateTimeField(_("注册时间"))
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # 第6条: the archive is built within two months of first registration.
+    archive_due = models.DateField(_("档案建立期限"))
+    archive_completed_at = models.DateTimeField(_("档案建立时间"), null=True, blank=True)
+    import_batch_id = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("学籍")
+        verbose_name_plural = _("学籍")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person"], condition=Q(is_active=True), name="enrollment_one_active_per_person"
+            ),
+            models.CheckConstraint(condition=Q(grade__gte=1) & Q(grade__lte=12), name="enrollment_grade_range"),
+        ]
+        indexes = [
+            models.Index(fields=["scope_path", "is_active"]),
+            models.Index(fields=["school", "is_active", "grade", "class_name"]),
+            models.Index(fields=["province_code", "archive_due"], condition=Q(archive_completed_at__isnull=True),
+                         name="enrollment_archive_open"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} @ {self.school_id}"
+
+
+class Guardian(models.Model):
+    """家庭成员或监护人 (domain.md §1.1). At least one per student is a guardian."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    person = models.ForeignKey(Person, models.CASCADE, related_name="guardians")
+    province_code = models.CharField(max_length=6)
+    name = models.CharField(_("姓名"), max_length=60)
+    relation = models.CharField(_("关系"), max_length=1, choices=enums.FamilyRelation.choices)
+    relation_note = models.CharField(_("关系说明"), max_length=30, blank=True)
+    is_guardian = models.BooleanField(_("是否监护人"), default=True)
+    household_code = models.CharField(_("户口所在地"), max_length=6, blank=True)
+    address = models.CharField(_("现住址"), max_length=200)
+    phone = models.CharField(_("联系电话"), max_length=20)
+    ethnicity = models.CharField(_("民族"), max_length=2, choices=enums.Ethnicity.choices, blank=True)
+    id_type = models.CharField(_("身份证件类型"), max_length=1, choices=enums.IdDocumentType.choices, blank=True)
+    id_number = models.CharField(_("身份证件号"), max_length=20, blank=True)
+    employer = models.CharField(_("工作单位"), max_length=100, blank=True)
+    position = models.CharField(_("职务"), max_length=60, blank=True)
+
+    class Meta:
+        verbose_name = _("家庭成员")
+        verbose_name_plural = _("家庭成员")
+
+
+def archive_upload_to(instance: ArchiveDocument, filename: str) -> str:
+    # The stored name carries no personal data (URLs and paths must not reveal identity).
+    return f"archive/{instance.province_code}/{instance.id}"
+
+
+class ArchiveDocument(models.Model):
+    """A document in the electronic 学籍档案 (第6条)."""
+
+    class Kind(models.TextChoices):
+        IDENTITY = "identity", _("身份证件")
+        HOUSEHOLD = "household", _("户口簿")
+        ENROLLMENT = "enrollment", _("入学登记材料")
+        PHOTO = "photo", _("照片")
+        EVIDENCE = "evidence", _("佐证材料")
+        OTHER = "other", _("其他")
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    person = models.ForeignKey(Person, models.PROTECT, related_name="archive_documents")
+    province_code = models.CharField(max_length=6)
+    kind = models.CharField(_("材料类型"), max_length=16, choices=Kind.choices)
+    title = models.CharField(_("名称"), max_length=100)
+    file = models.FileField(upload_to=archive_upload_to)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("档案材料")
+        verbose_name_plural = _("档案材料")
+
+
+class ProblemRecord(models.Model):
+    """问题学籍 (第9条): found at registration or by checks, resolved by the county."""
+
+    class Kind(models.TextChoices):
+        SUSPECTED_DUPLICATE = "suspected_duplicate", _("疑似重复（无证件号：姓名+性别+出生日期相同）")
+        ID_INVALID = "id_invalid", _("身份证件号错误")
+        ID_DUPLICATE = "id_duplicate", _("身份证件号重复")
+
+    class State(models.TextChoices):
+        OPEN = "open", _("待处理")
+        CONFIRMED_DISTINCT = "distinct", _("已核实为不同学生")
+        MERGED = "resolved", _("已处理")
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    kind = models.CharField(_("问题类型"), max_length=24, choices=Kind.choices)
+    state = models.CharField(_("状态"), max_length=16, choices=State.choices, default=State.OPEN)
+    person = models.ForeignKey(Person, models.PROTECT, related_name="problems")
+    other_person = models.ForeignKey(Person, models.PROTECT, null=True, blank=True, related_name="+")
+    province_code = models.CharField(max_length=6)
+    # The county-level scope that must resolve it (path of the student's school).
+    scope_path = models.CharField(max_length=255, db_index=True)
+    detail = models.CharField(_("说明"), max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
+    resolution_note = models.CharField(_("处理意见"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("问题学籍")
+        verbose_name_plural = _("问题学籍")
