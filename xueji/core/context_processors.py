@@ -1,2 +1,46 @@
-def navigation(request):  # type: ignore[no-untyped-def]
-    return {}
+"""Navigation for the shared layout, built from the viewer's roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+
+from xueji.accounts.enums import Role
+from xueji.accounts.jurisdiction import roles
+
+# (url name, label, roles that see it; None = every signed-in user)
+NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
+    ("core:dashboard", "工作台", None),
+    ("students:list", "学生查询", frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER})),
+    ("students:register", "新生注册", frozenset({Role.SCHOOL_REGISTRAR})),
+    ("imports:list", "批量导入", frozenset({Role.SCHOOL_REGISTRAR})),
+    ("students:problems", "问题学籍", frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER})),
+    ("schools:list", "学校", frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER,
+                                        Role.SYSTEM_ADMIN})),
+    ("regions:tree", "机构", None),
+    ("policies:list", "非基础信息", frozenset({Role.DEPT_REGISTRAR})),
+    ("accounts:users", "账号管理", frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN})),
+    ("audit:list", "审计日志", frozenset({Role.AUDIT_ADMIN})),
+)
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    mine = roles(user)
+    items = []
+    for name, label, allowed in NAV:
+        if allowed is not None and not (mine & allowed):
+            continue
+        try:
+            url = reverse(name)
+        except NoReverseMatch:
+            continue
+        items.append({"url": url, "label": _(label), "active": request.path == url or (
+            url != "/" and request.path.startswith(url))})
+    role_labels = sorted({str(Role(r).label) for r in mine})
+    return {"nav_items": items, "nav_role_label": "、".join(role_labels)}

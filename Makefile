@@ -1,0 +1,41 @@
+# xueji — one-command developer loop. Needs only Python >= 3.11; uv is bootstrapped into .tools/ if missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+PORT ?= 8000
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+PY := .venv/bin/python
+STUDENTS ?= 300
+
+.PHONY: run test test-sqlite test-postgres lint bench install clean
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+install: $(UV)
+	$(UV) sync --frozen --quiet
+
+## run: migrate the embedded SQLite database, seed the demo region once, print logins, serve on $(PORT)
+run: install
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py seed --students $(STUDENTS)
+	$(PY) manage.py runserver 127.0.0.1:$(PORT) --noreload
+
+## test: the whole suite (browser tests included where Chromium can be installed); DATABASE_URL picks the DB
+test: install
+	@bash scripts/ensure-chromium.sh || echo "Chromium unavailable: browser tests will be skipped"
+	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check . || true
+	.venv/bin/mypy xueji config
+	.venv/bin/lint-imports
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+
+bench: install
+	$(PY) bench/bench_import.py --rows $${ROWS:-100000}
+
+clean:
+	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache

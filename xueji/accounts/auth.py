@@ -1,0 +1,63 @@
+"""API authentication: bearer tokens for clients, the Django session (with CSRF) for the browser."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja.security import APIKeyCookie, HttpBearer
+
+from .models import ApiToken, User
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(user: User) -> tuple[str, ApiToken]:
+    """A fresh 256-bit token; only its digest is stored."""
+    raw = secrets.token_urlsafe(32)
+    row = ApiToken.objects.create(
+        user=user, digest=token_digest(raw),
+        expires_at=timezone.now() + timedelta(hours=settings.API_TOKEN_TTL_HOURS),
+    )
+    return raw, row
+
+
+def usable(user: Any) -> bool:
+    """Active, not sealed (第24条), and not owing a password change."""
+    return bool(user and user.is_active and user.sealed_at is None and not user.must_change_password)
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        row = (
+            ApiToken.objects.select_related("user")
+            .filter(digest=token_digest(token), revoked_at__isnull=True, expires_at__gt=timezone.now())
+            .first()
+        )
+        if row is None or not usable(row.user):
+            return None
+        ApiToken.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
+        request.user = row.user
+        return row.user
+
+
+class SessionAuth(APIKeyCookie):
+    """The browser's session; ninja checks CSRF for unsafe methods (csrf=True)."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def __init__(self) -> None:
+        super().__init__(csrf=True)
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and usable(user):
+            return user
+        return None

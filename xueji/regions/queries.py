@@ -1,0 +1,39 @@
+"""Reads on the org tree, scoped to what the viewer may see (their subtrees plus the ancestors above them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from xueji.accounts.jurisdiction import _grants, org_scope_q
+from xueji.core.errors import NotFound
+
+from .models import OrgUnit
+
+
+def org_units_visible(viewer: Any) -> QuerySet[OrgUnit]:
+    return OrgUnit.objects.filter(org_scope_q(viewer))
+
+
+def org_roots(viewer: Any) -> list[OrgUnit]:
+    """The units the viewer holds grants at (the tops of their jurisdiction), most general first."""
+    units = {g.org_unit.pk: g.org_unit for g in _grants(viewer)}
+    ordered = sorted(units.values(), key=lambda u: len(u.path))
+    roots: list[OrgUnit] = []
+    for u in ordered:
+        if not any(u.path.startswith(r.path) for r in roots):
+            roots.append(u)
+    return roots
+
+
+def org_get(*, viewer: Any, org_id: Any) -> OrgUnit:
+    unit = org_units_visible(viewer).filter(pk=org_id).first() if str(org_id).isdigit() else None
+    if unit is None:
+        raise NotFound()
+    return unit
+
+
+def org_children(*, viewer: Any, parent: OrgUnit) -> QuerySet[OrgUnit]:
+    """Children of ``parent`` that the viewer may see, departments first then schools, by code."""
+    return org_units_visible(viewer).filter(parent=parent).order_by("level", "code")
