@@ -42,23 +42,33 @@ def validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpRes
 
 @api.exception_handler(AuthenticationError)
 def auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return api.create_response(request, {"code": "unauthenticated", "message": "请先登录或提供有效令牌",
-                                         "fields": {}}, status=401)
+    return api.create_response(
+        request, {"code": "unauthenticated", "message": "请先登录或提供有效令牌", "fields": {}}, status=401
+    )
 
 
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    return api.create_response(request, {"code": f"http_{exc.status_code}", "message": str(exc), "fields": {}},
-                               status=exc.status_code)
+    return api.create_response(
+        request,
+        {"code": f"http_{exc.status_code}", "message": str(exc), "fields": {}},
+        status=exc.status_code,
+    )
 
 
 def _mount() -> None:
     """Each app contributes one router (``xueji/<app>/api.py``), mounted under its prefix."""
     import importlib
 
-    for app, prefix in (("accounts", "auth"), ("regions", "orgs"), ("schools", "schools"),
-                        ("students", "students"), ("imports", "imports"), ("policies", "policies"),
-                        ("audit", "audit")):
+    for app, prefix in (
+        ("accounts", "auth"),
+        ("regions", "orgs"),
+        ("schools", "schools"),
+        ("students", "students"),
+        ("imports", "imports"),
+        ("policies", "policies"),
+        ("audit", "audit"),
+    ):
         try:
             module = importlib.import_module(f"xueji.{app}.api")
         except ModuleNotFoundError as exc:

@@ -186,7 +186,9 @@ IMPORT_BACKGROUND_ROWS = int(os.environ.get("XUEJI_IMPORT_BACKGROUND_ROWS", "200
 
 # The identity check against the national population database is a pluggable interface (第9条);
 # the default only checks structure and checksums.
-IDENTITY_VERIFIER = os.environ.get("XUEJI_IDENTITY_VERIFIER", "xueji.students.verification.ChecksumOnlyVerifier")
+IDENTITY_VERIFIER = os.environ.get(
+    "XUEJI_IDENTITY_VERIFIER", "xueji.students.verification.ChecksumOnlyVerifier"
+)
 
 # API tokens live this long (hours).
 API_TOKEN_TTL_HOURS = int(os.environ.get("XUEJI_API_TOKEN_TTL_HOURS", "12"))

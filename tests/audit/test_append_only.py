@@ -30,7 +30,9 @@ def test_orm_refuses_update_and_delete():
     assert AuditEvent.objects.get(pk=event.pk).summary == "x"
 
 
-@pytest.mark.parametrize("sql", ["UPDATE audit_auditevent SET summary = 'changed'", "DELETE FROM audit_auditevent"])
+@pytest.mark.parametrize(
+    "sql", ["UPDATE audit_auditevent SET summary = 'changed'", "DELETE FROM audit_auditevent"]
+)
 def test_database_trigger_refuses_raw_sql(sql):
     event = _event()
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
@@ -41,9 +43,15 @@ def test_database_trigger_refuses_raw_sql(sql):
 def test_record_many_writes_one_row_per_subject():
     from xueji.audit.services import record_many
 
-    n = record_many([{"subject_type": "student", "subject_id": i, "after": {"i": i}} for i in range(3)],
-                    event_type=EventType.STUDENT_REGISTERED, actor=None)
+    n = record_many(
+        [{"subject_type": "student", "subject_id": i, "after": {"i": i}} for i in range(3)],
+        event_type=EventType.STUDENT_REGISTERED,
+        actor=None,
+    )
     assert n == 3
     rows = list(AuditEvent.objects.filter(event_type="student.registered").order_by("subject_id"))
     assert [(r.subject_id, r.after, r.actor_username) for r in rows] == [
-        ("0", {"i": 0}, "system"), ("1", {"i": 1}, "system"), ("2", {"i": 2}, "system")]
+        ("0", {"i": 0}, "system"),
+        ("1", {"i": 1}, "system"),
+        ("2", {"i": 2}, "system"),
+    ]

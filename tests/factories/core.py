@@ -29,24 +29,46 @@ def dept(code: str) -> OrgUnit:
 
 
 def school(county: str = "440105", school_type: str = "primary", **kwargs: Any) -> School:
-    prefix = {"primary": "21", "junior": "31", "senior": "34", "nine_year": "21", "special": "51",
-              "reform": "37", "teaching_point": "21", "complete_secondary": "34", "twelve_year": "34"}[school_type]
+    prefix = {
+        "primary": "21",
+        "junior": "31",
+        "senior": "34",
+        "nine_year": "21",
+        "special": "51",
+        "reform": "37",
+        "teaching_point": "21",
+        "complete_secondary": "34",
+        "twelve_year": "34",
+    }[school_type]
     n = next(_seq)
     code = f"{prefix}{county[:2]}{n:06d}"
-    return school_create(actor=None, name=kwargs.pop("name", f"测试学校{n}"), school_code=code,
-                         school_type=school_type, county_code=county, **kwargs)
+    return school_create(
+        actor=None,
+        name=kwargs.pop("name", f"测试学校{n}"),
+        school_code=code,
+        school_type=school_type,
+        county_code=county,
+        **kwargs,
+    )
 
 
-def user(role: str | None = None, org: OrgUnit | None = None, *, filed: bool = True, username: str | None = None,
-         **kwargs: Any) -> User:
+def user(
+    role: str | None = None,
+    org: OrgUnit | None = None,
+    *,
+    filed: bool = True,
+    username: str | None = None,
+    **kwargs: Any,
+) -> User:
     u = User.objects.create_user(username=username or f"user{next(_seq)}", password=PASSWORD, **kwargs)
     u.password_changed_at = timezone.now()
     u.save(update_fields=["password_changed_at"])
     if role is not None and org is not None:
         RoleGrant.objects.create(user=u, role=role, org_unit=org)
     if filed and role in {Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER}:
-        RegistrarFiling.objects.create(user=u, filed_with=org.parent or org, filed_on=date(2026, 1, 5),
-                                       trained_on=date(2026, 1, 10))
+        RegistrarFiling.objects.create(
+            user=u, filed_with=org.parent or org, filed_on=date(2026, 1, 5), trained_on=date(2026, 1, 10)
+        )
     return u
 
 
@@ -54,7 +76,9 @@ def registrar(sch: School, **kwargs: Any) -> User:
     return user(Role.SCHOOL_REGISTRAR, sch.org, **kwargs)
 
 
-def resident_id(region: str = "440105", birth: date = date(2018, 3, 14), seq: int = 12, gender: str = "1") -> str:
+def resident_id(
+    region: str = "440105", birth: date = date(2018, 3, 14), seq: int = 12, gender: str = "1"
+) -> str:
     """A valid GB 11643 number; ``seq`` parity is fixed to match ``gender``."""
     s = seq * 10 % 1000 if False else seq
     s = s - (s % 2) + (1 if gender == "1" else 0)
@@ -67,14 +91,32 @@ def person_data(**overrides: Any) -> dict[str, Any]:
     birth = overrides.pop("birth_date", date(2018, 3, 14))
     gender = overrides.pop("gender", "1")
     data = {
-        "name": "张小明", "gender": gender, "birth_date": birth.isoformat(), "birthplace_code": "440105",
-        "native_place": "广东广州", "ethnicity": "01", "nationality": "CHN", "id_type": "1",
+        "name": "张小明",
+        "gender": gender,
+        "birth_date": birth.isoformat(),
+        "birthplace_code": "440105",
+        "native_place": "广东广州",
+        "ethnicity": "01",
+        "nationality": "CHN",
+        "id_type": "1",
         "id_number": resident_id(birth=birth, gender=gender, seq=next(_seq) * 2 % 998 + 1),
-        "overseas_status": "00", "health": "10", "household_code": "440105", "household_type": "2",
-        "current_address": "广州市海珠区新港中路1号", "mailing_address": "广州市海珠区新港中路1号",
-        "home_address": "广州市海珠区新港中路1号", "phone": "13800138000", "postal_code": "510220",
-        "only_child": "是", "preschool": "是", "left_behind": "0", "migrant_child": "否", "orphan": "否",
-        "martyr_child": "否", "needs_aid": "否", "boarding_subsidy": "否",
+        "overseas_status": "00",
+        "health": "10",
+        "household_code": "440105",
+        "household_type": "2",
+        "current_address": "广州市海珠区新港中路1号",
+        "mailing_address": "广州市海珠区新港中路1号",
+        "home_address": "广州市海珠区新港中路1号",
+        "phone": "13800138000",
+        "postal_code": "510220",
+        "only_child": "是",
+        "preschool": "是",
+        "left_behind": "0",
+        "migrant_child": "否",
+        "orphan": "否",
+        "martyr_child": "否",
+        "needs_aid": "否",
+        "boarding_subsidy": "否",
     }
     data.update(overrides)
     return data
@@ -87,7 +129,12 @@ def enrollment_data(**overrides: Any) -> dict[str, Any]:
 
 
 def guardian_data(**overrides: Any) -> dict[str, Any]:
-    data = {"name": "张大明", "relation": "1", "is_guardian": "是", "address": "广州市海珠区新港中路1号",
-            "phone": "13900139000"}
+    data = {
+        "name": "张大明",
+        "relation": "1",
+        "is_guardian": "是",
+        "address": "广州市海珠区新港中路1号",
+        "phone": "13900139000",
+    }
     data.update(overrides)
     return data

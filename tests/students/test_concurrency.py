@@ -25,13 +25,24 @@ def _postgres_only():
 
 def test_parallel_registrations_of_one_identity_create_exactly_one_record():
     f.departments(("440000",))
-    schools = [f.school("440105", "primary"), f.school("440106", "primary"), f.school("440111", "primary"),
-               f.school("440112", "primary")]
+    schools = [
+        f.school("440105", "primary"),
+        f.school("440106", "primary"),
+        f.school("440111", "primary"),
+        f.school("440112", "primary"),
+    ]
     registrars = [f.registrar(s) for s in schools]
     number = f.resident_id(birth=date(2018, 6, 1), seq=321)
-    regs = [clean_registration(f.person_data(id_number=number, birth_date=date(2018, 6, 1)), f.enrollment_data(),
-                               [f.guardian_data()], school_stages=s.stages, today=date(2026, 11, 27))
-            for s in schools]
+    regs = [
+        clean_registration(
+            f.person_data(id_number=number, birth_date=date(2018, 6, 1)),
+            f.enrollment_data(),
+            [f.guardian_data()],
+            school_stages=s.stages,
+            today=date(2026, 11, 27),
+        )
+        for s in schools
+    ]
     barrier = threading.Barrier(len(schools))
     outcomes: list[str] = []
 

@@ -21,9 +21,11 @@ TODAY = date(2026, 11, 27)
 
 def clean(school: School, guardians=None, enrollment=None, **person):
     return clean_registration(
-        f.person_data(**person), enrollment or f.enrollment_data(),
+        f.person_data(**person),
+        enrollment or f.enrollment_data(),
         [f.guardian_data()] if guardians is None else guardians,
-        school_stages=school.stages, today=TODAY,
+        school_stages=school.stages,
+        today=TODAY,
     )
 
 
@@ -42,23 +44,42 @@ def test_resident_id_gets_g_number_and_national_registry_rows(school_a, registra
     assert StudentNumber.objects.get(number=out.student_number).person_id == out.person_id
     assert IdentityKey.objects.get(key=f"1:{reg.identity.number}").person_id == out.person_id
     enrollment = Enrollment.objects.get(pk=out.enrollment_id)
-    assert (enrollment.status, enrollment.is_active, enrollment.grade, enrollment.stage) == ("01", True, 1, "primary")
+    assert (enrollment.status, enrollment.is_active, enrollment.grade, enrollment.stage) == (
+        "01",
+        True,
+        1,
+        "primary",
+    )
     assert enrollment.scope_path == school_a.org.path
     assert Guardian.objects.filter(person_id=out.person_id, is_guardian=True).count() == 1
 
 
-def test_student_without_resident_id_gets_valid_j_number_with_school_county_and_birth_date(school_a, registrar_a):
+def test_student_without_resident_id_gets_valid_j_number_with_school_county_and_birth_date(
+    school_a, registrar_a
+):
     """第8条: J + school-area code + birth date + sequence + MOD 11-2 check."""
-    regs = [no_id(school_a, name="甲", birth_date=date(2019, 5, 6)),
-            clean(school_a, name="乙", id_type="A", id_number="E12345678", nationality="KOR", overseas_status="51",
-                  birth_date=date(2019, 5, 6))]
+    regs = [
+        no_id(school_a, name="甲", birth_date=date(2019, 5, 6)),
+        clean(
+            school_a,
+            name="乙",
+            id_type="A",
+            id_number="E12345678",
+            nationality="KOR",
+            overseas_status="51",
+            birth_date=date(2019, 5, 6),
+        ),
+    ]
     out = register_students(actor=registrar_a, school=school_a, registrations=regs)
     assert [o.student_number[:15] for o in out] == ["J44010520190506"] * 2
     assert [o.student_number[15:18] for o in out] == ["001", "002"]
     assert all(validate_student_number(o.student_number) == "J" for o in out)
     # A later registration continues the same sequence: numbers are never reused.
-    [third] = register_students(actor=registrar_a, school=school_a,
-                                registrations=[no_id(school_a, name="丙", birth_date=date(2019, 5, 6))])
+    [third] = register_students(
+        actor=registrar_a,
+        school=school_a,
+        registrations=[no_id(school_a, name="丙", birth_date=date(2019, 5, 6))],
+    )
     assert third.student_number[15:18] == "003"
 
 
@@ -102,8 +123,11 @@ def test_former_student_keeps_lifelong_number(school_a, school_b, registrar_a):
     reg = clean(school_a)
     [out] = register_students(actor=registrar_a, school=school_a, registrations=[reg])
     Enrollment.objects.filter(pk=out.enrollment_id).update(is_active=False, status="07")
-    [again] = register_students(actor=f.registrar(school_b), school=school_b,
-                                registrations=[clean(school_b, id_number=reg.identity.number)])
+    [again] = register_students(
+        actor=f.registrar(school_b),
+        school=school_b,
+        registrations=[clean(school_b, id_number=reg.identity.number)],
+    )
     assert again.person_id == out.person_id
     assert again.student_number == out.student_number
     assert Person.objects.count() == 1 and Enrollment.objects.count() == 2
@@ -111,18 +135,27 @@ def test_former_student_keeps_lifelong_number(school_a, school_b, registrar_a):
 
 def test_no_id_student_matching_name_sex_birth_becomes_suspected_duplicate(school_a, registrar_a, school_b):
     """第9条: not created silently — a problem record for the county."""
-    register_students(actor=registrar_a, school=school_a,
-                      registrations=[no_id(school_a, name="李华", birth_date=date(2019, 1, 2))])
-    [out] = register_students(actor=f.registrar(school_b), school=school_b,
-                              registrations=[no_id(school_b, name="李华", birth_date=date(2019, 1, 2))])
+    register_students(
+        actor=registrar_a,
+        school=school_a,
+        registrations=[no_id(school_a, name="李华", birth_date=date(2019, 1, 2))],
+    )
+    [out] = register_students(
+        actor=f.registrar(school_b),
+        school=school_b,
+        registrations=[no_id(school_b, name="李华", birth_date=date(2019, 1, 2))],
+    )
     assert out.suspected_duplicate is True
     problem = ProblemRecord.objects.get()
     assert (problem.kind, problem.state, problem.person_id) == ("suspected_duplicate", "open", out.person_id)
     assert problem.other_person_id is not None
     assert problem.scope_path == school_b.org.path
     # A different birth date is not a suspect.
-    [other] = register_students(actor=registrar_a, school=school_a,
-                                registrations=[no_id(school_a, name="李华", birth_date=date(2019, 1, 3))])
+    [other] = register_students(
+        actor=registrar_a,
+        school=school_a,
+        registrations=[no_id(school_a, name="李华", birth_date=date(2019, 1, 3))],
+    )
     assert other.suspected_duplicate is False
 
 
@@ -135,7 +168,9 @@ def test_archive_due_two_months_after_registration(school_a, registrar_a):
 
 
 def test_one_audit_event_per_registered_student(school_a, registrar_a):
-    out = register_students(actor=registrar_a, school=school_a, registrations=[clean(school_a), clean(school_a)])
+    out = register_students(
+        actor=registrar_a, school=school_a, registrations=[clean(school_a), clean(school_a)]
+    )
     events = AuditEvent.objects.filter(event_type="student.registered")
     assert sorted(e.subject_id for e in events) == sorted(str(o.person_id) for o in out)
     assert {e.actor_id for e in events} == {registrar_a.pk}
@@ -170,8 +205,13 @@ def test_database_refuses_a_second_active_enrollment(school_a, registrar_a, scho
     first.id = None
     first.school = school_b
     with pytest.raises(IntegrityError), transaction.atomic():
-        Enrollment.objects.create(**{f.attname: getattr(first, f.attname) for f in Enrollment._meta.concrete_fields
-                                     if f.attname != "id"})
+        Enrollment.objects.create(
+            **{
+                f.attname: getattr(first, f.attname)
+                for f in Enrollment._meta.concrete_fields
+                if f.attname != "id"
+            }
+        )
 
 
 @pytest.mark.parametrize(
@@ -190,8 +230,9 @@ def test_field_errors_name_the_field_in_chinese(school_a, overrides, field, frag
     data = f.person_data()
     data.update({k: (v.isoformat() if isinstance(v, date) else v) for k, v in overrides.items()})
     with pytest.raises(RegistrationInvalid) as exc:
-        clean_registration(data, f.enrollment_data(), [f.guardian_data()], school_stages=school_a.stages,
-                           today=TODAY)
+        clean_registration(
+            data, f.enrollment_data(), [f.guardian_data()], school_stages=school_a.stages, today=TODAY
+        )
     assert field in exc.value.fields
     assert fragment in exc.value.fields[field]
 

@@ -23,7 +23,8 @@ def issue_token(user: User) -> tuple[str, ApiToken]:
     """A fresh 256-bit token; only its digest is stored."""
     raw = secrets.token_urlsafe(32)
     row = ApiToken.objects.create(
-        user=user, digest=token_digest(raw),
+        user=user,
+        digest=token_digest(raw),
         expires_at=timezone.now() + timedelta(hours=settings.API_TOKEN_TTL_HOURS),
     )
     return raw, row

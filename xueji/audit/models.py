@@ -35,7 +35,12 @@ class AuditEvent(models.Model):
     event_type = models.CharField(_("事件类型"), max_length=40, choices=EventType.choices)
     # Users are never deleted (accounts are sealed), so no FK constraint is needed to keep history.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.DO_NOTHING, null=True, blank=True, db_constraint=False, related_name="+"
+        settings.AUTH_USER_MODEL,
+        models.DO_NOTHING,
+        null=True,
+        blank=True,
+        db_constraint=False,
+        related_name="+",
     )
     actor_username = models.CharField(_("操作人"), max_length=150, blank=True)
     actor_role = models.CharField(_("角色"), max_length=24, blank=True)

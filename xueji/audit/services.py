@@ -81,7 +81,9 @@ def record_many(rows: Iterable[Mapping[str, Any]], *, event_type: EventType | st
             str(row.get("subject_id", "")),
             str(row.get("summary", ""))[:200],
             None,
-            json_field.get_db_prep_value(row.get("after"), connection) if row.get("after") is not None else None,
+            json_field.get_db_prep_value(row.get("after"), connection)
+            if row.get("after") is not None
+            else None,
             True,
             ctx.request_id,
             ctx.ip,

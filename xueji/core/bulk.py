@@ -46,10 +46,9 @@ def insert_rows(model: type[models.Model], rows: Sequence[Mapping[str, Any]], co
         return 0
     meta = model._meta
     cols = list(columns)
-    fields = [meta.get_field(c[:-3] if c.endswith("_id") and c not in {f.attname for f in meta.concrete_fields
-                                                                        if not f.is_relation} else c)
-              for c in cols]
-    db_cols = [f.column for f in fields]
+    by_attname = {f.attname: f for f in meta.concrete_fields}
+    fields = [by_attname[c] for c in cols]
+    db_cols = [str(f.column) for f in fields]
     convs = [_converter(f) for f in fields]
     quote = connection.ops.quote_name
     sql = (

@@ -12,7 +12,7 @@ class RequestContext:
     ip: str | None = None
 
 
-_current: ContextVar[RequestContext] = ContextVar("xueji_request_context", default=RequestContext())
+_current: ContextVar[RequestContext] = ContextVar("xueji_request_context", default=RequestContext())  # noqa: B039 - frozen dataclass
 
 
 def current() -> RequestContext:

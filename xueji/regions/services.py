@@ -31,13 +31,26 @@ def org_unit_create(
         raise ApplicationError("parent_required", "须指定上级机构")
     with transaction.atomic():
         unit = OrgUnit.objects.create(
-            level=level, name=name, code=code, division_code=division_code,
-            province_code=divisions.province_code(division_code) if division_code != NATIONAL_CODE else NATIONAL_CODE,
-            parent=parent, path="",
+            level=level,
+            name=name,
+            code=code,
+            division_code=division_code,
+            province_code=divisions.province_code(division_code)
+            if division_code != NATIONAL_CODE
+            else NATIONAL_CODE,
+            parent=parent,
+            path="",
         )
         _with_path(unit)
-        record(event_type=EventType.ORG_CREATED, actor=actor, subject_type="org", subject_id=unit.pk,
-               org_unit_id=unit.pk, province_code=unit.province_code, summary=f"创建机构 {name}")
+        record(
+            event_type=EventType.ORG_CREATED,
+            actor=actor,
+            subject_type="org",
+            subject_id=unit.pk,
+            org_unit_id=unit.pk,
+            province_code=unit.province_code,
+            summary=f"创建机构 {name}",
+        )
     return unit
 
 
@@ -56,8 +69,14 @@ def load_departments(*, actor: Any = None, province_codes: set[str] | None = Non
     created = 0
     national = OrgUnit.objects.filter(level=OrgLevel.NATIONAL).first()
     if national is None:
-        national = OrgUnit.objects.create(level=OrgLevel.NATIONAL, name="教育部", code=NATIONAL_CODE,
-                                          division_code=NATIONAL_CODE, province_code=NATIONAL_CODE, path="")
+        national = OrgUnit.objects.create(
+            level=OrgLevel.NATIONAL,
+            name="教育部",
+            code=NATIONAL_CODE,
+            division_code=NATIONAL_CODE,
+            province_code=NATIONAL_CODE,
+            path="",
+        )
         _with_path(national)
         created += 1
     existing = {(u.level, u.code): u for u in OrgUnit.objects.exclude(level=OrgLevel.SCHOOL)}
@@ -72,17 +91,32 @@ def load_departments(*, actor: Any = None, province_codes: set[str] | None = Non
             parent = national if d.parent_code is None else by_code.get(d.parent_code)
             if parent is None:
                 continue
-            pending.append(OrgUnit(level=level, name=dept_name(d), code=d.code, division_code=d.code,
-                                   province_code=divisions.province_code(d.code), parent=parent, path=""))
+            pending.append(
+                OrgUnit(
+                    level=level,
+                    name=dept_name(d),
+                    code=d.code,
+                    division_code=d.code,
+                    province_code=divisions.province_code(d.code),
+                    parent=parent,
+                    path="",
+                )
+            )
         made = OrgUnit.objects.bulk_create(pending)
         for unit in made:
+            assert unit.parent is not None
             unit.path = f"{unit.parent.path}{unit.pk}/"
             by_code[unit.code] = unit
         OrgUnit.objects.bulk_update(made, ["path"], batch_size=500)
         created += len(made)
     if created:
-        record(event_type=EventType.ORG_CREATED, actor=actor, subject_type="org", subject_id=national.pk,
-               summary=f"载入教育行政部门 {created} 个")
+        record(
+            event_type=EventType.ORG_CREATED,
+            actor=actor,
+            subject_type="org",
+            subject_id=national.pk,
+            summary=f"载入教育行政部门 {created} 个",
+        )
     return created
 
 

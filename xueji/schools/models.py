@@ -18,7 +18,9 @@ class School(models.Model):
     operator = models.CharField(_("举办者"), max_length=16, choices=Operator.choices, default=Operator.PUBLIC)
     # Comma-free list of stage codes ("primary", "junior", "senior").
     stages = models.JSONField(_("学段"), default=list)
-    state = models.CharField(_("状态"), max_length=16, choices=SchoolState.choices, default=SchoolState.ACTIVE)
+    state = models.CharField(
+        _("状态"), max_length=16, choices=SchoolState.choices, default=SchoolState.ACTIVE
+    )
     listing = models.CharField(_("类别"), max_length=16, choices=Listing.choices, default=Listing.MAINLAND)
     county_code = models.CharField(_("所在县区代码"), max_length=6)
     province_code = models.CharField(_("省级区划代码"), max_length=6, db_index=True)
@@ -29,7 +31,12 @@ class School(models.Model):
     )
     # 第22条: a teaching point's records may be managed by its central school.
     central_school = models.ForeignKey(
-        "self", models.PROTECT, null=True, blank=True, related_name="teaching_points", verbose_name=_("中心校")
+        "self",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="teaching_points",
+        verbose_name=_("中心校"),
     )
     # Where the school's records went when it merged or closed (第12条).
     successor = models.ForeignKey(OrgUnit, models.PROTECT, null=True, blank=True, related_name="+")

@@ -48,8 +48,9 @@ def school_create(
         province = divisions.province_code(county_code)
     else:
         province = "000000"
-    code = validate_school_code(school_code, school_type=school_type,
-                                province_code=province if listing == Listing.MAINLAND else None)
+    code = validate_school_code(
+        school_code, school_type=school_type, province_code=province if listing == Listing.MAINLAND else None
+    )
     if School.objects.filter(school_code=code).exists():
         raise FieldError("school_code", "school_code_taken", f"学校标识码 {code} 已被使用")
     if school_type == SchoolType.TEACHING_POINT and central_school is None:
@@ -61,22 +62,47 @@ def school_create(
             supervising_dept = department_for(county_code)
     if supervising_dept.level == OrgLevel.SCHOOL:
         raise FieldError("supervising_dept", "supervisor_not_dept", "主管部门须为教育行政部门")
-    if listing == Listing.MAINLAND and not county_code.startswith(supervising_dept.division_code.rstrip("0")[:2]):
+    if listing == Listing.MAINLAND and not county_code.startswith(
+        supervising_dept.division_code.rstrip("0")[:2]
+    ):
         raise FieldError("supervising_dept", "supervisor_other_province", "主管部门须在学校所在省份")
     if LEVEL_RANK[OrgLevel(supervising_dept.level)] > LEVEL_RANK[OrgLevel.COUNTY]:
         raise ApplicationError("supervisor_level", "主管部门层级无效")
     stage_list = list(stages or DEFAULT_STAGES[SchoolType(school_type)])
     parent = central_school.org if central_school is not None else supervising_dept
-    org = OrgUnit.objects.create(level=OrgLevel.SCHOOL, name=name, code=code, division_code=county_code,
-                                 province_code=province, parent=parent, path="")
+    org = OrgUnit.objects.create(
+        level=OrgLevel.SCHOOL,
+        name=name,
+        code=code,
+        division_code=county_code,
+        province_code=province,
+        parent=parent,
+        path="",
+    )
     org.path = f"{parent.path}{org.pk}/"
     OrgUnit.objects.filter(pk=org.pk).update(path=org.path)
     school = School.objects.create(
-        org=org, school_code=code, name=name, school_type=school_type, operator=operator, stages=stage_list,
-        listing=listing, county_code=county_code, province_code=province, supervising_dept=supervising_dept,
-        central_school=central_school, address=address,
+        org=org,
+        school_code=code,
+        name=name,
+        school_type=school_type,
+        operator=operator,
+        stages=stage_list,
+        listing=listing,
+        county_code=county_code,
+        province_code=province,
+        supervising_dept=supervising_dept,
+        central_school=central_school,
+        address=address,
     )
-    record(event_type=EventType.SCHOOL_CREATED, actor=actor, subject_type="school", subject_id=org.pk,
-           org_unit_id=org.pk, province_code=province, summary=f"创建学校 {name}（{code}）",
-           after={"school_code": code, "type": school_type, "stages": stage_list})
+    record(
+        event_type=EventType.SCHOOL_CREATED,
+        actor=actor,
+        subject_type="school",
+        subject_id=org.pk,
+        org_unit_id=org.pk,
+        province_code=province,
+        summary=f"创建学校 {name}（{code}）",
+        after={"school_code": code, "type": school_type, "stages": stage_list},
+    )
     return school

@@ -98,6 +98,9 @@ class IdentityKey(models.Model):
     province_code = models.CharField(max_length=6)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    def __str__(self) -> str:
+        return self.key[:2] + "…"
+
     @staticmethod
     def make_key(id_type: str, number: str) -> str:
         return f"{id_type}:{number.upper()}"
@@ -112,12 +115,18 @@ class StudentNumber(models.Model):
     province_code = models.CharField(max_length=6)
     issued_at = models.DateTimeField(auto_now_add=True)
 
+    def __str__(self) -> str:
+        return self.number[:1] + "…"
+
 
 class JSequence(models.Model):
     """Sequence counters for J numbers, one row per (region, birth date) — no national sequence."""
 
     prefix = models.CharField(max_length=14, primary_key=True)  # region code + YYYYMMDD
     last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.prefix
 
 
 class Enrollment(models.Model):
@@ -158,13 +167,18 @@ class Enrollment(models.Model):
             models.UniqueConstraint(
                 fields=["person"], condition=Q(is_active=True), name="enrollment_one_active_per_person"
             ),
-            models.CheckConstraint(condition=Q(grade__gte=1) & Q(grade__lte=12), name="enrollment_grade_range"),
+            models.CheckConstraint(
+                condition=Q(grade__gte=1) & Q(grade__lte=12), name="enrollment_grade_range"
+            ),
         ]
         indexes = [
             models.Index(fields=["scope_path", "is_active"]),
             models.Index(fields=["school", "is_active", "grade", "class_name"]),
-            models.Index(fields=["province_code", "archive_due"], condition=Q(archive_completed_at__isnull=True),
-                         name="enrollment_archive_open"),
+            models.Index(
+                fields=["province_code", "archive_due"],
+                condition=Q(archive_completed_at__isnull=True),
+                name="enrollment_archive_open",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -185,7 +199,9 @@ class Guardian(models.Model):
     address = models.CharField(_("现住址"), max_length=200)
     phone = models.CharField(_("联系电话"), max_length=20)
     ethnicity = models.CharField(_("民族"), max_length=2, choices=enums.Ethnicity.choices, blank=True)
-    id_type = models.CharField(_("身份证件类型"), max_length=1, choices=enums.IdDocumentType.choices, blank=True)
+    id_type = models.CharField(
+        _("身份证件类型"), max_length=1, choices=enums.IdDocumentType.choices, blank=True
+    )
     id_number = models.CharField(_("身份证件号"), max_length=20, blank=True)
     employer = models.CharField(_("工作单位"), max_length=100, blank=True)
     position = models.CharField(_("职务"), max_length=60, blank=True)
@@ -193,6 +209,9 @@ class Guardian(models.Model):
     class Meta:
         verbose_name = _("家庭成员")
         verbose_name_plural = _("家庭成员")
+
+    def __str__(self) -> str:
+        return self.name
 
 
 def archive_upload_to(instance: ArchiveDocument, filename: str) -> str:
@@ -227,6 +246,9 @@ class ArchiveDocument(models.Model):
         verbose_name = _("档案材料")
         verbose_name_plural = _("档案材料")
 
+    def __str__(self) -> str:
+        return self.title
+
 
 class ProblemRecord(models.Model):
     """问题学籍 (第9条): found at registration or by checks, resolved by the county."""
@@ -252,9 +274,14 @@ class ProblemRecord(models.Model):
     detail = models.CharField(_("说明"), max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
-    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
     resolution_note = models.CharField(_("处理意见"), max_length=300, blank=True)
 
     class Meta:
         verbose_name = _("问题学籍")
         verbose_name_plural = _("问题学籍")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.get_state_display()}"

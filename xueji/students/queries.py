@@ -61,8 +61,10 @@ def student_get(*, viewer: Any, person_id: Any) -> Enrollment:
     """The viewer's enrollment of a person: the active one if visible, else the latest visible former one.
     Outside the viewer's jurisdiction → NotFound."""
     try:
-        qs = enrollments_visible(viewer).select_related("person", "school", "school__org").filter(
-            person_id=person_id
+        qs = (
+            enrollments_visible(viewer)
+            .select_related("person", "school", "school__org")
+            .filter(person_id=person_id)
         )
         enrollment = qs.order_by("-is_active", "-registered_at").first()
     except (ValueError, TypeError):  # malformed UUID

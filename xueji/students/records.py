@@ -28,13 +28,22 @@ EDITABLE_FIELDS = tuple(s for s in PERSON_FIELDS if s.key not in KEY_FIELDS)
 
 
 def _audit_subject(enrollment: Enrollment) -> dict[str, Any]:
-    return {"subject_type": "student", "subject_id": enrollment.person_id, "org_unit_id": enrollment.school_id,
-            "province_code": enrollment.province_code}
+    return {
+        "subject_type": "student",
+        "subject_id": enrollment.person_id,
+        "org_unit_id": enrollment.school_id,
+        "province_code": enrollment.province_code,
+    }
 
 
 def student_view(*, actor: Any, enrollment: Enrollment) -> None:
     """A full view of a record is an audited event (第24条 strict data use)."""
-    record(event_type=EventType.STUDENT_VIEWED, actor=actor, summary="查看学生完整信息", **_audit_subject(enrollment))
+    record(
+        event_type=EventType.STUDENT_VIEWED,
+        actor=actor,
+        summary="查看学生完整信息",
+        **_audit_subject(enrollment),
+    )
 
 
 def student_reveal(*, actor: Any, enrollment: Enrollment, field: str) -> str:
@@ -42,8 +51,13 @@ def student_reveal(*, actor: Any, enrollment: Enrollment, field: str) -> str:
     if field not in {"id_number", "phone"}:
         raise FieldError("field", "not_revealable", "只能查看完整的身份证件号或联系电话")
     value = getattr(enrollment.person, field)
-    record(event_type=EventType.STUDENT_REVEALED, actor=actor, summary=f"查看完整{'身份证件号' if field == 'id_number' else '联系电话'}",
-           after={"field": field}, **_audit_subject(enrollment))
+    record(
+        event_type=EventType.STUDENT_REVEALED,
+        actor=actor,
+        summary=f"查看完整{'身份证件号' if field == 'id_number' else '联系电话'}",
+        after={"field": field},
+        **_audit_subject(enrollment),
+    )
     return str(value)
 
 
@@ -59,12 +73,17 @@ def student_update(*, actor: Any, enrollment: Enrollment, changes: dict[str, Any
         raise ApplicationError("record_inactive", "该学籍已不在本校在读，不能修改")
     key_hits = sorted(set(changes) & KEY_FIELDS)
     if key_hits:
-        raise ApplicationError("key_field_change", "姓名、身份证件、性别、出生日期属于关键信息，须通过关键数据变更办理（第十三条）",
-                               {k: "关键信息须走变更审核流程" for k in key_hits})
+        raise ApplicationError(
+            "key_field_change",
+            "姓名、身份证件、性别、出生日期属于关键信息，须通过关键数据变更办理（第十三条）",
+            dict.fromkeys(key_hits, "关键信息须走变更审核流程"),
+        )
     specs = tuple(s for s in EDITABLE_FIELDS if s.key in changes)
     unknown = set(changes) - {s.key for s in specs}
     if unknown:
-        raise ApplicationError("unknown_fields", "包含无法修改的字段", {k: "未知字段" for k in sorted(unknown)})
+        raise ApplicationError(
+            "unknown_fields", "包含无法修改的字段", dict.fromkeys(sorted(unknown), "未知字段")
+        )
     errors: dict[str, str] = {}
     clean = clean_fields(specs, changes, errors)
     if errors:
@@ -77,8 +96,14 @@ def student_update(*, actor: Any, enrollment: Enrollment, changes: dict[str, Any
     after = {k: _jsonable(v) for k, v in clean.items()}
     if "phone" in before:
         before["phone"], after["phone"] = "***", "***"
-    record(event_type=EventType.STUDENT_UPDATED, actor=actor, summary="修改基础信息", before=before, after=after,
-           **_audit_subject(enrollment))
+    record(
+        event_type=EventType.STUDENT_UPDATED,
+        actor=actor,
+        summary="修改基础信息",
+        before=before,
+        after=after,
+        **_audit_subject(enrollment),
+    )
     return person
 
 
@@ -95,10 +120,15 @@ def guardian_add(*, actor: Any, enrollment: Enrollment, data: dict[str, Any]) ->
         raise ApplicationError("invalid_input", next(iter(errors.values())), errors)
     if Guardian.objects.filter(person_id=enrollment.person_id).count() >= 4:
         raise ApplicationError("too_many_guardians", "家庭成员最多登记 4 人")
-    guardian = Guardian.objects.create(person_id=enrollment.person_id, province_code=enrollment.province_code,
-                                       **clean)
-    record(event_type=EventType.GUARDIAN_ADDED, actor=actor, summary=f"添加家庭成员 {clean['name']}",
-           **_audit_subject(enrollment))
+    guardian = Guardian.objects.create(
+        person_id=enrollment.person_id, province_code=enrollment.province_code, **clean
+    )
+    record(
+        event_type=EventType.GUARDIAN_ADDED,
+        actor=actor,
+        summary=f"添加家庭成员 {clean['name']}",
+        **_audit_subject(enrollment),
+    )
     return guardian
 
 
@@ -114,7 +144,9 @@ def sniff_content_type(head: bytes) -> str | None:
 
 
 @transaction.atomic
-def archive_attach(*, actor: Any, enrollment: Enrollment, kind: str, title: str, data: bytes) -> ArchiveDocument:
+def archive_attach(
+    *, actor: Any, enrollment: Enrollment, kind: str, title: str, data: bytes
+) -> ArchiveDocument:
     """Add a document to the electronic archive (第6条). PDF/JPEG/PNG only, by content; size-limited."""
     require_registrar_for_school(actor, enrollment.school)
     if kind not in ArchiveDocument.Kind.values:
@@ -122,17 +154,31 @@ def archive_attach(*, actor: Any, enrollment: Enrollment, kind: str, title: str,
     if not title.strip():
         raise FieldError("title", "required", "材料名称为必填项")
     if len(data) > settings.ARCHIVE_MAX_BYTES:
-        raise FieldError("file", "file_too_large", f"文件不能超过 {settings.ARCHIVE_MAX_BYTES // (1024 * 1024)} MB")
+        raise FieldError(
+            "file", "file_too_large", f"文件不能超过 {settings.ARCHIVE_MAX_BYTES // (1024 * 1024)} MB"
+        )
     ctype = sniff_content_type(data[:16])
     if ctype is None:
         raise FieldError("file", "file_type", "只接受 PDF、JPEG、PNG 文件（按文件内容识别）")
-    doc = ArchiveDocument(person_id=enrollment.person_id, province_code=enrollment.province_code, kind=kind,
-                          title=title.strip()[:100], content_type=ctype, size=len(data),
-                          sha256=hashlib.sha256(data).hexdigest(), uploaded_by=actor)
+    doc = ArchiveDocument(
+        person_id=enrollment.person_id,
+        province_code=enrollment.province_code,
+        kind=kind,
+        title=title.strip()[:100],
+        content_type=ctype,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        uploaded_by=actor,
+    )
     doc.file.save(str(doc.id), ContentFile(data), save=False)
     doc.save()
-    record(event_type=EventType.ARCHIVE_ATTACHED, actor=actor, summary=f"上传档案材料：{doc.title}",
-           after={"kind": kind, "sha256": doc.sha256, "size": doc.size}, **_audit_subject(enrollment))
+    record(
+        event_type=EventType.ARCHIVE_ATTACHED,
+        actor=actor,
+        summary=f"上传档案材料：{doc.title}",
+        after={"kind": kind, "sha256": doc.sha256, "size": doc.size},
+        **_audit_subject(enrollment),
+    )
     return doc
 
 
@@ -149,9 +195,13 @@ def archive_complete(*, actor: Any, enrollment: Enrollment) -> Enrollment:
     locked.archive_completed_at = timezone.now()
     locked.save(update_fields=["archive_completed_at"])
     overdue = timezone.localdate() > locked.archive_due
-    record(event_type=EventType.ARCHIVE_COMPLETED, actor=actor,
-           summary="学籍档案建立完成" + ("（已超期）" if overdue else ""),
-           after={"archive_due": locked.archive_due.isoformat(), "overdue": overdue}, **_audit_subject(locked))
+    record(
+        event_type=EventType.ARCHIVE_COMPLETED,
+        actor=actor,
+        summary="学籍档案建立完成" + ("（已超期）" if overdue else ""),
+        after={"archive_due": locked.archive_due.isoformat(), "overdue": overdue},
+        **_audit_subject(locked),
+    )
     return locked
 
 
@@ -174,9 +224,15 @@ def problem_resolve(*, actor: Any, problem: ProblemRecord, outcome: str, note: s
     locked.state, locked.resolution_note = outcome, note.strip()[:300]
     locked.resolved_at, locked.resolved_by = timezone.now(), actor
     locked.save(update_fields=["state", "resolution_note", "resolved_at", "resolved_by"])
-    record(event_type=EventType.PROBLEM_RESOLVED, actor=actor, subject_type="student", subject_id=locked.person_id,
-           province_code=locked.province_code, summary=f"处理问题学籍：{locked.get_state_display()}",
-           after={"outcome": outcome})
+    record(
+        event_type=EventType.PROBLEM_RESOLVED,
+        actor=actor,
+        subject_type="student",
+        subject_id=locked.person_id,
+        province_code=locked.province_code,
+        summary=f"处理问题学籍：{locked.get_state_display()}",
+        after={"outcome": outcome},
+    )
     return locked
 
 

@@ -84,7 +84,9 @@ def _active_schools(person_ids: list[UUID]) -> dict[UUID, str]:
     active: dict[UUID, str] = {}
     for chunk in _chunks(person_ids):
         active.update(
-            Enrollment.objects.filter(person_id__in=chunk, is_active=True).values_list("person_id", "school__name")
+            Enrollment.objects.filter(person_id__in=chunk, is_active=True).values_list(
+                "person_id", "school__name"
+            )
         )
     return active
 
@@ -94,7 +96,9 @@ def _suspected_duplicates(regs: Sequence[CleanRegistration], indexes: list[int])
     registered (or with another row of the same batch) are flagged for the county to resolve."""
     if not indexes:
         return {}
-    wanted = {(regs[i].person["name"], regs[i].person["gender"], regs[i].person["birth_date"]) for i in indexes}
+    wanted = {
+        (regs[i].person["name"], regs[i].person["gender"], regs[i].person["birth_date"]) for i in indexes
+    }
     names = sorted({w[0] for w in wanted})
     existing: dict[tuple[str, str, date], UUID] = {}
     for chunk in _chunks(names):
@@ -124,7 +128,9 @@ def _allocate_j_numbers(region_code: str, births: list[tuple[int, date]]) -> dic
     prefixes = sorted(by_prefix)
     last: dict[str, int] = {}
     for chunk in _chunks(prefixes):
-        last.update(JSequence.objects.select_for_update().filter(prefix__in=chunk).values_list("prefix", "last"))
+        last.update(
+            JSequence.objects.select_for_update().filter(prefix__in=chunk).values_list("prefix", "last")
+        )
     result: dict[int, str] = {}
     new_rows, updates = [], []
     for prefix in prefixes:
@@ -132,7 +138,9 @@ def _allocate_j_numbers(region_code: str, births: list[tuple[int, date]]) -> dic
         indexes = by_prefix[prefix]
         end = start + len(indexes)
         if end > numbers.J_SEQUENCE_MAX:
-            raise ApplicationError("j_sequence_exhausted", f"同一地区同一出生日期的J字头学籍号已用尽（{prefix}）")
+            raise ApplicationError(
+                "j_sequence_exhausted", f"同一地区同一出生日期的J字头学籍号已用尽（{prefix}）"
+            )
         birth = date(int(prefix[6:10]), int(prefix[10:12]), int(prefix[12:14]))
         for offset, index in enumerate(indexes, start=1):
             result[index] = numbers.j_number(region_code, birth, start + offset)
@@ -185,11 +193,12 @@ def register_students(
     except IntegrityError as exc:
         # A concurrent registration won the race for the same identity or number: report it, write nothing.
         raise Conflict(
-            "concurrent_registration", "该学生的学籍刚被其他操作建立，请刷新后核对（第九条：不得重复建立学籍）"
+            "concurrent_registration",
+            "该学生的学籍刚被其他操作建立，请刷新后核对（第九条：不得重复建立学籍）",
         ) from exc
 
 
-def _register(
+def _register(  # noqa: PLR0917 - private helper of register_students
     actor: Any,
     school: School,
     regs: Sequence[CleanRegistration],
@@ -205,8 +214,11 @@ def _register(
         if key is None:
             continue
         if key in key_rows:
-            errors.append(RowError(i, "id_number", "duplicate_in_batch",
-                                   f"身份证件号与第 {key_rows[key] + 1} 条记录重复"))
+            errors.append(
+                RowError(
+                    i, "id_number", "duplicate_in_batch", f"身份证件号与第 {key_rows[key] + 1} 条记录重复"
+                )
+            )
         else:
             key_rows[key] = i
     existing = _existing_keys(list(key_rows))
@@ -214,31 +226,43 @@ def _register(
     for key, pid in existing.items():
         if pid in active:
             i = key_rows[key]
-            errors.append(RowError(
-                i, "id_number", "student_already_enrolled",
-                f"该身份证件号的学生已在“{active[pid]}”有在读学籍，不能重复建立学籍（第九条）；"
-                "如学生已来本校就读，请由本校发起转学",
-            ))
+            errors.append(
+                RowError(
+                    i,
+                    "id_number",
+                    "student_already_enrolled",
+                    f"该身份证件号的学生已在“{active[pid]}”有在读学籍，不能重复建立学籍（第九条）；"
+                    "如学生已来本校就读，请由本校发起转学",
+                )
+            )
     if errors:
         raise RegistrationRejected(sorted(errors, key=lambda e: e.index))
 
     reused: dict[int, UUID] = {key_rows[k]: pid for k, pid in existing.items()}
-    reused_numbers = dict(
-        Person.objects.filter(id__in=list(reused.values())).values_list("id", "student_number")
-    ) if reused else {}
+    reused_numbers = (
+        dict(Person.objects.filter(id__in=list(reused.values())).values_list("id", "student_number"))
+        if reused
+        else {}
+    )
     no_key = [i for i, r in enumerate(regs) if r.identity_key is None]
     suspects = _suspected_duplicates(regs, no_key)
 
     # 学籍号 (第8条): G + resident ID where the ID is valid; J otherwise (or if that G is somehow taken).
     numbers_by_index: dict[int, str] = {}
-    g_candidates = {i: numbers.g_number(r.identity.number) for i, r in enumerate(regs)
-                    if i not in reused and r.identity.doc_type == "1"}
+    g_candidates = {
+        i: numbers.g_number(r.identity.number)
+        for i, r in enumerate(regs)
+        if i not in reused and r.identity.doc_type == "1"
+    }
     taken: set[str] = set()
     for chunk in _chunks(list(g_candidates.values())):
         taken.update(StudentNumber.objects.filter(number__in=chunk).values_list("number", flat=True))
     numbers_by_index.update({i: n for i, n in g_candidates.items() if n not in taken})
-    needs_j = [(i, r.person["birth_date"]) for i, r in enumerate(regs)
-               if i not in reused and i not in numbers_by_index]
+    needs_j = [
+        (i, r.person["birth_date"])
+        for i, r in enumerate(regs)
+        if i not in reused and i not in numbers_by_index
+    ]
     numbers_by_index.update(_allocate_j_numbers(school.county_code, needs_j))
 
     province = school.province_code
@@ -254,61 +278,157 @@ def _register(
             pid = uuid7()
             number = numbers_by_index[i]
             row = {k: reg.person.get(k) for k in PERSON_COLUMNS}
-            row.update(id=pid, province_code=province, student_number=number, extra=reg.extra or {},
-                       extra_version=extra_version if reg.extra else None, created_at=now, updated_at=now)
+            row.update(
+                id=pid,
+                province_code=province,
+                student_number=number,
+                extra=reg.extra or {},
+                extra_version=extra_version if reg.extra else None,
+                created_at=now,
+                updated_at=now,
+            )
             persons.append(row)
-            nums.append({"number": number, "person_id": pid, "kind": number[0], "province_code": province,
-                         "issued_at": now})
+            nums.append(
+                {
+                    "number": number,
+                    "person_id": pid,
+                    "kind": number[0],
+                    "province_code": province,
+                    "issued_at": now,
+                }
+            )
             if reg.identity_key:
-                keys.append({"key": reg.identity_key, "person_id": pid, "province_code": province,
-                             "created_at": now})
+                keys.append(
+                    {"key": reg.identity_key, "person_id": pid, "province_code": province, "created_at": now}
+                )
             for g in reg.guardians:
                 guardians.append({**g, "id": uuid7(), "person_id": pid, "province_code": province})
         eid = uuid7()
-        enrollments.append({
-            **{k: reg.enrollment.get(k) for k in ("stage", "grade", "class_name", "class_number", "aux_number",
-                                                  "entry_ym", "entry_method", "study_mode", "student_source")},
-            "id": eid, "person_id": pid, "province_code": province, "school_id": school.pk,
-            "scope_path": school_path(school), "status": "01", "is_active": True, "registered_at": now,
-            "registered_by_id": actor_id, "archive_due": archive_due, "archive_completed_at": None,
-            "import_batch_id": import_batch_id,
-        })
+        enrollments.append(
+            {
+                **{
+                    k: reg.enrollment.get(k)
+                    for k in (
+                        "stage",
+                        "grade",
+                        "class_name",
+                        "class_number",
+                        "aux_number",
+                        "entry_ym",
+                        "entry_method",
+                        "study_mode",
+                        "student_source",
+                    )
+                },
+                "id": eid,
+                "person_id": pid,
+                "province_code": province,
+                "school_id": school.pk,
+                "scope_path": school_path(school),
+                "status": "01",
+                "is_active": True,
+                "registered_at": now,
+                "registered_by_id": actor_id,
+                "archive_due": archive_due,
+                "archive_completed_at": None,
+                "import_batch_id": import_batch_id,
+            }
+        )
         suspected = i in suspects
         if suspected:
             other = suspects[i]
-            problems.append({
-                "id": uuid7(), "kind": ProblemRecord.Kind.SUSPECTED_DUPLICATE, "state": ProblemRecord.State.OPEN,
-                "person_id": pid, "other_person_id": other, "province_code": province,
-                "scope_path": school_path(school), "created_at": now, "resolved_at": None,
-                "resolved_by_id": None, "resolution_note": "",
-                "detail": f"无身份证件号，姓名、性别、出生日期与{'已有学生' if other else '同批次其他记录'}相同",
-            })
-        audit_rows.append({
-            "subject_type": "student", "subject_id": pid, "org_unit_id": school.pk, "province_code": province,
-            "summary": f"注册学籍 {reg.person['name']} {number[:1]}***",
-            "after": {"school": school.school_code, "grade": reg.enrollment.get("grade"),
-                      "class_name": reg.enrollment.get("class_name"), "reused_person": i in reused,
-                      "suspected_duplicate": suspected,
-                      "id_number": mask_id_number(reg.identity.number) if reg.identity.number else ""},
-        })
+            problems.append(
+                {
+                    "id": uuid7(),
+                    "kind": ProblemRecord.Kind.SUSPECTED_DUPLICATE,
+                    "state": ProblemRecord.State.OPEN,
+                    "person_id": pid,
+                    "other_person_id": other,
+                    "province_code": province,
+                    "scope_path": school_path(school),
+                    "created_at": now,
+                    "resolved_at": None,
+                    "resolved_by_id": None,
+                    "resolution_note": "",
+                    "detail": f"无身份证件号，姓名、性别、出生日期与{'已有学生' if other else '同批次其他记录'}相同",
+                }
+            )
+        audit_rows.append(
+            {
+                "subject_type": "student",
+                "subject_id": pid,
+                "org_unit_id": school.pk,
+                "province_code": province,
+                "summary": f"注册学籍 {reg.person['name']} {number[:1]}***",
+                "after": {
+                    "school": school.school_code,
+                    "grade": reg.enrollment.get("grade"),
+                    "class_name": reg.enrollment.get("class_name"),
+                    "reused_person": i in reused,
+                    "suspected_duplicate": suspected,
+                    "id_number": mask_id_number(reg.identity.number) if reg.identity.number else "",
+                },
+            }
+        )
         results.append(Registered(i, pid, eid, number, suspected))
 
-    insert_rows(Person, persons, ["id", "province_code", "student_number", *PERSON_COLUMNS, "extra",
-                                  "extra_version", "created_at", "updated_at"])
+    insert_rows(
+        Person,
+        persons,
+        [
+            "id",
+            "province_code",
+            "student_number",
+            *PERSON_COLUMNS,
+            "extra",
+            "extra_version",
+            "created_at",
+            "updated_at",
+        ],
+    )
     insert_rows(StudentNumber, nums, ["number", "person_id", "kind", "province_code", "issued_at"])
     insert_rows(IdentityKey, keys, ["key", "person_id", "province_code", "created_at"])
     insert_rows(Enrollment, enrollments, list(enrollments[0].keys()) if enrollments else [])
     if guardians:
-        insert_rows(Guardian, guardians, ["id", "person_id", "province_code", "name", "relation", "relation_note",
-                                          "is_guardian", "household_code", "address", "phone", "ethnicity",
-                                          "id_type", "id_number", "employer", "position"])
+        insert_rows(
+            Guardian,
+            guardians,
+            [
+                "id",
+                "person_id",
+                "province_code",
+                "name",
+                "relation",
+                "relation_note",
+                "is_guardian",
+                "household_code",
+                "address",
+                "phone",
+                "ethnicity",
+                "id_type",
+                "id_number",
+                "employer",
+                "position",
+            ],
+        )
     if problems:
         insert_rows(ProblemRecord, problems, list(problems[0].keys()))
     record_many(audit_rows, event_type=EventType.STUDENT_REGISTERED, actor=actor)
     if problems:
-        record_many([{"subject_type": "student", "subject_id": p["person_id"], "org_unit_id": school.pk,
-                      "province_code": province, "summary": "疑似重复学籍（无证件号）"} for p in problems],
-                    event_type=EventType.PROBLEM_OPENED, actor=actor)
+        record_many(
+            [
+                {
+                    "subject_type": "student",
+                    "subject_id": p["person_id"],
+                    "org_unit_id": school.pk,
+                    "province_code": province,
+                    "summary": "疑似重复学籍（无证件号）",
+                }
+                for p in problems
+            ],
+            event_type=EventType.PROBLEM_OPENED,
+            actor=actor,
+        )
     return results
 
 

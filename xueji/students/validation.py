@@ -50,7 +50,9 @@ class CleanRegistration:
 class RegistrationInvalid(ApplicationError):
     def __init__(self, fields: Mapping[str, str]) -> None:
         first = next(iter(fields.values()), "")
-        super().__init__("registration_invalid", f"学籍信息有误：{first}" if first else "学籍信息有误", fields)
+        super().__init__(
+            "registration_invalid", f"学籍信息有误：{first}" if first else "学籍信息有误", fields
+        )
 
 
 def _text(value: Any) -> str:
@@ -138,7 +140,9 @@ def _convert(spec: FieldSpec, value: Any) -> Any:
         return grade
     if spec.kind == "phone":
         if not _PHONE.match(raw.replace(" ", "")):
-            raise FieldError(spec.key, "invalid_phone", f"{spec.label}“{raw}”格式不正确（手机11位或带区号的固话）")
+            raise FieldError(
+                spec.key, "invalid_phone", f"{spec.label}“{raw}”格式不正确（手机11位或带区号的固话）"
+            )
         return raw.replace(" ", "")
     if spec.kind == "postal":
         if not _POSTAL.match(raw):
@@ -205,7 +209,9 @@ def clean_registration(
         if guardian.get("id_type") or guardian.get("id_number"):
             try:
                 parsed = validate_identity(
-                    guardian.get("id_type") or "", guardian.get("id_number") or "", today=today,
+                    guardian.get("id_type") or "",
+                    guardian.get("id_number") or "",
+                    today=today,
                     known_region=divisions.is_known_address_code,
                 )
                 guardian["id_number"] = parsed.number
@@ -220,7 +226,9 @@ def clean_registration(
     if "id_type" in person and "id_type" not in errors:
         try:
             identity = validate_identity(
-                person["id_type"], person.get("id_number", ""), today=today,
+                person["id_type"],
+                person.get("id_number", ""),
+                today=today,
                 known_region=divisions.is_known_address_code,
             )
             person["id_number"] = identity.number
@@ -235,7 +243,10 @@ def clean_registration(
             errors["birth_date"] = "出生日期不能晚于今天"
         elif today.year - birth.year > OLDEST_AGE_YEARS:
             errors["birth_date"] = f"出生日期早于 {OLDEST_AGE_YEARS} 年前，请核对"
-    if person.get("id_type") == enums.IdDocumentType.RESIDENT_ID and person.get("nationality") not in (None, "CHN"):
+    if person.get("id_type") == enums.IdDocumentType.RESIDENT_ID and person.get("nationality") not in (
+        None,
+        "CHN",
+    ):
         errors.setdefault("nationality", "持居民身份证的学生国籍/地区应为中国（CHN）")
     if person.get("inclusive_education", "0") != "0" and person.get("disability_type", "0") == "0":
         errors.setdefault("disability_type", "随班就读学生须填写残疾类型（第十一条）")
@@ -262,8 +273,9 @@ def clean_registration(
 
     if errors:
         raise RegistrationInvalid(errors)
-    return CleanRegistration(person=person, enrollment=enrollment, guardians=guardians, identity=identity,
-                             extra=extra)
+    return CleanRegistration(
+        person=person, enrollment=enrollment, guardians=guardians, identity=identity, extra=extra
+    )
 
 
 def choice_label(choices: type[models.TextChoices], value: str) -> str:
