@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "xueji.students",
     "xueji.imports",
     "xueji.reports",
+    "xueji.workdays",
 ]
 
 MIDDLEWARE = [

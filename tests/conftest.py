@@ -5,6 +5,15 @@ import pytest
 from tests.factories import core as f
 
 
+@pytest.fixture(autouse=True)
+def _clear_cache():  # type: ignore[no-untyped-def]
+    """Process caches (e.g. the official calendar) must not leak rolled-back data between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def tree(db):  # type: ignore[no-untyped-def]
     """Departments of Guangdong and Beijing (a realistic subtree of the national tree)."""

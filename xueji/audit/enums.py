@@ -32,3 +32,4 @@ class EventType(models.TextChoices):
     EXTRA_FIELDS_FILED = "policy.extra_fields_filed", _("非基础学籍信息报部备案")
     IMPORT_COMMITTED = "import.committed", _("批量导入")
     ROSTER_EXPORTED = "export.roster", _("导出名册")
+    CALENDAR_UPDATED = "calendar.updated", _("维护官方日历")

@@ -32,7 +32,8 @@ class AuditQuerySet(models.QuerySet["AuditEvent"]):
 
 class AuditEvent(models.Model):
     occurred_at = models.DateTimeField(_("时间"), db_index=True)
-    event_type = models.CharField(_("事件类型"), max_length=40, choices=EventType.choices)
+    # No ``choices=``: new event types must not need a migration; labels come from EventType.
+    event_type = models.CharField(_("事件类型"), max_length=40, db_index=True)
     # Users are never deleted (accounts are sealed), so no FK constraint is needed to keep history.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -65,6 +66,16 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.event_type}"
+
+    @property
+    def event_label(self) -> str:
+        try:
+            return str(EventType(self.event_type).label)
+        except ValueError:
+            return self.event_type
+
+    def get_event_type_display(self) -> str:
+        return self.event_label
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
