@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "xueji.imports",
     "xueji.reports",
     "xueji.workdays",
+    "xueji.changes",
 ]
 
 MIDDLEWARE = [

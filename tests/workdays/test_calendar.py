@@ -59,8 +59,11 @@ def test_national_admin_extends_the_calendar_with_a_new_year(tree):
     calendar_load_package(actor=None)
     admin = f.user(Role.SYSTEM_ADMIN, f.dept("000000"))
     calendar_year_define(
-        actor=admin, year=2027, days_off=[(date(2027, 1, 1), "元旦"), (date(2026 + 1, 1, 4), "元旦")],
-        make_up_workdays=[(date(2027, 1, 10), "元旦调休")], source="国办发明电〔2026〕X号",
+        actor=admin,
+        year=2027,
+        days_off=[(date(2027, 1, 1), "元旦"), (date(2026 + 1, 1, 4), "元旦")],
+        make_up_workdays=[(date(2027, 1, 10), "元旦调休")],
+        source="国办发明电〔2026〕X号",
     )
     result = add_working_days(date(2026, 12, 30), 3)
     # Dec 31 (Thu), Jan 1 off, Jan 4 off, Jan 5, 6 → third working day is Jan 6; official, not provisional.

@@ -34,3 +34,31 @@ class ExtraFieldSet(models.Model):
                 fields=["province_code"], condition=Q(is_active=True), name="extrafieldset_one_active"
             ),
         ]
+
+
+class ProvinceRuleSet(models.Model):
+    """A province's implementing rules (实施细则) for status changes, as validated data (第12、16、18、20、29条).
+
+    ``rules`` overrides the national defaults key by key (see :mod:`xueji.changes.policy`): approval chains,
+    time windows, grades that may not transfer, required evidence, suspension maximum, resumption grade.
+    Versioned and effective-dated; filed with the ministry before it takes effect.
+    """
+
+    province_code = models.CharField(_("省份"), max_length=6)
+    version = models.PositiveIntegerField(_("版本"))
+    effective_from = models.DateField(_("生效日期"))
+    rules = models.JSONField(_("规则"))
+    filed_on = models.DateField(_("报部备案日期"), null=True, blank=True)
+    filing_reference = models.CharField(_("文号"), max_length=80, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("省级学籍变动规则")
+        verbose_name_plural = _("省级学籍变动规则")
+        constraints = [
+            models.UniqueConstraint(fields=["province_code", "version"], name="provinceruleset_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.province_code} v{self.version}"

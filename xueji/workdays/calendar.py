@@ -68,4 +68,6 @@ def from_package(years: Iterable[int] | None = None) -> Calendar:
     covered = {d.year for d in special}
     if years is not None:
         covered &= set(years)
-    return Calendar(special={d: w for d, w in special.items() if d.year in covered}, official_years=frozenset(covered))
+    return Calendar(
+        special={d: w for d, w in special.items() if d.year in covered}, official_years=frozenset(covered)
+    )

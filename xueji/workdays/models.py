@@ -18,7 +18,9 @@ class CalendarYear(models.Model):
     year = models.PositiveSmallIntegerField(_("年份"), primary_key=True)
     source = models.CharField(_("来源"), max_length=200)
     loaded_at = models.DateTimeField(auto_now=True)
-    loaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
+    loaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("官方日历年份")

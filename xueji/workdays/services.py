@@ -42,14 +42,22 @@ def calendar_load_package(*, actor: Any) -> int:
     existing = set(CalendarYear.objects.values_list("year", flat=True))
     new_years = sorted(package.official_years - existing)
     SpecialDay.objects.bulk_create(
-        [SpecialDay(day=d, is_workday=w, name="法定节假日" if not w else "调休上班")
-         for d, w in package.special.items() if d.year in new_years],
+        [
+            SpecialDay(day=d, is_workday=w, name="法定节假日" if not w else "调休上班")
+            for d, w in package.special.items()
+            if d.year in new_years
+        ],
         ignore_conflicts=True,
     )
     CalendarYear.objects.bulk_create([CalendarYear(year=y, source=PACKAGE_SOURCE) for y in new_years])
     if new_years:
-        record(event_type=EventType.CALENDAR_UPDATED, actor=actor, subject_type="calendar",
-               subject_id=f"{new_years[0]}-{new_years[-1]}", summary=f"载入官方日历 {len(new_years)} 年")
+        record(
+            event_type=EventType.CALENDAR_UPDATED,
+            actor=actor,
+            subject_type="calendar",
+            subject_id=f"{new_years[0]}-{new_years[-1]}",
+            summary=f"载入官方日历 {len(new_years)} 年",
+        )
     _invalidate()
     transaction.on_commit(_invalidate)
     return len(new_years)
@@ -57,7 +65,11 @@ def calendar_load_package(*, actor: Any) -> int:
 
 @transaction.atomic
 def calendar_year_define(
-    *, actor: Any, year: int, days_off: list[tuple[date, str]], make_up_workdays: list[tuple[date, str]],
+    *,
+    actor: Any,
+    year: int,
+    days_off: list[tuple[date, str]],
+    make_up_workdays: list[tuple[date, str]],
     source: str,
 ) -> CalendarYear:
     """A national admin enters a newly published year (the package lags the State Council notice).
@@ -68,8 +80,10 @@ def calendar_year_define(
     from xueji.accounts.jurisdiction import _grants
     from xueji.regions.enums import OrgLevel
 
-    if not any(g.role in {Role.SYSTEM_ADMIN, Role.DEPT_REGISTRAR} and g.org_unit.level == OrgLevel.NATIONAL
-               for g in _grants(actor)):
+    if not any(
+        g.role in {Role.SYSTEM_ADMIN, Role.DEPT_REGISTRAR} and g.org_unit.level == OrgLevel.NATIONAL
+        for g in _grants(actor)
+    ):
         raise ApplicationError("national_only", "官方日历只能由国家级管理员维护")
     if not source.strip():
         raise FieldError("source", "required", "请填写依据文件（如国务院办公厅通知文号）")
@@ -81,12 +95,21 @@ def calendar_year_define(
         if d.weekday() < 5:
             raise FieldError("make_up_workdays", "not_weekend", f"调休上班日 {d} 不是周末")
     SpecialDay.objects.filter(day__year=year).delete()
-    SpecialDay.objects.bulk_create([SpecialDay(day=d, is_workday=False, name=n[:40]) for d, n in days_off]
-                                   + [SpecialDay(day=d, is_workday=True, name=n[:40]) for d, n in make_up_workdays])
-    row, _ = CalendarYear.objects.update_or_create(year=year, defaults={"source": source.strip(), "loaded_by": actor})
-    record(event_type=EventType.CALENDAR_UPDATED, actor=actor, subject_type="calendar", subject_id=year,
-           summary=f"维护 {year} 年官方日历", after={"days_off": len(days_off), "workdays": len(make_up_workdays),
-                                                     "source": source.strip()})
+    SpecialDay.objects.bulk_create(
+        [SpecialDay(day=d, is_workday=False, name=n[:40]) for d, n in days_off]
+        + [SpecialDay(day=d, is_workday=True, name=n[:40]) for d, n in make_up_workdays]
+    )
+    row, _ = CalendarYear.objects.update_or_create(
+        year=year, defaults={"source": source.strip(), "loaded_by": actor}
+    )
+    record(
+        event_type=EventType.CALENDAR_UPDATED,
+        actor=actor,
+        subject_type="calendar",
+        subject_id=year,
+        summary=f"维护 {year} 年官方日历",
+        after={"days_off": len(days_off), "workdays": len(make_up_workdays), "source": source.strip()},
+    )
     _invalidate()
     transaction.on_commit(_invalidate)
     return row

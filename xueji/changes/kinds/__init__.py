@@ -1,0 +1,53 @@
+"""Registry of change kinds. Each module registers its spec; ``get(kind)`` returns it."""
+
+from __future__ import annotations
+
+import importlib
+
+from xueji.core.errors import ApplicationError
+
+from .base import KindSpec
+
+_REGISTRY: dict[str, KindSpec] = {}
+_MODULES = (
+    "transfer",
+    "suspension",
+    "withdrawal",
+    "death",
+    "graduation",
+    "abroad",
+    "deferral",
+    "reform",
+    "special",
+    "key_data",
+    "progression",
+)
+
+
+def register(spec_class: type[KindSpec]) -> type[KindSpec]:
+    _REGISTRY[spec_class.kind] = spec_class()
+    return spec_class
+
+
+def _load() -> None:
+    for name in _MODULES:
+        try:
+            importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+
+
+def get(kind: str) -> KindSpec:
+    if not _REGISTRY:
+        _load()
+    try:
+        return _REGISTRY[kind]
+    except KeyError:
+        raise ApplicationError("kind_not_available", f"业务类型 {kind} 暂未开放") from None
+
+
+def available() -> list[str]:
+    if not _REGISTRY:
+        _load()
+    return sorted(_REGISTRY)

@@ -1,0 +1,39 @@
+"""死亡 (第21条): the school files with evidence within 60 working days of the death; the upper level cancels
+the record. A late filing is still accepted (a record must never outlive the child) but marked overdue."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from xueji.core.errors import FieldError
+from xueji.workdays.services import official_calendar
+
+from ..enums import ChangeKind
+from . import register
+from .base import Context, KindSpec
+from .common import fact_date, set_status
+
+
+@register
+class Death(KindSpec):
+    kind = ChangeKind.DEATH
+    from_statuses = None  # any active record
+
+    def prepare(self, ctx: Context) -> dict[str, Any]:
+        died = fact_date(ctx.facts, "date_of_death", "死亡日期")
+        assert died is not None
+        if died > ctx.today:
+            raise FieldError("date_of_death", "in_future", "死亡日期不能晚于今天")
+        days = int(ctx.policy.get("death_filing_working_days", 60))
+        deadline = official_calendar().add_working_days(died, days)
+        return {
+            "date_of_death": died.isoformat(),
+            "filing_due": deadline.due.isoformat(),
+            "filing_due_provisional": deadline.provisional,
+            "filed_late": ctx.today > deadline.due,
+        }
+
+    def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
+        set_status(request.enrollment, "11", active=False)
+        return {"status": "11"}

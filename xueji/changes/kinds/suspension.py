@@ -1,0 +1,91 @@
+"""休学 / 复学 (第16条): guardian applies (a registrar enters it for them), school confirms, upper level
+approves; at most one year per request (policy ``suspension_max_months``), re-apply to extend; the record is
+kept; resumption returns the student to the original or the next grade (policy ``resumption_grade``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from xueji.core.errors import ApplicationError, FieldError
+from xueji.students.enums import grade_range
+
+from ..enums import ChangeKind
+from . import register
+from .base import Context, KindSpec
+from .common import fact_date, set_status
+
+REASONS = {
+    "illness": "伤病",
+    "military": "参军",
+    "abroad": "出国（境）",
+    "family": "家庭原因",
+    "other": "其他",
+}
+
+
+def _months_between(start: date, end: date) -> float:
+    return (end - start).days / 30.4375
+
+
+@register
+class Suspension(KindSpec):
+    kind = ChangeKind.SUSPENSION
+    from_statuses = frozenset({"01", "05"})
+
+    def prepare(self, ctx: Context) -> dict[str, Any]:
+        start = fact_date(ctx.facts, "start_date", "休学开始日期")
+        end = fact_date(ctx.facts, "end_date", "休学结束日期")
+        assert start is not None and end is not None
+        if end <= start:
+            raise FieldError("end_date", "end_before_start", "休学结束日期须晚于开始日期")
+        limit = int(ctx.policy.get("suspension_max_months", 12))
+        if _months_between(start, end) > limit + 0.01:
+            raise FieldError(
+                "end_date",
+                "suspension_too_long",
+                f"每次休学不超过 {limit} 个月（第十六条），期满确需继续休学的应重新申请",
+            )
+        reason = ctx.reason or str(ctx.facts.get("reason", ""))
+        if reason not in REASONS:
+            raise FieldError("reason", "invalid_reason", "请选择休学原因")
+        applicant = str(ctx.facts.get("applicant_name", "")).strip()
+        if not applicant:
+            raise FieldError(
+                "applicant_name", "required", "请填写申请的监护人姓名（第十六条：由父母或其他法定监护人提出）"
+            )
+        return {
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+            "reason": reason,
+            "applicant_name": applicant[:60],
+        }
+
+    def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
+        set_status(request.enrollment, "02")  # 休学: record kept, still this school's
+        return {"status": "02", "until": request.facts["end_date"]}
+
+
+@register
+class Resumption(KindSpec):
+    kind = ChangeKind.RESUMPTION
+    from_statuses = frozenset({"02"})
+
+    def prepare(self, ctx: Context) -> dict[str, Any]:
+        assert ctx.enrollment is not None
+        day = fact_date(ctx.facts, "resume_date", "复学日期")
+        policy_grade = ctx.policy.get("resumption_grade", "original")
+        choice = str(ctx.facts.get("grade_choice") or policy_grade)
+        if choice not in {"original", "next"}:
+            raise FieldError("grade_choice", "invalid", "复学年级只能是原年级或下一年级")
+        grade = ctx.enrollment.grade + (1 if choice == "next" else 0)
+        if grade not in grade_range(ctx.enrollment.stage):
+            raise ApplicationError("grade_out_of_stage", "下一年级超出本学段，请办理升学或毕业")
+        class_name = str(ctx.facts.get("class_name") or ctx.enrollment.class_name).strip()
+        return {"resume_date": day.isoformat() if day else "", "grade": grade, "class_name": class_name[:30]}
+
+    def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
+        e = request.enrollment
+        e.grade, e.class_name, e.status = request.facts["grade"], request.facts["class_name"], "05"
+        e.save(update_fields=["grade", "class_name", "status"])
+        return {"status": "05", "grade": e.grade, "class_name": e.class_name}

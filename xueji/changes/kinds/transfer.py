@@ -1,0 +1,96 @@
+"""转学 (第15条): started by the receiving school; sending school and both upper departments each have 10
+working days; the archive moves, the sending school keeps a read-only copy; the 学籍号 never changes."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.utils import timezone
+
+from xueji.core.errors import ApplicationError, FieldError
+from xueji.schools.enums import SchoolState
+
+from ..enums import ChangeKind, Party, Scope
+from ..parties import two_school_scope
+from ..policy import in_window
+from . import register
+from .base import Context, KindSpec
+from .common import move_to_school, term_of
+
+
+@register
+class Transfer(KindSpec):
+    kind = ChangeKind.TRANSFER
+    initiator = Party.TARGET_SCHOOL
+    needs_target_school = True
+
+    def scope(self, ctx: Context) -> str:
+        assert ctx.school is not None and ctx.target_school is not None
+        return two_school_scope(ctx.school, ctx.target_school)
+
+    def variant(self, ctx: Context) -> str:
+        return self.scope(ctx)
+
+    def prepare(self, ctx: Context) -> dict[str, Any]:
+        """Rules: blackout 7/15–8/14 for new requests (policy ``transfer_blackout``); grades/terms a province
+        closes (``no_transfer_grades``); the target school must be another, active school teaching the stage."""
+        enrollment, target = ctx.enrollment, ctx.target_school
+        assert enrollment is not None and target is not None and ctx.school is not None
+        blackout = ctx.policy.get("transfer_blackout")
+        if blackout and in_window(ctx.today, blackout):
+            raise ApplicationError(
+                "transfer_blackout", f"每年{blackout[0]}至{blackout[1]}不能发起转学申请（第十五条配套规定）"
+            )
+        if self.scope(ctx) == Scope.SAME_SCHOOL:
+            raise FieldError("target_school", "same_school", "转入学校不能是学生当前所在学校")
+        if target.state != SchoolState.ACTIVE:
+            raise FieldError("target_school", "school_not_active", "转入学校已合并或撤销")
+        if not target.teaches(enrollment.stage):
+            raise FieldError("target_school", "stage_not_taught", "转入学校没有该学段")
+        term = term_of(ctx.today)
+        for grade, closed_term in ctx.policy.get("no_transfer_grades", []):
+            if enrollment.grade == grade and term == closed_term:
+                raise ApplicationError("grade_closed", f"按本省规定，{grade}年级第{term}学期不能转学")
+        class_name = str(ctx.facts.get("class_name", "")).strip()
+        if not class_name:
+            raise FieldError("class_name", "required", "请填写转入班级")
+        return {
+            "class_name": class_name[:30],
+            "grade": enrollment.grade,
+            "from_school": ctx.school.name,
+            "to_school": target.name,
+            "reason_text": str(ctx.facts.get("reason_text", ""))[:200],
+        }
+
+    def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
+        enrollment = request.enrollment
+        from xueji.students.models import ArchiveDocument, Person
+
+        person = Person.objects.get(pk=enrollment.person_id)
+        # The sending school's read-only backup of the electronic archive (第15条).
+        request.facts["archive_backup"] = {
+            "taken_at": timezone.now().isoformat(),
+            "school_id": enrollment.school_id,
+            "person": {
+                "name": person.name,
+                "student_number": person.student_number,
+                "grade": enrollment.grade,
+                "class_name": enrollment.class_name,
+            },
+            "documents": list(
+                ArchiveDocument.objects.filter(person_id=person.pk).values("id", "title", "sha256")
+            ),
+        }
+        request.facts["archive_backup"]["documents"] = [
+            {**d, "id": str(d["id"])} for d in request.facts["archive_backup"]["documents"]
+        ]
+        new = move_to_school(
+            enrollment,
+            request.target_school,
+            grade=request.facts["grade"],
+            class_name=request.facts["class_name"],
+            leaving_status="10",
+            actor=actor,
+        )
+        return {"enrollment_id": str(new.pk), "school_id": new.school_id, "student_number_unchanged": True}

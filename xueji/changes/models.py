@@ -1,0 +1,132 @@
+"""Change requests and their approval steps; notifications for whoever has work waiting."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from xueji.core.ids import uuid7
+from xueji.regions.models import OrgUnit
+from xueji.schools.models import School
+from xueji.students.models import Enrollment, Person
+
+from .enums import ChangeKind, Party, Scope
+from .workflow import RequestState, StepMode, StepState
+
+
+class ChangeRequest(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    kind = models.CharField(_("业务类型"), max_length=24, choices=ChangeKind.choices)
+    state = models.CharField(
+        _("状态"), max_length=12, choices=RequestState.choices, default=RequestState.PENDING
+    )
+    person = models.ForeignKey(Person, models.PROTECT, null=True, blank=True, related_name="change_requests")
+    enrollment = models.ForeignKey(Enrollment, models.PROTECT, null=True, blank=True, related_name="+")
+    province_code = models.CharField(max_length=6, db_index=True)
+    scope = models.CharField(_("范围"), max_length=16, choices=Scope.choices, default=Scope.NONE)
+    # Visibility: the subtree of the record's school, and of the target school (transfer, progression).
+    source_path = models.CharField(max_length=255, db_index=True)
+    target_path = models.CharField(max_length=255, blank=True, db_index=True)
+    target_school = models.ForeignKey(School, models.PROTECT, null=True, blank=True, related_name="+")
+    facts = models.JSONField(_("办理事项"), default=dict)
+    reason = models.CharField(_("原因"), max_length=40, blank=True)
+    note = models.CharField(_("说明"), max_length=500, blank=True)
+    # The enrollment as it was when the request was made (audit; exact restoration is trivial because nothing
+    # is written to the enrollment before the final step).
+    before = models.JSONField(default=dict)
+    policy_version = models.CharField(max_length=20, blank=True)
+    current_position = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    initiator_org = models.ForeignKey(OrgUnit, models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=80, blank=True)
+
+    class Meta:
+        verbose_name = _("学籍变动申请")
+        verbose_name_plural = _("学籍变动申请")
+        constraints = [
+            # A student has at most one request in flight (graduation and every other change wait for it).
+            models.UniqueConstraint(
+                fields=["person"],
+                condition=Q(state__in=["pending", "returned"]),
+                name="change_one_open_per_person",
+            ),
+            models.UniqueConstraint(
+                fields=["created_by", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="change_idempotency_key",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.get_state_display()}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in {RequestState.PENDING, RequestState.RETURNED}
+
+
+class ApprovalStep(models.Model):
+    request = models.ForeignKey(ChangeRequest, models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField()
+    party = models.CharField(_("办理方"), max_length=20, choices=Party.choices)
+    org_unit = models.ForeignKey(OrgUnit, models.PROTECT, related_name="+", verbose_name=_("办理单位"))
+    mode = models.CharField(_("方式"), max_length=8, choices=StepMode.choices, default=StepMode.APPROVE)
+    state = models.CharField(_("状态"), max_length=10, choices=StepState.choices, default=StepState.WAITING)
+    clock_days = models.PositiveSmallIntegerField(null=True, blank=True)  # working days allowed
+    started_on = models.DateField(null=True, blank=True)
+    due_on = models.DateField(_("办理期限"), null=True, blank=True)
+    due_provisional = models.BooleanField(default=False)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    comment = models.CharField(_("意见"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("审核环节")
+        verbose_name_plural = _("审核环节")
+        ordering = ["request", "position"]
+        constraints = [models.UniqueConstraint(fields=["request", "position"], name="step_position_unique")]
+        indexes = [models.Index(fields=["org_unit", "state", "due_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.get_party_display()} {self.get_state_display()}"
+
+
+class ChangeAttachment(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    request = models.ForeignKey(ChangeRequest, models.CASCADE, related_name="attachments")
+    step_position = models.PositiveSmallIntegerField(null=True, blank=True)
+    title = models.CharField(_("名称"), max_length=100)
+    file = models.FileField(upload_to="changes/%Y/%m/")
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Notification(models.Model):
+    """An in-system notice: work landed on an org unit's list (all its registrars/approvers see it)."""
+
+    org_unit = models.ForeignKey(OrgUnit, models.CASCADE, related_name="notifications")
+    request = models.ForeignKey(ChangeRequest, models.CASCADE, null=True, blank=True, related_name="+")
+    message = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_by = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["org_unit", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.message

@@ -1,0 +1,438 @@
+"""Writes on change requests — the one engine every kind goes through (architecture.md convention 4).
+
+Each action locks the request row (``select_for_update``; SQLite serialises writers with IMMEDIATE
+transactions), checks the transition in :mod:`xueji.changes.workflow` and the actor's right to act on the
+current step, writes the step and the request, the audit event and the notifications — all in one
+transaction. Only the final approval calls the kind's ``apply``; rejection and cancellation leave the student's
+record exactly as it was, because nothing was written to it before.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from xueji.accounts.enums import Role
+from xueji.accounts.jurisdiction import data_grants, in_scope
+from xueji.audit.enums import EventType
+from xueji.audit.services import record
+from xueji.core.errors import ApplicationError, Conflict, FieldError, Forbidden, NotFound
+from xueji.regions.models import OrgUnit
+from xueji.schools.models import School
+from xueji.students.models import Enrollment
+from xueji.workdays.services import official_calendar
+
+from . import kinds, parties
+from .enums import ChangeKind, Party
+from .kinds.base import Context
+from .models import ApprovalStep, ChangeRequest, Notification
+from .policy import policy_for
+from .workflow import Action, IllegalTransition, RequestState, StepMode, StepState, next_state, step_result
+
+ONE_OPEN = Conflict("request_in_flight", "该学生已有正在办理的学籍业务，请待其办结或撤销后再申请")
+
+
+def acts_for(actor: Any, org_unit: OrgUnit, party: str) -> bool:
+    """A filed registrar (or approver) holding a grant exactly at the step's unit acts for it."""
+    school_party = party in {Party.SCHOOL, Party.TARGET_SCHOOL}
+    allowed = {Role.SCHOOL_REGISTRAR} if school_party else {Role.DEPT_REGISTRAR, Role.APPROVER}
+    return any(g.org_unit_id == org_unit.pk and g.role in allowed for g in data_grants(actor))
+
+
+def _snapshot(enrollment: Enrollment | None) -> dict[str, Any]:
+    if enrollment is None:
+        return {}
+    return {
+        "enrollment_id": str(enrollment.pk),
+        "school_id": enrollment.school_id,
+        "grade": enrollment.grade,
+        "class_name": enrollment.class_name,
+        "status": enrollment.status,
+        "stage": enrollment.stage,
+        "is_active": enrollment.is_active,
+    }
+
+
+def _start_step(step: ApprovalStep, today: date) -> None:
+    step.state = StepState.PENDING
+    step.started_on = today
+    if step.clock_days:
+        deadline = official_calendar().add_working_days(today, step.clock_days)
+        step.due_on, step.due_provisional = deadline.due, deadline.provisional
+    step.save()
+    Notification.objects.create(
+        org_unit=step.org_unit,
+        request=step.request,
+        message=f"待办：{step.request.get_kind_display()}（{step.get_party_display()}{step.get_mode_display()}）",
+    )
+
+
+@transaction.atomic
+def change_submit(
+    *,
+    actor: Any,
+    kind: str,
+    enrollment: Enrollment | None = None,
+    target_school: School | None = None,
+    facts: dict[str, Any] | None = None,
+    reason: str = "",
+    note: str = "",
+    idempotency_key: str = "",
+    household_county: OrgUnit | None = None,
+    today: date | None = None,
+) -> ChangeRequest:
+    """Start a change. The initiating party's own step is approved by the submission itself.
+
+    Raises NotFound if the record or the actor's school is outside the actor's reach, ``request_in_flight``
+    if the student already has an open request (also a database constraint), and whatever the kind refuses.
+    Replaying the same ``idempotency_key`` returns the request created the first time.
+    """
+    if kind not in ChangeKind.values:
+        raise FieldError("kind", "unknown_kind", "业务类型无效")
+    if idempotency_key:
+        existing = ChangeRequest.objects.filter(created_by=actor, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            if existing.kind != kind:
+                raise ApplicationError("idempotency_key_reused", "同一幂等键已用于其他申请", {})
+            return existing
+    spec = kinds.get(kind)
+    today = today or timezone.localdate()
+    school = None
+    if spec.needs_enrollment:
+        if enrollment is None:
+            raise FieldError("enrollment", "required", "请指定学生学籍")
+        enrollment = (
+            Enrollment.objects.select_for_update()
+            .select_related("school", "school__org", "school__supervising_dept")
+            .get(pk=enrollment.pk)
+        )
+        if not enrollment.is_active:
+            raise ApplicationError("record_inactive", "该学籍已不在读，不能办理此业务")
+        if spec.from_statuses is not None and enrollment.status not in spec.from_statuses:
+            raise ApplicationError(
+                "status_not_allowed",
+                f"学籍状态为“{enrollment.get_status_display()}”，不能办理{ChangeKind(kind).label}",
+            )
+        school = enrollment.school
+    if spec.needs_target_school and target_school is None:
+        raise FieldError("target_school", "required", "请指定学校")
+    province = (
+        (school or target_school).province_code
+        if (school or target_school)
+        else (household_county.province_code if household_county else "")
+    )
+    policy = policy_for(province, today)
+    ctx = Context(
+        actor=actor,
+        today=today,
+        policy=policy,
+        enrollment=enrollment,
+        school=school,
+        target_school=target_school,
+        facts=dict(facts or {}),
+        reason=reason,
+        extra={"household_county": household_county},
+    )
+    initiator_org = parties.resolve(
+        spec.initiator, school=school, target_school=target_school, household_county=household_county
+    )
+    if not acts_for(actor, initiator_org, spec.initiator):
+        if in_scope(actor, initiator_org.path):
+            raise Forbidden("not_initiator", f"{ChangeKind(kind).label}须由{Party(spec.initiator).label}发起")
+        raise NotFound()
+    clean_facts = spec.prepare(ctx)
+    chain = policy.chain(kind, spec.variant(ctx))
+    request = ChangeRequest(
+        kind=kind,
+        person_id=enrollment.person_id if enrollment else clean_facts.get("person_id"),
+        enrollment=enrollment,
+        province_code=province,
+        scope=spec.scope(ctx),
+        source_path=(school.org.path if school else initiator_org.path),
+        target_path=target_school.org.path if target_school else "",
+        target_school=target_school,
+        facts=clean_facts,
+        reason=reason,
+        note=note[:500],
+        before=_snapshot(enrollment),
+        policy_version=policy.version,
+        created_by=actor,
+        initiator_org=initiator_org,
+        idempotency_key=idempotency_key,
+    )
+    try:
+        with transaction.atomic():
+            request.save()
+    except IntegrityError as exc:
+        raise ONE_OPEN from exc
+    clock = policy.clock_days(kind)
+    steps = []
+    for position, (party, mode) in enumerate(chain):
+        org = parties.resolve(
+            party, school=school, target_school=target_school, household_county=household_county
+        )
+        steps.append(
+            ApprovalStep(
+                request=request, position=position, party=party, org_unit=org, mode=mode, clock_days=clock
+            )
+        )
+    ApprovalStep.objects.bulk_create(steps)
+    first = steps[0]
+    position = 0
+    if first.party == spec.initiator and first.org_unit_id == initiator_org.pk:
+        # The initiator's own step: the submission is its approval.
+        first.state, first.started_on = StepState.APPROVED, today
+        first.decided_by, first.decided_at, first.comment = actor, timezone.now(), "发起申请"
+        first.save()
+        position = 1
+    record(
+        event_type=EventType.CHANGE_SUBMITTED,
+        actor=actor,
+        subject_type="student",
+        subject_id=request.person_id or request.pk,
+        org_unit_id=initiator_org.pk,
+        province_code=province,
+        summary=f"发起{request.get_kind_display()}",
+        after={"request": str(request.pk), "facts": _public(clean_facts)},
+    )
+    if position >= len(steps):
+        return _complete(request, actor, today)
+    request.current_position = position
+    request.save(update_fields=["current_position", "updated_at"])
+    _start_step(steps[position], today)
+    return request
+
+
+def _public(facts: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in facts.items() if k not in {"id_number"}}
+
+
+def _locked(request: ChangeRequest) -> ChangeRequest:
+    return ChangeRequest.objects.select_for_update().get(pk=request.pk)
+
+
+def _complete(request: ChangeRequest, actor: Any, today: date) -> ChangeRequest:
+    spec = kinds.get(request.kind)
+    after = spec.apply(request, actor, today)
+    request.state, request.closed_at = RequestState.APPROVED, timezone.now()
+    request.save(update_fields=["state", "closed_at", "updated_at", "facts"])
+    record(
+        event_type=EventType.CHANGE_APPLIED,
+        actor=actor,
+        subject_type="student",
+        subject_id=request.person_id or request.pk,
+        province_code=request.province_code,
+        summary=f"{request.get_kind_display()}办结生效",
+        before=request.before,
+        after=after,
+    )
+    Notification.objects.create(
+        org_unit=request.initiator_org, request=request, message=f"{request.get_kind_display()}已办结"
+    )
+    return request
+
+
+@transaction.atomic
+def change_decide(
+    *,
+    actor: Any,
+    request: ChangeRequest,
+    action: str,
+    comment: str = "",
+    position: int | None = None,
+    today: date | None = None,
+) -> ChangeRequest:
+    """Approve, reject or return the current step.
+
+    ``position`` (the step the actor saw) makes the call idempotent: if that step was already decided with the
+    same action by the same actor, the request is returned unchanged; if it was decided otherwise → Conflict.
+    """
+    today = today or timezone.localdate()
+    req = _locked(request)
+    if position is not None and position != req.current_position:
+        done = ApprovalStep.objects.filter(request=req, position=position).first()
+        if (
+            done is not None
+            and done.decided_by_id == getattr(actor, "pk", None)
+            and done.state
+            == (
+                step_result(done.mode, action)
+                if action in {Action.APPROVE, Action.REJECT, Action.RETURN}
+                else None
+            )
+        ):
+            return req
+        raise Conflict("step_already_decided", "该环节已由他人办理，请刷新后查看")
+    if req.state != RequestState.PENDING:
+        if position is not None:
+            done = ApprovalStep.objects.filter(request=req, position=position).first()
+            if (
+                done is not None
+                and done.decided_by_id == getattr(actor, "pk", None)
+                and action in {Action.APPROVE, Action.REJECT, Action.RETURN}
+                and done.state == step_result(done.mode, action)
+            ):
+                return req
+        raise Conflict("request_not_pending", f"该申请当前状态为“{req.get_state_display()}”，不能办理")
+    step = ApprovalStep.objects.select_for_update().get(request=req, position=req.current_position)
+    if not acts_for(actor, step.org_unit, step.party):
+        if in_scope(actor, req.source_path) or (req.target_path and in_scope(actor, req.target_path)):
+            raise Forbidden("not_your_step", f"当前环节由{step.org_unit.name}办理")
+        raise NotFound()
+    if action in {Action.REJECT, Action.RETURN} and not comment.strip():
+        raise FieldError("comment", "required", "不同意或退回时须填写意见")
+    steps_total = ApprovalStep.objects.filter(request=req).count()
+    try:
+        result = step_result(step.mode, action)
+        new_state = next_state(req.state, action, last_step=step.position == steps_total - 1)
+    except IllegalTransition as exc:
+        raise ApplicationError("illegal_action", f"当前环节不能执行“{Action(action).label}”") from exc
+    step.state, step.decided_by, step.decided_at, step.comment = (
+        result,
+        actor,
+        timezone.now(),
+        comment.strip()[:500],
+    )
+    step.save()
+    record(
+        event_type=EventType.CHANGE_DECIDED,
+        actor=actor,
+        subject_type="student",
+        subject_id=req.person_id or req.pk,
+        org_unit_id=step.org_unit_id,
+        province_code=req.province_code,
+        summary=f"{req.get_kind_display()}：{step.org_unit.name}{Action(action).label}",
+        after={"request": str(req.pk), "position": step.position, "action": action},
+    )
+    if new_state == RequestState.APPROVED:
+        return _complete(req, actor, today)
+    req.state = new_state
+    if new_state == RequestState.PENDING:
+        req.current_position = step.position + 1
+        req.save(update_fields=["state", "current_position", "updated_at"])
+        _start_step(ApprovalStep.objects.get(request=req, position=req.current_position), today)
+    else:
+        if new_state == RequestState.REJECTED:
+            req.closed_at = timezone.now()
+            ApprovalStep.objects.filter(request=req, state=StepState.WAITING).update(
+                state=StepState.CANCELLED
+            )
+        req.save(update_fields=["state", "closed_at", "updated_at"])
+        Notification.objects.create(
+            org_unit=req.initiator_org,
+            request=req,
+            message=f"{req.get_kind_display()}{'未通过' if new_state == 'rejected' else '被退回，请补充材料'}",
+        )
+    return req
+
+
+@transaction.atomic
+def change_resubmit(
+    *, actor: Any, request: ChangeRequest, comment: str = "", today: date | None = None
+) -> ChangeRequest:
+    """After a return, the initiator resubmits; the step that returned it acts again with a fresh clock."""
+    today = today or timezone.localdate()
+    req = _locked(request)
+    if not acts_for(
+        actor, req.initiator_org, Party.SCHOOL if req.initiator_org.level == "school" else "dept"
+    ):
+        raise NotFound() if not in_scope(actor, req.source_path) else Forbidden()
+    try:
+        req.state = next_state(req.state, Action.RESUBMIT)
+    except IllegalTransition as exc:
+        raise ApplicationError("illegal_action", "只有被退回的申请可以重新提交") from exc
+    req.save(update_fields=["state", "updated_at"])
+    step = ApprovalStep.objects.get(request=req, position=req.current_position)
+    step.decided_by, step.decided_at, step.comment = None, None, ""
+    _start_step(step, today)
+    record(
+        event_type=EventType.CHANGE_RESUBMITTED,
+        actor=actor,
+        subject_type="student",
+        subject_id=req.person_id or req.pk,
+        province_code=req.province_code,
+        summary="重新提交",
+        after={"comment": comment[:200]},
+    )
+    return req
+
+
+@transaction.atomic
+def change_cancel(*, actor: Any, request: ChangeRequest, reason: str) -> ChangeRequest:
+    """The initiator withdraws an open request; the record stays exactly as it was (nothing was applied)."""
+    req = _locked(request)
+    if not acts_for(
+        actor, req.initiator_org, Party.SCHOOL if req.initiator_org.level == "school" else "dept"
+    ):
+        raise (
+            NotFound()
+            if not in_scope(actor, req.source_path)
+            else Forbidden("not_initiator", "只有发起方可以撤销申请")
+        )
+    if not reason.strip():
+        raise FieldError("reason", "required", "请填写撤销原因")
+    try:
+        req.state = next_state(req.state, Action.CANCEL)
+    except IllegalTransition as exc:
+        raise ApplicationError("illegal_action", f"申请已{req.get_state_display()}，不能撤销") from exc
+    req.closed_at = timezone.now()
+    req.save(update_fields=["state", "closed_at", "updated_at"])
+    ApprovalStep.objects.filter(request=req, state__in=[StepState.WAITING, StepState.PENDING]).update(
+        state=StepState.CANCELLED
+    )
+    record(
+        event_type=EventType.CHANGE_CANCELLED,
+        actor=actor,
+        subject_type="student",
+        subject_id=req.person_id or req.pk,
+        province_code=req.province_code,
+        summary="撤销申请",
+        after={"reason": reason.strip()[:200]},
+    )
+    return req
+
+
+@transaction.atomic
+def clear_pending_business(*, actor: Any, enrollment: Enrollment, reason: str) -> int:
+    """在办业务清理 (domain.md §3.1): a department cancels every open request of a student so that graduation
+    can proceed. Only a department registrar whose jurisdiction covers the record. Returns how many."""
+    if not in_scope(actor, enrollment.scope_path):
+        raise NotFound()
+    if not any(g.role in {Role.DEPT_REGISTRAR, Role.APPROVER} for g in data_grants(actor)):
+        raise Forbidden("not_department", "在办业务清理须由教育行政部门办理")
+    if not reason.strip():
+        raise FieldError("reason", "required", "请填写清理原因")
+    open_requests = list(
+        ChangeRequest.objects.select_for_update().filter(
+            person_id=enrollment.person_id, state__in=[RequestState.PENDING, RequestState.RETURNED]
+        )
+    )
+    for req in open_requests:
+        req.state, req.closed_at = RequestState.CANCELLED, timezone.now()
+        req.save(update_fields=["state", "closed_at", "updated_at"])
+        ApprovalStep.objects.filter(request=req, state__in=[StepState.WAITING, StepState.PENDING]).update(
+            state=StepState.CANCELLED
+        )
+        record(
+            event_type=EventType.CHANGE_CANCELLED,
+            actor=actor,
+            subject_type="student",
+            subject_id=req.person_id,
+            province_code=req.province_code,
+            summary="在办业务清理",
+            after={"request": str(req.pk), "reason": reason.strip()[:200]},
+        )
+    return len(open_requests)
+
+
+__all__ = [
+    "StepMode",
+    "change_cancel",
+    "change_decide",
+    "change_resubmit",
+    "change_submit",
+    "clear_pending_business",
+]
