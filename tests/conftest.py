@@ -14,10 +14,29 @@ def _clear_cache():  # type: ignore[no-untyped-def]
     yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():  # type: ignore[no-untyped-def]
+    """Argon2 costs ~1 s per hash on this machine; tests that are about hashing override this locally."""
+    from django.test.utils import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    """Load the Guangdong and Beijing departments once; transactional tests that flush reload them."""
+    with django_db_blocker.unblock():
+        f.departments()
+
+
 @pytest.fixture
 def tree(db):  # type: ignore[no-untyped-def]
     """Departments of Guangdong and Beijing (a realistic subtree of the national tree)."""
-    f.departments()
+    from xueji.regions.models import OrgUnit
+
+    if not OrgUnit.objects.filter(level="province", code="440000").exists():
+        f.departments()
 
 
 @pytest.fixture
