@@ -30,6 +30,7 @@ class EventType(models.TextChoices):
     PROBLEM_RESOLVED = "problem.resolved", _("处理问题学籍")
     EXTRA_FIELDS_DEFINED = "policy.extra_fields_defined", _("定义非基础学籍信息")
     EXTRA_FIELDS_FILED = "policy.extra_fields_filed", _("非基础学籍信息报部备案")
+    EXTRA_FIELDS_ACTIVATED = "policy.extra_fields_activated", _("启用非基础学籍信息")
     IMPORT_COMMITTED = "import.committed", _("批量导入")
     ROSTER_EXPORTED = "export.roster", _("导出名册")
     CHANGE_SUBMITTED = "change.submitted", _("提交学籍变动申请")

@@ -35,6 +35,9 @@ class ExtraFieldSet(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.province_code} v{self.version}"
+
 
 class ProvinceRuleSet(models.Model):
     """A province's implementing rules (实施细则) for status changes, as validated data (第12、16、18、20、29条).

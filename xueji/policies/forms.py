@@ -1,0 +1,216 @@
+"""The row-based field-set editor and the filing form.
+
+Each row of the editor is one field definition (key, label, type, required, type attributes, options one per
+line "code 标签"). The rows become the definition dicts that :func:`xueji.policies.extra_fields.validate_definition`
+checks — the schema lives in one place; the form only parses the options text and maps the schema's errors
+(``fields.<index>.<attribute>``) back onto the row inputs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .extra_fields import CHOICE_TYPES, MAX_FIELDS, TEXT, TYPE_LABELS, DefinitionInvalid, FieldDef
+
+PREFIX = "rows"
+_OPTION_LINE = re.compile(r"^(\S+?)(?:[\s\u3000]+|[-:：])(.+)$")
+# Schema attribute → row input.
+_ATTRIBUTE_INPUT = {"choices": "options"}
+_ATTRIBUTES = ("max_length", "min_value", "max_value", "decimal_places")
+
+
+def options_text(choices: list[dict[str, Any]] | tuple[Any, ...]) -> str:
+    lines = []
+    for c in choices:
+        code, label = (c["code"], c["label"]) if isinstance(c, dict) else (c.code, c.label)
+        lines.append(f"{code} {label}")
+    return "\n".join(lines)
+
+
+def row_initial(definition: FieldDef) -> dict[str, Any]:
+    """A stored definition as the initial data of one editor row (for editing a draft or copying a version)."""
+    data = definition.to_dict()
+    initial: dict[str, Any] = {k: data.get(k, "") for k in ("key", "label", "type", "help")}
+    initial["required"] = bool(data.get("required"))
+    for attr in _ATTRIBUTES:
+        value = data.get(attr)
+        initial[attr] = "" if value is None else str(value)
+    initial["options"] = options_text(data.get("choices") or [])
+    return initial
+
+
+class FieldRowForm(forms.Form):
+    """One field definition. Every input is optional here: a row left blank is ignored, and the schema checks
+    (with messages naming the row and attribute) run on the assembled definition."""
+
+    key = forms.CharField(
+        label=_("字段键"),
+        max_length=40,
+        required=False,
+        help_text=_("小写字母开头，字母、数字、下划线，如 residence_permit_no"),
+    )
+    label = forms.CharField(
+        label=_("字段名称"), max_length=30, required=False, help_text=_("导入模板的列标题，如“居住证号码”")
+    )
+    type = forms.ChoiceField(label=_("类型"), choices=list(TYPE_LABELS.items()), initial=TEXT)
+    required = forms.BooleanField(
+        label=_("是否必填"),
+        required=False,
+        widget=forms.Select(choices=[(False, _("选填")), (True, _("必填"))]),
+    )
+    max_length = forms.CharField(label=_("最大长度"), required=False, help_text=_("仅文本，默认 200"))
+    min_value = forms.CharField(label=_("最小值"), required=False, help_text=_("仅整数、小数"))
+    max_value = forms.CharField(label=_("最大值"), required=False, help_text=_("仅整数、小数"))
+    decimal_places = forms.CharField(label=_("小数位数"), required=False, help_text=_("仅小数，默认 2"))
+    options = forms.CharField(
+        label=_("选项"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("仅单选、多选：每行一项“代码 标签”，如“01 一号线”"),
+    )
+    help = forms.CharField(label=_("填写说明"), max_length=200, required=False)
+
+    def is_blank(self) -> bool:
+        data = self.cleaned_data
+        texts = ("key", "label", "help", *_ATTRIBUTES)
+        return not data.get("options") and not any((data.get(name) or "").strip() for name in texts)
+
+    def clean_options(self) -> list[dict[str, str]]:
+        """Parse "code 标签" lines into a code table (the schema checks codes and labels further)."""
+        text = self.cleaned_data.get("options") or ""
+        choices: list[dict[str, str]] = []
+        for number, raw_line in enumerate(text.splitlines(), start=1):
+            line = raw_line.strip()
+            if not line:
+                continue
+            match = _OPTION_LINE.match(line)
+            if match is None:
+                raise forms.ValidationError(
+                    _("选项第 %(n)s 行“%(line)s”须写成“代码 标签”，如“01 一号线”"),
+                    code="invalid_option_line",
+                    params={"n": number, "line": line[:30]},
+                )
+            choices.append({"code": match.group(1), "label": match.group(2).strip()})
+        return choices
+
+    def definition(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        out: dict[str, Any] = {
+            "key": (data.get("key") or "").strip(),
+            "label": (data.get("label") or "").strip(),
+            "type": data.get("type") or TEXT,
+            "required": bool(data.get("required")),
+        }
+        if (data.get("help") or "").strip():
+            out["help"] = data["help"].strip()
+        for attr in _ATTRIBUTES:
+            value = (data.get(attr) or "").strip()
+            if value:
+                out[attr] = value
+        if data.get("options"):
+            out["choices"] = data["options"]
+        elif out["type"] in CHOICE_TYPES:
+            out["choices"] = []
+        return out
+
+
+RowFormSet = forms.formset_factory(
+    FieldRowForm,
+    extra=0,
+    can_delete=True,
+    max_num=MAX_FIELDS,
+    absolute_max=MAX_FIELDS,
+    validate_max=True,
+)
+
+
+class FieldSetEditor:
+    """A formset of :class:`FieldRowForm` rows that yields a definition list or carries row errors."""
+
+    def __init__(self, data: Any = None, *, initial: list[dict[str, Any]] | None = None) -> None:
+        self.formset = RowFormSet(data, initial=initial if data is None else None, prefix=PREFIX)
+        self.errors: list[str] = []
+        self._kept: list[FieldRowForm] = []
+
+    @classmethod
+    def blank(cls) -> FieldSetEditor:
+        return cls(initial=[{"type": TEXT}])
+
+    @classmethod
+    def from_definitions(cls, defs: list[FieldDef]) -> FieldSetEditor:
+        return cls(initial=[row_initial(d) for d in defs] or [{"type": TEXT}])
+
+    def definitions(self) -> list[dict[str, Any]] | None:
+        """The definition dicts of the non-blank, non-deleted rows, or ``None`` when a row could not be parsed."""
+        if not self.formset.is_valid():
+            self.errors.extend(str(e) for e in self.formset.non_form_errors())
+            return None
+        self._kept = [
+            form
+            for form in self.formset.forms
+            if not form.cleaned_data.get("DELETE") and not form.is_blank()  # type: ignore[attr-defined]
+        ]
+        return [form.definition() for form in self._kept]
+
+    def attach(self, exc: DefinitionInvalid) -> None:
+        """Put the schema's errors (``fields.<index>.<attribute>``) on the matching row inputs."""
+        for path, message in exc.fields.items():
+            parts = path.split(".")
+            if len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) < len(self._kept):
+                form = self._kept[int(parts[1])]
+                attr = parts[2] if len(parts) > 2 else None
+                name = _ATTRIBUTE_INPUT.get(attr, attr) if attr else None
+                form.add_error(name if name in form.fields else None, message)
+            else:
+                self.errors.append(message)
+
+    def add_row(self) -> None:
+        """Re-bind with one more (blank) row — the no-JavaScript path of "add row"."""
+        data: dict[str, Any] = {key: self.formset.data.get(key) for key in self.formset.data}
+        total_key = f"{PREFIX}-TOTAL_FORMS"
+        try:
+            total = int(data.get(total_key, 0))
+        except ValueError:
+            total = 0
+        data[total_key] = str(min(total + 1, MAX_FIELDS))
+        self.formset = RowFormSet(data, prefix=PREFIX)
+
+
+def new_row(index: int) -> forms.Form:
+    """An unbound editor row at ``index`` (what the htmx "add row" button appends)."""
+    formset = RowFormSet(prefix=PREFIX)
+    form = formset.form(
+        auto_id=formset.auto_id,
+        prefix=formset.add_prefix(index),
+        empty_permitted=True,
+        use_required_attribute=False,
+        initial={"type": TEXT},
+        renderer=getattr(formset, "renderer", None),
+    )
+    formset.add_fields(form, None)
+    return form
+
+
+class FilingForm(forms.Form):
+    """第3条: 报国务院教育行政部门备案 — the date and the reference of the filing."""
+
+    filed_on = forms.DateField(
+        label=_("报部备案日期"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": _("报部备案日期格式不正确（YYYY-MM-DD）")},
+    )
+    filing_reference = forms.CharField(
+        label=_("备案文号"),
+        required=False,
+        max_length=60,
+        error_messages={"max_length": _("备案文号不能超过 60 个字符")},
+    )
+
+    def attach(self, fields: dict[str, str]) -> None:
+        for name, message in fields.items():
+            self.add_error(name if name in self.fields else None, message)

@@ -1,0 +1,115 @@
+"""Reads of province field sets (第3条), always scoped to the viewer's jurisdiction (第5条).
+
+Who sees what: a filed registrar (any student-data role) sees the field sets of every province in which
+they hold a grant — a school or county registrar needs to know which non-basic fields their students carry —
+and a grant at the ministry sees every province (第5条: 国务院教育行政部门负责各省非基础学籍信息的互联互通).
+Field sets of other provinces are "not found", never "forbidden".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.db.models import QuerySet
+
+from xueji.accounts.enums import Role
+from xueji.accounts.jurisdiction import data_grants
+from xueji.core.errors import NotFound
+from xueji.regions.enums import OrgLevel
+from xueji.regions.models import OrgUnit
+
+from .extra_fields import FieldDef, load_definition, values_validator
+from .models import ExtraFieldSet
+
+Validator = Callable[[Mapping[str, Any]], tuple[dict[str, Any], dict[str, str]]]
+
+# 第3条: with no active provincial field set, the national default applies — no non-basic fields at all.
+NATIONAL_DEFAULT: tuple[FieldDef, ...] = ()
+
+
+def _reach(viewer: Any) -> tuple[bool, set[str]]:
+    """(sees every province, the provinces the viewer holds a filed student-data grant in)."""
+    grants = data_grants(viewer)
+    national = any(g.org_unit.level == OrgLevel.NATIONAL for g in grants)
+    return national, {g.org_unit.province_code for g in grants}
+
+
+def sees_all_provinces(viewer: Any) -> bool:
+    """True for a grant at the ministry (第5条: 国家负责各省非基础学籍信息的互联互通)."""
+    return _reach(viewer)[0]
+
+
+def can_view_province(viewer: Any, province_code: str) -> bool:
+    national, provinces = _reach(viewer)
+    return national or province_code in provinces
+
+
+def viewer_provinces(viewer: Any) -> list[OrgUnit]:
+    """Province departments whose field sets the viewer may read (for headings and filters)."""
+    national, provinces = _reach(viewer)
+    units = OrgUnit.objects.filter(level=OrgLevel.PROVINCE, is_active=True).order_by("province_code")
+    return list(units if national else units.filter(province_code__in=provinces))
+
+
+def definable_provinces(viewer: Any) -> list[OrgUnit]:
+    """Province departments where the viewer may define, file and activate field sets.
+
+    第3条: 非基础学籍信息由各省级教育行政部门统一确定 — only a filed, trained registrar of the education
+    department (``dept_registrar``) holding the grant at the province-level department itself.
+    """
+    units = {
+        g.org_unit.pk: g.org_unit
+        for g in data_grants(viewer)
+        if g.role == Role.DEPT_REGISTRAR and g.org_unit.level == OrgLevel.PROVINCE
+    }
+    return sorted(units.values(), key=lambda u: u.province_code)
+
+
+def field_sets_for(viewer: Any) -> QuerySet[ExtraFieldSet]:
+    """Every version the viewer may read, newest first within each province."""
+    national, provinces = _reach(viewer)
+    qs = ExtraFieldSet.objects.select_related("created_by").order_by("province_code", "-version")
+    return qs if national else qs.filter(province_code__in=provinces)
+
+
+def field_set_get(*, viewer: Any, pk: int) -> ExtraFieldSet:
+    """One version, or :class:`NotFound` when it does not exist or lies outside the viewer's provinces."""
+    field_set = field_sets_for(viewer).filter(pk=pk).first()
+    if field_set is None:
+        raise NotFound()
+    return field_set
+
+
+def field_defs(field_set: ExtraFieldSet | None) -> list[FieldDef]:
+    return list(NATIONAL_DEFAULT) if field_set is None else load_definition(field_set.fields)
+
+
+def active_field_set(province_code: str) -> ExtraFieldSet | None:
+    """The province's active version (at most one: a conditional unique constraint), or ``None``."""
+    return ExtraFieldSet.objects.filter(province_code=province_code, is_active=True).first()
+
+
+def extra_fields_for(province_code: str) -> tuple[int | None, list[FieldDef]]:
+    """The definitions students of this province carry now: ``(version, defs)``; ``(None, [])`` is the
+    national default (no non-basic fields)."""
+    field_set = active_field_set(province_code)
+    return (field_set.version if field_set else None), field_defs(field_set)
+
+
+def extra_validator_for(province_code: str) -> tuple[int | None, Validator]:
+    """``(version, validator)`` for ``clean_registration(extra_validator=…)`` and the importers (第3条).
+
+    The validator checks a student's values against the province's active version; with none active it is
+    the national default, which accepts no keys at all (any key is reported as unknown) and returns ``{}``.
+    Pass ``version`` on to ``register_students(extra_version=…)`` so the stored values name their version.
+    """
+    version, defs = extra_fields_for(province_code)
+    return version, values_validator(defs)
+
+
+def state_of(field_set: ExtraFieldSet) -> str:
+    """``active`` | ``filed`` | ``draft`` (drafts are editable; filed versions are immutable)."""
+    if field_set.is_active:
+        return "active"
+    return "filed" if field_set.filed_on is not None else "draft"

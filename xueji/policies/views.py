@@ -1,0 +1,321 @@
+"""Pages for province non-basic fields (第3条): versions, the row editor, filing and activation.
+
+Reads go through :mod:`.queries` (scoped: other provinces are 404), writes through :mod:`.services`
+(which re-check the province authority). Forbidden → 403, out of jurisdiction → 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from xueji.accounts.enums import STUDENT_DATA_ROLES
+from xueji.accounts.jurisdiction import NOT_FILED, data_grants, roles
+from xueji.core.errors import ApplicationError, Forbidden, NotFound
+
+from .extra_fields import MAX_FIELDS, TYPE_LABELS, DefinitionInvalid
+from .forms import PREFIX, FieldSetEditor, FilingForm, new_row
+from .models import ExtraFieldSet
+from .queries import (
+    definable_provinces,
+    field_defs,
+    field_set_get,
+    field_sets_for,
+    sees_all_provinces,
+    state_of,
+    viewer_provinces,
+)
+from .services import extra_fields_activate, extra_fields_define, extra_fields_file, extra_fields_revise
+
+STATE_BADGES = {
+    "active": ("ok", "生效中"),
+    "filed": ("", "已备案"),
+    "draft": ("warn", "草稿"),
+}
+
+
+def _refuse(exc: ApplicationError) -> NoReturn:
+    """Out of jurisdiction → 404; wrong role or unfiled registrar → 403; anything else propagates."""
+    if isinstance(exc, NotFound):
+        raise Http404(exc.message) from exc
+    if isinstance(exc, Forbidden) or exc.code == NOT_FILED.code:
+        raise PermissionDenied(exc.message) from exc
+    raise exc
+
+
+def _require_reader(user: Any) -> None:
+    if data_grants(user):
+        return
+    if roles(user) & STUDENT_DATA_ROLES:
+        raise PermissionDenied(NOT_FILED.message)
+    raise PermissionDenied(_("您的角色无权查看非基础学籍信息字段"))
+
+
+def _require_definer(user: Any) -> list:
+    units = definable_provinces(user)
+    if not units:
+        _require_reader(user)
+        raise PermissionDenied(_("只有省级教育行政部门学籍管理员可以确定非基础学籍信息（第三条）"))
+    return units
+
+
+def _get(user: Any, pk: int) -> ExtraFieldSet:
+    try:
+        return field_set_get(viewer=user, pk=pk)
+    except NotFound as exc:
+        _refuse(exc)
+
+
+def _badge(field_set: ExtraFieldSet) -> dict[str, str]:
+    state = state_of(field_set)
+    css, label = STATE_BADGES[state]
+    return {"state": state, "css": css, "label": _(label)}
+
+
+@login_required
+@require_GET
+def field_set_list(request: HttpRequest) -> HttpResponse:
+    """Versions of the viewer's province(s), newest first, with state badges."""
+    _require_reader(request.user)
+    provinces = viewer_provinces(request.user)
+    national = sees_all_provinces(request.user)
+    definable = {u.province_code for u in definable_provinces(request.user)}
+    by_province: dict[str, list[dict[str, Any]]] = {}
+    for fs in field_sets_for(request.user):
+        by_province.setdefault(fs.province_code, []).append(
+            {"obj": fs, "badge": _badge(fs), "count": len(fs.fields)}
+        )
+    sections = [
+        {
+            "unit": unit,
+            "versions": by_province.get(unit.province_code, []),
+            "can_define": unit.province_code in definable,
+        }
+        for unit in provinces
+        if not national or unit.province_code in by_province or unit.province_code in definable
+    ]
+    return render(request, "policies/list.html", {"sections": sections, "can_define": bool(definable)})
+
+
+def _render_form(
+    request: HttpRequest,
+    *,
+    editor: FieldSetEditor,
+    units: list,
+    province_code: str,
+    field_set: ExtraFieldSet | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "policies/form.html",
+        {
+            "editor": editor,
+            "units": units,
+            "province_code": province_code,
+            "field_set": field_set,
+            "max_fields": MAX_FIELDS,
+        },
+        status=status,
+    )
+
+
+def _save(request: HttpRequest, editor: FieldSetEditor, write: Any) -> ExtraFieldSet | None:
+    """Run ``write(definitions)``; on a schema error put the messages on the rows and return None."""
+    definitions = editor.definitions()
+    if definitions is None:
+        return None
+    try:
+        return write(definitions)
+    except DefinitionInvalid as exc:
+        editor.attach(exc)
+    except (NotFound, Forbidden) as exc:
+        _refuse(exc)
+    except ApplicationError as exc:
+        if exc.code == NOT_FILED.code:
+            _refuse(exc)
+        editor.errors.append(exc.message)
+    return None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def field_set_new(request: HttpRequest) -> HttpResponse:
+    """Define a new version (a draft) with the row editor; ``?from=<id>`` starts from an existing version."""
+    units = _require_definer(request.user)
+    codes = [u.province_code for u in units]
+    if request.method == "GET":
+        source = request.GET.get("from", "")
+        if source.isdigit():
+            editor = FieldSetEditor.from_definitions(field_defs(_get(request.user, int(source))))
+        else:
+            editor = FieldSetEditor.blank()
+        return _render_form(request, editor=editor, units=units, province_code=codes[0])
+
+    province_code = request.POST.get("province_code") or codes[0]
+    editor = FieldSetEditor(request.POST)
+    if "add_row" in request.POST:
+        editor.add_row()
+        return _render_form(request, editor=editor, units=units, province_code=province_code)
+    if province_code not in codes:
+        editor.definitions()
+        editor.errors.append(_("请选择您所在的省份"))
+        return _render_form(request, editor=editor, units=units, province_code=codes[0], status=400)
+    field_set = _save(
+        request,
+        editor,
+        lambda defs: extra_fields_define(actor=request.user, province_code=province_code, fields=defs),
+    )
+    if field_set is None:
+        return _render_form(request, editor=editor, units=units, province_code=province_code, status=400)
+    messages.success(request, _("已保存第 %(v)s 版草稿。报部备案后方可启用。") % {"v": field_set.version})
+    return redirect("policies:detail", pk=field_set.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def field_set_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit a draft. Filed versions are immutable (第3条) — the page sends the user to define a new one."""
+    field_set = _get(request.user, pk)
+    units = _require_definer(request.user)
+    if field_set.province_code not in {u.province_code for u in units}:
+        raise PermissionDenied(_("只有省级教育行政部门学籍管理员可以修改本省非基础学籍信息（第三条）"))
+    if field_set.filed_on is not None:
+        messages.error(request, _("该版本已报部备案，不能修改；如需调整请以此为基础定义新版本。"))
+        return redirect("policies:detail", pk=field_set.pk)
+    if request.method == "GET":
+        editor = FieldSetEditor.from_definitions(field_defs(field_set))
+        return _render_form(
+            request, editor=editor, units=units, province_code=field_set.province_code, field_set=field_set
+        )
+    editor = FieldSetEditor(request.POST)
+    if "add_row" in request.POST:
+        editor.add_row()
+        return _render_form(
+            request, editor=editor, units=units, province_code=field_set.province_code, field_set=field_set
+        )
+    saved = _save(
+        request,
+        editor,
+        lambda defs: extra_fields_revise(actor=request.user, field_set=field_set, fields=defs),
+    )
+    if saved is None:
+        return _render_form(
+            request,
+            editor=editor,
+            units=units,
+            province_code=field_set.province_code,
+            field_set=field_set,
+            status=400,
+        )
+    messages.success(request, _("已保存第 %(v)s 版草稿。") % {"v": saved.version})
+    return redirect("policies:detail", pk=saved.pk)
+
+
+@login_required
+@require_GET
+def field_set_row(request: HttpRequest) -> HttpResponse:
+    """htmx: one more editor row, plus the management form's new total (swapped out of band)."""
+    _require_definer(request.user)
+    raw = request.GET.get(f"{PREFIX}-TOTAL_FORMS", "0")
+    index = int(raw) if raw.isdigit() else 0
+    if index >= MAX_FIELDS:
+        return HttpResponseBadRequest(_("非基础学籍信息字段最多 %(n)s 个") % {"n": MAX_FIELDS})
+    return render(
+        request,
+        "policies/_row_added.html",
+        {"form": new_row(index), "index": index, "total": index + 1, "prefix": PREFIX},
+    )
+
+
+def _render_detail(
+    request: HttpRequest,
+    field_set: ExtraFieldSet,
+    *,
+    filing: FilingForm | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    can_manage = field_set.province_code in {u.province_code for u in definable_provinces(request.user)}
+    defs = field_defs(field_set)
+    return render(
+        request,
+        "policies/detail.html",
+        {
+            "fs": field_set,
+            "badge": _badge(field_set),
+            "defs": defs,
+            "type_labels": TYPE_LABELS,
+            "can_manage": can_manage,
+            "filing": filing or FilingForm(),
+            "error": error,
+            "province": next(
+                (u for u in viewer_provinces(request.user) if u.province_code == field_set.province_code),
+                None,
+            ),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_GET
+def field_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_reader(request.user)
+    return _render_detail(request, _get(request.user, pk))
+
+
+@login_required
+@require_POST
+def field_set_file(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record the ministry filing (第3条: 报国务院教育行政部门备案)."""
+    _require_reader(request.user)
+    field_set = _get(request.user, pk)
+    form = FilingForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, field_set, filing=form, status=400)
+    try:
+        extra_fields_file(
+            actor=request.user,
+            field_set=field_set,
+            filed_on=form.cleaned_data["filed_on"],
+            filing_reference=form.cleaned_data["filing_reference"],
+        )
+    except (NotFound, Forbidden) as exc:
+        _refuse(exc)
+    except ApplicationError as exc:
+        if exc.code == NOT_FILED.code:
+            _refuse(exc)
+        form.attach(exc.fields)
+        return _render_detail(
+            request, field_set, filing=form, error="" if exc.fields else exc.message, status=exc.status
+        )
+    messages.success(request, _("已登记报部备案。"))
+    return redirect("policies:detail", pk=field_set.pk)
+
+
+@login_required
+@require_POST
+def field_set_activate(request: HttpRequest, pk: int) -> HttpResponse:
+    """Activate a filed version; the previous active version is retired in the same transaction."""
+    _require_reader(request.user)
+    field_set = _get(request.user, pk)
+    try:
+        activated = extra_fields_activate(actor=request.user, field_set=field_set)
+    except (NotFound, Forbidden) as exc:
+        _refuse(exc)
+    except ApplicationError as exc:
+        if exc.code == NOT_FILED.code:
+            _refuse(exc)
+        return _render_detail(request, field_set, error=exc.message, status=exc.status)
+    messages.success(
+        request, _("第 %(v)s 版已生效，本省学生的非基础学籍信息按此版本校验。") % {"v": activated.version}
+    )
+    return redirect("policies:detail", pk=activated.pk)
