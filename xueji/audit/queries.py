@@ -25,7 +25,9 @@ from .models import AuditEvent
 VIEW_EVENTS = frozenset({EventType.STUDENT_VIEWED, EventType.STUDENT_REVEALED})
 
 
-def history_for(*, viewer: Any, subject_type: str, subject_id: Any, include_views: bool = True) -> QuerySet[AuditEvent]:
+def history_for(
+    *, viewer: Any, subject_type: str, subject_id: Any, include_views: bool = True
+) -> QuerySet[AuditEvent]:
     """The audit events about one subject, newest first — only if the viewer may see the subject.
 
     ``subject_type`` "student" (``subject_id`` = person id) or "school" (org unit id). Anything else, or a
@@ -48,10 +50,14 @@ def history_for(*, viewer: Any, subject_type: str, subject_id: Any, include_view
 
 
 def recent_for_actor(*, viewer: Any, limit: int = 10) -> QuerySet[AuditEvent]:
-    """The viewer's own latest actions (their dashboard's "最近操作")."""
+    """The viewer's own latest actions (their dashboard's "最近操作"), record views left out."""
     if not getattr(viewer, "is_authenticated", False):
         return AuditEvent.objects.none()
-    return AuditEvent.objects.filter(actor_id=viewer.pk).order_by("-occurred_at", "-id")[:limit]
+    return (
+        AuditEvent.objects.filter(actor_id=viewer.pk)
+        .exclude(event_type__in=[str(e) for e in VIEW_EVENTS])
+        .order_by("-occurred_at", "-id")[:limit]
+    )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,384 @@
+"""Forms for the student pages, generated from the national field specs (:mod:`xueji.students.fields`).
+
+The forms only collect input and render it back; every rule lives in
+:func:`xueji.students.validation.clean_registration` and the services, whose field errors (keys such as
+``"name"``, ``"guardians.0.phone"``, ``"extra.<key>"``) are attached to the matching inputs here. So a form
+field's name *is* the error key, and a registration typed in the browser is checked by exactly the code that
+checks an import row or an API call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from .enums import Stage, grade_range
+from .fields import ENROLLMENT_FIELDS, GUARDIAN_FIELDS, MAX_GUARDIANS, PERSON_FIELDS, FieldSpec
+from .models import ArchiveDocument, ProblemRecord
+
+YES_NO = [("", _("请选择")), ("1", _("是")), ("0", _("否"))]
+GRADE_LABELS = {
+    1: _("一年级"),
+    2: _("二年级"),
+    3: _("三年级"),
+    4: _("四年级"),
+    5: _("五年级"),
+    6: _("六年级"),
+    7: _("初一（七年级）"),
+    8: _("初二（八年级）"),
+    9: _("初三（九年级）"),
+    10: _("高一"),
+    11: _("高二"),
+    12: _("高三"),
+}
+
+# Layout of the registration form (national sheet order, grouped for a phone screen).
+BASIC_KEYS = (
+    "name",
+    "gender",
+    "birth_date",
+    "ethnicity",
+    "nationality",
+    "birthplace_code",
+    "native_place",
+    "household_code",
+    "household_type",
+    "overseas_status",
+    "health",
+    "political_status",
+    "name_pinyin",
+    "former_name",
+    "specialty",
+)
+IDENTITY_KEYS = ("id_type", "id_number", "id_valid_period")
+CONTACT_KEYS = ("phone", "postal_code", "current_address", "mailing_address", "home_address", "email")
+FLAG_KEYS = (
+    "only_child",
+    "preschool",
+    "left_behind",
+    "migrant_child",
+    "orphan",
+    "martyr_child",
+    "inclusive_education",
+    "disability_type",
+    "govt_funded_place",
+    "needs_aid",
+    "boarding_subsidy",
+)
+WIDE_KINDS = frozenset({"current_address", "mailing_address", "home_address", "address"})
+
+# Values a blank form starts with: the national template's defaults, never a guess about the child.
+REGISTRATION_INITIAL = {
+    "nationality": "CHN",
+    "id_type": "1",
+    "overseas_status": "00",
+    "student_source": "1",
+    "inclusive_education": "0",
+    "disability_type": "0",
+    "govt_funded_place": "0",
+    "guardians.0.is_guardian": "1",
+}
+
+
+def _widget(spec: FieldSpec, stages: Iterable[str] = ()) -> forms.Widget:
+    attrs: dict[str, Any] = {}
+    if spec.required:
+        attrs["aria-required"] = "true"
+    if spec.kind == "code":
+        assert spec.choices is not None
+        return forms.Select(attrs=attrs, choices=[("", _("请选择")), *spec.choices.choices])
+    if spec.kind == "bool":
+        return forms.Select(attrs=attrs, choices=YES_NO)
+    if spec.kind == "grade":
+        grades = [g for s in stages if s in Stage.values for g in grade_range(s)] or list(range(1, 13))
+        return forms.Select(
+            attrs=attrs, choices=[("", _("请选择")), *[(str(g), GRADE_LABELS[g]) for g in grades]]
+        )
+    if spec.kind == "date":
+        return forms.DateInput(attrs={**attrs, "type": "date"})
+    if spec.kind == "ym":
+        return forms.TextInput(attrs={**attrs, "type": "month", "placeholder": "YYYY-MM"})
+    if spec.kind == "region":
+        return forms.TextInput(
+            attrs={
+                **attrs,
+                "inputmode": "numeric",
+                "maxlength": 6,
+                "list": "regions",
+                "autocomplete": "off",
+                "placeholder": "440105",
+            }
+        )
+    if spec.kind == "phone":
+        return forms.TextInput(attrs={**attrs, "type": "tel", "autocomplete": "off"})
+    if spec.kind == "postal":
+        return forms.TextInput(attrs={**attrs, "inputmode": "numeric", "maxlength": 6})
+    if spec.key == "email":
+        return forms.TextInput(attrs={**attrs, "type": "email"})
+    if spec.key == "id_number":
+        attrs.update(autocomplete="off", spellcheck="false", autocapitalize="characters")
+    return forms.TextInput(attrs={**attrs, "maxlength": spec.max_length})
+
+
+def _help(spec: FieldSpec) -> Any:
+    """The spec's help, minus format hints that a typed input (date, month, select) makes unnecessary."""
+    if spec.kind in {"date", "grade", "code", "bool"}:
+        return ""
+    if spec.kind == "ym":
+        return _("本学段入学年月")
+    if spec.kind == "region":
+        return _("6位行政区划代码，可输入地名查找")
+    return _(spec.help) if spec.help else ""
+
+
+def spec_field(spec: FieldSpec, *, stages: Iterable[str] = (), label: Any = None) -> forms.Field:
+    """A permissive form field: it accepts any text; the validators decide (so the messages are the same as
+    for imports and the API)."""
+    field = forms.CharField(
+        label=label or _(spec.label),
+        required=False,
+        help_text=_help(spec),
+        widget=_widget(spec, stages),
+        strip=False,
+    )
+    field.xj_required = spec.required  # type: ignore[attr-defined]
+    field.xj_wide = spec.key in WIDE_KINDS  # type: ignore[attr-defined]
+    return field
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    fields: list[forms.BoundField]
+    optional: bool = False
+    has_errors: bool = False
+    filled: bool = False
+
+
+class SpecForm(forms.Form):
+    """Common behaviour: attach service/validator field errors to inputs, everything else to the form."""
+
+    error_code = ""
+
+    def apply_errors(self, errors: Mapping[str, str], message: str = "", code: str = "") -> None:
+        """Attach a refusal's field errors to the inputs (the rest to the form); ``code`` is kept for the page
+        (``data-error-code``) so tests and scripts can match the stable code, not the text."""
+        self.error_code = code or self.error_code
+        if not hasattr(self, "cleaned_data"):
+            self.full_clean()
+        placed = False
+        for key, msg in errors.items():
+            name = self.error_key(key)
+            if name in self.fields:
+                self.add_error(name, msg)
+                widget = self.fields[name].widget
+                widget.attrs["aria-invalid"] = "true"
+                widget.attrs["aria-describedby"] = f"{self[name].auto_id}-error"
+            else:
+                self.add_error(None, msg)
+            placed = True
+        if not placed and message:
+            self.add_error(None, message)
+
+    def error_key(self, key: str) -> str:
+        return key
+
+
+class RegistrationForm(SpecForm):
+    """新生注册 — one student: basic fields, enrollment, up to two family members, province extra fields."""
+
+    def __init__(
+        self,
+        data: Any = None,
+        *,
+        stages: Iterable[str],
+        extra_specs: Iterable[Mapping[str, Any]] = (),
+        schools: Iterable[Any] = (),
+    ) -> None:
+        super().__init__(data, initial=None if data is not None else dict(REGISTRATION_INITIAL))
+        stages = list(stages)
+        schools = list(schools)
+        if len(schools) > 1:
+            self.fields["school"] = forms.CharField(
+                label=_("学校"),
+                required=False,
+                widget=forms.Select(choices=[(str(s.pk), s.name) for s in schools]),
+            )
+            self.fields["school"].xj_required = True  # type: ignore[attr-defined]
+        for spec in PERSON_FIELDS + ENROLLMENT_FIELDS:
+            self.fields[spec.key] = spec_field(spec, stages=stages)
+        for i in range(MAX_GUARDIANS):
+            for spec in GUARDIAN_FIELDS:
+                self.fields[f"guardians.{i}.{spec.key}"] = spec_field(spec)
+        self.extra_specs = list(extra_specs)
+        for item in self.extra_specs:
+            self.fields[f"extra.{item['key']}"] = extra_field(item)
+
+    # -- input, in the shapes clean_registration takes --------------------------------------------------
+    def _raw(self, name: str) -> str:
+        return str(self.data.get(name, "")) if self.is_bound else ""
+
+    def raw_person(self) -> dict[str, str]:
+        return {s.key: self._raw(s.key) for s in PERSON_FIELDS}
+
+    def raw_enrollment(self) -> dict[str, str]:
+        return {s.key: self._raw(s.key) for s in ENROLLMENT_FIELDS}
+
+    def raw_guardians(self) -> list[dict[str, str]]:
+        return [
+            {s.key: self._raw(f"guardians.{i}.{s.key}") for s in GUARDIAN_FIELDS}
+            for i in range(MAX_GUARDIANS)
+        ]
+
+    def raw_extra(self) -> dict[str, str]:
+        out = {}
+        for item in self.extra_specs:
+            name = f"extra.{item['key']}"
+            if item.get("type") == "multi_choice" and self.is_bound:
+                out[item["key"]] = ",".join(self.data.getlist(name)) if hasattr(self.data, "getlist") else ""
+            else:
+                out[item["key"]] = self._raw(name)
+        return out
+
+    def school_choice(self) -> str:
+        return self._raw("school")
+
+    def error_key(self, key: str) -> str:
+        # A guardian-level error without a field ("guardians") stays at form level; ids map to id_number.
+        return key
+
+    # -- layout ------------------------------------------------------------------------------------------
+    def sections(self) -> list[Section]:
+        def bound(names: Iterable[str]) -> list[forms.BoundField]:
+            return [self[n] for n in names if n in self.fields]
+
+        def section(key: str, title: Any, names: Iterable[str], optional: bool = False) -> Section:
+            fields = bound(names)
+            return Section(
+                key,
+                str(title),
+                fields,
+                optional,
+                any(f.errors for f in fields),
+                any(self._raw(f.name).strip() for f in fields),
+            )
+
+        school = ["school"] if "school" in self.fields else []
+        out = [
+            section("basic", _("基本信息"), BASIC_KEYS),
+            section("identity", _("身份证件"), IDENTITY_KEYS),
+            section("enrollment", _("在校信息"), school + [s.key for s in ENROLLMENT_FIELDS]),
+            section("contact", _("联系方式"), CONTACT_KEYS),
+        ]
+        for i in range(MAX_GUARDIANS):
+            out.append(
+                section(
+                    f"guardian{i}",
+                    _("家庭成员%(n)s") % {"n": i + 1},
+                    [f"guardians.{i}.{s.key}" for s in GUARDIAN_FIELDS],
+                    optional=i > 0,
+                )
+            )
+        out.append(section("flags", _("其他标记"), FLAG_KEYS))
+        if self.extra_specs:
+            out.append(
+                section("extra", _("非基础信息"), [f"extra.{item['key']}" for item in self.extra_specs])
+            )
+        return out
+
+
+def extra_field(item: Mapping[str, Any]) -> forms.Field:
+    """A province-defined non-basic field (第3条) from its stored definition (``FieldDef.to_dict()``:
+    ``{key, label, type, required, help?, max_length?, choices?: [{code, label}]}``)."""
+    kind = str(item.get("type", "text"))
+    required = bool(item.get("required"))
+    attrs: dict[str, Any] = {"aria-required": "true"} if required else {}
+    pairs = [
+        (str(c["code"]), f"{c['label']}") if isinstance(c, Mapping) else (str(c), str(c))
+        for c in item.get("choices") or ()
+    ]
+    widget: forms.Widget
+    if kind == "multi_choice":
+        widget = forms.CheckboxSelectMultiple(choices=pairs)
+    elif pairs:
+        widget = forms.Select(attrs=attrs, choices=[("", _("请选择")), *pairs])
+    elif kind == "boolean":
+        widget = forms.Select(attrs=attrs, choices=YES_NO)
+    elif kind == "date":
+        widget = forms.DateInput(attrs={**attrs, "type": "date"})
+    elif kind in {"integer", "decimal"}:
+        widget = forms.TextInput(attrs={**attrs, "inputmode": "decimal" if kind == "decimal" else "numeric"})
+    else:
+        widget = forms.TextInput(attrs={**attrs, "maxlength": item.get("max_length") or 200})
+    field: forms.Field
+    if kind == "multi_choice":
+        field = forms.MultipleChoiceField(
+            label=str(item.get("label") or item["key"]),
+            required=False,
+            widget=widget,
+            choices=pairs,
+            help_text=str(item.get("help", "")),
+        )
+    else:
+        field = forms.CharField(
+            label=str(item.get("label") or item["key"]),
+            required=False,
+            widget=widget,
+            strip=False,
+            help_text=str(item.get("help", "")),
+        )
+    field.xj_required = required  # type: ignore[attr-defined]
+    return field
+
+
+class GuardianForm(SpecForm):
+    """Add one family member on the student page (services: guardian_add)."""
+
+    prefix = "g"
+
+    def __init__(self, data: Any = None) -> None:
+        super().__init__(data, initial=None if data is not None else {"is_guardian": "1"})
+        for spec in GUARDIAN_FIELDS:
+            self.fields[spec.key] = spec_field(spec)
+
+    def raw(self) -> dict[str, str]:
+        return {s.key: str(self.data.get(self.add_prefix(s.key), "")) for s in GUARDIAN_FIELDS}
+
+
+class ArchiveForm(SpecForm):
+    """Upload one document into the electronic archive (第6条). The service checks type (by content) and size."""
+
+    prefix = "a"
+    kind = forms.ChoiceField(label=_("材料类型"), choices=ArchiveDocument.Kind.choices)
+    title = forms.CharField(label=_("材料名称"), max_length=100)
+    file = forms.FileField(
+        label=_("文件"),
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png"}
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = _("PDF、JPEG 或 PNG（按文件内容识别），不超过 %(mb)s MB") % {
+            "mb": settings.ARCHIVE_MAX_BYTES // (1024 * 1024)
+        }
+
+
+class ResolveForm(SpecForm):
+    """第9条: the department's decision on a problem record."""
+
+    outcome = forms.ChoiceField(
+        label=_("处理结果"),
+        choices=[
+            (ProblemRecord.State.CONFIRMED_DISTINCT, ProblemRecord.State.CONFIRMED_DISTINCT.label),
+            (ProblemRecord.State.MERGED, ProblemRecord.State.MERGED.label),
+        ],
+    )
+    note = forms.CharField(label=_("处理意见"), max_length=300, widget=forms.TextInput)

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from . import views
+
+app_name = "students"
+urlpatterns = [
+    path("", views.student_list_view, name="list"),
+    path("new/", views.register_view, name="register"),
+    path("problems/", views.problems_view, name="problems"),
+    path("problems/<uuid:problem_id>/resolve/", views.problem_resolve_view, name="problem_resolve"),
+    path("<uuid:person_id>/", views.student_detail, name="detail"),
+    path("<uuid:person_id>/reveal/<str:field>/", views.student_reveal_view, name="reveal"),
+    path("<uuid:person_id>/guardians/", views.guardian_add_view, name="guardian_add"),
+    path("<uuid:person_id>/archive/", views.archive_upload_view, name="archive_upload"),
+    path("<uuid:person_id>/archive/complete/", views.archive_complete_view, name="archive_complete"),
+    path("<uuid:person_id>/archive/<uuid:doc_id>/", views.archive_file_view, name="archive_file"),
+]

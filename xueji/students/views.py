@@ -1,0 +1,576 @@
+"""Student pages: search, the record (basic, non-basic, family, archive, history), registration, problem records.
+
+- Jurisdiction: every read goes through :mod:`xueji.students.queries` (scoped); outside → 404 (第5、23条).
+- Identity and phone numbers are masked on every page; revealing one is a separate, audited POST (第24条).
+- Opening a record is one audited full view (``STUDENT_VIEWED``); the record's page shows its history.
+- 学籍号 is a direct identifier (security.md §0): URLs carry the person's UUID, pages show it masked.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from xueji.accounts.enums import Role
+from xueji.accounts.jurisdiction import (
+    NOT_FILED,
+    _grants,
+    data_grants,
+    require_registrar_for_school,
+    school_registrar_units,
+)
+from xueji.audit.queries import history_for
+from xueji.core.errors import ApplicationError, Forbidden, NotFound
+from xueji.core.htmx import is_htmx
+from xueji.core.views import can_resolve_problems, paginate, require_student_roles, ui_errors
+from xueji.regions import divisions
+from xueji.schools.models import School
+from xueji.schools.queries import school_get, school_list
+
+from .enums import StudentStatus
+from .fields import ENROLLMENT_FIELDS, PERSON_FIELDS, FieldSpec
+from .forms import GRADE_LABELS, ArchiveForm, GuardianForm, RegistrationForm, ResolveForm
+from .models import Enrollment, ProblemRecord
+from .queries import StudentFilters, mask_phone, masked, problem_get, problems_open, student_get, student_list
+from .records import (
+    archive_attach,
+    archive_complete,
+    guardian_add,
+    problem_resolve,
+    student_reveal,
+    student_view,
+)
+from .services import register_students
+from .validation import RegistrationInvalid, clean_registration
+
+SCHOOL_SELECT_LIMIT = 300
+REGISTERED_FLASH = "xj_registered"  # one-shot, server-side (the full 学籍号 never goes into a cookie)
+
+
+def mask_student_number(number: str) -> str:
+    """学籍号 for display: the first 7 and the last 4 characters (G440105********1234)."""
+    if len(number) <= 11:
+        return "*" * len(number)
+    return number[:7] + "*" * (len(number) - 11) + number[-4:]
+
+
+def grade_label(grade: int | None) -> str:
+    return str(GRADE_LABELS.get(grade, grade or ""))
+
+
+# --------------------------------------------------------------------------------------------------------
+# Search
+# --------------------------------------------------------------------------------------------------------
+
+
+def _int(value: str | None, low: int, high: int) -> int | None:
+    try:
+        number = int(value or "")
+    except ValueError:
+        return None
+    return number if low <= number <= high else None
+
+
+def filters_from(request: HttpRequest) -> StudentFilters:
+    get = request.GET
+    status = get.get("status", "")
+    return StudentFilters(
+        q=get.get("q", "").strip()[:60],
+        school_id=_int(get.get("school"), 1, 2**62),
+        grade=_int(get.get("grade"), 1, 12),
+        class_name=get.get("class_name", "").strip()[:30],
+        status=status if status in StudentStatus.values else "",
+        include_inactive=get.get("former") == "1",
+    )
+
+
+def _row(e: Enrollment) -> dict[str, Any]:
+    p = e.person
+    return {
+        "e": e,
+        "person": p,
+        "number": mask_student_number(p.student_number),
+        "id_masked": masked(p.id_number),
+        "grade": grade_label(e.grade),
+    }
+
+
+@login_required
+@ui_errors
+def student_list_view(request: HttpRequest) -> HttpResponse:
+    """学生查询: by name prefix, 学籍号 or exact identity number; filters; 50 a page; htmx live results."""
+    user = request.user
+    require_student_roles(user)
+    filters = filters_from(request)
+    page = paginate(request, student_list(viewer=user, filters=filters))
+    context = {
+        "page": page,
+        "rows": [_row(e) for e in page.object_list],
+        "f": filters,
+        "filtered": any([filters.q, filters.school_id, filters.grade, filters.class_name, filters.status]),
+    }
+    if is_htmx(request) and not request.headers.get("HX-History-Restore-Request"):
+        return render(request, "students/_results.html", context)
+    schools = list(school_list(viewer=user)[: SCHOOL_SELECT_LIMIT + 1]) if data_grants(user) else []
+    context.update(
+        filed=bool(data_grants(user)),
+        schools=schools if 1 < len(schools) <= SCHOOL_SELECT_LIMIT else [],
+        grades=sorted(GRADE_LABELS.items()),
+        statuses=StudentStatus.choices,
+        can_register=bool(_registrar_schools(user)),
+    )
+    return render(request, "students/list.html", context)
+
+
+# --------------------------------------------------------------------------------------------------------
+# The record
+# --------------------------------------------------------------------------------------------------------
+
+
+def _display(spec: FieldSpec, value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if spec.kind == "code" and spec.choices is not None:
+        try:
+            return str(spec.choices(value).label)
+        except ValueError:
+            return str(value)
+    if spec.kind == "bool":
+        return _("是") if value else _("否")
+    if spec.kind == "region":
+        try:
+            name = divisions.full_name(value)
+        except KeyError:  # a historical code has no current name: show its digits
+            name = ""
+        return f"{value} {name}".strip()
+    if spec.kind == "date" and isinstance(value, date):
+        return value.isoformat()
+    if spec.kind == "ym" and len(str(value)) == 6:
+        return f"{str(value)[:4]}-{str(value)[4:]}"
+    if spec.kind == "grade":
+        return grade_label(value)
+    return str(value)
+
+
+_SPECS = {s.key: s for s in PERSON_FIELDS + ENROLLMENT_FIELDS}
+BASIC_GROUPS = (
+    (
+        _("基本信息"),
+        (
+            "name",
+            "gender",
+            "birth_date",
+            "ethnicity",
+            "nationality",
+            "birthplace_code",
+            "native_place",
+            "household_code",
+            "household_type",
+            "overseas_status",
+            "health",
+            "political_status",
+            "name_pinyin",
+            "former_name",
+            "specialty",
+        ),
+    ),
+    (_("身份证件"), ("id_type", "id_number", "id_valid_period")),
+    (_("联系方式"), ("phone", "postal_code", "current_address", "mailing_address", "home_address", "email")),
+    (
+        _("其他标记"),
+        (
+            "only_child",
+            "preschool",
+            "left_behind",
+            "migrant_child",
+            "orphan",
+            "martyr_child",
+            "inclusive_education",
+            "disability_type",
+            "govt_funded_place",
+            "needs_aid",
+            "boarding_subsidy",
+        ),
+    ),
+)
+REVEALABLE = ("id_number", "phone")
+
+
+def _basic_groups(enrollment: Enrollment) -> list[dict[str, Any]]:
+    person = enrollment.person
+    groups = []
+    for title, keys in BASIC_GROUPS:
+        rows = []
+        for key in keys:
+            spec = _SPECS[key]
+            value = getattr(person, key)
+            row = {"label": _(spec.label), "value": _display(spec, value), "key": key}
+            if key == "id_number":
+                row.update(value=masked(value), reveal=bool(value), mono=True)
+            elif key == "phone":
+                row.update(value=mask_phone(value), reveal=bool(value), mono=True)
+            rows.append(row)
+        groups.append({"title": title, "rows": rows})
+    e = enrollment
+    school_rows = [
+        {"label": _("学校"), "value": e.school.name, "url": reverse("schools:detail", args=[e.school_id])},
+        {"label": _("学段"), "value": e.get_stage_display()},
+        *[{"label": _(s.label), "value": _display(s, getattr(e, s.key))} for s in ENROLLMENT_FIELDS],
+        {"label": _("学籍状态"), "value": e.get_status_display()},
+        {"label": _("注册时间"), "value": timezone.localtime(e.registered_at).strftime("%Y-%m-%d %H:%M")},
+    ]
+    groups.insert(1, {"title": _("在校信息"), "rows": school_rows})
+    return groups
+
+
+def _extra_rows(person: Any) -> list[dict[str, str]]:
+    """第3条: the province's non-basic fields, labelled by its active field set where one exists."""
+    values = dict(person.extra or {})
+    defs: list[Any] = []
+    try:
+        from xueji.policies.extra_fields import display_value
+        from xueji.policies.queries import extra_fields_for
+
+        _version, defs = extra_fields_for(person.province_code)
+    except ImportError:  # pragma: no cover - policies app not installed
+        display_value = None  # type: ignore[assignment]
+    rows = []
+    for d in defs:
+        if d.key in values:
+            rows.append(
+                {"label": d.label, "value": display_value(d, values.pop(d.key)) if display_value else ""}
+            )
+        else:
+            rows.append({"label": d.label, "value": ""})
+    rows.extend({"label": key, "value": str(value)} for key, value in values.items())
+    return rows
+
+
+def _can_edit(user: Any, enrollment: Enrollment) -> bool:
+    """Only the school's own filed registrar edits, and only an active record (第7条)."""
+    if not enrollment.is_active:
+        return False
+    try:
+        require_registrar_for_school(user, enrollment.school)
+    except ApplicationError:
+        return False
+    return True
+
+
+def _render_detail(
+    request: HttpRequest,
+    enrollment: Enrollment,
+    *,
+    guardian_form: GuardianForm | None = None,
+    archive_form: ArchiveForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """Render the whole record — an audited full view (exactly one STUDENT_VIEWED per rendering)."""
+    user = request.user
+    person = enrollment.person
+    student_view(actor=user, enrollment=enrollment)
+    today = timezone.localdate()
+    include_views = request.GET.get("views") != "0"
+    history = list(
+        history_for(viewer=user, subject_type="student", subject_id=person.pk, include_views=include_views)[
+            :200
+        ]
+    )
+    flash = request.session.pop(REGISTERED_FLASH, None)
+    if flash and flash.get("person") != str(person.pk):
+        flash = None
+    guardians = [
+        {"g": g, "phone": mask_phone(g.phone), "id_masked": masked(g.id_number)}
+        for g in person.guardians.all()
+    ]
+    documents = sorted(person.archive_documents.all(), key=lambda d: d.uploaded_at, reverse=True)
+    open_problems = [p for p in person.problems.all() if p.state == ProblemRecord.State.OPEN]
+    can_edit = _can_edit(user, enrollment)
+    context = {
+        "e": enrollment,
+        "person": person,
+        "number": mask_student_number(person.student_number),
+        "groups": _basic_groups(enrollment),
+        "extra_rows": _extra_rows(person),
+        "guardians": guardians,
+        "documents": documents,
+        "archive_days": (enrollment.archive_due - today).days,
+        "overdue_days": max((today - enrollment.archive_due).days, 0),
+        "grade": grade_label(enrollment.grade),
+        "history": history,
+        "include_views": include_views,
+        "flash": flash,
+        "open_problems": open_problems,
+        "can_edit": can_edit,
+        "guardian_form": guardian_form or (GuardianForm() if can_edit else None),
+        "archive_form": archive_form or (ArchiveForm() if can_edit else None),
+        "max_mb": settings.ARCHIVE_MAX_BYTES // (1024 * 1024),
+        "revealable": REVEALABLE,
+    }
+    return render(request, "students/detail.html", context, status=status)
+
+
+@login_required
+@ui_errors
+def student_detail(request: HttpRequest, person_id: Any) -> HttpResponse:
+    enrollment = student_get(viewer=request.user, person_id=person_id)
+    return _render_detail(request, enrollment)
+
+
+@login_required
+@require_POST
+@ui_errors
+def student_reveal_view(request: HttpRequest, person_id: Any, field: str) -> HttpResponse:
+    """Show one full identifier in place (htmx) — an audited STUDENT_REVEALED event."""
+    if field not in REVEALABLE:
+        raise Http404()
+    enrollment = student_get(viewer=request.user, person_id=person_id)
+    value = student_reveal(actor=request.user, enrollment=enrollment, field=field)
+    template = "students/_revealed.html" if is_htmx(request) else "students/revealed_page.html"
+    return render(
+        request,
+        template,
+        {
+            "value": value,
+            "e": enrollment,
+            "field": field,
+            "label": _("身份证件号") if field == "id_number" else _("联系电话"),
+        },
+    )
+
+
+@login_required
+@require_POST
+@ui_errors
+def guardian_add_view(request: HttpRequest, person_id: Any) -> HttpResponse:
+    enrollment = student_get(viewer=request.user, person_id=person_id)
+    form = GuardianForm(request.POST)
+    try:
+        guardian_add(actor=request.user, enrollment=enrollment, data=form.raw())
+    except (NotFound, Forbidden):
+        raise
+    except ApplicationError as exc:
+        form.apply_errors(exc.fields, exc.message, exc.code)
+        return _render_detail(request, enrollment, guardian_form=form, status=400)
+    messages.success(request, _("已添加家庭成员"))
+    return redirect(reverse("students:detail", args=[enrollment.person_id]) + "#family")
+
+
+@login_required
+@require_POST
+@ui_errors
+def archive_upload_view(request: HttpRequest, person_id: Any) -> HttpResponse:
+    """第6条: add a document to the electronic archive (type by content, size-limited — in the service)."""
+    enrollment = student_get(viewer=request.user, person_id=person_id)
+    form = ArchiveForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data["file"]
+        data = upload.read(settings.ARCHIVE_MAX_BYTES + 1)
+        try:
+            archive_attach(
+                actor=request.user,
+                enrollment=enrollment,
+                kind=form.cleaned_data["kind"],
+                title=form.cleaned_data["title"],
+                data=data,
+            )
+        except (NotFound, Forbidden):
+            raise
+        except ApplicationError as exc:
+            form.apply_errors(exc.fields, exc.message, exc.code)
+        else:
+            messages.success(request, _("已上传档案材料"))
+            return redirect(reverse("students:detail", args=[enrollment.person_id]) + "#archive")
+    return _render_detail(request, enrollment, archive_form=form, status=400)
+
+
+@login_required
+@require_POST
+@ui_errors
+def archive_complete_view(request: HttpRequest, person_id: Any) -> HttpResponse:
+    enrollment = student_get(viewer=request.user, person_id=person_id)
+    try:
+        archive_complete(actor=request.user, enrollment=enrollment)
+    except (NotFound, Forbidden):
+        raise
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("学籍档案已标记为建立完成"))
+    return redirect(reverse("students:detail", args=[enrollment.person_id]) + "#archive")
+
+
+@login_required
+@ui_errors
+def archive_file_view(request: HttpRequest, person_id: Any, doc_id: Any) -> FileResponse:
+    """Download one archive document (jurisdiction-checked; the file name carries no personal data).
+
+    Note: not audited as a separate event yet — the record view that lists it is (see the report to the lead).
+    """
+    enrollment = student_get(viewer=request.user, person_id=person_id)
+    doc = next((d for d in enrollment.person.archive_documents.all() if str(d.pk) == str(doc_id)), None)
+    if doc is None:
+        raise NotFound()
+    ext = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}.get(doc.content_type, "bin")
+    response = FileResponse(
+        doc.file.open("rb"),
+        as_attachment=True,
+        filename=f"archive-{doc.kind}-{doc.pk}.{ext}",
+        content_type=doc.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --------------------------------------------------------------------------------------------------------
+# Registration
+# --------------------------------------------------------------------------------------------------------
+
+
+def _registrar_schools(user: Any) -> list[School]:
+    """Schools where the user registers students: their own, plus the teaching points of a central school
+    they keep the records of (第22条)."""
+    units = school_registrar_units(user)
+    if not units:
+        return []
+    schools = []
+    for unit in units:
+        try:
+            schools.append(school_get(viewer=user, school_id=unit.pk))
+        except NotFound:
+            continue
+    ids = {s.pk for s in schools}
+    schools += [
+        t for t in school_list(viewer=user, school_type="teaching_point") if t.central_school_id in ids
+    ]
+    return [s for s in schools if s.state == "active"]
+
+
+def _extra_for(school: School) -> tuple[int | None, list[dict[str, Any]], Any]:
+    try:
+        from xueji.policies.queries import extra_fields_for, extra_validator_for
+    except ImportError:  # pragma: no cover
+        return None, [], None
+    version, defs = extra_fields_for(school.province_code)
+    _v, validator = extra_validator_for(school.province_code)
+    return version, [d.to_dict() for d in defs], validator
+
+
+@login_required
+@ui_errors
+def register_view(request: HttpRequest) -> HttpResponse:
+    """新生注册 (第6、8、9条) — one student through the same validation as imports and the API."""
+    user = request.user
+    schools = _registrar_schools(user)
+    if not schools:
+        if any(g.role == Role.SCHOOL_REGISTRAR for g in _grants(user)) and not data_grants(user):
+            return render(request, "students/register.html", {"not_filed": NOT_FILED.message})
+        raise NotFound()
+    school = schools[0]
+    if request.method == "POST" and len(schools) > 1:
+        chosen = request.POST.get("school", "")
+        school = next((s for s in schools if str(s.pk) == chosen), school)
+    version, extra_specs, validator = _extra_for(school)
+    stages = sorted({st for s in schools for st in s.stages})
+    form = RegistrationForm(
+        request.POST if request.method == "POST" else None,
+        stages=stages,
+        extra_specs=extra_specs,
+        schools=schools,
+    )
+    if request.method == "POST":
+        try:
+            registration = clean_registration(
+                form.raw_person(),
+                form.raw_enrollment(),
+                form.raw_guardians(),
+                school_stages=school.stages,
+                today=timezone.localdate(),
+                extra_validator=validator,
+                raw_extra=form.raw_extra(),
+            )
+            [result] = register_students(
+                actor=user, school=school, registrations=[registration], extra_version=version
+            )
+        except RegistrationInvalid as exc:
+            form.apply_errors(exc.fields, exc.message, exc.code)
+        except (NotFound, Forbidden):
+            raise
+        except ApplicationError as exc:
+            form.apply_errors(exc.fields, exc.message, exc.code)
+        else:
+            request.session[REGISTERED_FLASH] = {
+                "person": str(result.person_id),
+                "number": result.student_number,
+                "suspected": result.suspected_duplicate,
+            }
+            return redirect("students:detail", result.person_id)
+    region_options = _region_options(school.province_code)
+    return render(
+        request,
+        "students/register.html",
+        {"form": form, "school": school, "schools": schools, "regions": region_options},
+        status=400 if form.errors else 200,
+    )
+
+
+def _region_options(province_code: str) -> list[tuple[str, str]]:
+    """Division codes of the school's province for the 出生地/户口所在地 pickers (a datalist)."""
+    prefix = province_code[:2]
+    return [
+        (d.code, divisions.full_name(d.code)) for d in divisions.all_divisions() if d.code.startswith(prefix)
+    ]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Problem records (第9条)
+# --------------------------------------------------------------------------------------------------------
+
+
+@login_required
+@ui_errors
+def problems_view(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    require_student_roles(user)
+    page = paginate(request, problems_open(viewer=user))
+    return render(
+        request,
+        "students/problems.html",
+        {
+            "page": page,
+            "can_resolve": can_resolve_problems(user),
+            "form": ResolveForm(),
+        },
+    )
+
+
+@login_required
+@require_POST
+@ui_errors
+def problem_resolve_view(request: HttpRequest, problem_id: Any) -> HttpResponse:
+    user = request.user
+    problem = problem_get(viewer=user, problem_id=problem_id)
+    try:
+        problem_resolve(
+            actor=user,
+            problem=problem,
+            outcome=request.POST.get("outcome", ""),
+            note=request.POST.get("note", ""),
+        )
+    except (NotFound, Forbidden):
+        raise
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("问题学籍已处理"))
+    return redirect("students:problems")
