@@ -25,6 +25,7 @@ class EventType(models.TextChoices):
     STUDENT_REVEALED = "student.revealed", _("查看完整证件号/电话")
     GUARDIAN_ADDED = "student.guardian_added", _("添加家庭成员")
     ARCHIVE_ATTACHED = "archive.attached", _("上传档案材料")
+    ARCHIVE_DOWNLOADED = "archive.downloaded", _("下载档案材料")
     ARCHIVE_COMPLETED = "archive.completed", _("档案建立完成")
     PROBLEM_OPENED = "problem.opened", _("生成问题学籍")
     PROBLEM_RESOLVED = "problem.resolved", _("处理问题学籍")

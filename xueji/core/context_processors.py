@@ -18,8 +18,11 @@ NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
     ("students:register", "新生注册", frozenset({Role.SCHOOL_REGISTRAR})),
     ("imports:list", "批量导入", frozenset({Role.SCHOOL_REGISTRAR})),
     ("students:problems", "问题学籍", frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER})),
-    ("schools:list", "学校", frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER,
-                                        Role.SYSTEM_ADMIN})),
+    (
+        "schools:list",
+        "学校",
+        frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER, Role.SYSTEM_ADMIN}),
+    ),
     ("regions:tree", "机构", None),
     ("policies:list", "非基础信息", frozenset({Role.DEPT_REGISTRAR})),
     ("accounts:users", "账号管理", frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN})),
@@ -40,7 +43,14 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             url = reverse(name)
         except NoReverseMatch:
             continue
-        items.append({"url": url, "label": _(label), "active": request.path == url or (
-            url != "/" and request.path.startswith(url))})
+        items.append({"url": url, "label": _(label), "active": False})
+    # Highlight only the longest matching entry (/students/new/ is 新生注册, not also 学生查询).
+    matches = [
+        i
+        for i in items
+        if request.path == i["url"] or (i["url"] != "/" and request.path.startswith(i["url"]))
+    ]
+    if matches:
+        max(matches, key=lambda i: len(i["url"]))["active"] = True
     role_labels = sorted({str(Role(r).label) for r in mine})
     return {"nav_items": items, "nav_role_label": "、".join(role_labels)}

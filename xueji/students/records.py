@@ -36,6 +36,13 @@ def _audit_subject(enrollment: Enrollment) -> dict[str, Any]:
     }
 
 
+def _require_active(enrollment: Enrollment) -> None:
+    """Former records are kept read-only (the sending school's copy, graduates): only the school where the
+    student is enrolled now may change them."""
+    if not enrollment.is_active:
+        raise ApplicationError("record_inactive", "该学籍已不在本校在读，不能修改")
+
+
 def student_view(*, actor: Any, enrollment: Enrollment) -> None:
     """A full view of a record is an audited event (第24条 strict data use)."""
     record(
@@ -46,19 +53,65 @@ def student_view(*, actor: Any, enrollment: Enrollment) -> None:
     )
 
 
-def student_reveal(*, actor: Any, enrollment: Enrollment, field: str) -> str:
-    """Reveal one masked identifier (身份证件号 or 联系电话) — audited; masked everywhere else."""
-    if field not in {"id_number", "phone"}:
-        raise FieldError("field", "not_revealable", "只能查看完整的身份证件号或联系电话")
-    value = getattr(enrollment.person, field)
+def student_reveal(*, actor: Any, enrollment: Enrollment, field: str, guardian_id: Any = None) -> str:
+    """Reveal one masked identifier — 身份证件号, 学籍号, 联系电话, or a family member's phone — audited; masked
+    everywhere else (a 学籍号 or ID number reveals region, birth date and sex: security.md §0)."""
+    labels = {
+        "id_number": "身份证件号",
+        "student_number": "学籍号",
+        "phone": "联系电话",
+        "guardian_phone": "家庭成员电话",
+    }
+    if field not in labels:
+        raise FieldError("field", "not_revealable", "只能查看完整的身份证件号、学籍号或联系电话")
+    if field == "guardian_phone":
+        guardian = (
+            Guardian.objects.filter(person_id=enrollment.person_id, pk=guardian_id).first()
+            if guardian_id
+            else None
+        )
+        if guardian is None:
+            raise NotFound()
+        value = guardian.phone
+    else:
+        value = getattr(enrollment.person, field)
     record(
         event_type=EventType.STUDENT_REVEALED,
         actor=actor,
-        summary=f"查看完整{'身份证件号' if field == 'id_number' else '联系电话'}",
+        summary=f"查看完整{labels[field]}",
         after={"field": field},
         **_audit_subject(enrollment),
     )
     return str(value)
+
+
+def archive_open(*, actor: Any, enrollment: Enrollment, doc_id: Any) -> ArchiveDocument:
+    """Open one archive document for download — an audited read (第24条)."""
+    doc = (
+        ArchiveDocument.objects.filter(person_id=enrollment.person_id, pk=doc_id).first()
+        if _is_uuid(doc_id)
+        else None
+    )
+    if doc is None:
+        raise NotFound()
+    record(
+        event_type=EventType.ARCHIVE_DOWNLOADED,
+        actor=actor,
+        summary=f"下载档案材料：{doc.title}",
+        after={"document": str(doc.pk)},
+        **_audit_subject(enrollment),
+    )
+    return doc
+
+
+def _is_uuid(value: Any) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 @transaction.atomic
@@ -69,8 +122,7 @@ def student_update(*, actor: Any, enrollment: Enrollment, changes: dict[str, Any
     (第13条). Before/after values go into the audit event.
     """
     require_registrar_for_school(actor, enrollment.school)
-    if not enrollment.is_active:
-        raise ApplicationError("record_inactive", "该学籍已不在本校在读，不能修改")
+    _require_active(enrollment)
     key_hits = sorted(set(changes) & KEY_FIELDS)
     if key_hits:
         raise ApplicationError(
@@ -114,6 +166,7 @@ def _jsonable(value: Any) -> Any:
 @transaction.atomic
 def guardian_add(*, actor: Any, enrollment: Enrollment, data: dict[str, Any]) -> Guardian:
     require_registrar_for_school(actor, enrollment.school)
+    _require_active(enrollment)
     errors: dict[str, str] = {}
     clean = clean_fields(GUARDIAN_FIELDS, data, errors)
     if errors:
@@ -149,6 +202,7 @@ def archive_attach(
 ) -> ArchiveDocument:
     """Add a document to the electronic archive (第6条). PDF/JPEG/PNG only, by content; size-limited."""
     require_registrar_for_school(actor, enrollment.school)
+    _require_active(enrollment)
     if kind not in ArchiveDocument.Kind.values:
         raise FieldError("kind", "invalid_kind", "材料类型无效")
     if not title.strip():

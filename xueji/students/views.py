@@ -45,6 +45,7 @@ from .queries import StudentFilters, mask_phone, masked, problem_get, problems_o
 from .records import (
     archive_attach,
     archive_complete,
+    archive_open,
     guardian_add,
     problem_resolve,
     student_reveal,
@@ -415,12 +416,10 @@ def archive_complete_view(request: HttpRequest, person_id: Any) -> HttpResponse:
 def archive_file_view(request: HttpRequest, person_id: Any, doc_id: Any) -> FileResponse:
     """Download one archive document (jurisdiction-checked; the file name carries no personal data).
 
-    Note: not audited as a separate event yet — the record view that lists it is (see the report to the lead).
+    Each download is an audited read (ARCHIVE_DOWNLOADED).
     """
     enrollment = student_get(viewer=request.user, person_id=person_id)
-    doc = next((d for d in enrollment.person.archive_documents.all() if str(d.pk) == str(doc_id)), None)
-    if doc is None:
-        raise NotFound()
+    doc = archive_open(actor=request.user, enrollment=enrollment, doc_id=doc_id)
     ext = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}.get(doc.content_type, "bin")
     response = FileResponse(
         doc.file.open("rb"),
