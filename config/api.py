@@ -49,11 +49,14 @@ def auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    return api.create_response(
-        request,
-        {"code": f"http_{exc.status_code}", "message": str(exc), "fields": {}},
-        status=exc.status_code,
-    )
+    known = {
+        "Cannot parse request body": ("invalid_body", "请求体不是有效的 JSON"),
+        "CSRF check Failed": ("csrf_failed", "CSRF 校验失败，请刷新页面后重试"),
+    }
+    text = str(exc)
+    key = next((k for k in known if text.startswith(k)), text)
+    code, message = known.get(key, (f"http_{exc.status_code}", text))
+    return api.create_response(request, {"code": code, "message": message, "fields": {}}, status=exc.status_code)
 
 
 def _mount() -> None:

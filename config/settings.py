@@ -28,6 +28,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
+    # Serves Swagger UI's assets locally (otherwise ninja falls back to a CDN template).
+    "ninja",
     "xueji.core",
     "xueji.audit",
     "xueji.regions",

@@ -57,7 +57,15 @@ class SessionAuth(APIKeyCookie):
     def __init__(self) -> None:
         super().__init__(csrf=True)
 
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # No session cookie → not this scheme at all: answer 401 (unauthenticated), not a CSRF 403.
+        if self.param_name not in request.COOKIES:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        if key is None:
+            return None
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and usable(user):
             return user

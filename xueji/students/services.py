@@ -359,7 +359,7 @@ def _register(  # noqa: PLR0917 - private helper of register_students
                 "subject_id": pid,
                 "org_unit_id": school.pk,
                 "province_code": province,
-                "summary": f"注册学籍 {reg.person['name']} {number[:1]}***",
+                "summary": f"注册学籍（{number[:1]}字头学籍号）",
                 "after": {
                     "school": school.school_code,
                     "grade": reg.enrollment.get("grade"),

@@ -1,0 +1,289 @@
+"""The jurisdiction matrix (issue §7, architecture.md convention 11): every endpoint of the orgs, schools,
+students and audit routers × anonymous, wrong role, other region and allowed.
+
+- anonymous → 401 ``unauthenticated``;
+- wrong role: the audit and security administrators (三权分立) on student endpoints → 403 without data; a
+  registrar on the audit trail → 403;
+- other region: the registrar of 天河区's school and a 北京东城区 department registrar on 海珠区's student → 404
+  (a list answers 200 without the student);
+- allowed: 海珠区第一小学's registrar, the 海珠区 department registrar and the 广东省 registrar → 2xx. Writes on a
+  record belong to the school's registrar (第7条) and problem records to the department (第9条), so the other
+  allowed readers get 403 there.
+
+Every refusal has exactly the error shape and carries no student data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import World, pdf_upload
+from tests.factories import core as f
+
+ACTORS = (
+    "anonymous",
+    "audit_gd",
+    "security_gd",
+    "registrar_b",
+    "county_bj",
+    "registrar_a",
+    "county_a",
+    "province_gd",
+)
+READERS = ("registrar_a", "county_a", "province_gd")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    method: str
+    url: Callable[[World], str]
+    expect: dict[str, int]
+    body: Callable[[World], Any] = lambda w: None
+    # Text that must appear in a 2xx body for ``shows`` actors and in no other body.
+    marker: Callable[[World], str] = lambda w: w.student.name
+    shows: tuple[str, ...] = READERS
+
+
+def _expect(**overrides: int) -> dict[str, int]:
+    """Defaults for an endpoint that reads one student of school_a."""
+    base = {
+        "anonymous": 401,
+        "audit_gd": 403,
+        "security_gd": 403,
+        "registrar_b": 404,
+        "county_bj": 404,
+        "registrar_a": 200,
+        "county_a": 200,
+        "province_gd": 200,
+    }
+    base.update(overrides)
+    return base
+
+
+SCHOOL_WRITE = {"registrar_a": 200, "county_a": 403, "province_gd": 403}
+LIST_OTHER_REGION = {"registrar_b": 200, "county_bj": 200}
+TREE_READ = {"audit_gd": 200, "security_gd": 200}
+
+
+def _student(w: World) -> str:
+    return f"/api/v1/students/{w.student.pk}"
+
+
+ENDPOINTS = [
+    Endpoint(
+        "orgs.roots",
+        "GET",
+        lambda w: "/api/v1/orgs/",
+        _expect(**TREE_READ, **LIST_OTHER_REGION),
+        marker=lambda w: w.school_a.name,
+        shows=("registrar_a",),
+    ),
+    Endpoint(
+        "orgs.detail",
+        "GET",
+        lambda w: f"/api/v1/orgs/{w.school_a.pk}",
+        _expect(**TREE_READ),
+        marker=lambda w: w.school_a.name,
+        shows=(*READERS, "audit_gd", "security_gd"),
+    ),
+    Endpoint(
+        "orgs.children",
+        "GET",
+        lambda w: f"/api/v1/orgs/{f.dept('440105').pk}/children",
+        _expect(**TREE_READ),
+        marker=lambda w: w.school_a.name,
+        shows=(*READERS, "audit_gd", "security_gd"),
+    ),
+    Endpoint(
+        "schools.list",
+        "GET",
+        lambda w: "/api/v1/schools/",
+        _expect(**TREE_READ, **LIST_OTHER_REGION),
+        marker=lambda w: w.school_a.name,
+        shows=(*READERS, "audit_gd", "security_gd"),
+    ),
+    Endpoint(
+        "schools.detail",
+        "GET",
+        lambda w: f"/api/v1/schools/{w.school_a.pk}",
+        _expect(**TREE_READ),
+        marker=lambda w: w.school_a.name,
+        shows=(*READERS, "audit_gd", "security_gd"),
+    ),
+    Endpoint(
+        "schools.create",
+        "POST",
+        lambda w: "/api/v1/schools/",
+        _expect(registrar_b=403, county_bj=403, registrar_a=403, county_a=201, province_gd=201),
+        body=lambda w: {
+            "name": "海珠区新建小学",
+            "school_code": "2144900001",
+            "school_type": "primary",
+            "county_code": "440105",
+        },
+        marker=lambda w: "海珠区新建小学",
+        shows=("county_a", "province_gd"),
+    ),
+    Endpoint("students.list", "GET", lambda w: "/api/v1/students/", _expect(**LIST_OTHER_REGION)),
+    Endpoint(
+        "students.register",
+        "POST",
+        lambda w: "/api/v1/students/",
+        _expect(registrar_a=201, county_a=403, province_gd=403),
+        body=lambda w: {
+            "school_id": w.school_a.pk,
+            "person": f.person_data(name="陈新生"),
+            "enrollment": f.enrollment_data(),
+            "guardians": [f.guardian_data()],
+        },
+        marker=lambda w: "陈新生",
+        shows=(),
+    ),
+    Endpoint(
+        "students.problems",
+        "GET",
+        lambda w: "/api/v1/students/problems",
+        _expect(**LIST_OTHER_REGION),
+        marker=lambda w: w.suspect.name,
+    ),
+    Endpoint(
+        "students.problem_resolve",
+        "POST",
+        lambda w: f"/api/v1/students/problems/{w.problem.pk}/resolve",
+        _expect(registrar_a=403),
+        body=lambda w: {"outcome": "distinct", "note": "经核实为同名同生日的两名学生"},
+        marker=lambda w: w.suspect.name,
+        shows=(),
+    ),
+    Endpoint("students.detail", "GET", _student, _expect()),
+    Endpoint(
+        "students.update",
+        "PATCH",
+        _student,
+        _expect(**SCHOOL_WRITE),
+        body=lambda w: {"current_address": "广州市海珠区江南大道中100号"},
+    ),
+    Endpoint(
+        "students.reveal",
+        "POST",
+        lambda w: f"{_student(w)}/reveal",
+        _expect(),
+        body=lambda w: {"field": "id_number"},
+        marker=lambda w: w.student.id_number,
+    ),
+    Endpoint(
+        "students.guardians",
+        "POST",
+        lambda w: f"{_student(w)}/guardians",
+        _expect(**{**SCHOOL_WRITE, "registrar_a": 201}),
+        body=lambda w: f.guardian_data(name="李妈妈", relation="2"),
+        marker=lambda w: "李妈妈",
+        shows=("registrar_a",),
+    ),
+    Endpoint(
+        "students.archive",
+        "UPLOAD",
+        lambda w: f"{_student(w)}/archive",
+        _expect(**{**SCHOOL_WRITE, "registrar_a": 201}),
+        body=lambda w: {"file": pdf_upload(), "kind": "identity", "title": "身份证复印件"},
+        marker=lambda w: "身份证复印件",
+        shows=("registrar_a",),
+    ),
+    Endpoint(
+        "students.archive_complete",
+        "POST",
+        lambda w: f"{_student(w)}/archive/complete",
+        _expect(**SCHOOL_WRITE),
+        marker=lambda w: w.student.name,
+        shows=(),
+    ),
+    Endpoint(
+        "students.history", "GET", lambda w: f"{_student(w)}/history", _expect(), marker=lambda w: "注册学籍"
+    ),
+    Endpoint(
+        "audit.events",
+        "GET",
+        lambda w: "/api/v1/audit/events",
+        {**dict.fromkeys(ACTORS, 403), "anonymous": 401, "audit_gd": 200},
+        marker=lambda w: str(w.student.pk),
+        shows=("audit_gd",),
+    ),
+]
+
+CASES = [pytest.param(e, who, id=f"{e.name}-{who}") for e in ENDPOINTS for who in ACTORS]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("endpoint", "who"), CASES)
+def test_jurisdiction_matrix(world: World, endpoint: Endpoint, who: str) -> None:
+    response = world.api(who).call(endpoint.method, endpoint.url(world), endpoint.body(world))
+
+    expected = endpoint.expect[who]
+    assert response.status_code == expected, response.content.decode()
+    body = json.dumps(response.json(), ensure_ascii=False)
+    marker = endpoint.marker(world)
+    if 200 <= expected < 300:
+        assert (marker in body) is (who in endpoint.shows), body
+    else:
+        payload = response.json()
+        assert set(payload) == {"code", "message", "fields"}
+        assert marker not in body
+        assert world.student.student_number not in body
+        assert world.student.name not in body
+    if expected == 401:
+        assert response.json() == {
+            "code": "unauthenticated",
+            "message": "请先登录或提供有效令牌",
+            "fields": {},
+        }
+    if expected == 404:
+        assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["audit_gd", "security_gd", "registrar_b", "county_bj"])
+def test_refused_reader_leaves_no_view_event(world: World, who: str) -> None:
+    from xueji.audit.enums import EventType
+    from xueji.audit.models import AuditEvent
+
+    world.api(who).get(_student(world))
+
+    assert not AuditEvent.objects.filter(event_type=EventType.STUDENT_VIEWED).exists()
+
+
+@pytest.mark.django_db
+def test_system_admin_creates_school_in_its_province(world: World) -> None:
+    response = world.api("sysadmin_gd").post(
+        "/api/v1/schools/",
+        {
+            "name": "海珠区新建小学",
+            "school_code": "2144900001",
+            "school_type": "primary",
+            "county_code": "440105",
+        },
+    )
+
+    assert response.status_code == 201
+    assert response.json()["supervising_dept_id"] == f.dept("440105").pk
+
+
+@pytest.mark.django_db
+def test_system_admin_sees_no_student_data(world: World) -> None:
+    response = world.api("sysadmin_gd").get("/api/v1/students/")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "no_student_data_role"
+
+
+@pytest.mark.django_db
+def test_other_province_audit_admin_does_not_see_the_student(world: World) -> None:
+    response = world.api("audit_bj").get("/api/v1/audit/events", {"subject_id": str(world.student.pk)})
+
+    assert response.status_code == 200
+    assert response.json()["count"] == 0
