@@ -63,7 +63,8 @@ NATIONAL_DEFAULTS: dict[str, Any] = {
     "no_transfer_grades": [],  # e.g. [[1, 1], [6, 2]]: (grade, term) pairs that may not transfer
     "suspension_max_months": 12,  # 第16条: 不超过 1 年
     "resumption_grade": "original",  # or "next"
-    "deferral_months": 12,  # 第11条: 一般为一学年
+    "deferral_months": 12,
+    "school_entry_age": 6,  # 第11条: 年满六周岁 (7 where conditions lack: a province may set 7)  # 第11条: 一般为一学年
     "required_evidence": {
         ChangeKind.SUSPENSION: {"illness": "医院诊断证明", "other": "相关证明材料"},
         ChangeKind.DEATH: {"any": "死亡证明"},

@@ -109,7 +109,7 @@ def change_submit(
             .select_related("school", "school__org", "school__supervising_dept")
             .get(pk=enrollment.pk)
         )
-        if not enrollment.is_active:
+        if not enrollment.is_active and enrollment.status not in spec.closed_statuses:
             raise ApplicationError("record_inactive", "该学籍已不在读，不能办理此业务")
         if spec.from_statuses is not None and enrollment.status not in spec.from_statuses:
             raise ApplicationError(

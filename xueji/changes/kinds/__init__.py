@@ -9,6 +9,7 @@ from xueji.core.errors import ApplicationError
 from .base import KindSpec
 
 _REGISTRY: dict[str, KindSpec] = {}
+_loaded = False
 _MODULES = (
     "transfer",
     "suspension",
@@ -30,6 +31,8 @@ def register(spec_class: type[KindSpec]) -> type[KindSpec]:
 
 
 def _load() -> None:
+    global _loaded  # noqa: PLW0603 - a module-level "imported once" flag
+    _loaded = True
     for name in _MODULES:
         try:
             importlib.import_module(f"{__name__}.{name}")
@@ -39,7 +42,7 @@ def _load() -> None:
 
 
 def get(kind: str) -> KindSpec:
-    if not _REGISTRY:
+    if not _loaded:
         _load()
     try:
         return _REGISTRY[kind]
@@ -48,6 +51,6 @@ def get(kind: str) -> KindSpec:
 
 
 def available() -> list[str]:
-    if not _REGISTRY:
+    if not _loaded:
         _load()
     return sorted(_REGISTRY)

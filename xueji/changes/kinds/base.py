@@ -34,6 +34,8 @@ class KindSpec:
     needs_target_school: ClassVar[bool] = False
     # Enrollment statuses from which the change may start (None = any active record).
     from_statuses: ClassVar[frozenset[str] | None] = frozenset({"01", "05"})
+    # Closed records a kind may still start from (progression of a graduate: status 07, inactive).
+    closed_statuses: ClassVar[frozenset[str]] = frozenset()
 
     def variant(self, ctx: Context) -> str:
         return "any"
