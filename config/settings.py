@@ -154,6 +154,9 @@ LOGOUT_REDIRECT_URL = "/login/"
 # Idle timeout (等保 CES1-02): every request renews a 30-minute session.
 SESSION_COOKIE_AGE = int(os.environ.get("XUEJI_SESSION_IDLE_SECONDS", str(30 * 60)))
 SESSION_SAVE_EVERY_REQUEST = True
+# Absolute session lifetime, and a shorter idle limit for the three admin roles (等保 CES1-02).
+SESSION_ABSOLUTE_SECONDS = int(os.environ.get("XUEJI_SESSION_ABSOLUTE_SECONDS", str(12 * 3600)))
+ADMIN_SESSION_IDLE_SECONDS = int(os.environ.get("XUEJI_ADMIN_SESSION_IDLE_SECONDS", str(15 * 60)))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

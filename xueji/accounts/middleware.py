@@ -1,11 +1,116 @@
-from collections.abc import Callable
+"""Per-request account policy for browser sessions (API requests are judged by ``auth.usable``).
 
-from django.http import HttpRequest, HttpResponse
+- A sealed (第24条) or deactivated account's session ends at its next request (ASVS 7.4.2), and the
+  browser is sent to the login page with the reason.
+- A session older than ``SESSION_ABSOLUTE_SECONDS`` (default 12 h) ends even while in use (ASVS 7.3.2);
+  the idle timeout is the session's own expiry (``SESSION_COOKIE_AGE`` renewed on every request), and admin
+  sessions carry a shorter idle limit (``ADMIN_SESSION_IDLE_SECONDS``, default 15 min, security.md §1.1).
+- An account that owes a password change (administrator's one-time password, or older than the dengbao
+  maximum age, 第24条 定期更改密码) reaches only the password-change page, logout and static files.
+
+Costs nothing for anonymous requests and static files; for a signed-in request it reads only the user row
+already loaded by ``AuthenticationMiddleware`` and the session.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY, logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+
+from xueji.core.htmx import is_htmx
+
+from . import passwords
+
+log = logging.getLogger(__name__)
+
+SESSION_LOGIN_AT = "xueji_login_at"
+# Shorter idle limit for admin sessions (set at login): seconds, and the time of the last request.
+SESSION_IDLE = "xueji_idle"
+SESSION_SEEN_AT = "xueji_seen_at"
+DEFAULT_ABSOLUTE_SECONDS = 12 * 3600
+
+
+def absolute_session_seconds() -> int:
+    return int(getattr(settings, "SESSION_ABSOLUTE_SECONDS", DEFAULT_ABSOLUTE_SECONDS))
+
+
+def _redirect(request: HttpRequest, url: str) -> HttpResponse:
+    if is_htmx(request):
+        response = HttpResponse(status=200)
+        response["HX-Redirect"] = url
+        return response
+    return HttpResponseRedirect(url)
 
 
 class AccountPolicyMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        self.static_prefix = settings.STATIC_URL or "/static/"
+        # security.md §3: the nist profile departs from 办法第24条 (定期更改密码); say so at startup.
+        if passwords.profile() == passwords.NIST:
+            log.warning(
+                "Password policy profile 'nist': policy deviation from 办法第24条 (no periodic change, "
+                "no composition rules) — NIST SP 800-63B-4 §3.1.1.2"
+            )
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path_info
+        if path.startswith(("/api/", self.static_prefix, "/i18n/")):
+            return self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is None:
+            return self.get_response(request)
+        if not user.is_authenticated:
+            # The backend no longer returns the session's user (deactivated or deleted): end the session too.
+            if SESSION_KEY in request.session:
+                request.session.flush()
+            return self.get_response(request)
+
+        login_url = reverse("accounts:login")
+        reason = ""
+        if not user.is_active:
+            reason = "inactive"
+        elif user.sealed_at is not None:
+            reason = "sealed"
+        else:
+            started = request.session.get(SESSION_LOGIN_AT)
+            if started is None:
+                # A session opened without our login view (e.g. ``force_login``): its clock starts now.
+                request.session[SESSION_LOGIN_AT] = time.time()
+            elif time.time() - float(started) > absolute_session_seconds():
+                reason = "expired"
+            idle = request.session.get(SESSION_IDLE)
+            if not reason and idle:
+                now = time.time()
+                seen = float(request.session.get(SESSION_SEEN_AT) or now)
+                if now - seen > float(idle):
+                    reason = "idle"
+                else:
+                    request.session[SESSION_SEEN_AT] = now
+        if reason:
+            from .services import logout_recorded
+
+            logout_recorded(
+                user=user,
+                reason={
+                    "inactive": "账号已停用",
+                    "sealed": "账号已封存",
+                    "expired": "会话超过最长时限",
+                    "idle": "长时间未操作",
+                }[reason],
+            )
+            logout(request)
+            return _redirect(request, f"{login_url}?{urlencode({'reason': reason})}")
+
+        if passwords.change_required(user):
+            allowed = (reverse("accounts:password_change"), reverse("accounts:logout"), login_url)
+            if path not in allowed:
+                return _redirect(request, allowed[0])
         return self.get_response(request)

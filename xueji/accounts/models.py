@@ -16,6 +16,12 @@ class User(AbstractUser):
 
     display_name = models.CharField(_("姓名"), max_length=60, blank=True)
     phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    # The unit the account belongs to (所属机构). Administrators find and manage accounts in their subtree by
+    # it, including accounts that hold no grant yet (created by a system admin, not yet authorised by a
+    # security admin). Null for accounts made outside the services (bootstrap, fixtures).
+    org_unit = models.ForeignKey(
+        OrgUnit, models.PROTECT, null=True, blank=True, related_name="members", verbose_name=_("所属机构")
+    )
     password_changed_at = models.DateTimeField(_("密码修改时间"), null=True, blank=True)
     must_change_password = models.BooleanField(_("须修改密码"), default=False)
     # 第24条: accounts unused for more than six months are sealed; only a security admin unseals.
@@ -71,6 +77,9 @@ class RegistrarFiling(models.Model):
         verbose_name = _("学籍管理员备案")
         verbose_name_plural = _("学籍管理员备案")
 
+    def __str__(self) -> str:
+        return f"{self.user} · {self.filed_with} · {self.filed_on}"
+
 
 class PasswordHistory(models.Model):
     """Hashes of earlier passwords, for the dengbao profile's "no reuse of the last N"."""
@@ -82,6 +91,9 @@ class PasswordHistory(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"{self.user_id} · {self.created_at:%Y-%m-%d}"
+
 
 class ApiToken(models.Model):
     """Bearer token for API clients. Only a SHA-256 digest of the token is stored."""
@@ -92,3 +104,6 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id} · {self.expires_at:%Y-%m-%d %H:%M}"

@@ -25,7 +25,7 @@ NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
     ),
     ("regions:tree", "机构", None),
     ("policies:list", "非基础信息", frozenset({Role.DEPT_REGISTRAR})),
-    ("accounts:users", "账号管理", frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN})),
+    ("accounts:users", "账号管理", frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.DEPT_REGISTRAR})),
     ("audit:list", "审计日志", frozenset({Role.AUDIT_ADMIN})),
 )
 
