@@ -149,7 +149,8 @@ def audit_account(
 
 def _lock(user: User) -> User:
     """Re-read the account under a row lock (PostgreSQL) so concurrent decisions on it serialise."""
-    return User.objects.select_for_update().select_related("org_unit").get(pk=user.pk)
+    # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the outer join to org_unit.
+    return User.objects.select_for_update(of=("self",)).select_related("org_unit").get(pk=user.pk)
 
 
 def _revoke_tokens(user: User, now: datetime) -> int:

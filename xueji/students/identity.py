@@ -71,6 +71,7 @@ _HM_PERMIT = re.compile(r"[HM]([0-9]{8}|[0-9]{10})", re.ASCII)
 _TW_PERMIT = re.compile(r"[0-9]{8}([0-9]{2})?", re.ASCII)
 _PASSPORT = re.compile(r"[A-Z0-9]{5,17}", re.ASCII)
 
+_DOC_TYPES = frozenset(IdDocumentType.values)
 _GENDER_NAME = {"1": "男", "2": "女"}
 
 
@@ -419,7 +420,7 @@ def validate_identity(
     doc_type = normalise_number(doc_type)
     if not doc_type:
         raise FieldError("id_type", "id_type_required", "请选择身份证件类型")
-    if doc_type not in IdDocumentType.values:
+    if doc_type not in _DOC_TYPES:
         raise FieldError("id_type", "id_type_unknown", f"身份证件类型代码 {doc_type} 无效")
     today_ = _today(today)
     num = normalise_number(number)

@@ -7,6 +7,7 @@ rule holds identically everywhere. The set-based checks that need the database (
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -63,11 +64,21 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+@functools.cache
+def _choice_index(choices: type[models.TextChoices]) -> tuple[frozenset[str], dict[str, str]]:
+    """Code set and label→code map of a code table, built once (this is on the import hot path)."""
+    from django.utils import translation
+
+    # Files use the Chinese labels of the national template, whatever the request's language.
+    with translation.override("zh-hans"):
+        return frozenset(choices.values), {str(label): str(value) for value, label in choices.choices}
+
+
 def _code(spec: FieldSpec, raw: str) -> str:
     """Accept the code ("1"), the label ("男") or the template's "code-label" form ("1-男")."""
     choices = spec.choices
     assert choices is not None
-    values = set(choices.values)
+    values, by_label = _choice_index(choices)
     if raw in values:
         return raw
     head = re.split(r"[-\s:：]", raw, maxsplit=1)[0]
@@ -76,9 +87,8 @@ def _code(spec: FieldSpec, raw: str) -> str:
     upper = raw.upper()
     if upper in values:
         return upper
-    for value, label in choices.choices:
-        if str(label) == raw:
-            return str(value)
+    if raw in by_label:
+        return by_label[raw]
     raise FieldError(spec.key, "invalid_code", f"{spec.label}“{raw}”不是有效代码")
 
 
