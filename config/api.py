@@ -71,6 +71,7 @@ def _mount() -> None:
         ("imports", "imports"),
         ("policies", "policies"),
         ("audit", "audit"),
+        ("changes", "changes"),
     ):
         try:
             module = importlib.import_module(f"xueji.{app}.api")

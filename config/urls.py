@@ -14,6 +14,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("imports/", include("xueji.imports.urls")),
     path("policies/", include("xueji.policies.urls")),
     path("audit/", include("xueji.audit.urls")),
+    path("changes/", include("xueji.changes.urls")),
     path("", include("xueji.core.urls")),
 ]
 if settings.DEBUG:
