@@ -18,6 +18,7 @@ install: $(UV)
 ## run: migrate the embedded SQLite database, seed the demo region once, print logins, serve on $(PORT)
 run: install
 	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py load_calendar
 	$(PY) manage.py seed --students $(STUDENTS)
 	$(PY) manage.py runserver 127.0.0.1:$(PORT) --noreload
 
@@ -36,6 +37,8 @@ lint: install
 
 bench: install
 	$(PY) bench/bench_import.py --rows $${ROWS:-100000}
+	$(PY) bench/bench_seed.py $${ROWS:-100000}
+	$(PY) bench/bench_promotion.py $${ROWS:-100000}
 
 clean:
 	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache
