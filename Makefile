@@ -25,7 +25,7 @@ run: install
 ## test: the whole suite (browser tests included where Chromium can be installed); DATABASE_URL picks the DB
 test: install
 	@bash scripts/ensure-chromium.sh || echo "Chromium unavailable: browser tests will be skipped"
-	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: install
 	.venv/bin/ruff check .
