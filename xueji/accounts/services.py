@@ -77,7 +77,7 @@ def _covers(paths: Iterable[str], unit: OrgUnit | None) -> bool:
 def user_units(user: User) -> list[OrgUnit]:
     """The units an account belongs to: its home unit and the units of its grants."""
     units = [g.org_unit for g in RoleGrant.objects.filter(user=user).select_related("org_unit")]
-    if user.org_unit_id is not None:
+    if user.org_unit is not None:
         units.insert(0, user.org_unit)
     return units
 

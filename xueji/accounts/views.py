@@ -234,7 +234,7 @@ def _service_error(exc: ApplicationError) -> None:
 def user_list_view(request: HttpRequest) -> HttpResponse:
     viewer = _require_viewer(request)
     form = UserFilterForm(request.GET or None)
-    filters: dict[str, str] = {}
+    filters: dict[str, Any] = {}
     if form.is_valid():
         filters = {k: v for k, v in form.cleaned_data.items() if v}
     page = Paginator(queries.user_list(viewer=viewer, **filters), 50).get_page(request.GET.get("page"))

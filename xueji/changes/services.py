@@ -119,11 +119,11 @@ def change_submit(
         school = enrollment.school
     if spec.needs_target_school and target_school is None:
         raise FieldError("target_school", "required", "请指定学校")
-    province = (
-        (school or target_school).province_code
-        if (school or target_school)
-        else (household_county.province_code if household_county else "")
-    )
+    anchor = school or target_school
+    if anchor is not None:
+        province = anchor.province_code
+    else:
+        province = household_county.province_code if household_county else ""
     policy = policy_for(province, today)
     ctx = Context(
         actor=actor,

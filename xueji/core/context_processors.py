@@ -37,7 +37,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {}
     mine = roles(user)
-    items = []
+    items: list[dict[str, Any]] = []
     for name, label, allowed in NAV:
         if allowed is not None and not (mine & allowed):
             continue

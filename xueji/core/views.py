@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -26,11 +26,11 @@ from xueji.regions.enums import OrgLevel
 PAGE_SIZE = 50
 
 
-def ui_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def ui_errors(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Turn domain refusals into HTTP answers: NotFound → 404 (never a hint of the object), Forbidden → 403."""
 
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             return view(request, *args, **kwargs)
         except NotFound as exc:
@@ -113,5 +113,36 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         can_resolve=can_resolve_problems(user),
         can_register=any(g.role == Role.SCHOOL_REGISTRAR for g in _grants(user)),
         import_url=url_or_none("imports:new"),
+        **_change_summary(user, today),
     )
     return render(request, "core/dashboard.html", context)
+
+
+def _change_summary(user: Any, today: date) -> dict[str, Any]:
+    """The change worklist in brief: steps waiting for the viewer's units (overdue in red), overdue steps
+    escalated from the units below (第15条 clocks; 第5、26条), and unread in-system notifications."""
+    if not data_grants(user):
+        return {}
+    from xueji.changes.queries import notifications_for, worklist
+    from xueji.changes.views import Row, from_to, school_names, student_of
+
+    items = worklist(viewer=user, today=today)
+    mine = [i for i in items if not i.escalated]
+    names = school_names([i.step.request for i in mine[:5]])
+    top = []
+    for item in mine[:5]:
+        req = item.step.request
+        name, number = student_of(req)
+        source, target = from_to(req, names)
+        top.append(Row(req, item.step, name, number, source, target, item.days_left, item.overdue))
+    unread = notifications_for(viewer=user)
+    return {
+        "change_stats": {
+            "waiting": len(mine),
+            "overdue": sum(1 for i in mine if i.overdue),
+            "escalated": sum(1 for i in items if i.escalated),
+            "notifications": unread.count(),
+        },
+        "change_top": top,
+        "change_notes": list(unread[:5]),
+    }

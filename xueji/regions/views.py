@@ -21,7 +21,11 @@ def _nodes(viewer: Any, units: list[OrgUnit]) -> list[dict[str, Any]]:
     schools = {s.pk: s for s in school_list(viewer=viewer).filter(pk__in=school_ids)} if school_ids else {}
     central_ids: set[int] = set()
     if schools:  # a central school opens onto its teaching points (第22条)
-        central_ids = {t.central_school_id for t in school_list(viewer=viewer, school_type="teaching_point")}
+        central_ids = {
+            t.central_school_id
+            for t in school_list(viewer=viewer, school_type="teaching_point")
+            if t.central_school_id is not None
+        }
     return [
         {
             "unit": u,

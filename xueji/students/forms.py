@@ -333,7 +333,7 @@ def extra_field(item: Mapping[str, Any]) -> forms.Field:
             strip=False,
             help_text=str(item.get("help", "")),
         )
-    field.xj_required = required  # type: ignore[attr-defined]
+    field.xj_required = required  # type: ignore[union-attr]
     return field
 
 

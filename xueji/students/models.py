@@ -159,6 +159,7 @@ class Enrollment(models.Model):
     archive_due = models.DateField(_("档案建立期限"))
     archive_completed_at = models.DateTimeField(_("档案建立时间"), null=True, blank=True)
     import_batch_id = models.UUIDField(null=True, blank=True)
+    promoted_year = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("学籍")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -192,7 +192,7 @@ def clean_fields(
 def clean_registration(
     raw_person: Mapping[str, Any],
     raw_enrollment: Mapping[str, Any],
-    raw_guardians: list[Mapping[str, Any]],
+    raw_guardians: Sequence[Mapping[str, Any]],
     *,
     school_stages: list[str],
     today: date,

@@ -66,7 +66,7 @@ def mask_student_number(number: str) -> str:
 
 
 def grade_label(grade: int | None) -> str:
-    return str(GRADE_LABELS.get(grade, grade or ""))
+    return str(GRADE_LABELS.get(grade or 0, grade or ""))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -215,7 +215,7 @@ def _basic_groups(enrollment: Enrollment) -> list[dict[str, Any]]:
         for key in keys:
             spec = _SPECS[key]
             value = getattr(person, key)
-            row = {"label": _(spec.label), "value": _display(spec, value), "key": key}
+            row: dict[str, Any] = {"label": _(spec.label), "value": _display(spec, value), "key": key}
             if key == "id_number":
                 row.update(value=masked(value), reveal=bool(value), mono=True)
             elif key == "phone":
@@ -248,9 +248,7 @@ def _extra_rows(person: Any) -> list[dict[str, str]]:
     rows = []
     for d in defs:
         if d.key in values:
-            rows.append(
-                {"label": d.label, "value": display_value(d, values.pop(d.key)) if display_value else ""}
-            )
+            rows.append({"label": d.label, "value": display_value(d, values.pop(d.key))})
         else:
             rows.append({"label": d.label, "value": ""})
     rows.extend({"label": key, "value": str(value)} for key, value in values.items())
@@ -318,6 +316,9 @@ def _render_detail(
         "max_mb": settings.ARCHIVE_MAX_BYTES // (1024 * 1024),
         "revealable": REVEALABLE,
     }
+    from xueji.changes.views import student_changes_context
+
+    context.update(student_changes_context(user, enrollment))  # the "学籍变动" tab: timeline and actions
     return render(request, "students/detail.html", context, status=status)
 
 

@@ -118,15 +118,15 @@ class Deferral(KindSpec):
                 "not_school_age",
                 f"该儿童至{cutoff:%Y年%m月%d日}未满{entry_age}周岁，尚未到入学年龄，不需办理缓学（第十一条）",
             )
-        key = f"{identity.doc_type}:{identity.number}" if identity.number else None
-        if key:
-            held = IdentityKey.objects.filter(key=key).values_list("person_id", flat=True).first()
+        identity_key = f"{identity.doc_type}:{identity.number}" if identity.number else None
+        if identity_key:
+            held = IdentityKey.objects.filter(key=identity_key).values_list("person_id", flat=True).first()
             if held and Enrollment.objects.filter(person_id=held, is_active=True).exists():
                 raise ApplicationError(
                     "student_already_enrolled",
                     "该儿童已注册学籍在读，不能办理缓学（第十一条：缓学学生暂缓注册学籍）",
                 )
-        ckey = child_key(key, child["name"], child["gender"], child["birth_date"])
+        ckey = child_key(identity_key, child["name"], child["gender"], child["birth_date"])
         live = ChangeRequest.objects.filter(kind=self.kind, state__in=LIVE_STATES, facts__child_key=ckey)
         if live.filter(facts__school_year=year).exists():
             raise Conflict("deferral_exists", f"该儿童{year}学年已有缓学申请或已批准缓学")

@@ -61,7 +61,7 @@ class ReformPlacement(KindSpec):
         if raw in (None, ""):
             raise FieldError("reform_school_id", "required", "请选择专门学校")
         try:
-            reform = School.objects.filter(pk=int(raw)).first()
+            reform = School.objects.filter(pk=int(str(raw))).first()
         except (TypeError, ValueError):
             reform = None
         if reform is None or reform.school_type != SchoolType.REFORM:
