@@ -120,10 +120,8 @@ def change_submit(
     if spec.needs_target_school and target_school is None:
         raise FieldError("target_school", "required", "请指定学校")
     anchor = school or target_school
-    if anchor is not None:
-        province = anchor.province_code
-    else:
-        province = household_county.province_code if household_county else ""
+    fallback = household_county.province_code if household_county else ""
+    province = anchor.province_code if anchor is not None else fallback
     policy = policy_for(province, today)
     ctx = Context(
         actor=actor,
