@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from tests.factories import core as f
 from xueji.audit.models import AuditEvent
@@ -163,7 +164,8 @@ def test_archive_due_two_months_after_registration(school_a, registrar_a):
     """第6条: 在 2 个月内建立学籍档案."""
     [out] = register_students(actor=registrar_a, school=school_a, registrations=[clean(school_a)])
     enrollment = Enrollment.objects.get(pk=out.enrollment_id)
-    assert enrollment.archive_due == add_months(enrollment.registered_at.date(), 2)
+    # The deadline counts from the local (Asia/Shanghai) registration date, not the UTC one.
+    assert enrollment.archive_due == add_months(timezone.localdate(enrollment.registered_at), 2)
     assert add_months(date(2026, 12, 31), 2) == date(2027, 2, 28)
 
 

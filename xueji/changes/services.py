@@ -30,7 +30,16 @@ from .enums import ChangeKind, Party
 from .kinds.base import Context
 from .models import ApprovalStep, ChangeRequest, Notification
 from .policy import policy_for
-from .workflow import Action, IllegalTransition, RequestState, StepMode, StepState, next_state, step_result
+from .workflow import (
+    MODE_ACTIONS,
+    Action,
+    IllegalTransition,
+    RequestState,
+    StepMode,
+    StepState,
+    next_state,
+    step_result,
+)
 
 ONE_OPEN = Conflict("request_in_flight", "该学生已有正在办理的学籍业务，请待其办结或撤销后再申请")
 
@@ -96,7 +105,9 @@ def change_submit(
         existing = ChangeRequest.objects.filter(created_by=actor, idempotency_key=idempotency_key).first()
         if existing is not None:
             if existing.kind != kind:
-                raise ApplicationError("idempotency_key_reused", "同一幂等键已用于其他申请", {})
+                reused = ApplicationError("idempotency_key_reused", "同一幂等键已用于其他申请")
+                reused.status = 422
+                raise reused
             return existing
     spec = kinds.get(kind)
     today = today or timezone.localdate()
@@ -165,6 +176,11 @@ def change_submit(
         with transaction.atomic():
             request.save()
     except IntegrityError as exc:
+        if idempotency_key:
+            # A concurrent call with the same key won the insert: return its request.
+            winner = ChangeRequest.objects.filter(created_by=actor, idempotency_key=idempotency_key).first()
+            if winner is not None:
+                return winner
         raise ONE_OPEN from exc
     clock = policy.clock_days(kind)
     steps = []
@@ -233,6 +249,16 @@ def _complete(request: ChangeRequest, actor: Any, today: date) -> ChangeRequest:
     return request
 
 
+def _is_replay(req: ChangeRequest, position: int, actor: Any, action: str) -> bool:
+    """The same actor's same decision on a step already decided: an idempotent replay."""
+    done = ApprovalStep.objects.filter(request=req, position=position).first()
+    if done is None or done.decided_by_id != getattr(actor, "pk", None):
+        return False
+    if action not in MODE_ACTIONS.get(done.mode, frozenset()):
+        return False
+    return done.state == step_result(done.mode, action)
+
+
 @transaction.atomic
 def change_decide(
     *,
@@ -251,29 +277,12 @@ def change_decide(
     today = today or timezone.localdate()
     req = _locked(request)
     if position is not None and position != req.current_position:
-        done = ApprovalStep.objects.filter(request=req, position=position).first()
-        if (
-            done is not None
-            and done.decided_by_id == getattr(actor, "pk", None)
-            and done.state
-            == (
-                step_result(done.mode, action)
-                if action in {Action.APPROVE, Action.REJECT, Action.RETURN}
-                else None
-            )
-        ):
+        if _is_replay(req, position, actor, action):
             return req
         raise Conflict("step_already_decided", "该环节已由他人办理，请刷新后查看")
     if req.state != RequestState.PENDING:
-        if position is not None:
-            done = ApprovalStep.objects.filter(request=req, position=position).first()
-            if (
-                done is not None
-                and done.decided_by_id == getattr(actor, "pk", None)
-                and action in {Action.APPROVE, Action.REJECT, Action.RETURN}
-                and done.state == step_result(done.mode, action)
-            ):
-                return req
+        if position is not None and _is_replay(req, position, actor, action):
+            return req
         raise Conflict("request_not_pending", f"该申请当前状态为“{req.get_state_display()}”，不能办理")
     step = ApprovalStep.objects.select_for_update().get(request=req, position=req.current_position)
     if not acts_for(actor, step.org_unit, step.party):
