@@ -67,6 +67,14 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.event_type}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise APPEND_ONLY
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise APPEND_ONLY
+
     @property
     def event_label(self) -> str:
         try:
@@ -76,11 +84,3 @@ class AuditEvent(models.Model):
 
     def get_event_type_display(self) -> str:
         return self.event_label
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise APPEND_ONLY
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise APPEND_ONLY

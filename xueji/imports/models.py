@@ -50,3 +50,6 @@ class ImportBatch(models.Model):
                 fields=["school", "file_sha256"], condition=Q(status="committed"), name="import_file_once"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} · {self.get_status_display()}"
