@@ -126,6 +126,18 @@ def require_registrar_for_school(user: Any, school: Any) -> None:
     raise Forbidden("not_school_registrar", "只有本校学籍管理员可以办理此业务")
 
 
+def require_student_data_reader(user: Any) -> Any:
+    """The caller must hold a filed and trained student-data role (第22条); otherwise 403 without any data
+    (the three admin roles never see student data by default, 三权分立)."""
+    from xueji.core.errors import Forbidden
+
+    if data_grants(user):
+        return user
+    if roles(user) & STUDENT_DATA_ROLES:
+        raise Forbidden(NOT_FILED.code, NOT_FILED.message)
+    raise Forbidden("no_student_data_role", "您的角色不能查看或办理学生学籍数据")
+
+
 def is_admin_only(user: Any) -> bool:
     r = roles(user)
     return bool(r) and r <= ADMIN_ROLES

@@ -57,9 +57,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from ninja import File, Form, Header, Query, Router, Status, UploadedFile
 
-from xueji.accounts.enums import STUDENT_DATA_ROLES
-from xueji.accounts.jurisdiction import NOT_FILED, data_grants, in_scope, roles, scope_q
-from xueji.core.errors import ApplicationError, Conflict, FieldError, Forbidden, NotFound
+from xueji.accounts.jurisdiction import (
+    data_grants,
+    in_scope,
+    require_student_data_reader,
+    scope_q,
+)
+from xueji.core.errors import ApplicationError, Conflict, FieldError, NotFound
+from xueji.core.pagination import page_of
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
 from xueji.schools.models import School
@@ -131,18 +136,10 @@ class IdempotencyMisuse(ApplicationError):
 
 
 def _reader(request: HttpRequest) -> Any:
-    """The caller, who must hold a filed and trained student-data role (第22条) — else 403 without data."""
-    viewer = request.auth  # type: ignore[attr-defined]
-    if data_grants(viewer):
-        return viewer
-    if roles(viewer) & STUDENT_DATA_ROLES:
-        raise Forbidden(NOT_FILED.code, NOT_FILED.message)
-    raise Forbidden("no_student_data_role", "您的角色不能查看或办理学生学籍数据")
+    return require_student_data_reader(request.auth)  # type: ignore[attr-defined]
 
 
-def _page(qs: QuerySet[Any], page: int, page_size: int) -> tuple[list[Any], int]:
-    start = (page - 1) * page_size
-    return list(qs[start : start + page_size]), qs.count()
+_page = page_of
 
 
 # --- idempotency ---------------------------------------------------------------------------------------------

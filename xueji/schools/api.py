@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
 from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import _grants, data_grants, roles
 from xueji.core.errors import ApplicationError, FieldError, Forbidden
+from xueji.core.pagination import page_of
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
 from xueji.regions.queries import org_get
@@ -39,9 +39,7 @@ READ_ERRORS: dict[int, Any] = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 KNOWN_STAGES = tuple(dict.fromkeys(s for stages in DEFAULT_STAGES.values() for s in stages))
 
 
-def _page(qs: QuerySet[Any], page: int, page_size: int) -> tuple[list[Any], int]:
-    start = (page - 1) * page_size
-    return list(qs[start : start + page_size]), qs.count()
+_page = page_of
 
 
 def _detail(school: School) -> dict[str, Any]:

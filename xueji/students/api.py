@@ -24,11 +24,15 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import File, Form, Query, Router, Status, UploadedFile
 
-from xueji.accounts.enums import STUDENT_DATA_ROLES
-from xueji.accounts.jurisdiction import NOT_FILED, data_grants, require_registrar_for_school, roles, scope_q
+from xueji.accounts.jurisdiction import (
+    require_registrar_for_school,
+    require_student_data_reader,
+    scope_q,
+)
 from xueji.audit.enums import EventType
 from xueji.audit.models import AuditEvent
-from xueji.core.errors import ApplicationError, Forbidden
+from xueji.core.errors import ApplicationError
+from xueji.core.pagination import page_of
 from xueji.regions.models import OrgUnit
 from xueji.schools.queries import school_get
 
@@ -82,18 +86,10 @@ _PERSON_PLAIN = tuple(s.key for s in PERSON_FIELDS if s.key not in {"id_number",
 
 
 def _reader(request: HttpRequest) -> Any:
-    """The caller, who must hold a filed and trained student-data role (第22条) — else 403 without data."""
-    viewer = request.auth  # type: ignore[attr-defined]
-    if data_grants(viewer):
-        return viewer
-    if roles(viewer) & STUDENT_DATA_ROLES:
-        raise Forbidden(NOT_FILED.code, NOT_FILED.message)
-    raise Forbidden("no_student_data_role", "您的角色不能查看或办理学生学籍数据")
+    return require_student_data_reader(request.auth)  # type: ignore[attr-defined]
 
 
-def _page(qs: QuerySet[Any], page: int, page_size: int) -> tuple[list[Any], int]:
-    start = (page - 1) * page_size
-    return list(qs[start : start + page_size]), qs.count()
+_page = page_of
 
 
 # --- output builders ---------------------------------------------------------------------------------------
