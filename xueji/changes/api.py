@@ -228,7 +228,7 @@ def _summary(req: ChangeRequest) -> dict[str, Any]:
         "school_id": school.pk if school else None,
         "school_name": school.name if school else "",
         "target_school_id": req.target_school_id,
-        "target_school_name": req.target_school.name if req.target_school_id else "",
+        "target_school_name": req.target_school.name if req.target_school is not None else "",
         "initiator_org_id": req.initiator_org_id,
         "initiator_org_name": req.initiator_org.name,
         "current_position": req.current_position,
@@ -252,7 +252,7 @@ def _step(s: ApprovalStep) -> dict[str, Any]:
         "started_on": s.started_on,
         "due_on": s.due_on,
         "due_provisional": s.due_provisional,
-        "decided_by": s.decided_by.get_username() if s.decided_by_id else "",
+        "decided_by": s.decided_by.get_username() if s.decided_by is not None else "",
         "decided_at": s.decided_at,
         "comment": s.comment,
     }
