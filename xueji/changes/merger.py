@@ -49,7 +49,7 @@ from xueji.schools.models import School
 from xueji.students.enums import Stage
 from xueji.students.models import Enrollment, ProblemRecord
 
-from .models import ChangeRequest
+from .models import ChangeRequest, Notification
 from .promotion import _hyphenated, require_department_registrar
 from .workflow import RequestState
 
@@ -238,6 +238,8 @@ def _finish(
     school.state, school.successor = state, successor
     school.save(update_fields=["state", "successor"])
     OrgUnit.objects.filter(pk=school.org_id).update(is_active=False)
+    notice = f"{school.name}已{action}，其学籍档案（在籍 {active} 人、原学籍 {former} 条）已移交本单位管理"
+    Notification.objects.create(org_unit=successor, message=notice[:300])
     record(
         event_type=EventType.BULK_CHANGE,
         actor=actor,

@@ -22,7 +22,8 @@ Concurrency (PostgreSQL, READ COMMITTED): a change request committed while the U
 old grade. After the UPDATE the run looks again (new snapshot) for open requests whose grade snapshot
 (``before.grade``) no longer matches the record and, if there are any, refuses the whole run
 (``promotion_raced``; nothing written — run it again). Any request submitted later must lock the enrollment
-row, which waits for the run to commit, and so sees the new grade. Runs are serialised by an advisory lock.
+row, which waits for the run to commit, and so sees the new grade. Runs in one province are serialised by an
+advisory lock (provinces run in parallel; a national run excludes them).
 On SQLite writers are serialised anyway (IMMEDIATE transactions).
 """
 
@@ -65,7 +66,7 @@ GRADE_SETTING_KINDS = (
     ChangeKind.RETURN_FROM_ABROAD.value,
     ChangeKind.SPECIAL_EDUCATION_DECISION.value,
 )
-ADVISORY_LOCK = 7_070_810  # pg_advisory_xact_lock key serialising promotion runs ("7" — 第7条, "0810")
+ADVISORY_LOCK = 70_810  # first key of the advisory locks serialising promotion runs (第7条, 10 August)
 LIST_LIMIT = 500  # students listed by name in a report (counts are always exact)
 SCHOOL_ROWS_LIMIT = 5000  # per-school/grade rows in a report
 
@@ -422,6 +423,20 @@ def _audit_columns() -> str:
     )
 
 
+def _lock_region(org_unit: OrgUnit) -> None:
+    """PostgreSQL: runs in one province are serialised, provinces run in parallel, a national run excludes
+    all (overlapping runs would otherwise wait on each other's rows and could deadlock through different
+    scan orders). Transaction-scoped advisory locks, released at commit."""
+    with connection.cursor() as cursor:
+        if org_unit.level == OrgLevel.NATIONAL:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [ADVISORY_LOCK])
+        else:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, 0)", [ADVISORY_LOCK])
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK, int(org_unit.province_code or 0) + 1]
+            )
+
+
 def _promote_postgresql(sql: _Sql, base: dict[str, Any]) -> int:
     """One statement: the UPDATE returns the promoted rows and feeds the audit INSERT (exactly those rows)."""
     enrollment = Enrollment._meta.db_table
@@ -467,8 +482,8 @@ def _promote_sqlite(
     sql: _Sql, base: dict[str, Any]
 ) -> tuple[int, list[tuple[int, int, str, int]], list[Any]]:
     """SQLite (writers serialised by the IMMEDIATE transaction): one scan classifies every active
-    enrollment in scope into a temporary table; the report, the UPDATE (by rowid) and the audit rows read
-    it. Returns (promoted, grouped counts, ids of in-flight students)."""
+    enrollment in scope into a temporary table, which the report and the audit rows read; the UPDATE uses
+    the same predicate. Returns (promoted, grouped counts, ids of in-flight students)."""
     enrollment = Enrollment._meta.db_table
     audit = AuditEvent._meta.db_table
     work = "temp.xueji_promotion"
@@ -489,9 +504,11 @@ def _promote_sqlite(
             [IN_FLIGHT],
         )
         in_flight = [row[0] for row in cursor.fetchall()]
+        # The UPDATE takes the scope index like a hand-written one (rows in school order keep the grade
+        # index's pages hot); its predicate is the category's, on the same unchanged data.
         cursor.execute(
-            f"UPDATE {enrollment} SET grade = grade + 1, promoted_year = %(year)s "  # noqa: S608
-            f"WHERE rowid IN (SELECT rid FROM {work} WHERE cat = '{PROMOTE}')",
+            f"UPDATE {enrollment} AS e SET grade = e.grade + 1, promoted_year = %(year)s "  # noqa: S608
+            f"WHERE {dataclasses.replace(sql, scan=False).eligible('e')}",
             params,
         )
         updated = cursor.rowcount
@@ -567,10 +584,7 @@ def promotion_run(
         "ip": ctx.ip,
     }
     if connection.vendor == "postgresql":
-        # One promotion at a time (overlapping regions would otherwise wait on each other's rows, and could
-        # deadlock through different scan orders); released at commit.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK])
+        _lock_region(org_unit)
         report = _report(org_unit, school_year, sql, _grouped(sql))
         promoted = _promote_postgresql(sql, base)
     else:

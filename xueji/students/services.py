@@ -189,6 +189,10 @@ def register_students(
     today = timezone.localdate(now)
     try:
         with transaction.atomic():
+            # Lock the school row: a merger or closure (第12条) running now must not miss this registration.
+            locked = School.objects.select_for_update().get(pk=school.pk)
+            if locked.state != SchoolState.ACTIVE:
+                raise ApplicationError("school_not_active", f"{school.name}已合并或撤销，不能注册新学籍")
             return _register(actor, school, registrations, extra_version, import_batch_id, now, today)
     except IntegrityError as exc:
         # A concurrent registration won the race for the same identity or number: report it, write nothing.

@@ -75,6 +75,7 @@ def move_to_school(
         registered_by=actor,
         archive_due=enrollment.archive_due,
         archive_completed_at=enrollment.archive_completed_at,
+        promoted_year=enrollment.promoted_year,  # a transfer after the yearly run must not promote twice
     )
     if enrollment.province_code != target.province_code:
         _move_province(enrollment.person_id, target.province_code)
