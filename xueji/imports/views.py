@@ -1,0 +1,159 @@
+"""Web pages for bulk registration (第6条): upload, dry-run results, commit, template and roster download.
+
+Only a registrar of the school uploads and commits (``require_registrar_for_school`` inside the services);
+department registrars see the batches of their subtree. Anything outside the viewer's jurisdiction is 404.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from xueji.core.errors import ApplicationError, Forbidden, NotFound
+from xueji.core.htmx import is_htmx
+from xueji.core.views import paginate, require_student_roles, ui_errors
+
+from . import queries, services, tasks
+from .forms import UploadForm
+from .models import ImportBatch
+from .template import TEMPLATE_FILE_NAME, build_template
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _refusal(exc: ApplicationError) -> bool:
+    """Jurisdiction refusals propagate (→ 404/403); other domain errors are shown on the page."""
+    return isinstance(exc, (NotFound, Forbidden))
+
+
+@login_required
+@ui_errors
+@require_GET
+def batch_list(request: HttpRequest) -> HttpResponse:
+    require_student_roles(request.user)
+    page = paginate(request, queries.batch_list(viewer=request.user))
+    schools = list(queries.registrar_schools(viewer=request.user))
+    return render(request, "imports/list.html", {"page": page, "schools": schools})
+
+
+@login_required
+@ui_errors
+def batch_new(request: HttpRequest) -> HttpResponse:
+    schools = queries.registrar_schools(viewer=request.user)
+    if not schools.exists():
+        raise NotFound()
+    form = UploadForm(request.POST or None, request.FILES or None, schools=schools)
+    if request.method == "POST" and form.is_valid():
+        try:
+            batch = services.import_upload(
+                actor=request.user, school=form.cleaned_data["school"], uploaded=form.cleaned_data["file"]
+            )
+            tasks.start_check(actor=request.user, batch=batch)
+        except ApplicationError as exc:
+            if _refusal(exc):
+                raise
+            form.add_error("file", exc.message)
+        else:
+            return redirect("imports:detail", batch_id=batch.pk)
+    return render(
+        request, "imports/new.html", {"form": form, "max_mb": services.readers.max_bytes() // 1048576}
+    )
+
+
+def _detail_context(request: HttpRequest, batch: ImportBatch) -> dict[str, object]:
+    progress = queries.live_progress(batch)
+    status = ImportBatch.Status
+    running = batch.status in queries.RUNNING
+    return {
+        "batch": batch,
+        "progress": progress,
+        "running": running,
+        "can_commit": batch.status == status.CHECKED and batch.error_count == 0,
+        "can_recheck": batch.status in {status.INVALID, status.FAILED},
+        "errors": batch.errors,
+        "more_errors": max(batch.error_count - len(batch.errors), 0),
+    }
+
+
+@login_required
+@ui_errors
+@require_GET
+def batch_detail(request: HttpRequest, batch_id: UUID) -> HttpResponse:
+    batch = queries.batch_get(viewer=request.user, batch_id=batch_id)
+    context = _detail_context(request, batch)
+    if is_htmx(request):
+        return render(request, "imports/_batch.html", context)
+    return render(request, "imports/detail.html", context)
+
+
+@login_required
+@ui_errors
+@require_POST
+def batch_commit(request: HttpRequest, batch_id: UUID) -> HttpResponse:
+    batch = queries.batch_get(viewer=request.user, batch_id=batch_id)
+    try:
+        background = tasks.start_commit(actor=request.user, batch=batch)
+    except ApplicationError as exc:
+        if _refusal(exc):
+            raise
+        messages.error(request, exc.message)
+    else:
+        if background:
+            messages.info(request, _("文件较大，正在后台导入，请稍候"))
+        else:
+            messages.success(request, _("已导入 %(n)d 名学生") % {"n": batch.created_count})
+    return redirect("imports:detail", batch_id=batch.pk)
+
+
+@login_required
+@ui_errors
+@require_POST
+def batch_check(request: HttpRequest, batch_id: UUID) -> HttpResponse:
+    batch = queries.batch_get(viewer=request.user, batch_id=batch_id)
+    try:
+        tasks.start_check(actor=request.user, batch=batch)
+    except ApplicationError as exc:
+        if _refusal(exc):
+            raise
+        messages.error(request, exc.message)
+    return redirect("imports:detail", batch_id=batch.pk)
+
+
+@login_required
+@require_GET
+def template_download(request: HttpRequest) -> HttpResponse:
+    """The import template (no personal data)."""
+    response = HttpResponse(build_template(), content_type=XLSX)
+    response["Content-Disposition"] = content_disposition_header(True, TEMPLATE_FILE_NAME) or "attachment"
+    return response
+
+
+@login_required
+@ui_errors
+@require_POST
+def export_roster(request: HttpRequest) -> FileResponse:
+    """The school's roster of active students as .xlsx (masked identity numbers; audited)."""
+    code = request.POST.get("school", "")
+    school = queries.registrar_schools(viewer=request.user).filter(school_code=code).first()
+    if school is None:
+        raise NotFound()
+    handle = tempfile.NamedTemporaryFile(prefix="xueji-roster-", suffix=".xlsx", delete=False)  # noqa: SIM115
+    handle.close()
+    path = Path(handle.name)
+    try:
+        services.roster_export(actor=request.user, school=school, target=path)
+        stream = path.open("rb")
+    finally:
+        path.unlink(missing_ok=True)  # the open handle keeps the data until the response is sent
+    name = f"{school.name}学生名册{timezone.localdate():%Y%m%d}.xlsx"
+    return FileResponse(stream, as_attachment=True, filename=name, content_type=XLSX)
