@@ -39,7 +39,15 @@ from xueji.schools.queries import school_get, school_list
 
 from .enums import StudentStatus
 from .fields import ENROLLMENT_FIELDS, PERSON_FIELDS, FieldSpec
-from .forms import GRADE_LABELS, ArchiveForm, GuardianForm, RegistrationForm, ResolveForm
+from .forms import (
+    BASIC_KEYS,
+    GRADE_LABELS,
+    IDENTITY_KEYS,
+    ArchiveForm,
+    GuardianForm,
+    RegistrationForm,
+    ResolveForm,
+)
 from .models import Enrollment, ProblemRecord
 from .queries import StudentFilters, mask_phone, masked, problem_get, problems_open, student_get, student_list
 from .records import (
@@ -167,25 +175,9 @@ _SPECS = {s.key: s for s in PERSON_FIELDS + ENROLLMENT_FIELDS}
 BASIC_GROUPS = (
     (
         _("基本信息"),
-        (
-            "name",
-            "gender",
-            "birth_date",
-            "ethnicity",
-            "nationality",
-            "birthplace_code",
-            "native_place",
-            "household_code",
-            "household_type",
-            "overseas_status",
-            "health",
-            "political_status",
-            "name_pinyin",
-            "former_name",
-            "specialty",
-        ),
+        BASIC_KEYS,
     ),
-    (_("身份证件"), ("id_type", "id_number", "id_valid_period")),
+    (_("身份证件"), IDENTITY_KEYS),
     (_("联系方式"), ("phone", "postal_code", "current_address", "mailing_address", "home_address", "email")),
     (
         _("其他标记"),
