@@ -7,65 +7,26 @@ pages are wired — imports a small CSV. Screenshots at 1280 px and 390 px go to
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
+from tests.e2e.browser import SHOTS, shot
 from tests.factories import core as f
 from tests.factories import students as sf
 from xueji.audit.enums import EventType
 from xueji.audit.models import AuditEvent
 from xueji.students.models import ArchiveDocument, Enrollment, Person
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
-
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-SHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 PNG_1PX = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002"
     "0000050001e226059b0000000049454e44ae426082"
 )
-
-if not Path(CHROMIUM).exists():  # pragma: no cover
-    pytest.skip("chromium not installed", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture
-def media(settings, tmp_path):  # type: ignore[no-untyped-def]
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-def _shot(page: object, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+_shot = shot
 
 
 def _shot_phone(page: object, name: str, slices: int = 3) -> None:

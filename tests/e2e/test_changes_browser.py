@@ -5,17 +5,14 @@ approves it, and the student shows at the new school. Screenshots at 1280 px and
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.e2e.browser import shot
 from tests.factories import changes as c
 from tests.factories import core as f
 from xueji.changes.models import ApprovalStep, ChangeRequest
@@ -23,45 +20,9 @@ from xueji.changes.queries import transfer_lookup
 from xueji.changes.services import change_submit
 from xueji.students.models import Enrollment, Person
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
-
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-SHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
-
-if not Path(CHROMIUM).exists():  # pragma: no cover
-    pytest.skip("chromium not installed", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture
-def media(settings, tmp_path):  # type: ignore[no-untyped-def]
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-def _shot(page: object, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+_shot = shot
 
 
 def _login(context: object, live_server: object, username: str) -> object:
