@@ -28,6 +28,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
+    # Background work (imports, promotion, clean-up, daily sealing): django-tasks with its database backend.
+    "django_tasks",
+    "django_tasks_db",
     # Serves Swagger UI's assets locally (otherwise ninja falls back to a CDN template).
     "ninja",
     "xueji.core",
@@ -193,6 +196,14 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 IMPORT_MAX_BYTES = int(os.environ.get("XUEJI_IMPORT_MAX_BYTES", str(200 * 1024 * 1024)))
 # Files with more rows than this are imported in the background (web) with a progress bar.
 IMPORT_BACKGROUND_ROWS = int(os.environ.get("XUEJI_IMPORT_BACKGROUND_ROWS", "2000"))
+
+# Background work: a queue in our own database, drained by `manage.py db_worker` (started by `make run`).
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("XUEJI_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
 
 # The identity check against the national population database is a pluggable interface (第9条);
 # the default only checks structure and checksums.
