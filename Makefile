@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PY := .venv/bin/python
 STUDENTS ?= 300
 
-.PHONY: run test test-sqlite test-postgres lint bench install clean
+.PHONY: run dev collectstatic prepare test test-sqlite test-postgres lint bench install clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -15,12 +15,25 @@ STUDENTS ?= 300
 install: $(UV)
 	$(UV) sync --frozen --quiet
 
-## run: migrate the embedded SQLite database, seed the demo region once, print logins, serve on $(PORT)
-run: install
+## run: serve the way production does (gunicorn, DEBUG off, hashed static files, one task worker, the
+## scheduler) on http://127.0.0.1:$(PORT)/ after migrating, loading the calendar and (outside production)
+## seeding the demo region once. Ctrl-C stops all of them.
+run: prepare collectstatic
+	env -u XUEJI_DEBUG PORT=$(PORT) $(PY) manage.py serve
+
+## dev: Django's development server with DEBUG on and auto-reload (no task worker: run `manage.py db_worker`)
+dev: prepare
+	XUEJI_DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+prepare: install
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py load_calendar
-	$(PY) manage.py seed --students $(STUDENTS)
-	$(PY) manage.py runserver 127.0.0.1:$(PORT) --noreload
+	@if [ "$${XUEJI_ENV:-}" = "production" ]; then echo "XUEJI_ENV=production: no demo data"; \
+	else $(PY) manage.py seed --students $(STUDENTS); fi
+
+## collectstatic: hashed, compressed copies of the static files under staticfiles/ (served by WhiteNoise)
+collectstatic: install
+	env -u XUEJI_DEBUG $(PY) manage.py collectstatic --noinput -v0
 
 ## test: the whole suite (browser tests included where Chromium can be installed); DATABASE_URL picks the DB
 test: install

@@ -1,7 +1,8 @@
 """Settings for xueji, driven by the environment.
 
 No ``DATABASE_URL`` → an embedded SQLite database under ``var/``. ``DATABASE_URL=postgres://user@host:port/db``
-→ PostgreSQL. ``XUEJI_ENV=production`` turns on the hardened transport settings (HTTPS-only cookies, HSTS).
+→ PostgreSQL. ``XUEJI_ENV=production`` turns on the hardened transport settings (HTTPS-only cookies, HSTS) and
+refuses the built-in SECRET_KEY. DEBUG is off unless ``XUEJI_DEBUG=1`` (``make dev``).
 """
 
 from __future__ import annotations
@@ -10,14 +11,25 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("XUEJI_VAR_DIR", BASE_DIR / "var"))
 PRODUCTION = os.environ.get("XUEJI_ENV") == "production"
 
-SECRET_KEY = os.environ.get("XUEJI_SECRET_KEY", "dev-only-insecure-key-change-me-" + "x" * 20)
-DEBUG = os.environ.get("XUEJI_DEBUG", "0" if PRODUCTION else "1") == "1"
+BUILTIN_SECRET_KEY = "dev-only-insecure-key-change-me-" + "x" * 20
+SECRET_KEY = os.environ.get("XUEJI_SECRET_KEY", BUILTIN_SECRET_KEY)
+if PRODUCTION and (SECRET_KEY == BUILTIN_SECRET_KEY or len(SECRET_KEY) < 50):
+    # security.md §1: sessions, CSRF tokens and signed values are only as secret as this key.
+    raise ImproperlyConfigured(
+        "生产环境（XUEJI_ENV=production）必须通过 XUEJI_SECRET_KEY 设置至少 50 个字符的随机密钥，"
+        "不能使用内置的开发密钥。 / In production XUEJI_SECRET_KEY must be set to a random key of at least "
+        "50 characters; the built-in development key is refused. Generate one with: "
+        'python -c "import secrets; print(secrets.token_urlsafe(64))"'
+    )
+# DEBUG is off unless explicitly asked for (`make dev` sets XUEJI_DEBUG=1): `make run` serves like production.
+DEBUG = os.environ.get("XUEJI_DEBUG") == "1"
 ALLOWED_HOSTS = os.environ.get("XUEJI_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
 INSTALLED_APPS = [
@@ -26,6 +38,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Content-Security-Policy header on every response (settings CONTENT_SECURITY_POLICY below).
+    "csp",
     "django.contrib.humanize",
     "axes",
     # Background work (imports, promotion, clean-up, daily sealing): django-tasks with its database backend.
@@ -44,11 +58,18 @@ INSTALLED_APPS = [
     "xueji.reports",
     "xueji.workdays",
     "xueji.changes",
+    # The periodic schedule (`manage.py scheduler`): which job ran for which slot, so none runs twice.
+    "xueji.scheduling",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files with hashed names and far-future caching straight from the WSGI process.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "xueji.core.middleware.RequestIdMiddleware",
+    # A NUL byte or a broken multipart body is a 400 before a view runs (issue #6 §3.9).
+    "xueji.core.middleware.RejectBadInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -115,6 +136,30 @@ def _database_from_url(url: str | None) -> dict[str, object]:
 
 
 DATABASES = {"default": _database_from_url(os.environ.get("DATABASE_URL"))}
+
+
+def _database_roles(url: str | None, app: dict[str, object]) -> dict[str, dict[str, str]] | None:
+    """``XUEJI_MIGRATE_DATABASE_URL``: the PostgreSQL role that owns the schema (issue #6 §3.8).
+
+    The application connects as ``DATABASE_URL``'s role, which owns nothing (SELECT/INSERT on the append-only
+    audit tables, ordinary DML elsewhere): it can neither rewrite the audit trail nor lift its triggers.
+    ``migrate``, ``db_roles``, ``backup`` and ``restore`` switch to the owner's credentials
+    (``xueji.core.dbroles``) on ``DATABASE_URL``'s database: only the credentials (user, password, host,
+    port) are taken from this URL, its database name is not used. Unset, or the same role as the application
+    (SQLite, development) → ``None`` and nothing switches. Otherwise ``{"app": credentials, "owner": credentials}``.
+    """
+    if not url or app["ENGINE"] != "django.db.backends.postgresql":
+        return None
+    owner = _database_from_url(url)
+    if owner["USER"] == app["USER"]:
+        return None
+    if not app["USER"] or not owner["USER"]:
+        raise ValueError("DATABASE_URL and XUEJI_MIGRATE_DATABASE_URL must both name their role (user)")
+    keys = ("USER", "PASSWORD", "HOST", "PORT")
+    return {"app": {k: str(app[k]) for k in keys}, "owner": {k: str(owner[k]) for k in keys}}
+
+
+DATABASE_ROLES = _database_roles(os.environ.get("XUEJI_MIGRATE_DATABASE_URL"), DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -165,6 +210,25 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+# Chinese error pages in the site's layout (xueji/core/errors_views.py); JSON under /api/.
+CSRF_FAILURE_VIEW = "xueji.core.errors_views.csrf_failure"
+# Content-Security-Policy (django-csp 4.0). No inline script anywhere: htmx and app.js are files, htmx is
+# configured not to eval nor inject styles (templates/base.html). No inline styles either. The Swagger UI
+# page relaxes nothing but img-src (its icons are data: URIs), see config/api.py docs view.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if PRODUCTION:
@@ -174,6 +238,8 @@ if PRODUCTION:
     CSRF_COOKIE_NAME = "__Host-csrftoken"
     SECURE_HSTS_SECONDS = 31536000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # The directive alone commits nothing (only a submission to the browsers' preload list does).
+    SECURE_HSTS_PRELOAD = os.environ.get("XUEJI_HSTS_PRELOAD", "1") == "1"
     SECURE_SSL_REDIRECT = os.environ.get("XUEJI_SSL_REDIRECT", "1") == "1"
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
@@ -186,7 +252,25 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("XUEJI_STATIC_ROOT", BASE_DIR / "staticfiles"))
+# `collectstatic` (run by `make run`) writes hashed, pre-compressed copies; WhiteNoise serves them with
+# `Cache-Control: max-age=315360000, immutable`. The test suite swaps in plain storage (tests/conftest.py).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+
+def _static_headers(headers: dict[str, str], path: str, url: str) -> None:
+    """Static files are answered by WhiteNoise before the CSP and X-Frame-Options middleware run: they get
+    the same lock-down (an SVG or HTML file opened directly can run nothing and cannot be framed)."""
+    headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'"
+    )
+    headers["X-Frame-Options"] = "DENY"
+
+
+WHITENOISE_ADD_HEADERS_FUNCTION = _static_headers
 MEDIA_ROOT = Path(os.environ.get("XUEJI_MEDIA_ROOT", VAR_DIR / "media"))
 
 # Archive attachments (第6条): PDF/JPEG/PNG checked by content.
@@ -194,6 +278,13 @@ ARCHIVE_MAX_BYTES = int(os.environ.get("XUEJI_ARCHIVE_MAX_BYTES", str(5 * 1024 *
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 IMPORT_MAX_BYTES = int(os.environ.get("XUEJI_IMPORT_MAX_BYTES", str(200 * 1024 * 1024)))
+# Hostile .xlsx/.csv (issue #6 §3.7, xueji/imports/readers.py): decompressed size of any part of an .xlsx,
+# its compression ratio (real sheets 5-20:1, a deflate bomb ~1000:1), and the longest row/line.
+IMPORT_MAX_UNCOMPRESSED_BYTES = int(
+    os.environ.get("XUEJI_IMPORT_MAX_UNCOMPRESSED_BYTES", str(1024 * 1024 * 1024))
+)
+IMPORT_MAX_COMPRESSION_RATIO = int(os.environ.get("XUEJI_IMPORT_MAX_COMPRESSION_RATIO", "100"))
+IMPORT_MAX_ROW_BYTES = int(os.environ.get("XUEJI_IMPORT_MAX_ROW_BYTES", str(1024 * 1024)))
 # Files with more rows than this are imported in the background (web) with a progress bar.
 IMPORT_BACKGROUND_ROWS = int(os.environ.get("XUEJI_IMPORT_BACKGROUND_ROWS", "2000"))
 
@@ -204,6 +295,23 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+# `manage.py scheduler` enqueues these queue tasks (dotted paths) when due: "daily HH:MM" (local time) or
+# "every Ns". Each (entry, slot) is recorded once in the database, so two schedulers never double-run a job.
+XUEJI_SCHEDULE = {
+    "xueji.accounts.tasks.seal_dormant": "daily 02:30",
+    "xueji.imports.tasks.purge_files": "daily 03:00",
+    "xueji.changes.tasks.purge_orphan_attachments": "daily 03:15",
+    "xueji.scheduling.tasks.prune_task_results": "daily 03:30",
+    "xueji.core.tasks.purge_rate_counters": "daily 03:45",
+    "xueji.imports.tasks.reap_stale": "every 60s",
+    "xueji.scheduling.tasks.reap_lost_tasks": "every 60s",
+}
+# Files of imports never committed are deleted after this many days (personal data is not kept).
+XUEJI_IMPORT_FILE_RETENTION_DAYS = int(os.environ.get("XUEJI_IMPORT_FILE_RETENTION_DAYS", "7"))
+# Attachment files on disk without a database row (their transaction rolled back) go after this many hours.
+XUEJI_ORPHAN_FILE_GRACE_HOURS = int(os.environ.get("XUEJI_ORPHAN_FILE_GRACE_HOURS", "24"))
+# A background job on another host with no heartbeat for this long counts as lost (same host: pid check).
+XUEJI_TASK_STALE_SECONDS = int(os.environ.get("XUEJI_TASK_STALE_SECONDS", "120"))
 
 # The identity check against the national population database is a pluggable interface (第9条);
 # the default only checks structure and checksums.
@@ -211,8 +319,34 @@ IDENTITY_VERIFIER = os.environ.get(
     "XUEJI_IDENTITY_VERIFIER", "xueji.students.verification.ChecksumOnlyVerifier"
 )
 
+# A temporary password from a two-person reset (requested by one security admin, confirmed by another)
+# is valid this long (hours) and for one login.
+PASSWORD_RESET_TTL_HOURS = int(os.environ.get("XUEJI_PASSWORD_RESET_TTL_HOURS", "72"))
+
 # API tokens live this long (hours).
 API_TOKEN_TTL_HOURS = int(os.environ.get("XUEJI_API_TOKEN_TTL_HOURS", "12"))
+
+
+def _rate_limits(raw: str) -> dict[str, tuple[int, int]]:
+    """``"reveal=100/3600,lookup=100/86400"`` → ``{"reveal": (100, 3600), "lookup": (100, 86400)}``."""
+    limits: dict[str, tuple[int, int]] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        bucket, _sep, rate = item.partition("=")
+        count, _sep, seconds = rate.partition("/")
+        limits[bucket.strip()] = (int(count), int(seconds))
+    return limits
+
+
+# Sensitive reads per account (issue #6 §3.10): bucket → (requests, window in seconds), counted in the database.
+# Override any of them with e.g. XUEJI_RATE_LIMITS="reveal=200/3600,export=50/86400".
+XUEJI_RATE_LIMITS = {
+    "reveal": (100, 3600),  # full ID number / phone / 学籍号 shown
+    # national look-ups: ID number → school at registration, 学籍号+姓名 (transfer, progression, return)
+    "lookup": (100, 86400),
+    "export": (20, 86400),  # roster exports
+    "list": (600, 3600),  # list pages and list API calls (students, audit)
+    **_rate_limits(os.environ.get("XUEJI_RATE_LIMITS", "")),
+}
 
 LOGGING = {
     "version": 1,

@@ -1,5 +1,3 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.urls import URLPattern, URLResolver, include, path
 
 from .api import api
@@ -17,5 +15,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("changes/", include("xueji.changes.urls")),
     path("", include("xueji.core.urls")),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.STATIC_URL, document_root=settings.BASE_DIR / "static")
+# Static files: WhiteNoise (production and `make run`) or runserver's staticfiles handler (`make dev`).
+
+# Chinese error pages in the layout; the one JSON error shape under /api/ (xueji/core/errors_views.py).
+handler400 = "xueji.core.errors_views.bad_request"
+handler403 = "xueji.core.errors_views.permission_denied"
+handler404 = "xueji.core.errors_views.page_not_found"
+handler500 = "xueji.core.errors_views.server_error"

@@ -23,11 +23,89 @@ def _fast_password_hashing():  # type: ignore[no-untyped-def]
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _plain_static_storage():  # type: ignore[no-untyped-def]
+    """Production serves hashed names from the `collectstatic` manifest (config/settings.py STORAGES). Tests
+    render templates without running `collectstatic` (it would write into the working tree and cost seconds
+    per run), so `{% static %}` uses plain names here and WhiteNoise looks files up per request; the manifest
+    path itself is tested in tests/deploy/test_static.py (collectstatic into a temporary STATIC_ROOT)."""
+    from django.test.utils import override_settings
+
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    with override_settings(STORAGES=storages, WHITENOISE_AUTOREFRESH=True, WHITENOISE_USE_FINDERS=True):
+        yield
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):  # type: ignore[no-untyped-def]
+    """PostgreSQL with two roles (CI: ``XUEJI_MIGRATE_DATABASE_URL`` names the owner): the test database is
+    created, migrated (``migrate`` grants the application role its privileges) and dropped as the owner role;
+    the tests themselves run as the application role (``django_db_setup`` below), which can neither alter the
+    append-only audit tables nor lift their triggers (issue #6 §3.8). One role (SQLite, dev) → no switch."""
+    from xueji.core import dbroles
+
+    with dbroles.as_owner():
+        yield
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
-    """Load the Guangdong and Beijing departments once; transactional tests that flush reload them."""
-    with django_db_blocker.unblock():
-        f.departments()
+    """Run the tests as the application role; load the Guangdong and Beijing departments once (transactional
+    tests that flush reload them)."""
+    from xueji.core import dbroles
+
+    with dbroles.as_app():
+        with django_db_blocker.unblock():
+            f.departments()
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_as_owner():  # type: ignore[no-untyped-def]
+    """After a transactional test the harness empties the database with ``flush``: the one "delete" the tests
+    need on the append-only audit tables. It runs as the owner role (the application role may not TRUNCATE
+    them) with their triggers lifted for the flush only and restored right after, so every test runs with the
+    triggers in place."""
+    from unittest import mock
+
+    from django.core.management.commands import flush
+
+    from xueji.audit import triggers
+    from xueji.core import dbroles
+
+    original = flush.Command.handle
+
+    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+        with dbroles.as_owner(options.get("database", "default")) as connection:
+            with connection.cursor() as cursor:
+                triggers.drop(connection.vendor, cursor)
+            try:
+                return original(self, *args, **options)
+            finally:
+                with connection.cursor() as cursor:
+                    triggers.create(connection.vendor, cursor)
+
+    with mock.patch.object(flush.Command, "handle", handle):
+        yield
+
+
+@pytest.fixture
+def owner_connection(db):  # type: ignore[no-untyped-def]
+    """A separate PostgreSQL connection to the test database as the owner role, for tests that need owner
+    rights (e.g. to show that the triggers, not only the grants, refuse a rewrite). The caller's transaction
+    is not visible to it."""
+    from django.db import connection
+
+    from xueji.core import dbroles
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
+    owner = dbroles.owner_connection()
+    yield owner
+    owner.close()
 
 
 @pytest.fixture
@@ -52,39 +130,3 @@ def school_b(tree):  # another county, same city (天河区)
 @pytest.fixture
 def registrar_a(school_a):
     return f.registrar(school_a, username="reg_a")
-
-
-def _is_transactional(request) -> bool:  # type: ignore[no-untyped-def]
-    marker = request.node.get_closest_marker("django_db")
-    names = set(request.fixturenames)
-    return bool(
-        {"transactional_db", "live_server", "django_db_reset_sequences"} & names
-        or (marker is not None and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")))
-    )
-
-
-@pytest.fixture(autouse=True)
-def _audit_triggers(request):  # type: ignore[no-untyped-def]
-    """Keep the audit table append-only during every test; lift the triggers only for the harness's flush
-    after a transactional test (this fixture's teardown runs before the database fixture's flush)."""
-    if not _is_transactional(request):
-        if "db" in request.fixturenames or request.node.get_closest_marker("django_db"):
-            from django.db import connection
-
-            from xueji.audit import triggers
-
-            request.getfixturevalue("db")
-            with connection.cursor() as cursor:
-                triggers.create(connection.vendor, cursor)
-        yield
-        return
-    request.getfixturevalue("transactional_db")
-    from django.db import connection
-
-    from xueji.audit import triggers
-
-    with connection.cursor() as cursor:
-        triggers.create(connection.vendor, cursor)
-    yield
-    with connection.cursor() as cursor:
-        triggers.drop(connection.vendor, cursor)

@@ -6,3 +6,10 @@ document.addEventListener("click", (e) => {
 document.addEventListener("change", (e) => {
   if (e.target.matches("[data-autosubmit]")) e.target.form.submit();
 });
+// A refused sensitive read (429 操作过于频繁) is shown in place like an answer, so the user sees why.
+document.addEventListener("htmx:beforeSwap", (e) => {
+  if (e.detail.xhr.status === 429) {
+    e.detail.shouldSwap = true;
+    e.detail.isError = false;
+  }
+});

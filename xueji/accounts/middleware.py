@@ -5,6 +5,9 @@
 - A session older than ``SESSION_ABSOLUTE_SECONDS`` (default 12 h) ends even while in use (ASVS 7.3.2);
   the idle timeout is the session's own expiry (``SESSION_COOKIE_AGE`` renewed on every request), and admin
   sessions carry a shorter idle limit (``ADMIN_SESSION_IDLE_SECONDS``, default 15 min, security.md §1.1).
+- An expired session (idle timeout: the session row outlived ``SESSION_COOKIE_AGE``, or the admin idle
+  limit) sends the browser to ``/login/?reason=timeout|idle&next=<where it was>`` ("登录超时，请重新登录");
+  htmx requests get ``HX-Redirect`` to that page instead of a login form swapped into a fragment.
 - An account that owes a password change (administrator's one-time password, or older than the dengbao
   maximum age, 第24条 定期更改密码) reaches only the password-change page, logout and static files.
 
@@ -17,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, logout
@@ -39,6 +42,36 @@ DEFAULT_ABSOLUTE_SECONDS = 12 * 3600
 
 def absolute_session_seconds() -> int:
     return int(getattr(settings, "SESSION_ABSOLUTE_SECONDS", DEFAULT_ABSOLUTE_SECONDS))
+
+
+def where_they_were(request: HttpRequest) -> str:
+    """The page to return to after logging in again: the page itself for a GET, the page an htmx fragment
+    or a form post came from otherwise. Same host only (the login view checks again, ``_safe_next``)."""
+    if is_htmx(request):
+        url = request.headers.get("HX-Current-URL", "")
+    elif request.method in {"GET", "HEAD"}:
+        return request.get_full_path()
+    else:
+        url = request.headers.get("Referer", "")
+    parts = urlsplit(url)
+    if not parts.path.startswith("/") or (parts.netloc and parts.netloc != request.get_host()):
+        return ""
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def login_url_for(request: HttpRequest, reason: str) -> str:
+    params = {"reason": reason} if reason else {}
+    back = where_they_were(request)
+    if back:
+        params["next"] = back
+    return f"{reverse('accounts:login')}?{urlencode(params)}"
+
+
+def session_timed_out(request: HttpRequest) -> bool:
+    """The browser sent a session cookie that names no live session: it expired (idle timeout,
+    ``SESSION_COOKIE_AGE`` renewed on every request). A logout deletes the cookie, so this is not a logout.
+    Call after the session was read (``AuthenticationMiddleware`` reads it)."""
+    return settings.SESSION_COOKIE_NAME in request.COOKIES and request.session.session_key is None
 
 
 def _redirect(request: HttpRequest, url: str) -> HttpResponse:
@@ -71,7 +104,16 @@ class AccountPolicyMiddleware:
             # The backend no longer returns the session's user (deactivated or deleted): end the session too.
             if SESSION_KEY in request.session:
                 request.session.flush()
-            return self.get_response(request)
+                return self.get_response(request)
+            timed_out = session_timed_out(request)
+            response = self.get_response(request)
+            if response.status_code == 302 and response["Location"].startswith(f"{settings.LOGIN_URL}?"):
+                # A page that needs login (``login_required``): say why, and come back here afterwards.
+                if timed_out:
+                    return _redirect(request, login_url_for(request, "timeout"))
+                if is_htmx(request):
+                    return _redirect(request, login_url_for(request, ""))
+            return response
 
         login_url = reverse("accounts:login")
         reason = ""
@@ -107,6 +149,8 @@ class AccountPolicyMiddleware:
                 }[reason],
             )
             logout(request)
+            if reason == "idle":
+                return _redirect(request, login_url_for(request, reason))
             return _redirect(request, f"{login_url}?{urlencode({'reason': reason})}")
 
         if passwords.change_required(user):

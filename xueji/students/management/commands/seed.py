@@ -1,6 +1,10 @@
 """``manage.py seed``: the demo region, one login per level and N students (used by ``make run``).
 
 Idempotent: a second run finds the demo region, creates nothing and prints the logins again.
+
+Production mode (``XUEJI_ENV=production``, issue #6 §1): refused unless ``--allow-production-demo`` is given
+(a demo region and logins with a published password do not belong in a live register); when forced, every
+demo login must change its password at first login (第24条, security.md §1).
 """
 
 from __future__ import annotations
@@ -8,8 +12,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from xueji.accounts.services import password_change_demand
 from xueji.students import demo
 
 
@@ -32,11 +38,22 @@ class Command(BaseCommand):
             action="store_true",
             help="只载入广东、北京的教育行政部门（默认载入全国）",
         )
+        parser.add_argument(
+            "--allow-production-demo",
+            action="store_true",
+            help="生产模式（XUEJI_ENV=production）下仍载入演示数据；演示账号首次登录须修改密码",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         students = options["students"]
         if students < 0:
             raise CommandError("--students 不能为负数")
+        production = bool(getattr(settings, "PRODUCTION", False))
+        if production and not options["allow_production_demo"]:
+            raise CommandError(
+                "生产模式（XUEJI_ENV=production）下不载入演示数据：演示账号的密码是公开的。"
+                "确需在生产环境演示时，请加 --allow-production-demo（演示账号首次登录须修改密码）。"
+            )
         verbosity = options.get("verbosity", 1)
         step = max(50_000, students // 20)
         shown = [0]
@@ -65,6 +82,11 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write(f"演示数据已存在（学生 {report.students:,} 名），未做任何修改。")
+        if production:
+            password_change_demand(
+                actor=None, usernames=[login.username for login in demo.LOGINS], reason="生产模式下的演示账号"
+            )
+            self.stdout.write(self.style.WARNING("生产模式：演示账号首次登录须修改密码。"))
         self._print_logins()
 
     def _print_logins(self) -> None:
