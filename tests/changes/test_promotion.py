@@ -352,3 +352,128 @@ def test_a_request_submitted_while_the_run_updates_refuses_the_whole_run(env, mo
     assert _grade(env["g1"]) == 1 and _grade(env["g3"]) == 3
     assert Enrollment.objects.filter(promoted_year__isnull=False).count() == 0
     assert AuditEvent.objects.count() == events
+
+
+# --------------------------------------------------------------------------------------------- on the queue
+def test_the_page_runs_the_promotion_on_the_task_queue_and_shows_the_report(client, env):
+    """Started from the web, the run is a queue task (the request does not hold the database for the whole
+    region); the page polls it and shows the report; its audit events carry the starting request's id."""
+    from django.urls import reverse
+
+    from tests.factories.tasks import run_queued_tasks
+    from xueji.audit.enums import EventType
+    from xueji.changes.views import current_school_year
+
+    year = current_school_year(timezone.localdate())
+    # The factory enrols in 2026-09; for the current school year these pupils must have entered earlier.
+    Enrollment.objects.filter(pk__in=[env[k].pk for k in PROMOTED]).update(entry_ym=f"{year - 1}09")
+    expected = promotion_preview(actor=env["county"], org_unit=env["haizhu"], school_year=year).to_promote
+    assert expected > 0
+    grades = {k: _grade(env[k]) for k in PROMOTED}
+    url = reverse("changes:promotion")
+    client.force_login(env["county"])
+    response = client.post(url, {"school_year": str(year), "confirm": "1"}, HTTP_X_REQUEST_ID="promo-req-1")
+    assert response.status_code == 302
+    job_url = response["Location"]
+    assert job_url.startswith(f"{url}?job=")
+    assert {k: _grade(env[k]) for k in PROMOTED} == grades  # queued, not run in the request
+
+    waiting = client.get(job_url).content.decode()
+    assert 'data-testid="promotion-running"' in waiting and 'hx-trigger="every 2s"' in waiting
+    assert 'data-testid="promotion-result"' not in waiting
+
+    assert run_queued_tasks() == ["SUCCESSFUL"]
+    poll = client.get(job_url, HTTP_HX_REQUEST="true")
+    assert poll["HX-Redirect"] == job_url
+    done = client.get(job_url).content.decode()
+    assert 'data-testid="promotion-result"' in done and f"升级 {expected} 人" in done
+    assert 'data-testid="promotion-running"' not in done
+    assert Enrollment.objects.filter(promoted_year=year).count() == expected
+    summary = AuditEvent.objects.get(event_type=EventType.BULK_CHANGE, subject_type="org")
+    assert (summary.request_id, summary.actor_username) == ("promo-req-1", env["county"].username)
+
+
+def test_a_promotion_job_is_visible_only_to_the_account_that_started_it(client, env):
+    from django.urls import reverse
+
+    from tests.factories.tasks import run_queued_tasks
+    from xueji.changes.views import current_school_year
+
+    year = current_school_year(timezone.localdate())
+    client.force_login(env["county"])
+    job_url = client.post(reverse("changes:promotion"), {"school_year": str(year), "confirm": "1"})[
+        "Location"
+    ]
+    other = c.dept_registrar("440105")
+    client.force_login(other)
+    assert client.get(job_url).status_code == 404
+    assert client.get(f"{reverse('changes:promotion')}?job=not-a-task").status_code == 404
+    assert run_queued_tasks() == ["SUCCESSFUL"]
+    assert client.get(job_url).status_code == 404
+
+
+def test_a_refusal_inside_the_queued_run_is_shown_on_the_page(client, env, monkeypatch):
+    from django.urls import reverse
+
+    from tests.factories.tasks import run_queued_tasks
+    from xueji.changes import tasks as change_tasks
+    from xueji.changes.views import current_school_year
+    from xueji.core.errors import Conflict
+
+    def raced(**kwargs):
+        raise Conflict(
+            "promotion_raced", "升级过程中有 1 名学生新提交了学籍业务，本次升级未写入任何数据，请重新办理"
+        )
+
+    year = current_school_year(timezone.localdate())
+    client.force_login(env["county"])
+    job_url = client.post(reverse("changes:promotion"), {"school_year": str(year), "confirm": "1"})[
+        "Location"
+    ]
+    monkeypatch.setattr(change_tasks, "promotion_run", raced)
+    assert run_queued_tasks() == ["SUCCESSFUL"]
+    response = client.get(job_url)
+    assert response.status_code == 400
+    assert "本次升级未写入任何数据，请重新办理" in response.content.decode()
+
+
+def test_a_refused_promotion_is_shown_at_once_and_nothing_is_queued(client, env):
+    from django.urls import reverse
+    from django_tasks_db.models import DBTaskResult
+
+    client.force_login(env["county"])
+    response = client.post(reverse("changes:promotion"), {"school_year": "2019", "confirm": "1"})
+    assert response.status_code == 400
+    assert DBTaskResult.objects.count() == 0
+
+
+def test_a_promotion_whose_worker_died_shows_as_failed_and_can_be_run_again(client, env):
+    import socket
+    import subprocess
+
+    from django.urls import reverse
+    from django_tasks_db.models import DBTaskResult
+
+    from tests.factories.tasks import run_queued_tasks
+    from xueji.changes.views import current_school_year
+    from xueji.scheduling.models import TaskLease
+    from xueji.scheduling.tasks import reap_lost_tasks
+
+    year = current_school_year(timezone.localdate())
+    client.force_login(env["county"])
+    url = reverse("changes:promotion")
+    job_url = client.post(url, {"school_year": str(year), "confirm": "1"})["Location"]
+    task_id = job_url.split("job=")[1]
+
+    child = subprocess.Popen(["true"])  # noqa: S607 - a worker process that is gone
+    child.wait(timeout=10)
+    DBTaskResult.objects.filter(pk=task_id).update(status="RUNNING", started_at=timezone.now())
+    TaskLease.objects.create(task_id=task_id, host=socket.gethostname(), pid=child.pid)
+    assert 'data-testid="promotion-running"' in client.get(job_url).content.decode()
+    assert reap_lost_tasks.call() == 1
+    failed = client.get(job_url)
+    assert failed.status_code == 400
+    assert "年度升级失败（系统错误），未写入任何数据，请重新办理" in failed.content.decode()
+    again = client.post(url, {"school_year": str(year), "confirm": "1"})["Location"]
+    assert run_queued_tasks() == ["SUCCESSFUL"]
+    assert 'data-testid="promotion-result"' in client.get(again).content.decode()

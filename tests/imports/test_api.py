@@ -10,6 +10,7 @@ from django.test import Client, override_settings
 from openpyxl import load_workbook
 
 from tests.factories import imports as fi
+from tests.factories.tasks import run_queued_tasks
 from xueji.accounts.auth import issue_token
 from xueji.imports.models import ImportBatch
 from xueji.students.models import Person
@@ -55,7 +56,7 @@ def test_upload_check_commit_and_poll(school_a, registrar_a, tmp_path):
     assert Person.objects.count() == 2
 
     polled = client.get(f"{BASE}{batch_id}", **headers).json()
-    assert polled["progress"] == {"phase": "commit", "done": 2, "total": 2, "percent": 100}
+    assert polled["progress"] == {"phase": "commit", "done": 2, "total": 2, "percent": 100, "known": True}
     assert [b["id"] for b in client.get(BASE, **headers).json()] == [batch_id]
 
 
@@ -141,41 +142,32 @@ def test_template_endpoint(registrar_a):
 
 
 @override_settings(IMPORT_BACKGROUND_ROWS=1)
-def test_large_files_run_in_the_background(
-    school_a, registrar_a, tmp_path, monkeypatch, django_capture_on_commit_callbacks
-):
-    """Above IMPORT_BACKGROUND_ROWS the check and the commit return 202 and run in a thread after commit."""
-    started: list[str] = []
+def test_large_files_run_on_the_task_queue(school_a, registrar_a, tmp_path):
+    """Above IMPORT_BACKGROUND_ROWS the check and the commit return 202 and are queue tasks (a row in the
+    database queue, committed with the batch's state), run by the worker — not threads of the web process."""
+    from django_tasks_db.models import DBTaskResult
 
-    class InlineThread:
-        def __init__(self, target, args, name, daemon):
-            self.target, self.args, self.name = target, args, name
-            assert daemon is True
-
-        def start(self):
-            started.append(self.name)
-            self.target(*self.args)
-
-    from xueji.imports import tasks
-
-    monkeypatch.setattr(tasks.threading, "Thread", InlineThread)
-    monkeypatch.setattr(tasks.connections, "close_all", lambda: None)  # the test's connection stays open
     client, headers = Client(), auth(registrar_a)
     batch_id = client.post(
         BASE, {"school": school_a.school_code, "file": xlsx_upload(tmp_path, fi.students(3))}, **headers
     ).json()["id"]
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = client.post(f"{BASE}{batch_id}/check", **headers)
+    response = client.post(f"{BASE}{batch_id}/check", **headers)
     assert response.status_code == 202
     assert (response.json()["status"], response.json()["background"]) == ("checking", True)
-    assert started == []
-    for callback in callbacks:
-        callback()
-    assert started == [f"import-{batch_id}"]
+    queued = DBTaskResult.objects.get()
+    assert (queued.task_path, queued.status, queued.args_kwargs["args"]) == (
+        "xueji.imports.tasks.check_batch",
+        "READY",
+        [batch_id, registrar_a.pk, 1],
+    )
+    assert ImportBatch.objects.get(pk=batch_id).task_id == str(queued.pk)
+    assert run_queued_tasks() == ["SUCCESSFUL"]
     assert client.get(f"{BASE}{batch_id}", **headers).json()["status"] == "checked"
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(f"{BASE}{batch_id}/commit", **headers)
+    response = client.post(f"{BASE}{batch_id}/commit", **headers)
     assert response.status_code == 202
+    assert response.json()["status"] == "committing"
+    assert Person.objects.count() == 0
+    assert run_queued_tasks() == ["SUCCESSFUL"]
     assert client.get(f"{BASE}{batch_id}", **headers).json()["status"] == "committed"
     assert Person.objects.count() == 3

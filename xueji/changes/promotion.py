@@ -555,6 +555,13 @@ def _raced(sql: _Sql) -> list[str]:
         return [str(row[0]) for row in cursor.fetchall()]
 
 
+def promotion_check(*, actor: Any, org_unit: OrgUnit, school_year: int, today: date | None = None) -> None:
+    """The refusals of :func:`promotion_run` (the actor's right, the school year), checked before a run is
+    queued so that the page shows them at once; the run checks them again."""
+    require_department_registrar(actor, org_unit, action="年度升级")
+    _check_school_year(school_year, today or timezone.localdate())
+
+
 @transaction.atomic
 def promotion_run(
     *, actor: Any, org_unit: OrgUnit, school_year: int, today: date | None = None
@@ -621,6 +628,7 @@ def promotion_run(
 __all__ = [
     "CATEGORY_LABELS",
     "PromotionReport",
+    "promotion_check",
     "promotion_preview",
     "promotion_run",
     "require_department_registrar",

@@ -44,6 +44,7 @@ class ProgressOut(Schema):
     done: int
     total: int
     percent: int
+    known: bool
 
 
 class BatchSummaryOut(Schema):
@@ -66,6 +67,8 @@ class BatchOut(BatchSummaryOut):
     message: str
     progress: ProgressOut
     background: bool = False
+    retryable: bool = False
+    stale: bool = False
     errors: list[ProblemOut]
 
 
@@ -93,12 +96,15 @@ def _out(batch: ImportBatch, background: bool = False) -> dict[str, Any]:
         "valid_rows": batch.valid_rows,
         "message": batch.message,
         "background": background,
+        "retryable": batch.status == ImportBatch.Status.FAILED and batch.retryable,
+        "stale": queries.batch_is_stale(batch),
         "errors": batch.errors,
         "progress": {
             "phase": progress.phase,
             "done": progress.done,
             "total": progress.total,
             "percent": progress.percent,
+            "known": progress.known,
         },
     }
 
@@ -158,4 +164,17 @@ def commit_batch(request: HttpRequest, batch_id: UUID) -> Status:
     """Large files are committed in the background (202): poll ``GET /{id}``."""
     batch = queries.batch_get(viewer=request.user, batch_id=batch_id)
     background = tasks.start_commit(actor=request.user, batch=batch)
+    return Status(202 if background else 200, _out(batch, background))
+
+
+@router.post(
+    "/{uuid:batch_id}/retry",
+    response={200: BatchOut, 202: BatchOut, **ERRORS},
+    summary="重试（系统错误或处理进程中断后，用同一文件重新执行失败的步骤）",
+)
+def retry_batch(request: HttpRequest, batch_id: UUID) -> Status:
+    """Allowed when ``retryable`` or ``stale`` is true (409 ``batch_not_retryable`` otherwise). Large files
+    run in the background (202): poll ``GET /{id}``."""
+    batch = queries.batch_get(viewer=request.user, batch_id=batch_id)
+    background = tasks.start_retry(actor=request.user, batch=batch)
     return Status(202 if background else 200, _out(batch, background))

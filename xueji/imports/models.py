@@ -40,6 +40,18 @@ class ImportBatch(models.Model):
     created_count = models.PositiveIntegerField(default=0)
     message = models.CharField(max_length=300, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Background runs (tasks.py): which step runs or ran last, on which queue task, in which process. A run
+    # whose process is gone (kill -9, power loss) is found by ``tasks.reap_stale`` and marked FAILED and
+    # ``retryable``; ``attempt`` makes a superseded queue task a no-op.
+    phase = models.CharField(max_length=8, blank=True)  # "check" | "commit"
+    attempt = models.PositiveIntegerField(default=0)
+    task_id = models.CharField(max_length=64, blank=True)
+    worker_host = models.CharField(max_length=100, blank=True)
+    worker_pid = models.PositiveIntegerField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    retryable = models.BooleanField(default=False)
+    # Files of batches never committed are deleted after IMPORT_FILE_RETENTION_DAYS (personal data).
+    file_purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("导入批次")

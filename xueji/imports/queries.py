@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
 from xueji.accounts.jurisdiction import school_registrar_units, scope_q
@@ -20,7 +19,6 @@ from xueji.students.models import Enrollment, IdentityKey
 from .models import ImportBatch
 
 QUERY_CHUNK = 900  # under SQLite's bound-parameter limit
-PROGRESS_TTL = 6 * 3600
 RUNNING = frozenset({ImportBatch.Status.CHECKING, ImportBatch.Status.COMMITTING})
 
 
@@ -72,37 +70,48 @@ class Progress:
             return 0
         return min(100, self.done * 100 // self.total)
 
-
-def _progress_key(batch_id: UUID | str) -> str:
-    return f"xueji:import-progress:{batch_id}"
-
-
-def publish_progress(batch_id: UUID | str, phase: str, done: int, total: int) -> None:
-    """Record live progress in the Django cache.
-
-    A commit runs in one long transaction (all-or-nothing), so progress written to the batch row would stay
-    invisible until the end. The cache is outside the transaction: with the default per-process cache the
-    web poller sees it when the import runs in a thread of the same process (``tasks.py``); with a shared
-    cache (Redis, Memcached) it is seen from any process. The dry run also writes progress to the row.
-    """
-    cache.set(_progress_key(batch_id), (phase, done, total), PROGRESS_TTL)
-
-
-def clear_progress(batch_id: UUID | str) -> None:
-    cache.delete(_progress_key(batch_id))
+    @property
+    def known(self) -> bool:
+        """False while a commit runs without a measured row count yet (always so on SQLite: see tasks.py)."""
+        return not (self.phase == "commit" and self.done == 0)
 
 
 def live_progress(batch: ImportBatch) -> Progress:
-    """The freshest progress known for ``batch``: the cache while it runs, else the stored counters."""
-    if batch.status in RUNNING or batch.status == ImportBatch.Status.UPLOADED:
-        cached = cache.get(_progress_key(batch.pk))
-        if cached is not None:
-            phase, done, total = cached
-            return Progress(phase, done, total)
-    phase = (
+    """Progress of ``batch`` as stored in its row — the same in every web process.
+
+    The dry run writes it after every chunk in short transactions; a commit writes it through a second
+    database connection on PostgreSQL. On SQLite the commit's transaction holds the only write lock, so no
+    other connection can write until it ends: the page shows "导入中" with the row count of the dry run and
+    no percentage (``Progress.known`` is False) until the import is finished."""
+    phase = batch.phase or (
         "commit" if batch.status in {ImportBatch.Status.COMMITTING, ImportBatch.Status.COMMITTED} else "check"
     )
-    return Progress(phase, batch.progress_done, batch.progress_total)
+    total = batch.progress_total or batch.total_rows
+    if batch.status == ImportBatch.Status.COMMITTING:
+        total = batch.total_rows or total
+    return Progress(phase, batch.progress_done, total)
+
+
+def batch_is_stale(batch: ImportBatch, *, now: Any = None) -> bool:
+    """A batch shown as running whose process is gone (killed worker or web process): it will never finish
+    and may be retried (``services.import_batch_retry``)."""
+    from django.utils import timezone
+
+    from xueji.scheduling.workers import worker_gone
+
+    if batch.status not in RUNNING:
+        return False
+    return worker_gone(
+        host=batch.worker_host,
+        pid=batch.worker_pid,
+        heartbeat_at=batch.heartbeat_at,
+        now=now or timezone.now(),
+    )
+
+
+def running_batches() -> QuerySet[ImportBatch]:
+    """Every batch shown as running (system-wide; for the stale-job reaper, not for a viewer)."""
+    return ImportBatch.objects.filter(status__in=RUNNING).defer("errors")
 
 
 # ------------------------------------------------------------------------------------ duplicates

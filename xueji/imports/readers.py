@@ -12,6 +12,18 @@ spilled to a memory-mapped temporary file when it is large. See ``bench/bench_im
 
 Formulas are refused (a formula's cached value is whatever the last program to save the file computed);
 :func:`prescan` finds the first one before anything else is read.
+
+Hostile files are refused fast and in flat memory (issue #6 §3.7; security.md: availability). A 263 KB
+upload holding a 256 MB sheet without row ends cost 38 s of CPU and 600 MB. Now, in order:
+
+1. the ZIP central directory (:func:`check_zip`): at most :data:`MAX_ZIP_MEMBERS` parts, no part larger
+   than ``IMPORT_MAX_UNCOMPRESSED_BYTES`` and, above :data:`RATIO_FLOOR`, no part compressed more than
+   ``IMPORT_MAX_COMPRESSION_RATIO``:1 (real sheets compress 5–20:1; a deflate bomb ~1000:1);
+2. the headers are not trusted alone: the streaming reader counts the bytes it really decompresses
+   (zipfile also stops at the declared size and checks the CRC: a header that understates the size is
+   a damaged file), and bounds the text between two row ends (``</row>``, ``</si>``, a CSV line) by
+   ``IMPORT_MAX_ROW_BYTES``, so a row without end is refused after about a megabyte;
+3. no XML part may declare a DTD (billion laughs, XXE): refused before anything is parsed.
 """
 
 from __future__ import annotations
@@ -23,8 +35,9 @@ import mmap
 import re
 import tempfile
 import zipfile
+import zlib
 from array import array
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -41,6 +54,16 @@ SNIFF_BYTES = 1 << 16
 SPILL_STRINGS = 200_000
 # Small package parts (workbook, relationships, styles) are parsed whole; refuse absurd ones.
 MAX_PART_BYTES = 20 * 1024 * 1024
+# An Excel workbook has a few dozen parts; thousands of members is a crafted archive.
+MAX_ZIP_MEMBERS = 1000
+# Parts smaller than this are not checked for their compression ratio (tiny XML compresses very well).
+RATIO_FLOOR = 4 * 1024 * 1024
+DEFAULT_MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024  # a 1 000 000-row sheet is ~0.5-1 GB of XML
+DEFAULT_MAX_COMPRESSION_RATIO = 100
+DEFAULT_MAX_ROW_BYTES = 1024 * 1024
+_DTD_MARKERS = tuple(
+    m.encode(e) for m in ("<!DOCTYPE", "<!ENTITY") for e in ("utf-8", "utf-16-le", "utf-16-be")
+)
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _BINARY_MAGICS = (
@@ -90,8 +113,64 @@ def max_bytes() -> int:
 
 
 def max_uncompressed_bytes() -> int:
-    """Decompressed size limit of an .xlsx sheet (a zip bomb declares a small file that expands hugely)."""
-    return int(getattr(settings, "IMPORT_MAX_UNCOMPRESSED_BYTES", max_bytes() * 40))
+    """Decompressed size limit of any part of an .xlsx (a zip bomb is a small file that expands hugely)."""
+    return int(getattr(settings, "IMPORT_MAX_UNCOMPRESSED_BYTES", DEFAULT_MAX_UNCOMPRESSED_BYTES))
+
+
+def max_compression_ratio() -> float:
+    return float(getattr(settings, "IMPORT_MAX_COMPRESSION_RATIO", DEFAULT_MAX_COMPRESSION_RATIO))
+
+
+def max_row_bytes() -> int:
+    """Longest text between two row ends (a sheet row, a shared string, a CSV line)."""
+    return int(getattr(settings, "IMPORT_MAX_ROW_BYTES", DEFAULT_MAX_ROW_BYTES))
+
+
+def _mb(size: float) -> str:
+    return f"{size / 1048576:.0f}"
+
+
+def row_too_large(row: int) -> ApplicationError:
+    message = f"第 {row} 行超过 {_mb(max_row_bytes())} MB，文件可能已损坏或被篡改，已拒绝导入"
+    return ApplicationError("row_too_large", message, {"file": f"第 {row} 行过大"})
+
+
+def string_too_large() -> ApplicationError:
+    message = f"文件中有超过 {_mb(max_row_bytes())} MB 的单元格文本，文件可能已损坏或被篡改，已拒绝导入"
+    return ApplicationError("row_too_large", message, {"file": "单元格文本过大"})
+
+
+def dtd_not_allowed() -> ApplicationError:
+    return ApplicationError(
+        "xml_dtd_not_allowed",
+        "文件中含有 XML 实体声明（DOCTYPE），不是正常的 Excel 工作簿，已拒绝导入",
+        {"file": "含有 XML 实体声明"},
+    )
+
+
+def check_zip(zf: zipfile.ZipFile) -> None:
+    """Refuse an archive by its central directory before anything is decompressed: too many parts
+    (``too_many_parts``), a part larger than the limit (``file_too_large``), a part compressed beyond
+    the ratio limit (``suspicious_compression``)."""
+    infos = zf.infolist()
+    if len(infos) > MAX_ZIP_MEMBERS:
+        raise ApplicationError(
+            "too_many_parts",
+            f"文件包含 {len(infos)} 个部件（上限 {MAX_ZIP_MEMBERS}），不是正常的 Excel 工作簿，已拒绝导入",
+            {"file": "部件过多"},
+        )
+    limit, ratio = max_uncompressed_bytes(), max_compression_ratio()
+    for info in infos:
+        if info.file_size > limit:
+            raise _too_large_uncompressed()
+        actual = info.file_size / max(info.compress_size, 1)
+        if info.file_size > RATIO_FLOOR and actual > ratio:
+            raise ApplicationError(
+                "suspicious_compression",
+                f"文件解压后异常膨胀（压缩比 {actual:.0f}:1，上限 {ratio:.0f}:1），疑似压缩炸弹，已拒绝导入；"
+                "请用 Excel 重新保存后上传",
+                {"file": "文件解压后异常膨胀，疑似压缩炸弹"},
+            )
 
 
 def check_size(size: int) -> None:
@@ -132,6 +211,7 @@ def sniff(path: Path) -> SheetFile:
         try:
             with zipfile.ZipFile(path) as zf:
                 names = set(zf.namelist())
+                check_zip(zf)
         except (zipfile.BadZipFile, OSError) as exc:
             raise not_a_spreadsheet("压缩包已损坏") from exc
         if "xl/workbook.xml" in names:
@@ -176,7 +256,8 @@ def iter_csv(sheet: SheetFile) -> Iterator[tuple[int, list[Any]]]:
     """``(row number, cells)``; row 1 is the header. Cell values are strings."""
     try:
         with sheet.path.open(encoding=sheet.encoding, newline="") as fh:
-            yield from enumerate(csv.reader(fh, delimiter=sheet.delimiter), start=1)
+            lines = _bounded_lines(fh, max_row_bytes())
+            yield from enumerate(csv.reader(lines, delimiter=sheet.delimiter), start=1)
     except UnicodeDecodeError as exc:
         raise ApplicationError(
             "bad_encoding",
@@ -184,6 +265,17 @@ def iter_csv(sheet: SheetFile) -> Iterator[tuple[int, list[Any]]]:
         ) from exc
     except csv.Error as exc:
         raise ApplicationError("bad_csv", f"CSV 文件格式有误：{exc}") from exc
+
+
+def _bounded_lines(fh: Any, limit: int) -> Iterator[str]:
+    """The lines of a text file, refusing (``row_too_large``) one longer than ``limit`` characters before
+    reading more of it: a 100 MB line without newline is refused after ``limit``."""
+    number = 0
+    while line := fh.readline(limit + 1):
+        number += 1
+        if len(line) > limit:
+            raise row_too_large(number)
+        yield line
 
 
 def count_csv_rows(sheet: SheetFile) -> int:
@@ -254,7 +346,13 @@ def _read_part(zf: zipfile.ZipFile, name: str) -> bytes | None:
         return None
     if info.file_size > MAX_PART_BYTES:
         raise not_a_spreadsheet(f"{name} 过大")
-    return zf.read(info)
+    try:
+        raw = zf.read(info)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise not_a_spreadsheet("压缩包已损坏") from exc
+    if any(marker in raw for marker in _DTD_MARKERS):
+        raise dtd_not_allowed()
+    return raw
 
 
 def _is_date_format(code: str) -> bool:
@@ -339,7 +437,7 @@ class _SharedStrings:
             return
         if zf.getinfo(name).file_size > limit:
             raise _too_large_uncompressed()
-        for text in _stream_matches(zf, name, self._SI, "</si>"):
+        for text in _stream_matches(zf, name, self._SI, "</si>", string_too_large):
             self._add(text)
             if stop_after is not None and self.items is not None and len(self.items) >= stop_after:
                 break
@@ -387,7 +485,8 @@ class _SharedStrings:
 
 
 def _too_large_uncompressed() -> ApplicationError:
-    return ApplicationError("file_too_large", "文件解压后过大，请拆分后分批导入", {"file": "文件过大"})
+    message = f"文件解压后过大（超过 {_mb(max_uncompressed_bytes())} MB），请拆分后分批导入"
+    return ApplicationError("file_too_large", message, {"file": "文件过大"})
 
 
 def _open_member(zf: zipfile.ZipFile, name: str) -> Any:
@@ -398,28 +497,52 @@ def _open_member(zf: zipfile.ZipFile, name: str) -> Any:
 
 
 def _stream_text(zf: zipfile.ZipFile, name: str) -> Iterator[str]:
+    """The decompressed text of a part, chunk by chunk, counting the bytes really decompressed (the
+    declared size is not trusted alone) and refusing a DTD in the prolog."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    with _open_member(zf, name) as member:
-        while chunk := member.read(READ_CHUNK):
-            yield decoder.decode(chunk)
-        tail = decoder.decode(b"", final=True)
-        if tail:
-            yield tail
+    limit = max_uncompressed_bytes()
+    total = 0
+    try:
+        with _open_member(zf, name) as member:
+            while chunk := member.read(READ_CHUNK):
+                if total == 0 and any(marker in chunk for marker in _DTD_MARKERS):
+                    raise dtd_not_allowed()
+                total += len(chunk)
+                if total > limit:
+                    raise _too_large_uncompressed()
+                yield decoder.decode(chunk)
+            tail = decoder.decode(b"", final=True)
+            if tail:
+                yield tail
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise not_a_spreadsheet("压缩包已损坏") from exc
+    except UnicodeDecodeError as exc:
+        raise not_a_spreadsheet("工作表不是有效的 UTF-8 XML") from exc
 
 
 def _stream_matches(
-    zf: zipfile.ZipFile, name: str, pattern: re.Pattern[str], closer: str
+    zf: zipfile.ZipFile,
+    name: str,
+    pattern: re.Pattern[str],
+    closer: str,
+    too_large: Callable[[], ApplicationError],
 ) -> Iterator[str | None]:
-    """Yield group 1 of each ``pattern`` match over a decompressed part, processing up to the last ``closer``."""
+    """Yield group 1 of each ``pattern`` match over a decompressed part, processing up to the last ``closer``.
+    Text without a ``closer`` longer than the row limit raises ``too_large()``."""
     buffer = ""
+    limit = max_row_bytes()
     for text in _stream_text(zf, name):
         buffer += text
         cut = _last_closer(buffer, closer)
         if cut < 0:
+            if len(buffer) > limit:
+                raise too_large()
             continue
         for match in pattern.finditer(buffer, 0, cut):
             yield match.group(1)
         buffer = buffer[cut:]
+        if len(buffer) > limit:
+            raise too_large()
     for match in pattern.finditer(buffer):
         yield match.group(1)
 
@@ -461,8 +584,12 @@ class XlsxRows:
         strings in order of first use, so the header's come first); a row needing more raises IndexError."""
         self.path = Path(path)
         self._strings_limit = strings_limit
-        self._zf = zipfile.ZipFile(self.path)
         try:
+            self._zf = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise not_a_spreadsheet("压缩包已损坏") from exc
+        try:
+            check_zip(self._zf)
             self._wb = _workbook(self._zf, preferred_sheet)
             if self._wb.sheet_part not in self._zf.namelist():
                 raise not_a_spreadsheet("找不到工作表数据")
@@ -490,6 +617,7 @@ class XlsxRows:
         rows = 0
         prefix = None
         carry = ""
+        limit = max_row_bytes()
         for text in _stream_text(self._zf, self._wb.sheet_part):
             buffer = carry + text
             if prefix is None:
@@ -501,9 +629,13 @@ class XlsxRows:
             cut = buffer.rfind(f"</{prefix}row>")
             if cut < 0:
                 carry = buffer
+                if len(carry) > limit:
+                    raise row_too_large(rows + 1)
                 continue
             cut += len(prefix) + 6
             body, carry = buffer[:cut], buffer[cut:]
+            if len(carry) > limit:
+                raise row_too_large(rows + len(re.findall(rf"<{prefix}row\b(?:[^>]*[^/])?>", body)) + 1)
             formula = re.search(rf"<{prefix}f[\s>/]", body)
             if formula is not None:
                 cell = body.rfind(f"<{prefix}c ", 0, formula.start())
@@ -532,6 +664,7 @@ class XlsxRows:
         next_row = 1
         buffer = ""
         closer = ""
+        limit = max_row_bytes()
         for text in _stream_text(self._zf, self._wb.sheet_part):
             buffer += text
             if prefix is None:
@@ -551,6 +684,8 @@ class XlsxRows:
                 buffer = buffer[found.start() :]
             cut = buffer.rfind(closer)
             if cut < 0:
+                if len(buffer) > limit:
+                    raise row_too_large(next_row)
                 continue
             cut += len(closer)
             assert row_re is not None and cell_re is not None
@@ -599,6 +734,8 @@ class XlsxRows:
                 if values:
                     yield number, values
             buffer = buffer[cut:]
+            if len(buffer) > limit:
+                raise row_too_large(next_row)
 
 
 _INLINE_T = re.compile(r"<(?:\w+:)?t(?:\s[^>]*)?>([^<]*)</(?:\w+:)?t>")

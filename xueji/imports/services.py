@@ -20,31 +20,36 @@ Memory stays flat for any file size: rows are streamed from the file and process
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connections, transaction
+from django.db.models import F
 from django.utils import timezone
+from django_tasks.base import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 
 from xueji.accounts.jurisdiction import require_registrar_for_school
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
 from xueji.core.errors import ApplicationError, Conflict
 from xueji.core.ids import uuid7
+from xueji.scheduling.workers import this_worker
 from xueji.schools.enums import SchoolState
 from xueji.schools.models import School
 from xueji.students.fields import MAX_GUARDIANS
-from xueji.students.services import RegistrationRejected, register_students
+from xueji.students.services import ENROLLED_ELSEWHERE, RegistrationRejected, register_students
 from xueji.students.validation import CleanRegistration, RegistrationInvalid, clean_registration
 
 from . import readers
 from .models import ImportBatch
-from .queries import clear_progress, enrolled_elsewhere, publish_progress
+from .queries import RUNNING, batch_is_stale, enrolled_elsewhere
 from .template import GUARDIAN_PREFIX, HeaderMap, match_headers
 
 CHUNK_ROWS = 5000
@@ -271,6 +276,208 @@ def _require_active(school: School) -> None:
         raise ApplicationError("school_not_active", f"{school.name}已合并或撤销，不能注册新学籍")
 
 
+# ------------------------------------------------------------------------------------------ runs
+FILE_PURGED = ApplicationError(
+    "file_purged", "导入文件已超过保留期限被删除（个人信息不长期保存），请重新上传", {"file": "文件已删除"}
+)
+WORKER_LOST_MESSAGE = "后台任务中断（处理进程已退出），未写入任何数据，可重试"
+
+
+def _require_file(locked: ImportBatch) -> None:
+    if locked.file_purged_at is not None:
+        raise FILE_PURGED
+
+
+def _mark_started(batch: ImportBatch, status: str, phase: str) -> None:
+    """Inside the caller's locked transaction: the batch runs ``phase`` as a new attempt (a queue task of an
+    older attempt then does nothing, see :func:`import_batch_claim`)."""
+    ImportBatch.objects.filter(pk=batch.pk).update(
+        status=status,
+        phase=phase,
+        progress_done=0,
+        message="",
+        attempt=F("attempt") + 1,
+        retryable=False,
+        worker_host="",
+        worker_pid=None,
+        heartbeat_at=None,
+    )
+    fresh = ImportBatch.objects.only("attempt").get(pk=batch.pk)
+    batch.status, batch.phase, batch.attempt, batch.progress_done = status, phase, fresh.attempt, 0
+    batch.retryable, batch.worker_host, batch.worker_pid, batch.heartbeat_at = False, "", None, None
+
+
+def _claim(batch: ImportBatch) -> None:
+    """Record the process running the batch (a short transaction, committed before the work starts), so a
+    killed process is found by :func:`xueji.imports.tasks.reap_stale`."""
+    host, pid = this_worker()
+    now = timezone.now()
+    ImportBatch.objects.filter(pk=batch.pk).update(worker_host=host, worker_pid=pid, heartbeat_at=now)
+    batch.worker_host, batch.worker_pid, batch.heartbeat_at = host, pid, now
+
+
+def import_batch_claim(*, batch_id: Any, attempt: int, phase: str) -> ImportBatch | None:
+    """The batch a queue task should work on, or None when the task is superseded (the batch was retried,
+    finished or failed meanwhile): only the task of the batch's current attempt and phase runs."""
+    batch = (
+        ImportBatch.objects.select_related("school", "school__org", "created_by")
+        .filter(pk=batch_id, attempt=attempt, phase=phase, status__in=RUNNING)
+        .first()
+    )
+    return batch
+
+
+class _SideProgress:
+    """Writes a running commit's progress and heartbeat through a second connection, committed at once, so
+    pollers see it while the import's one big transaction is still open.
+
+    PostgreSQL only: on SQLite the import transaction holds the database's single write lock and a second
+    writer would wait for it (the busy timeout) — there the commit shows "导入中" without a percentage.
+    Progress is best effort: a failed write never disturbs the import."""
+
+    def __init__(self, batch: ImportBatch) -> None:
+        self.batch_id = batch.pk
+        self.connection: Any = None
+        main = connections[DEFAULT_DB_ALIAS]
+        if main.vendor == "postgresql":
+            try:
+                self.connection = type(main)(dict(main.settings_dict), alias="import-progress")
+                with self.connection.cursor() as cursor:
+                    cursor.execute("SET lock_timeout = 1000")
+            except DatabaseError:
+                self.close()
+
+    def write(self, done: int, total: int) -> None:
+        if self.connection is None:
+            return
+        try:
+            with self.connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {ImportBatch._meta.db_table} SET progress_done = %s, progress_total = %s, "  # noqa: S608 - table name from the model
+                    "heartbeat_at = %s WHERE id = %s",
+                    [done, total, timezone.now(), self.batch_id],
+                )
+        except DatabaseError:
+            self.close()
+
+    def close(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(DatabaseError):
+                self.connection.close()
+            self.connection = None
+
+
+def import_batch_mark_lost(*, batch: ImportBatch) -> bool:
+    """Mark a batch whose process is gone (:func:`queries.batch_is_stale`) ``FAILED`` and retryable.
+
+    Nothing of the batch was written: the commit is one transaction, and the database rolled it back when the
+    process died. Returns False when the batch finished or is alive after all (re-checked under the lock)."""
+    with transaction.atomic():
+        locked = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+        if not batch_is_stale(locked):
+            return False
+        extra = {"row": 0, "column": "", "code": "worker_lost", "message": WORKER_LOST_MESSAGE}
+        ImportBatch.objects.filter(pk=batch.pk).update(
+            status=Status.FAILED,
+            message=WORKER_LOST_MESSAGE,
+            errors=[extra],
+            error_count=1,
+            retryable=True,
+            finished_at=timezone.now(),
+        )
+        if locked.task_id:  # the queue's record of the lost run says so too
+            DBTaskResult.objects.filter(pk=locked.task_id, status=TaskResultStatus.RUNNING).update(
+                status=TaskResultStatus.FAILED,
+                finished_at=timezone.now(),
+                exception_class_path="xueji.imports.services.WorkerLost",
+                traceback=WORKER_LOST_MESSAGE,
+            )
+    batch.refresh_from_db()
+    return True
+
+
+class WorkerLost(Exception):
+    """Recorded as the error of a queue task whose worker process disappeared (:func:`import_batch_mark_lost`)."""
+
+
+def import_batch_retry(*, actor: Any, batch: ImportBatch) -> str:
+    """Run the failed step of a batch again — the same stored file (第6条). Returns the phase started
+    (``check`` or ``commit``); the caller runs or enqueues it (``tasks.start_retry``).
+
+    Allowed for a batch that failed for a system reason (``retryable``: crash, killed worker) or that shows
+    as running while its process is gone. A retried commit re-reads and re-validates the whole file, so the
+    database may have changed since the dry run. Refuses ``batch_not_retryable`` otherwise (a batch with
+    problems in its rows is fixed by uploading a corrected file). The "same file only once" rule refuses only
+    files already COMMITTED, so it never refuses a retry."""
+    require_registrar_for_school(actor, batch.school)
+    if batch.status in RUNNING:
+        import_batch_mark_lost(batch=batch)
+    with transaction.atomic():
+        locked = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+        if locked.status != Status.FAILED or not locked.retryable:
+            raise Conflict(
+                "batch_not_retryable",
+                f"该批次当前状态为“{locked.get_status_display()}”，不能重试",
+            )
+        _require_file(locked)
+        # Only the note of the system failure is cleared; a retry runs every check again.
+        ImportBatch.objects.filter(pk=batch.pk).update(errors=[], error_count=0)
+    batch.refresh_from_db()
+    phase = batch.phase or "check"
+    if phase == "commit":
+        import_batch_commit_start(actor=actor, batch=batch)
+    else:
+        import_batch_check_start(actor=actor, batch=batch)
+    return phase
+
+
+def import_files_purge(*, actor: Any, now: datetime) -> int:
+    """Delete the stored files of batches never committed once they are older than
+    ``settings.XUEJI_IMPORT_FILE_RETENTION_DAYS`` days (default 7), and stray upload files of the same age
+    that belong to no batch (an upload interrupted by a crash). Personal data is kept no longer than needed
+    (《个人信息保护法》第19条; security.md "retention"); a committed batch's file is deleted at commit already.
+
+    ``actor`` is None (the schedule). Running batches are never touched. Returns the number of files removed.
+    """
+    days = int(getattr(settings, "XUEJI_IMPORT_FILE_RETENTION_DAYS", 7))
+    cutoff = now - timedelta(days=days)
+    removed = 0
+    old = (
+        ImportBatch.objects.filter(created_at__lt=cutoff, file_purged_at__isnull=True)
+        .exclude(status__in=[Status.COMMITTED, *RUNNING])
+        .only("id", "file_path")
+    )
+    for batch in old.iterator(chunk_size=500):
+        path = stored_path(batch)
+        if path.exists():
+            path.unlink(missing_ok=True)
+            removed += 1
+        ImportBatch.objects.filter(pk=batch.pk, file_purged_at__isnull=True).exclude(
+            status__in=RUNNING
+        ).update(file_purged_at=now)
+    directory = storage_dir()
+    if directory.is_dir():
+        stray = [
+            p
+            for p in directory.iterdir()
+            if p.is_file() and datetime.fromtimestamp(p.stat().st_mtime, tz=UTC) < cutoff
+        ]
+        base = Path(settings.VAR_DIR)
+        for start in range(0, len(stray), 500):
+            chunk = stray[start : start + 500]
+            names = {str(p.relative_to(base)): p for p in chunk}
+            kept = set(
+                ImportBatch.objects.filter(file_path__in=list(names), file_purged_at__isnull=True)
+                .exclude(status=Status.COMMITTED)
+                .values_list("file_path", flat=True)
+            )
+            for name, path in names.items():
+                if name not in kept:
+                    path.unlink(missing_ok=True)
+                    removed += 1
+    return removed
+
+
 # ------------------------------------------------------------------------------------------ services
 def import_batch_create(
     *, actor: Any, school: School, uploaded_file_path: str | Path, file_name: str
@@ -346,9 +553,8 @@ def import_batch_check_start(*, actor: Any, batch: ImportBatch) -> None:
                 "batch_busy" if locked.status in {Status.CHECKING, Status.COMMITTING} else "batch_committed",
                 f"该批次当前状态为“{locked.get_status_display()}”，不能校验",
             )
-        ImportBatch.objects.filter(pk=batch.pk).update(status=Status.CHECKING, progress_done=0, message="")
-    batch.status = Status.CHECKING
-    publish_progress(batch.pk, "check", 0, batch.progress_total)
+        _require_file(locked)
+        _mark_started(batch, Status.CHECKING, "check")
 
 
 def import_batch_check(
@@ -362,6 +568,7 @@ def import_batch_check(
     """
     if not started:
         import_batch_check_start(actor=actor, batch=batch)
+    _claim(batch)
     school = batch.school
     run = _Pass(batch, timezone.localdate())
     total_hint = max(batch.progress_total, 1)
@@ -376,10 +583,12 @@ def import_batch_check(
                     valid += 1
                     continue
                 run.problems.bad_rows += 1
-                run.problems.add(number, ID_COLUMN, "student_already_enrolled", _enrolled_message(holder))
+                # Issue #6 §3.2: the dry run answers in bulk, so it never names the school that holds the record.
+                run.problems.add(number, ID_COLUMN, "student_already_enrolled", ENROLLED_ELSEWHERE)
             total_hint = max(total_hint, run.total)
-            ImportBatch.objects.filter(pk=batch.pk).update(progress_done=run.total, progress_total=total_hint)
-            publish_progress(batch.pk, "check", run.total, total_hint)
+            ImportBatch.objects.filter(pk=batch.pk).update(
+                progress_done=run.total, progress_total=total_hint, heartbeat_at=timezone.now()
+            )
             if progress is not None:
                 progress("check", run.total, total_hint)
     except ApplicationError as exc:
@@ -403,6 +612,7 @@ def import_batch_check(
             total=run.total,
             valid=valid,
             extra_problem={"row": 0, "column": "", "code": "check_failed", "message": message},
+            retryable=True,
         )
         raise
     status = Status.CHECKED if run.problems.count == 0 else Status.INVALID
@@ -417,13 +627,6 @@ def import_batch_check(
     return batch
 
 
-def _enrolled_message(school_name: str) -> str:
-    return (
-        f"该身份证件号的学生已在“{school_name}”有在读学籍，不能重复建立学籍（第九条）；"
-        "如学生已来本校就读，请由本校发起转学"
-    )
-
-
 def _finish(
     batch: ImportBatch,
     status: str,
@@ -434,6 +637,7 @@ def _finish(
     valid: int,
     created: int = 0,
     extra_problem: dict[str, Any] | None = None,
+    retryable: bool = False,
 ) -> None:
     items = list(problems.items)
     count = problems.count
@@ -450,9 +654,11 @@ def _finish(
     batch.progress_total = total
     batch.created_count = created
     batch.finished_at = timezone.now()
+    batch.retryable = retryable
     with transaction.atomic():
         batch.save(
             update_fields=[
+                "retryable",
                 "status",
                 "message",
                 "errors",
@@ -465,7 +671,6 @@ def _finish(
                 "finished_at",
             ]
         )
-    clear_progress(batch.pk)
 
 
 def import_batch_commit_start(*, actor: Any, batch: ImportBatch) -> None:
@@ -491,9 +696,8 @@ def import_batch_commit_start(*, actor: Any, batch: ImportBatch) -> None:
         ).first()
         if previous is not None:
             raise _already_imported(previous)
-        ImportBatch.objects.filter(pk=batch.pk).update(status=Status.COMMITTING, progress_done=0, message="")
-    batch.status = Status.COMMITTING
-    publish_progress(batch.pk, "commit", 0, batch.total_rows)
+        _require_file(locked)
+        _mark_started(batch, Status.COMMITTING, "commit")
 
 
 def import_batch_commit(
@@ -509,11 +713,13 @@ def import_batch_commit(
     """
     if not started:
         import_batch_commit_start(actor=actor, batch=batch)
+    _claim(batch)
     school = batch.school
     now = timezone.now()
     run = _Pass(batch, timezone.localdate(now))
     total = max(batch.total_rows, 1)
     created = 0
+    side = _SideProgress(batch)
     try:
         with transaction.atomic():
             for chunk in run.chunks(stop_on_problem=True):
@@ -524,13 +730,14 @@ def import_batch_commit(
                         registrations=[r for _, r in chunk],
                         import_batch_id=batch.pk,
                         now=now,
+                        disclose_holder=False,  # bulk: never names the holding school (issue #6 §3.2)
                     )
                 except RegistrationRejected as exc:
                     for error in exc.errors:
                         run.problems.add(chunk[error.index][0], ID_COLUMN, error.code, error.message)
                     break
                 created += len(results)
-                publish_progress(batch.pk, "commit", run.total, total)
+                side.write(run.total, total)
                 if progress is not None:
                     progress("commit", run.total, total)
             if run.problems.count:
@@ -591,15 +798,16 @@ def import_batch_commit(
         _fail(batch, exc.code, f"导入失败，未写入任何数据：{exc.message}", run)
         raise
     except BaseException:
-        _fail(batch, "import_failed", "导入失败（系统错误），未写入任何数据", run)
+        _fail(batch, "import_failed", "导入失败（系统错误），未写入任何数据，可重试", run, retryable=True)
         raise
-    clear_progress(batch.pk)
+    finally:
+        side.close()
     if progress is not None:
         progress("commit", run.total, run.total)
     return batch
 
 
-def _fail(batch: ImportBatch, code: str, message: str, run: _Pass) -> None:
+def _fail(batch: ImportBatch, code: str, message: str, run: _Pass, *, retryable: bool = False) -> None:
     extra = None if run.problems.count else {"row": 0, "column": "", "code": code, "message": message}
     _finish(
         batch,
@@ -609,6 +817,7 @@ def _fail(batch: ImportBatch, code: str, message: str, run: _Pass) -> None:
         total=max(run.total, batch.total_rows),
         valid=0,
         extra_problem=extra,
+        retryable=retryable,
     )
     # A FAILED batch that had problems must be re-checked before another commit.
 
@@ -672,9 +881,13 @@ __all__ = [
     "RowMapper",
     "import_batch_check",
     "import_batch_check_start",
+    "import_batch_claim",
     "import_batch_commit",
     "import_batch_commit_start",
     "import_batch_create",
+    "import_batch_mark_lost",
+    "import_batch_retry",
+    "import_files_purge",
     "import_upload",
     "roster_export",
 ]

@@ -1,35 +1,38 @@
-"""Background execution of large imports (第6条: large files run in the background with a progress bar).
+"""Background execution of large imports on the task queue (第6条: large files run in the background with a
+progress bar), the stale-run reaper and the purge of old import files.
 
-Files with more data rows than ``settings.IMPORT_BACKGROUND_ROWS`` are checked and committed in a daemon
-thread of the web process, started once the request's transaction has committed; the page polls the batch
-(``imports:detail``) and shows :func:`xueji.imports.queries.live_progress`. Smaller files run inline.
+Files with more data rows than ``settings.IMPORT_BACKGROUND_ROWS`` are checked and committed by a queue task
+(django-tasks, database backend: a row in ``django_tasks_db_dbtaskresult`` written in the same transaction that
+marks the batch running, drained by ``manage.py db_worker``). Smaller files run inline in the request. The
+page (``imports:detail``) and the API poll the batch row, so any web process shows the same state.
 
-Limits, stated plainly:
-- The thread lives in the web process. If the process restarts mid-import the transaction rolls back (nothing
-  is half-written) and the batch stays ``导入中``/``校验中``; run it again with ``manage.py import_students``.
-- Progress of a commit is published to the Django cache (see ``queries.publish_progress``); with the default
-  per-process cache only the process running the thread sees it. A multi-process deployment (several
-  gunicorn workers) should configure a shared cache, or run large imports with ``manage.py import_students``
-  (which draws its own progress bar) or a dedicated worker.
-- On SQLite a commit holds the single write lock for its whole duration (all or nothing); other writes wait
-  (up to the 20 s busy timeout). Import very large files off-hours, or on PostgreSQL.
+Failure behaviour, stated plainly:
+- A commit is ONE database transaction (all or nothing). A worker killed mid-import (``kill -9``, out of
+  memory, power loss) leaves nothing of the file: the database rolls the transaction back.
+- The batch then still says ``导入中``/``校验中``. :func:`reap_stale` (scheduled every minute, see
+  ``XUEJI_SCHEDULE``) finds batches whose process is gone (same host: the recorded process id no longer
+  exists; another host: no heartbeat for ``XUEJI_TASK_STALE_SECONDS``) and marks them ``导入失败`` and
+  retryable, with the queue task marked FAILED too. The detail page offers "重试" at once for such a batch.
+- Progress: the dry run stores it after every chunk. A commit stores it through a second connection on
+  PostgreSQL; on SQLite the import holds the single write lock, so the page shows "导入中" with the row count
+  of the dry run and no percentage until the import has finished.
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
-import threading
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from django_tasks import task
 
 from xueji.core.errors import ApplicationError
 
-from . import services
+from . import queries, services
 from .models import ImportBatch
 
 log = logging.getLogger(__name__)
@@ -40,57 +43,114 @@ def runs_in_background(batch: ImportBatch) -> bool:
     return rows > int(settings.IMPORT_BACKGROUND_ROWS)
 
 
+# ------------------------------------------------------------------------------------------ starting
 def start_check(*, actor: Any, batch: ImportBatch) -> bool:
-    """Run the dry run now, or in the background for a large file. Refusals (state, jurisdiction) are raised
+    """Run the dry run now, or on the queue for a large file. Refusals (state, jurisdiction) are raised
     here, synchronously; a file-level problem found while checking is recorded on the batch (``INVALID``).
-    Returns True when backgrounded."""
-    services.import_batch_check_start(actor=actor, batch=batch)
+    Returns True when queued."""
     if runs_in_background(batch):
-        _after_commit(services.import_batch_check, batch.pk, actor.pk)
+        with transaction.atomic():
+            services.import_batch_check_start(actor=actor, batch=batch)
+            _enqueue(batch, actor)
         return True
-    try:
-        services.import_batch_check(actor=actor, batch=batch, started=True)
-    except ApplicationError as exc:
-        log.info("import check of %s found a file-level problem: %s", batch.pk, exc.code)
+    services.import_batch_check_start(actor=actor, batch=batch)
+    _check_inline(actor, batch)
     return False
 
 
 def start_commit(*, actor: Any, batch: ImportBatch) -> bool:
-    """Commit now, or in the background for a large file. Refusals are raised here, synchronously, and so is
-    the outcome of an inline commit (``import_aborted`` …). Returns True when backgrounded."""
-    services.import_batch_commit_start(actor=actor, batch=batch)
+    """Commit now, or on the queue for a large file. Refusals are raised here, synchronously, and so is
+    the outcome of an inline commit (``import_aborted`` …). Returns True when queued."""
     if runs_in_background(batch):
-        _after_commit(services.import_batch_commit, batch.pk, actor.pk)
+        with transaction.atomic():
+            services.import_batch_commit_start(actor=actor, batch=batch)
+            _enqueue(batch, actor)
         return True
+    services.import_batch_commit_start(actor=actor, batch=batch)
     services.import_batch_commit(actor=actor, batch=batch, started=True)
     return False
 
 
-def _after_commit(job: Callable[..., Any], batch_id: UUID, user_id: int) -> None:
-    context = contextvars.copy_context()  # carries the request id into the thread's audit events
+def start_retry(*, actor: Any, batch: ImportBatch) -> bool:
+    """重试: run the failed step of a batch again with the same stored file (see
+    :func:`services.import_batch_retry`), on the queue for a large file. Returns True when queued."""
+    if runs_in_background(batch):
+        with transaction.atomic():
+            services.import_batch_retry(actor=actor, batch=batch)
+            _enqueue(batch, actor)
+        return True
+    phase = services.import_batch_retry(actor=actor, batch=batch)
+    if phase == "commit":
+        services.import_batch_commit(actor=actor, batch=batch, started=True)
+    else:
+        _check_inline(actor, batch)
+    return False
 
-    def launch() -> None:
-        thread = threading.Thread(
-            target=context.run, args=(_run, job, batch_id, user_id), name=f"import-{batch_id}", daemon=True
-        )
-        thread.start()
 
-    transaction.on_commit(launch)
-
-
-def _run(job: Callable[..., Any], batch_id: UUID, user_id: int) -> None:
-    from django.contrib.auth import get_user_model
-
+def _check_inline(actor: Any, batch: ImportBatch) -> None:
     try:
-        batch = ImportBatch.objects.select_related("school", "school__org").get(pk=batch_id)
-        actor = get_user_model().objects.get(pk=user_id)
+        services.import_batch_check(actor=actor, batch=batch, started=True)
+    except ApplicationError as exc:
+        log.info("import check of %s found a file-level problem: %s", batch.pk, exc.code)
+
+
+def _enqueue(batch: ImportBatch, actor: Any) -> None:
+    """Queue the batch's current attempt. Called inside the transaction that marked the batch running: with
+    the database backend the queue row commits (or rolls back) together with the batch's state."""
+    job = commit_batch if batch.phase == "commit" else check_batch
+    result = job.enqueue(str(batch.pk), int(actor.pk), int(batch.attempt))
+    ImportBatch.objects.filter(pk=batch.pk).update(task_id=str(result.id))
+    batch.task_id = str(result.id)
+
+
+# ------------------------------------------------------------------------------------------ queue tasks
+@task()
+def check_batch(batch_id: str, user_id: int, attempt: int) -> str:
+    """Queue task: the dry run of one batch (a no-op when the attempt was superseded)."""
+    return _run("check", batch_id, user_id, attempt)
+
+
+@task()
+def commit_batch(batch_id: str, user_id: int, attempt: int) -> str:
+    """Queue task: the all-or-nothing commit of one batch (a no-op when the attempt was superseded)."""
+    return _run("commit", batch_id, user_id, attempt)
+
+
+def _run(phase: str, batch_id: str, user_id: int, attempt: int) -> str:
+    batch = services.import_batch_claim(batch_id=UUID(batch_id), attempt=attempt, phase=phase)
+    if batch is None:
+        log.info("import %s %s attempt %s superseded; nothing to do", phase, batch_id, attempt)
+        return "superseded"
+    actor = get_user_model().objects.get(pk=user_id)
+    job = services.import_batch_commit if phase == "commit" else services.import_batch_check
+    try:
         job(actor=actor, batch=batch, started=True)
-    except ApplicationError as exc:  # recorded on the batch by the service
+    except ApplicationError as exc:  # recorded on the batch by the service; the task itself succeeded
         log.info("background import %s ended: %s", batch_id, exc.code)
-    except Exception:
-        log.exception("background import %s crashed", batch_id)
-        ImportBatch.objects.filter(pk=batch_id).update(
-            status=ImportBatch.Status.FAILED, message="导入失败（系统错误），未写入任何数据"
-        )
-    finally:
-        connections.close_all()
+        return exc.code
+    return str(batch.status)
+
+
+# ------------------------------------------------------------------------------------------ schedule
+@task()
+def reap_stale() -> int:
+    """Scheduled (every minute): mark batches whose process is gone FAILED and retryable, and their queue
+    tasks FAILED (:func:`services.import_batch_mark_lost`). Returns the number of batches marked."""
+    now = timezone.now()
+    marked = 0
+    for batch in queries.running_batches():
+        if queries.batch_is_stale(batch, now=now) and services.import_batch_mark_lost(batch=batch):
+            marked += 1
+            log.warning(
+                "import batch %s: process %s:%s gone, marked failed",
+                batch.pk,
+                batch.worker_host,
+                batch.worker_pid,
+            )
+    return marked
+
+
+@task()
+def purge_files() -> int:
+    """Scheduled (daily): delete files of imports never committed after XUEJI_IMPORT_FILE_RETENTION_DAYS."""
+    return services.import_files_purge(actor=None, now=timezone.now())

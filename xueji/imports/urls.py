@@ -11,4 +11,5 @@ urlpatterns = [
     path("<uuid:batch_id>/", views.batch_detail, name="detail"),
     path("<uuid:batch_id>/check/", views.batch_check, name="check"),
     path("<uuid:batch_id>/commit/", views.batch_commit, name="commit"),
+    path("<uuid:batch_id>/retry/", views.batch_retry, name="retry"),
 ]

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 from xueji.core.htmx import is_htmx
+from xueji.core.ratelimit import ratelimit_hit
 from xueji.core.views import paginate, require_student_roles, ui_errors
 
 from . import queries, services, tasks
@@ -73,12 +74,15 @@ def batch_new(request: HttpRequest) -> HttpResponse:
 def _detail_context(request: HttpRequest, batch: ImportBatch) -> dict[str, object]:
     progress = queries.live_progress(batch)
     status = ImportBatch.Status
-    running = batch.status in queries.RUNNING
+    stale = queries.batch_is_stale(batch)
+    running = batch.status in queries.RUNNING and not stale
     return {
         "batch": batch,
         "progress": progress,
         "running": running,
+        "stale": stale,
         "can_commit": batch.status == status.CHECKED and batch.error_count == 0,
+        "can_retry": stale or (batch.status == status.FAILED and batch.retryable),
         "can_recheck": batch.status in {status.INVALID, status.FAILED},
         "errors": batch.errors,
         "more_errors": max(batch.error_count - len(batch.errors), 0),
@@ -118,6 +122,26 @@ def batch_commit(request: HttpRequest, batch_id: UUID) -> HttpResponse:
 @login_required
 @ui_errors
 @require_POST
+def batch_retry(request: HttpRequest, batch_id: UUID) -> HttpResponse:
+    """重试: run the failed step again with the same stored file (a crash or a killed worker wrote nothing)."""
+    batch = queries.batch_get(viewer=request.user, batch_id=batch_id)
+    try:
+        background = tasks.start_retry(actor=request.user, batch=batch)
+    except ApplicationError as exc:
+        if _refusal(exc):
+            raise
+        messages.error(request, exc.message)
+    else:
+        if background:
+            messages.info(request, _("已重新提交，正在后台处理，请稍候"))
+        elif batch.status == ImportBatch.Status.COMMITTED:
+            messages.success(request, _("已导入 %(n)d 名学生") % {"n": batch.created_count})
+    return redirect("imports:detail", batch_id=batch.pk)
+
+
+@login_required
+@ui_errors
+@require_POST
 def batch_check(request: HttpRequest, batch_id: UUID) -> HttpResponse:
     batch = queries.batch_get(viewer=request.user, batch_id=batch_id)
     try:
@@ -147,6 +171,7 @@ def export_roster(request: HttpRequest) -> FileResponse:
     school = queries.registrar_schools(viewer=request.user).filter(school_code=code).first()
     if school is None:
         raise NotFound()
+    ratelimit_hit(request.user, "export")  # issue #6 §3.10: a Chinese 429 above the account's daily limit
     handle = tempfile.NamedTemporaryFile(prefix="xueji-roster-", suffix=".xlsx", delete=False)  # noqa: SIM115
     handle.close()
     path = Path(handle.name)
