@@ -44,14 +44,14 @@ def test_record_many_writes_one_row_per_subject():
     from xueji.audit.services import record_many
 
     n = record_many(
-        [{"subject_type": "student", "subject_id": i, "after": {"i": i}} for i in range(3)],
+        [{"subject_type": "student", "subject_id": i, "after": {"count": i}} for i in range(3)],
         event_type=EventType.STUDENT_REGISTERED,
         actor=None,
     )
     assert n == 3
     rows = list(AuditEvent.objects.filter(event_type="student.registered").order_by("subject_id"))
     assert [(r.subject_id, r.after, r.actor_username) for r in rows] == [
-        ("0", {"i": 0}, "system"),
-        ("1", {"i": 1}, "system"),
-        ("2", {"i": 2}, "system"),
+        ("0", {"count": 0}, "system"),
+        ("1", {"count": 1}, "system"),
+        ("2", {"count": 2}, "system"),
     ]

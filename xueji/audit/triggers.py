@@ -1,33 +1,72 @@
-"""Database triggers that make the audit table append-only, on SQLite and PostgreSQL.
+"""Database triggers that make the audit tables append-only, on SQLite and PostgreSQL.
 
-Used by migration 0002 and by the test harness, which must lift them just before it empties the database
-between transactional tests (a flush is the one "delete" the test harness needs). In production the
-application's database role should additionally be denied TRUNCATE/DELETE/UPDATE on the table (REVOKE).
+Two tables: the audit trail (``audit_auditevent``, migration 0002) and the record history of personal
+fields (``audit_fieldhistory``, migration 0004; issue #6 §3.3). Used by those migrations and by the test
+harness, which must lift them just before it empties the database between transactional tests (a flush is the
+one "delete" the test harness needs). In production the application's database role should additionally be
+denied TRUNCATE/DELETE/UPDATE on the tables (REVOKE).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-SQLITE_CREATE = [
-    """CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit_auditevent
-       BEGIN SELECT RAISE(ABORT, 'audit_auditevent is append-only'); END;""",
-    """CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit_auditevent
-       BEGIN SELECT RAISE(ABORT, 'audit_auditevent is append-only'); END;""",
-]
-SQLITE_DROP = ["DROP TRIGGER IF EXISTS audit_no_update;", "DROP TRIGGER IF EXISTS audit_no_delete;"]
-POSTGRES_CREATE = [
-    """CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger AS $$
-       BEGIN RAISE EXCEPTION 'audit_auditevent is append-only'; END; $$ LANGUAGE plpgsql;""",
-    """CREATE OR REPLACE TRIGGER audit_no_update_delete BEFORE UPDATE OR DELETE ON audit_auditevent
+EVENTS = "audit_auditevent"
+FIELD_HISTORY = "audit_fieldhistory"
+TABLES = (EVENTS, FIELD_HISTORY)
+
+# Trigger names of the first table are kept as they were created by migration 0002.
+_SQLITE_NAMES = {EVENTS: ("audit_no_update", "audit_no_delete")}
+_PG_NAMES = {EVENTS: ("audit_no_update_delete", "audit_no_truncate")}
+
+
+def _sqlite_names(table: str) -> tuple[str, str]:
+    return _SQLITE_NAMES.get(table, (f"{table}_no_update", f"{table}_no_delete"))
+
+
+def _pg_names(table: str) -> tuple[str, str]:
+    return _PG_NAMES.get(table, (f"{table}_no_update_delete", f"{table}_no_truncate"))
+
+
+def sqlite_create(table: str) -> list[str]:
+    upd, dele = _sqlite_names(table)
+    return [
+        f"""CREATE TRIGGER IF NOT EXISTS {upd} BEFORE UPDATE ON {table}
+       BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;""",
+        f"""CREATE TRIGGER IF NOT EXISTS {dele} BEFORE DELETE ON {table}
+       BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;""",
+    ]
+
+
+def sqlite_drop(table: str) -> list[str]:
+    return [f"DROP TRIGGER IF EXISTS {name};" for name in _sqlite_names(table)]
+
+
+POSTGRES_FUNCTION = """CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger AS $$
+       BEGIN RAISE EXCEPTION USING MESSAGE = TG_TABLE_NAME || ' is append-only'; END; $$ LANGUAGE plpgsql;"""
+
+
+def postgres_create(table: str) -> list[str]:
+    row, stmt = _pg_names(table)
+    return [
+        POSTGRES_FUNCTION,
+        f"""CREATE OR REPLACE TRIGGER {row} BEFORE UPDATE OR DELETE ON {table}
        FOR EACH ROW EXECUTE FUNCTION audit_append_only();""",
-    """CREATE OR REPLACE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit_auditevent
+        f"""CREATE OR REPLACE TRIGGER {stmt} BEFORE TRUNCATE ON {table}
        FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();""",
-]
-POSTGRES_DROP = [
-    "DROP TRIGGER IF EXISTS audit_no_update_delete ON audit_auditevent;",
-    "DROP TRIGGER IF EXISTS audit_no_truncate ON audit_auditevent;",
-]
+    ]
+
+
+def postgres_drop(table: str) -> list[str]:
+    return [f"DROP TRIGGER IF EXISTS {name} ON {table};" for name in _pg_names(table)]
+
+
+# The first table's statements, as before (kept for callers that name them).
+SQLITE_CREATE = sqlite_create(EVENTS)
+SQLITE_DROP = sqlite_drop(EVENTS)
+POSTGRES_CREATE = postgres_create(EVENTS)
+POSTGRES_DROP = postgres_drop(EVENTS)
 
 
 def _run(cursor_owner: Any, statements: list[str]) -> None:
@@ -35,9 +74,11 @@ def _run(cursor_owner: Any, statements: list[str]) -> None:
         cursor_owner.execute(sql)
 
 
-def create(vendor: str, executor: Any) -> None:
-    _run(executor, POSTGRES_CREATE if vendor == "postgresql" else SQLITE_CREATE)
+def create(vendor: str, executor: Any, tables: Iterable[str] = TABLES) -> None:
+    for table in tables:
+        _run(executor, postgres_create(table) if vendor == "postgresql" else sqlite_create(table))
 
 
-def drop(vendor: str, executor: Any) -> None:
-    _run(executor, POSTGRES_DROP if vendor == "postgresql" else SQLITE_DROP)
+def drop(vendor: str, executor: Any, tables: Iterable[str] = TABLES) -> None:
+    for table in tables:
+        _run(executor, postgres_drop(table) if vendor == "postgresql" else sqlite_drop(table))

@@ -6,11 +6,11 @@ from xueji.audit import triggers
 
 
 def forwards(apps, schema_editor):
-    triggers.create(schema_editor.connection.vendor, schema_editor)
+    triggers.create(schema_editor.connection.vendor, schema_editor, [triggers.EVENTS])
 
 
 def backwards(apps, schema_editor):
-    triggers.drop(schema_editor.connection.vendor, schema_editor)
+    triggers.drop(schema_editor.connection.vendor, schema_editor, [triggers.EVENTS])
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute("DROP FUNCTION IF EXISTS audit_append_only();")
 
