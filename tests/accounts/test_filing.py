@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import accounts as fa
+from tests.factories import changes as c
 from tests.factories import core as f
 from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import is_filed_and_trained
@@ -171,3 +172,57 @@ def test_refiling_updates_and_keeps_before_in_audit(school_a):
     last = AuditEvent.objects.filter(event_type=EventType.FILING_RECORDED).order_by("-id").first()
     assert last.before["trained_on"] is None
     assert last.after["trained_on"] == (timezone.localdate() - timedelta(days=2)).isoformat()
+
+
+# --- issue #6 §3.6: a grant opens data only at a unit the filing covers (第22条) -------------------------------
+
+
+def test_a_grant_above_the_filing_opens_no_data_until_filed_there(tree, school_a):
+    """A county registrar filed with the city is then granted the ministry-level registrar role: the new grant
+    opens nothing (another province's pupils stay out of reach) until the account is filed with the ministry;
+    the county grant the filing covers keeps working."""
+    from xueji.accounts.jurisdiction import data_grants, in_scope, scope_paths
+    from xueji.accounts.models import RoleGrant
+    from xueji.students.queries import student_get
+
+    beijing = f.school("110105", "primary", name="朝阳实验小学")
+    far_pupil = c.enrolled(beijing)
+    county = f.user(Role.DEPT_REGISTRAR, f.dept("440105"))  # filed with the city 440100
+    national = f.dept("000000")
+    RoleGrant.objects.create(user=county, role=Role.DEPT_REGISTRAR, org_unit=national)
+    county = type(county).objects.get(pk=county.pk)
+
+    assert sorted(g.org_unit.code for g in data_grants(county)) == ["440105"]
+    assert scope_paths(county) == [f.dept("440105").path]
+    assert in_scope(county, beijing.org.path) is False
+    with pytest.raises(NotFound):
+        student_get(viewer=county, person_id=far_pupil.person_id)
+
+    _file(fa.system_admin(), county, dept_code="000000")  # the ministry files its own registrars
+    county = type(county).objects.get(pk=county.pk)
+    assert scope_paths(county) == [national.path]
+    assert student_get(viewer=county, person_id=far_pupil.person_id).pk == far_pupil.pk
+
+
+def test_a_school_grant_in_another_county_opens_nothing(tree, school_a, school_b):
+    """A school registrar filed with 海珠区 is also granted the registrar role at a school in 天河区: that school's
+    records stay closed (its filing, with 海珠区, does not cover the grant)."""
+    from xueji.accounts.jurisdiction import (
+        data_grants,
+        in_scope,
+        require_registrar_for_school,
+        school_registrar_units,
+    )
+    from xueji.accounts.models import RoleGrant
+
+    registrar = f.registrar(school_a)
+    RoleGrant.objects.create(user=registrar, role=Role.SCHOOL_REGISTRAR, org_unit=school_b.org)
+    registrar = type(registrar).objects.get(pk=registrar.pk)
+
+    assert [g.org_unit_id for g in data_grants(registrar)] == [school_a.org_id]
+    assert school_registrar_units(registrar) == [school_a.org]
+    assert in_scope(registrar, school_b.org.path) is False
+    with pytest.raises(ApplicationError) as exc:
+        require_registrar_for_school(registrar, school_b)
+    assert exc.value.code == "registrar_not_filed"
+    require_registrar_for_school(registrar, school_a)  # the covered grant still acts

@@ -188,7 +188,7 @@ def test_admin_sessions_have_a_shorter_idle_limit(tree, settings):
     s[SESSION_SEEN_AT] = time.time() - 15 * 60 - 5
     s.save()
     r = c.get("/accounts/")
-    assert r["Location"] == "/login/?reason=idle"
+    assert r["Location"] == "/login/?reason=idle&next=%2Faccounts%2F"
     assert admin.pk is not None
 
 

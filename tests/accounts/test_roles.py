@@ -14,6 +14,8 @@ from xueji.accounts.services import (
     account_seal,
     check_role_combination,
     password_reset,
+    password_reset_confirm,
+    password_reset_request,
     role_grant,
     role_revoke,
     user_create,
@@ -159,7 +161,8 @@ def _act(action: str, actor: User, target: User) -> None:
     if action == "user_create":
         user_create(actor=actor, username="newbie", display_name="新用户", org_unit=fa.county())
     elif action == "password_reset":
-        password_reset(actor=actor, user=target)
+        # The target (an approver) reads student data: a system admin may only request the reset.
+        password_reset_request(actor=actor, user=target)
     elif action == "account_seal":
         account_seal(actor=actor, user=target, reason="离岗")
     elif action == "role_grant":
@@ -256,7 +259,8 @@ def test_password_reset_forces_change_and_revokes_tokens(registrar_a):
     from xueji.accounts.models import ApiToken
 
     issue_token(registrar_a)
-    temp = password_reset(actor=fa.system_admin(), user=registrar_a)
+    reset = password_reset_request(actor=fa.system_admin(), user=registrar_a)
+    _, temp = password_reset_confirm(actor=fa.security_admin(), reset=reset)
     user = User.objects.get(pk=registrar_a.pk)
     assert user.check_password(temp)
     assert user.must_change_password is True

@@ -151,9 +151,19 @@ def test_seal_and_reset_through_the_page(registrar_a):
     r = c.post(f"/accounts/{registrar_a.pk}/seal/", {"reason": "调离岗位"})
     assert r.status_code == 302
     assert User.objects.get(pk=registrar_a.pk).sealed_reason == "调离岗位"
+    # A registrar reads student data: the reset is only requested here; a security admin confirms it.
     r = c.post(f"/accounts/{registrar_a.pk}/reset-password/")
+    assert (r.status_code, r["Location"]) == (302, f"/accounts/{registrar_a.pk}/")
+    assert User.objects.get(pk=registrar_a.pk).check_password(fa.PASSWORD)
+    reset = registrar_a.password_resets.get()
+    r = _as(fa.security_admin()).post(f"/accounts/resets/{reset.pk}/confirm/")
     assert r.status_code == 200
     assert User.objects.get(pk=registrar_a.pk).check_password(r.context["password"])
+    # An account without student-data roles is still reset by the system admin alone.
+    plain = f.user(org_unit=fa.county())
+    r = c.post(f"/accounts/{plain.pk}/reset-password/")
+    assert r.status_code == 200
+    assert User.objects.get(pk=plain.pk).check_password(r.context["password"])
 
 
 def test_actions_need_post(registrar_a):

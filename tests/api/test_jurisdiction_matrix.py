@@ -287,3 +287,24 @@ def test_other_province_audit_admin_does_not_see_the_student(world: World) -> No
 
     assert response.status_code == 200
     assert response.json()["count"] == 0
+
+
+@pytest.mark.django_db
+def test_a_grant_the_filing_does_not_cover_opens_nothing(world: World) -> None:
+    """Issue #6 §3.6 (第22条): 东城区's department registrar, filed with 北京市, is also granted the registrar
+    role at 广东省. Until filed for that unit the grant opens nothing: 海珠区's student is 404 and absent from
+    the list; the 东城区 grant keeps working (200, an empty list)."""
+    from xueji.accounts.enums import Role
+    from xueji.accounts.models import RoleGrant
+
+    county_bj = world.users["county_bj"]
+    RoleGrant.objects.create(user=county_bj, role=Role.DEPT_REGISTRAR, org_unit=f.dept("440000"))
+    api = world.api("county_bj")
+
+    detail = api.get(_student(world))
+    listing = api.get("/api/v1/students/", {"q": world.student.name})
+
+    assert (detail.status_code, detail.json()["code"]) == (404, "not_found")
+    assert listing.status_code == 200
+    assert listing.json()["count"] == 0
+    assert world.student.name not in detail.content.decode() + listing.content.decode()

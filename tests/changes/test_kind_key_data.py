@@ -7,7 +7,7 @@ import pytest
 
 from tests.factories import changes as c
 from tests.factories import core as f
-from xueji.audit.models import AuditEvent
+from xueji.audit.models import AuditEvent, FieldHistory
 from xueji.changes.models import ApprovalStep
 from xueji.changes.services import change_decide, change_submit
 from xueji.core.errors import ApplicationError, Conflict, FieldError
@@ -52,7 +52,10 @@ def test_name_change_is_approved_up_the_chain_and_history_is_kept(env):
     assert (req.facts["changed"], req.facts["previous"]["name"]) == (["name"], "张小明")
     assert req.before["person"]["name"] == "张小明"
     applied = AuditEvent.objects.get(event_type="change.applied")
-    assert (applied.before["person"]["name"], applied.after["person"]["name"]) == ("张小明", "张晓明")
+    # The audit masks the names (issue #6 §3.3); the record history keeps them.
+    assert (applied.before["person"]["name"], applied.after["person"]["name"]) == ("***", "***")
+    history = FieldHistory.objects.get(event=applied, field="person.name")
+    assert (history.before, history.after) == ("张小明", "张晓明")
     assert applied.after["student_number_changed"] is False
 
 
@@ -101,7 +104,8 @@ def test_identity_held_by_an_enrolled_student_is_refused_with_the_registration_w
     with pytest.raises(Conflict) as exc:
         _change(env, e, id_number=taken)
     assert exc.value.code == "student_already_enrolled"
-    assert exc.value.message == "该身份证件号的学生已在“天河一小”有在读学籍，不能重复建立学籍（第九条）"
+    # Issue #6 §3.2: never which school holds the identity.
+    assert exc.value.message == "该身份证件号的学生已在其他学校有学籍，请发起转学"
 
 
 def test_identity_held_by_a_former_student_is_refused(env):

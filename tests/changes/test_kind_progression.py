@@ -363,3 +363,111 @@ def test_a_graduate_enrolled_again_cannot_progress_twice(env):
     with pytest.raises(ApplicationError) as exc:
         _progress(env, Enrollment.objects.get(pk=e.pk), target="tianhe", actor="reg_t")
     assert exc.value.code == "student_already_enrolled"
+
+
+# --- issue #6 §3.1: the graduating school of a whole-cohort progression is a party the caller must reach ----
+
+
+@pytest.mark.parametrize(("target", "actor"), [("beijing", "reg_b"), ("tianhe", "reg_t")])
+def test_progress_cohort_refuses_a_graduating_school_outside_the_admitting_department(env, target, actor):
+    """Another province's (or another county's) admitting school cannot name 海珠一小's grade 6 as a cohort:
+    404, nothing created, no names — one by one by 学籍号 + 姓名 is the only way across departments."""
+    from xueji.audit.models import AuditEvent
+
+    busy = c.enrolled(env["primary"], grade=6, name="丙")
+    c.enrolled(env["primary"], grade=6, name="甲")
+    change_submit(
+        actor=env["reg_p"],
+        kind="suspension",
+        enrollment=busy,
+        facts={
+            "start_date": "2026-10-08",
+            "end_date": "2027-07-01",
+            "reason": "illness",
+            "applicant_name": "张大明",
+        },
+        today=DAY,
+    )
+    requests_before, events_before = ChangeRequest.objects.count(), AuditEvent.objects.count()
+    with pytest.raises(NotFound):
+        progress_cohort(
+            actor=env[actor],
+            from_school=env["primary"],
+            to_school=env[target],
+            grade=6,
+            class_name="初一(1)班",
+            today=DAY,
+        )
+    assert (ChangeRequest.objects.count(), AuditEvent.objects.count()) == (requests_before, events_before)
+
+
+def test_cohort_preview_is_scoped_like_the_submission(env):
+    from xueji.changes.kinds.progression import cohort_preview
+
+    a = c.enrolled(env["primary"], grade=6, name="甲")
+    got = cohort_preview(
+        actor=env["reg_j"], from_school=env["primary"], to_school=env["junior"], grade=6, today=DAY
+    )
+    assert [e.pk for e in got] == [a.pk]
+    with pytest.raises(NotFound):
+        cohort_preview(
+            actor=env["reg_b"], from_school=env["primary"], to_school=env["beijing"], grade=6, today=DAY
+        )
+    with pytest.raises((Forbidden, NotFound)):
+        cohort_preview(
+            actor=env["reg_p"], from_school=env["primary"], to_school=env["junior"], grade=6, today=DAY
+        )
+
+
+def test_cohort_progression_api_answers_404_for_a_graduating_school_in_another_province(env):
+    """POST /api/v1/changes/cohorts/progression as 朝阳一中's registrar naming 海珠一小: 404 in the one error
+    shape, no pupil's name or code in the body, nothing created."""
+    from tests.api.conftest import Api
+    from xueji.audit.models import AuditEvent
+
+    c.enrolled(env["primary"], grade=6, name="甲乙丙")
+    events_before = AuditEvent.objects.count()
+    response = Api(env["reg_b"]).post(
+        "/api/v1/changes/cohorts/progression",
+        {
+            "from_school_id": env["primary"].pk,
+            "to_school_id": env["beijing"].pk,
+            "grade": 6,
+            "class_name": "初一1班",
+        },
+    )
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    assert "甲" not in response.content.decode()
+    assert (ChangeRequest.objects.count(), AuditEvent.objects.count()) == (0, events_before)
+
+
+def test_cohort_progression_page_answers_404_for_a_graduating_school_in_another_province(env, client):
+    """The page neither previews another province's pupils nor submits them."""
+    from django.urls import reverse
+
+    c.enrolled(env["primary"], grade=6, name="甲乙丙")
+    client.force_login(env["reg_b"])
+    url = reverse("changes:cohort_progression")
+    data = {"from_school_code": env["primary"].school_code, "grade": "6", "class_name": "初一1班"}
+    preview = client.post(url, data)
+    assert preview.status_code == 404
+    assert "甲" not in preview.content.decode()
+    done = client.post(url, {**data, "confirm": "1"})
+    assert done.status_code == 404
+    assert ChangeRequest.objects.count() == 0
+
+
+def test_progression_freezes_the_graduating_schools_copy(env):
+    """Issue #6 §3.5: like a transfer, 升学 ends the record at one school and continues it at another, so the
+    graduating school keeps a snapshot taken at the move; the admitting school's record has none."""
+    from xueji.students.models import EnrollmentSnapshot
+
+    e = c.enrolled(env["primary"], grade=6, name="升学生")
+    req = _progress(env, e)
+    change_decide(actor=env["haizhu"], request=req, action="approve", today=DAY)
+    change_decide(actor=env["haizhu"], request=req, action="approve", today=DAY)
+    new = Enrollment.objects.get(person_id=e.person_id, is_active=True)
+    snap = EnrollmentSnapshot.objects.get(enrollment_id=e.pk)
+    assert (snap.person["name"], snap.backfilled, new.school_id) == ("升学生", False, env["junior"].pk)
+    assert not EnrollmentSnapshot.objects.filter(enrollment_id=new.pk).exists()

@@ -162,3 +162,15 @@ def test_return_rules(env, facts, field, code):
     with pytest.raises(FieldError) as exc:
         _return(env, **facts)
     assert (exc.value.field, exc.value.code) == (field, code)
+
+
+def test_placement_names_only_a_reform_school_of_the_pupils_province(env):
+    """Issue #6 §3.1 audit: the API took any reform school in the country, which the page never offers (it
+    lists the province's). Another province's school is refused like a school that is not there."""
+    from xueji.changes.models import ChangeRequest
+
+    beijing = f.school("110105", "reform", name="北京市朝阳区专门学校")
+    with pytest.raises(FieldError) as exc:
+        _place(env, reform_school_id=beijing.pk)
+    assert (exc.value.code, list(exc.value.fields)) == ("not_reform_school", ["reform_school_id"])
+    assert ChangeRequest.objects.count() == 0

@@ -6,7 +6,7 @@ import pytest
 
 from tests.factories import changes as c
 from tests.factories import core as f
-from xueji.audit.models import AuditEvent
+from xueji.audit.models import AuditEvent, FieldHistory
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 from xueji.students.models import Enrollment, Guardian, ProblemRecord
 from xueji.students.records import (
@@ -79,7 +79,10 @@ def test_key_fields_change_only_through_the_key_data_flow(rec, registrar_a):
     person = student_update(actor=registrar_a, enrollment=rec, changes={"specialty": "书法"})
     assert person.specialty == "书法"
     event = AuditEvent.objects.get(event_type="student.updated")
-    assert (event.before, event.after) == ({"specialty": ""}, {"specialty": "书法"})
+    # The audit names the field with the value masked; the value is in the record history (issue #6 §3.3).
+    assert (event.before, event.after) == ({"specialty": ""}, {"specialty": "***"})
+    history = FieldHistory.objects.get(event=event)
+    assert (history.field, history.before, history.after) == ("specialty", "", "书法")
 
 
 def test_archive_completion_needs_a_document_and_is_recorded(rec, registrar_a):

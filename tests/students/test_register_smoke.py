@@ -9,8 +9,13 @@ from xueji.students.validation import clean_registration
 
 
 def _clean(school, **person):
-    return clean_registration(f.person_data(**person), f.enrollment_data(), [f.guardian_data()],
-                              school_stages=school.stages, today=date(2026, 11, 27))
+    return clean_registration(
+        f.person_data(**person),
+        f.enrollment_data(),
+        [f.guardian_data()],
+        school_stages=school.stages,
+        today=date(2026, 11, 27),
+    )
 
 
 @pytest.mark.django_db

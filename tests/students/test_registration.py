@@ -91,7 +91,7 @@ def test_second_active_record_for_same_id_is_refused_naming_only_the_school(scho
     registrar_b = f.registrar(school_b)
     again = clean(school_b, id_number=reg.identity.number, name="张小明")
     with pytest.raises(RegistrationRejected) as exc:
-        register_students(actor=registrar_b, school=school_b, registrations=[again])
+        register_students(actor=registrar_b, school=school_b, registrations=[again], disclose_holder=True)
     assert exc.value.code == "student_already_enrolled"
     assert "海珠区第一小学" in exc.value.message and "转学" in exc.value.message
     assert reg.identity.number not in exc.value.message

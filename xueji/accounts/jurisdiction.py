@@ -40,17 +40,52 @@ def roles(user: Any) -> set[str]:
     return {g.role for g in _grants(user)}
 
 
+def _filing(user: Any) -> Any:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    try:
+        return user.filing
+    except Exception:  # RelatedObjectDoesNotExist: no filing recorded
+        return None
+
+
 def is_filed_and_trained(user: Any, today: date | None = None) -> bool:
     """第22条: filing with the department above is recorded, and training happened on or before today."""
-    filing = getattr(user, "filing", None) if getattr(user, "is_authenticated", False) else None
+    filing = _filing(user)
     if filing is None:
         return False
     today = today or timezone.localdate()
     return filing.trained_on is not None and filing.trained_on <= today and filing.filed_on <= today
 
 
+def filing_covers(filed_with: OrgUnit, unit: OrgUnit) -> bool:
+    """第22条 (学籍管理员报送上级教育行政部门备案): a filing with ``filed_with`` covers a grant at ``unit`` when
+    ``filed_with`` is a department strictly above ``unit`` — or ``unit`` itself for the ministry, which files
+    its own registrars. The same rule ``accounts.services.filing_record`` checks when the filing is recorded."""
+    if unit.level == OrgLevel.NATIONAL:
+        return filed_with.pk == unit.pk
+    return filed_with.pk != unit.pk and unit.path.startswith(filed_with.path)
+
+
+def _covered(user: Any, grant: RoleGrant) -> bool:
+    filing = _filing(user)
+    if filing is None:
+        return False
+    return filing_covers(filing.filed_with, grant.org_unit)
+
+
+def unfiled_grants(user: Any) -> list[RoleGrant]:
+    """Student-data grants that do not (yet) open data: the account is not filed and trained, or its filing is
+    with a department that does not cover the grant's unit (第22条; issue #6 §3.6)."""
+    grants = [g for g in _grants(user) if g.role in STUDENT_DATA_ROLES]
+    opened = {g.pk for g in data_grants(user)}
+    return [g for g in grants if g.pk not in opened]
+
+
 def data_grants(user: Any) -> list[RoleGrant]:
-    """Grants that open student data: student-data roles of a filed and trained registrar."""
+    """Grants that open student data: student-data roles of a filed and trained registrar, each only at a unit
+    its filing covers (第22条: a role granted later at another unit — e.g. a ministry role for an account
+    filed with a city — opens nothing until the account is filed there)."""
     grants = [g for g in _grants(user) if g.role in STUDENT_DATA_ROLES and g.org_unit.is_active]
     if not grants:
         return []
@@ -58,7 +93,9 @@ def data_grants(user: Any) -> list[RoleGrant]:
         filed = is_filed_and_trained(user)
     except Exception:
         filed = False
-    return grants if filed else []
+    if not filed:
+        return []
+    return [g for g in grants if _covered(user, g)]
 
 
 def scope_paths(user: Any) -> list[str]:
@@ -103,9 +140,7 @@ def org_scope_q(user: Any) -> Q:
 def school_registrar_units(user: Any) -> list[OrgUnit]:
     """Schools where the user registers students: school-registrar grants (a teaching point's records may be
     kept by its central school's registrar, 第22条)."""
-    if not data_grants(user):
-        return []
-    return [g.org_unit for g in _grants(user) if g.role == Role.SCHOOL_REGISTRAR]
+    return [g.org_unit for g in data_grants(user) if g.role == Role.SCHOOL_REGISTRAR]
 
 
 def require_registrar_for_school(user: Any, school: Any) -> None:
@@ -115,7 +150,10 @@ def require_registrar_for_school(user: Any, school: Any) -> None:
     registrar is not yet filed/trained, ``forbidden`` otherwise.
     """
     if not in_scope(user, school.org.path):
-        if any(g.role in STUDENT_DATA_ROLES for g in _grants(user)) and not data_grants(user):
+        unfiled = unfiled_grants(user)
+        if unfiled and (
+            not data_grants(user) or any(school.org.path.startswith(g.org_unit.path) for g in unfiled)
+        ):
             raise NOT_FILED
         raise NotFound()
     units = {u.id for u in school_registrar_units(user)}

@@ -107,3 +107,48 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} · {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class PasswordResetRequest(models.Model):
+    """A password reset of an account that reads student data: two people (issue #6 §3.4; ASVS 2.3.5 / 6.4.6).
+
+    A system admin requests it; a security admin confirms it, which sets a one-time password shown once to
+    the confirming admin. The temporary credential is single-use (the first login with it spends it,
+    ``used_at``), lets the holder only set a password (``User.must_change_password``: every other page
+    redirects, API tokens are refused) and expires after ``PASSWORD_RESET_TTL_HOURS``. ``completed_at`` is
+    set when the holder has set a new password; the holder is told at login who reset it and when
+    (``notified_at``).
+    """
+
+    user = models.ForeignKey(User, models.CASCADE, related_name="password_resets")
+    requested_by = models.ForeignKey(User, models.PROTECT, related_name="+", verbose_name=_("申请人"))
+    requested_at = models.DateTimeField(_("申请时间"), auto_now_add=True)
+    confirmed_by = models.ForeignKey(
+        User, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("确认人")
+    )
+    confirmed_at = models.DateTimeField(_("确认时间"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("临时密码失效时间"), null=True, blank=True)
+    used_at = models.DateTimeField(_("临时密码使用时间"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("设置新密码时间"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+    notified_at = models.DateTimeField(_("告知本人时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("密码重置申请")
+        verbose_name_plural = _("密码重置申请")
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            # One open (unconfirmed, not cancelled) request per account.
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(confirmed_at__isnull=True, cancelled_at__isnull=True),
+                name="passwordreset_one_open_per_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} · {self.requested_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.confirmed_at is None and self.cancelled_at is None

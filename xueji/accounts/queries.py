@@ -16,7 +16,7 @@ from xueji.regions.models import OrgUnit
 
 from .enums import ADMIN_ROLES, STUDENT_DATA_ROLES, Role
 from .jurisdiction import _grants, data_grants, is_filed_and_trained
-from .models import RegistrarFiling, RoleGrant, User
+from .models import PasswordResetRequest, RegistrarFiling, RoleGrant, User
 
 ACCOUNT_MANAGER_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN})
 
@@ -121,6 +121,40 @@ def grant_get(*, viewer: Any, grant_id: Any) -> RoleGrant:
     if grant is None or not any(grant.org_unit.path.startswith(p) for p in paths):
         raise NotFound()
     return grant
+
+
+def reset_get(*, viewer: Any, reset_id: Any) -> PasswordResetRequest:
+    """A password-reset request of an account the viewer manages (its subtree); anything else NotFound."""
+    if not str(reset_id).isdigit():
+        raise NotFound()
+    reset = (
+        PasswordResetRequest.objects.select_related("user", "requested_by", "confirmed_by")
+        .filter(pk=int(reset_id))
+        .first()
+    )
+    if reset is None:
+        raise NotFound()
+    user_get(viewer=viewer, user_id=reset.user_id)
+    return reset
+
+
+def pending_reset(user: User) -> PasswordResetRequest | None:
+    """The account's reset request awaiting a security admin's confirmation (issue #6 §3.4), if any."""
+    return (
+        PasswordResetRequest.objects.select_related("requested_by")
+        .filter(user=user, confirmed_at__isnull=True, cancelled_at__isnull=True)
+        .first()
+    )
+
+
+def pending_resets(*, viewer: Any) -> QuerySet[PasswordResetRequest]:
+    """Reset requests awaiting confirmation for accounts the viewer manages (a security admin's to-do list)."""
+    return (
+        PasswordResetRequest.objects.filter(confirmed_at__isnull=True, cancelled_at__isnull=True)
+        .filter(user__in=user_list(viewer=viewer).values("pk"))
+        .select_related("user", "requested_by")
+        .order_by("requested_at")
+    )
 
 
 def filing_of(user: User) -> RegistrarFiling | None:

@@ -12,7 +12,10 @@ department registrar; every admin action needs the target inside the actor's sub
 action                 sys    sec    aud    business roles          further rules
 =====================  =====  =====  =====  ======================  ==========================================
 user_create            yes    —      —      —                       admin never chooses the password (ASVS 6.4.6)
-password_reset         yes    —      —      —                       not for admin-role accounts, not self
+password_reset         yes    —      —      —                       not for admin-role accounts, not self,
+                                                                    not for accounts reading student data
+password_reset_request yes    —      —      —                       same targets; maker (issue #6 §3.4)
+password_reset_confirm —      yes    —      —                       checker; one-time password, single use
 account_seal           yes    yes    —      —                       not for admin-role accounts, not self
 account_unseal         —      yes    —      —                       第24条; audited; never ``actor=None``
 role_grant/revoke      —      yes    —      —                       授权 is the security admin's; not self
@@ -50,7 +53,7 @@ from xueji.regions.models import OrgUnit
 
 from .enums import ADMIN_ROLES, STUDENT_DATA_ROLES, Role
 from .jurisdiction import _grants, is_filed_and_trained
-from .models import ApiToken, RegistrarFiling, RoleGrant, User
+from .models import ApiToken, PasswordResetRequest, RegistrarFiling, RoleGrant, User
 
 # ---------------------------------------------------------------------------------------------------------------
 # helpers
@@ -280,21 +283,42 @@ def user_create(
     return user
 
 
+def _reset_target_checks(actor: Any, user: User) -> str:
+    role, paths = _acting_role(actor, {Role.SYSTEM_ADMIN}, message="只有系统管理员可以重置密码")
+    _require_target(actor, paths, user)
+    _not_self(actor, user)
+    if _holds_admin_role(user):
+        raise Forbidden("admin_target_forbidden", "不能重置管理员账号的密码（三权分立）")
+    return role
+
+
+def reads_student_data(user: User) -> bool:
+    """The account holds a role that reads student records (its password reset needs a second person)."""
+    return RoleGrant.objects.filter(user=user, role__in=STUDENT_DATA_ROLES).exists()
+
+
+SECOND_PERSON_REQUIRED = Forbidden(
+    "second_person_required",
+    "该账号可以查看学生数据，重置密码须由系统管理员申请、安全管理员确认（双人复核）",
+)
+
+
 @transaction.atomic
 def password_reset(*, actor: Any, user: User) -> str:
     """An administrator starts a reset (ASVS 6.4.6): a generated one-time password, returned once, and the
     holder must change it at next login. Existing API tokens are revoked.
 
     Refused for accounts holding an admin role: a system admin able to reset a security or audit admin's
-    password could take over that role, which 三权分立 forbids (those resets go through the system).
+    password could take over that role, which 三权分立 forbids (those resets go through the system). Refused
+    too (``second_person_required``) for accounts that read student data: one administrator alone could
+    otherwise take over a registrar (issue #6 §3.4); those go through :func:`password_reset_request` and
+    :func:`password_reset_confirm`.
     """
     role = ""
     if actor is not None:
-        role, paths = _acting_role(actor, {Role.SYSTEM_ADMIN}, message="只有系统管理员可以重置密码")
-        _require_target(actor, paths, user)
-        _not_self(actor, user)
-        if _holds_admin_role(user):
-            raise Forbidden("admin_target_forbidden", "不能重置管理员账号的密码（三权分立）")
+        role = _reset_target_checks(actor, user)
+        if reads_student_data(user):
+            raise SECOND_PERSON_REQUIRED
     user = _lock(user)
     temp = temporary_password()
     user.set_password(temp)
@@ -310,6 +334,156 @@ def password_reset(*, actor: Any, user: User) -> str:
         after={"reset_by_admin": True},
     )
     return temp
+
+
+def reset_ttl() -> timedelta:
+    return timedelta(hours=int(getattr(settings, "PASSWORD_RESET_TTL_HOURS", 72)))
+
+
+@transaction.atomic
+def password_reset_request(*, actor: Any, user: User) -> PasswordResetRequest:
+    """Maker: a system admin asks for a password reset (issue #6 §3.4; ASVS 2.3.5 maker–checker, 6.4.6).
+
+    Nothing changes on the account yet; a security admin must confirm (:func:`password_reset_confirm`). Same
+    rules as :func:`password_reset` (system admin, target in the subtree, not self, not an admin-role account).
+    One open request per account (``reset_pending``). Audited (``auth.password_reset_requested``).
+    """
+    role = _reset_target_checks(actor, user)
+    locked = _lock(user)
+    if PasswordResetRequest.objects.filter(
+        user=locked, confirmed_at__isnull=True, cancelled_at__isnull=True
+    ).exists():
+        raise Conflict("reset_pending", "该账号已有待确认的重置密码申请")
+    reset = PasswordResetRequest.objects.create(user=locked, requested_by=actor)
+    audit_account(
+        EventType.PASSWORD_RESET_REQUESTED,
+        actor=actor,
+        user=locked,
+        role=role,
+        summary=f"申请重置 {locked.username} 的密码（待安全管理员确认）",
+        after={"reset_request": reset.pk},
+    )
+    return reset
+
+
+@transaction.atomic
+def password_reset_confirm(*, actor: Any, reset: PasswordResetRequest) -> tuple[PasswordResetRequest, str]:
+    """Checker: a security admin in whose subtree the account lies confirms a pending request (issue #6 §3.4).
+
+    Sets a generated one-time password, returned once (to the confirming admin, who hands it to the holder),
+    valid for ``PASSWORD_RESET_TTL_HOURS`` and for one login; the holder must set a password before anything
+    else (``must_change_password``); API tokens are revoked. The requester can never confirm (the three admin
+    roles are held by different people; and not self). Raises ``reset_not_pending`` for a request already
+    confirmed or withdrawn. Audited (``auth.password_reset_confirmed``), never with the password.
+    """
+    if actor is None:
+        raise Forbidden("security_admin_required", "确认重置密码须由安全管理员办理")
+    role, paths = _acting_role(actor, {Role.SECURITY_ADMIN}, message="只有安全管理员可以确认重置密码")
+    user = reset.user
+    _require_target(actor, paths, user)
+    _not_self(actor, user)
+    if actor.pk == reset.requested_by_id:
+        raise Forbidden("same_person", "申请人不能确认自己的重置申请（双人复核）")
+    locked_reset = PasswordResetRequest.objects.select_for_update().get(pk=reset.pk)
+    if not locked_reset.is_pending:
+        raise Conflict("reset_not_pending", "该重置申请已确认或已撤销")
+    if _holds_admin_role(user):
+        raise Forbidden("admin_target_forbidden", "不能重置管理员账号的密码（三权分立）")
+    locked = _lock(user)
+    now = timezone.now()
+    temp = temporary_password()
+    locked.set_password(temp)
+    locked.must_change_password = True
+    locked.save(update_fields=["password", "must_change_password"])
+    _revoke_tokens(locked, now)
+    # Earlier confirmed resets not yet completed are superseded by this one.
+    PasswordResetRequest.objects.filter(
+        user=locked, confirmed_at__isnull=False, completed_at__isnull=True, cancelled_at__isnull=True
+    ).update(cancelled_at=now)
+    locked_reset.confirmed_by = actor
+    locked_reset.confirmed_at = now
+    locked_reset.expires_at = now + reset_ttl()
+    locked_reset.save(update_fields=["confirmed_by", "confirmed_at", "expires_at"])
+    audit_account(
+        EventType.PASSWORD_RESET_CONFIRMED,
+        actor=actor,
+        user=locked,
+        role=role,
+        summary=f"确认重置 {locked.username} 的密码（{reset.requested_by.username} 申请；一次性临时密码）",
+        after={
+            "reset_request": locked_reset.pk,
+            "requested_by": reset.requested_by.username,
+            "expires_at": locked_reset.expires_at.isoformat(),
+        },
+    )
+    return locked_reset, temp
+
+
+def _open_reset(user: User) -> PasswordResetRequest | None:
+    """The confirmed reset whose temporary credential the account holds now (not completed nor superseded)."""
+    return (
+        PasswordResetRequest.objects.select_for_update()
+        .filter(user=user, confirmed_at__isnull=False, completed_at__isnull=True, cancelled_at__isnull=True)
+        .order_by("-confirmed_at")
+        .first()
+    )
+
+
+TEMPORARY_CREDENTIAL_SPENT = "一次性临时密码已使用或已失效"
+
+
+@transaction.atomic
+def temporary_login(*, user: User) -> PasswordResetRequest | None:
+    """Spend the one-time password of a confirmed reset at login (issue #6 §3.4: single use).
+
+    Called after the password was verified. Returns the reset being used (the login proceeds, the holder may
+    only set a password), None when the account holds no temporary credential. Raises
+    ``temporary_password_spent`` when the credential was already used once or has expired: that login fails.
+    """
+    if not user.must_change_password:
+        return None
+    reset = _open_reset(user)
+    if reset is None:
+        return None
+    now = timezone.now()
+    if reset.used_at is not None or (reset.expires_at is not None and reset.expires_at <= now):
+        raise Forbidden(
+            "temporary_password_spent", f"{TEMPORARY_CREDENTIAL_SPENT}，请联系系统管理员重新申请重置"
+        )
+    reset.used_at = now
+    reset.save(update_fields=["used_at"])
+    audit_account(
+        EventType.PASSWORD_RESET_USED,
+        actor=user,
+        user=user,
+        summary=f"{user.username} 使用一次性临时密码登录（须立即设置新密码）",
+        after={"reset_request": reset.pk},
+    )
+    return reset
+
+
+def current_reset(user: User) -> PasswordResetRequest | None:
+    """The reset the account is in the middle of (for the password-change page: who reset it and when)."""
+    return (
+        PasswordResetRequest.objects.select_related("requested_by", "confirmed_by")
+        .filter(user=user, confirmed_at__isnull=False, completed_at__isnull=True, cancelled_at__isnull=True)
+        .order_by("-confirmed_at")
+        .first()
+    )
+
+
+@transaction.atomic
+def reset_notices_take(*, user: User) -> list[PasswordResetRequest]:
+    """Completed resets the holder has not been told about yet, marked as told (shown once at login)."""
+    rows = list(
+        PasswordResetRequest.objects.select_for_update(of=("self",))
+        .select_related("requested_by", "confirmed_by")
+        .filter(user=user, completed_at__isnull=False, notified_at__isnull=True)
+        .order_by("confirmed_at")
+    )
+    if rows:
+        PasswordResetRequest.objects.filter(pk__in=[r.pk for r in rows]).update(notified_at=timezone.now())
+    return rows
 
 
 @transaction.atomic
@@ -336,7 +510,12 @@ def password_change(*, actor: Any, user: User, old: str, new: str) -> User:
     locked.set_password(new)
     locked.must_change_password = False
     locked.save(update_fields=["password", "must_change_password"])
-    _revoke_tokens(locked, timezone.now())
+    now = timezone.now()
+    _revoke_tokens(locked, now)
+    # A reset in progress is completed: the temporary credential is gone (issue #6 §3.4).
+    PasswordResetRequest.objects.filter(
+        user=locked, confirmed_at__isnull=False, completed_at__isnull=True, cancelled_at__isnull=True
+    ).update(completed_at=now)
     audit_account(EventType.PASSWORD_CHANGED, actor=actor, user=locked, summary=f"{locked.username} 修改密码")
     user.password = locked.password
     user.must_change_password = False
@@ -744,3 +923,27 @@ def logout_recorded(*, user: User, reason: str = "") -> None:
         user=user,
         summary=f"{user.username} 退出" + (f"（{reason}）" if reason else ""),
     )
+
+
+@transaction.atomic
+def password_change_demand(*, actor: Any, usernames: list[str], reason: str) -> int:
+    """Require each holder to change the password at next login (第24条; security.md §1): e.g. the demo
+    logins seeded on a production-mode installation, whose shared password is printed and documented.
+    ``actor=None`` is the system (manage.py seed). Returns the number of accounts changed."""
+    changed = 0
+    for user in (
+        User.objects.select_for_update(of=("self",))
+        .select_related("org_unit")
+        .filter(username__in=usernames, must_change_password=False)
+    ):
+        user.must_change_password = True
+        user.save(update_fields=["must_change_password"])
+        audit_account(
+            EventType.PASSWORD_CHANGED,
+            actor=actor,
+            user=user,
+            summary=f"{user.username} 须在下次登录时修改密码（{reason}）",
+            after={"must_change_password": True},
+        )
+        changed += 1
+    return changed

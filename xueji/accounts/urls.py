@@ -16,4 +16,5 @@ urlpatterns = [
     path("accounts/<int:pk>/grants/", views.grant_create_view, name="grant_create"),
     path("accounts/<int:pk>/filing/", views.filing_view, name="filing"),
     path("accounts/grants/<int:pk>/revoke/", views.grant_revoke_view, name="grant_revoke"),
+    path("accounts/resets/<int:pk>/confirm/", views.reset_confirm_view, name="reset_confirm"),
 ]

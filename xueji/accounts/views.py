@@ -24,6 +24,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -54,8 +55,44 @@ REASONS = {
     "sealed": "账号已封存，会话已结束。请联系安全管理员解封（第二十四条）",
     "inactive": "账号已停用，会话已结束",
     "expired": "会话已超过最长时限，请重新登录",
-    "idle": "长时间未操作，会话已结束，请重新登录",
+    "idle": "登录超时，请重新登录（长时间未操作，会话已结束）",
+    "timeout": "登录超时，请重新登录",
 }
+
+
+TEMPORARY_SPENT_ERROR = "一次性临时密码已使用或已失效，请联系系统管理员重新申请重置密码"
+
+
+def _spend_temporary_credential(user: User) -> bool:
+    """False when the login uses a reset's one-time password a second time or after it expired."""
+    try:
+        services.temporary_login(user=user)
+    except Forbidden:
+        return False
+    return True
+
+
+def _tell_about_resets(request: HttpRequest, user: User) -> None:
+    """issue #6 §3.4: the holder is told at login who reset the password and when (once per reset)."""
+    for reset in services.reset_notices_take(user=user):
+        messages.warning(
+            request,
+            _(
+                "您的密码曾于 %(when)s 被重置：由系统管理员 %(requester)s 申请、安全管理员 %(confirmer)s 确认。"
+                "如非本人申请，请立即联系安全管理员。"
+            )
+            % {
+                "when": f"{timezone.localtime(reset.confirmed_at):%Y-%m-%d %H:%M}",
+                "requester": _who(reset.requested_by),
+                "confirmer": _who(reset.confirmed_by),
+            },
+        )
+
+
+def _who(user: User | None) -> str:
+    if user is None:
+        return "system"
+    return f"{user.display_name}（{user.username}）" if user.display_name else user.username
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -96,8 +133,15 @@ def login_view(request: HttpRequest) -> HttpResponse:
         elif user.sealed_at is not None:
             services.login_failed_recorded(username=username, reason="账号已封存", user=user)
             form.add_error(None, _(SEALED_LOGIN_ERROR))
+        elif not _spend_temporary_credential(user):
+            # issue #6 §3.4: a reset's one-time password works for one login only, and not after it expired.
+            services.login_failed_recorded(
+                username=username, reason=services.TEMPORARY_CREDENTIAL_SPENT, user=user
+            )
+            form.add_error(None, _(TEMPORARY_SPENT_ERROR))
         else:
             login(request, user)  # rotates the session key (ASVS 7.2.4) and stamps last_login
+            _tell_about_resets(request, user)
             request.session[SESSION_LOGIN_AT] = time.time()
             if roles(user) & ADMIN_ROLES:
                 request.session[SESSION_IDLE] = admin_idle_seconds()
@@ -143,7 +187,17 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
             update_session_auth_hash(request, user)
             messages.success(request, _("密码已修改"))
             return HttpResponseRedirect(settings.LOGIN_REDIRECT_URL)
-    if user.must_change_password:
+    reset = services.current_reset(user) if user.must_change_password else None
+    if reset is not None and reset.confirmed_at is not None:
+        why = _(
+            "您的密码已于 %(when)s 被重置（系统管理员 %(requester)s 申请、安全管理员 %(confirmer)s 确认）。"
+            "您正在使用一次性临时密码，请先设置自己的密码；如非本人申请，请立即联系安全管理员。"
+        ) % {
+            "when": f"{timezone.localtime(reset.confirmed_at):%Y-%m-%d %H:%M}",
+            "requester": _who(reset.requested_by),
+            "confirmer": _who(reset.confirmed_by),
+        }
+    elif user.must_change_password:
         why = _("您正在使用一次性临时密码，请先设置自己的密码")
     elif passwords.password_expired(user):
         why = _("密码已超过 %(days)d 天未修改，请先修改密码（第二十四条 定期更改密码）") % {
@@ -190,6 +244,7 @@ def _capabilities(viewer: User, target: User) -> dict[str, bool]:
         and not is_self,
         "can_unseal": Role.SECURITY_ADMIN in mine and target.is_sealed and not is_self,
         "can_reset": Role.SYSTEM_ADMIN in mine and not target_admin and not is_self,
+        "can_confirm_reset": Role.SECURITY_ADMIN in mine and not target_admin and not is_self,
         "can_grant": Role.SECURITY_ADMIN in mine and not is_self,
         "can_file": (Role.SYSTEM_ADMIN in mine or bool(dept_units))
         and not is_self
@@ -218,6 +273,7 @@ def _detail(
         "grant_form": forms.get("grant_form") or RoleGrantForm(),
         "filing_form": forms.get("filing_form") or FilingForm(initial=initial),
         "seal_form": forms.get("seal_form") or SealForm(),
+        "pending_reset": queries.pending_reset(target),
         **_capabilities(viewer, target),
     }
     return render(request, "accounts/user_detail.html", context, status=status)
@@ -248,6 +304,9 @@ def user_list_view(request: HttpRequest) -> HttpResponse:
             "page": page,
             "query": query.urlencode(),
             "can_create": Role.SYSTEM_ADMIN in roles(viewer),
+            "pending_resets": list(queries.pending_resets(viewer=viewer)[:50])
+            if Role.SECURITY_ADMIN in roles(viewer)
+            else [],
         },
     )
 
@@ -333,9 +392,15 @@ def user_unseal_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def user_reset_password_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """A system admin resets a password. For an account that reads student data this only files a request
+    that a security admin must confirm (issue #6 §3.4, maker–checker): no password is shown here."""
     viewer = _require_viewer(request)
     target = _get_user(viewer, pk)
     try:
+        if services.reads_student_data(target):
+            services.password_reset_request(actor=viewer, user=target)
+            messages.success(request, _("已提交重置密码申请，待安全管理员确认后生成一次性临时密码"))
+            return redirect("accounts:user_detail", pk=target.pk)
         temp = services.password_reset(actor=viewer, user=target)
     except ApplicationError as exc:
         _service_error(exc)
@@ -343,6 +408,25 @@ def user_reset_password_view(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("accounts:user_detail", pk=target.pk)
     return render(
         request, "accounts/temp_password.html", {"target": target, "password": temp, "created": False}
+    )
+
+
+@require_POST
+@login_required
+def reset_confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """A security admin confirms a pending reset; the one-time password is shown once, to them."""
+    viewer = _require_viewer(request)
+    try:
+        reset = queries.reset_get(viewer=viewer, reset_id=pk)
+        reset, temp = services.password_reset_confirm(actor=viewer, reset=reset)
+    except ApplicationError as exc:
+        _service_error(exc)
+        messages.error(request, exc.message)
+        return redirect("accounts:users")
+    return render(
+        request,
+        "accounts/temp_password.html",
+        {"target": reset.user, "password": temp, "created": False, "reset": reset},
     )
 
 

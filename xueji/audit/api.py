@@ -20,6 +20,8 @@ from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import _grants
 from xueji.accounts.models import RoleGrant
 from xueji.core.errors import Forbidden
+from xueji.core.pagination import MAX_PAGE
+from xueji.core.ratelimit import ratelimit_hit
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
 
@@ -47,7 +49,7 @@ class AuditEventFiltersIn(Schema):
     org_id: int | None = Field(None, description="机构ID（精确）")
     since: date | None = Field(None, description="起始日期（含）")
     until: date | None = Field(None, description="截止日期（含）")
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
 
 
@@ -121,10 +123,11 @@ def _events(viewer: Any, f: AuditEventFiltersIn) -> QuerySet[AuditEvent]:
 
 @router.get(
     "/events",
-    response={200: AuditEventPageOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    response={200: AuditEventPageOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut, 429: ErrorOut},
     summary="审计记录查询（审计管理员）",
 )
 def list_audit_events(request: HttpRequest, filters: Query[AuditEventFiltersIn]) -> Any:
+    ratelimit_hit(request.auth, "list")  # type: ignore[attr-defined]  # issue #6 §3.10: 429 above the limit
     qs = _events(request.auth, filters)  # type: ignore[attr-defined]
     start = (filters.page - 1) * filters.page_size
     items = [

@@ -22,7 +22,9 @@ from .enums import EventType
 APPEND_ONLY = ApplicationError("audit_append_only", "审计记录只能追加，不能修改或删除")
 
 
-class AuditQuerySet(models.QuerySet["AuditEvent"]):
+class AppendOnlyQuerySet(models.QuerySet[Any]):
+    """Bulk ``update()``/``delete()`` refused (the database triggers refuse raw SQL too)."""
+
     def update(self, **kwargs: Any) -> int:
         raise APPEND_ONLY
 
@@ -30,7 +32,22 @@ class AuditQuerySet(models.QuerySet["AuditEvent"]):
         raise APPEND_ONLY
 
 
-class AuditEvent(models.Model):
+class AppendOnlyModel(models.Model):
+    """A row is written once: ``save()`` of an existing row and ``delete()`` raise."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise APPEND_ONLY
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise APPEND_ONLY
+
+
+class AuditEvent(AppendOnlyModel):
     occurred_at = models.DateTimeField(_("时间"), db_index=True)
     # No ``choices=``: new event types must not need a migration; labels come from EventType.
     event_type = models.CharField(_("事件类型"), max_length=40, db_index=True)
@@ -56,7 +73,7 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
 
-    objects = AuditQuerySet.as_manager()
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("审计事件")
@@ -67,14 +84,6 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.event_type}"
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise APPEND_ONLY
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise APPEND_ONLY
-
     @property
     def event_label(self) -> str:
         try:
@@ -84,3 +93,46 @@ class AuditEvent(models.Model):
 
     def get_event_type_display(self) -> str:
         return self.event_label
+
+
+class FieldHistory(AppendOnlyModel):
+    """The before/after values of a student's personal fields (issue #6 §3.3), kept out of the audit trail.
+
+    An audit event says who changed which fields of which record and when, with the values masked; the
+    values themselves are kept here, one row per field, linked to that event. Only those who may see the
+    student read them (``xueji.students.queries.record_history``: the student must be visible to the viewer
+    and the row's ``scope_path`` — the school that held the record when it changed — inside the viewer's
+    jurisdiction; 第24条, security.md §2). Append-only like the audit trail (model and database triggers,
+    migration 0004).
+    """
+
+    event = models.ForeignKey(AuditEvent, models.DO_NOTHING, db_constraint=False, related_name="+")
+    occurred_at = models.DateTimeField(_("时间"))
+    subject_type = models.CharField(max_length=40)
+    subject_id = models.CharField(max_length=64)
+    scope_path = models.CharField(max_length=255)
+    province_code = models.CharField(max_length=6, blank=True)
+    field = models.CharField(_("字段"), max_length=80)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.DO_NOTHING,
+        null=True,
+        blank=True,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_username = models.CharField(_("操作人"), max_length=150, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("记录变更历史")
+        verbose_name_plural = _("记录变更历史")
+        indexes = [models.Index(fields=["subject_type", "subject_id", "occurred_at"])]
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.subject_type}:{self.subject_id} {self.field}"

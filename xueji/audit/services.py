@@ -1,4 +1,11 @@
-"""Writing audit events. Called explicitly by services (never by signals, which miss bulk writes)."""
+"""Writing audit events. Called explicitly by services (never by signals, which miss bulk writes).
+
+Every payload passes through :mod:`xueji.audit.redaction` here, in the one place all events are written: the
+audit trail keeps who/what/when/which record/which fields with personal values masked (issue #6 §3.3,
+security.md §2), whatever the caller passed. The before/after values of a student's personal fields go to the
+record history (:class:`~xueji.audit.models.FieldHistory`) when the caller names the record's scope
+(``history_scope`` = the enrolment's ``scope_path``), readable only by those who may see the student.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +17,9 @@ from django.utils import timezone
 
 from xueji.core import context
 
+from . import redaction
 from .enums import EventType
-from .models import AuditEvent
+from .models import AuditEvent, FieldHistory
 
 
 def _actor_fields(actor: Any) -> dict[str, Any]:
@@ -33,10 +41,17 @@ def record(
     after: Mapping[str, Any] | None = None,
     actor_role: str = "",
     success: bool = True,
+    history_scope: str = "",
 ) -> AuditEvent:
-    """Append one audit event in the caller's transaction. Side effect: one INSERT."""
+    """Append one audit event in the caller's transaction. Side effect: one INSERT (plus one per changed
+    personal field into the record history when ``history_scope`` is given).
+
+    ``before``/``after`` and ``summary`` are sanitised (:func:`redaction.sanitise`): personal values are
+    masked, field names stay. ``history_scope`` is the ``scope_path`` of the school holding the record; with
+    it, the unmasked before/after of each personal field that changed is kept in :class:`FieldHistory`.
+    """
     ctx = context.current()
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         occurred_at=timezone.now(),
         event_type=str(event_type),
         actor_role=actor_role,
@@ -44,20 +59,43 @@ def record(
         province_code=province_code,
         subject_type=subject_type,
         subject_id=str(subject_id),
-        summary=summary[:200],
-        before=dict(before) if before is not None else None,
-        after=dict(after) if after is not None else None,
+        summary=redaction.scrub_text(summary)[:200],
+        before=redaction.sanitise(before, subject_type=subject_type),
+        after=redaction.sanitise(after, subject_type=subject_type),
         success=success,
         request_id=ctx.request_id,
         ip=ctx.ip,
         **_actor_fields(actor),
     )
+    if history_scope:
+        changes = redaction.personal_changes(before, after, subject_type=subject_type)
+        FieldHistory.objects.bulk_create(
+            [
+                FieldHistory(
+                    event=event,
+                    occurred_at=event.occurred_at,
+                    subject_type=subject_type,
+                    subject_id=event.subject_id,
+                    scope_path=history_scope,
+                    province_code=province_code,
+                    field=field,
+                    before=old,
+                    after=new,
+                    actor=event.actor,
+                    actor_username=event.actor_username,
+                    request_id=event.request_id,
+                )
+                for field, old, new in changes
+            ]
+        )
+    return event
 
 
 def record_many(rows: Iterable[Mapping[str, Any]], *, event_type: EventType | str, actor: Any) -> int:
     """Append one event per row for a set-based operation (import, promotion) with executemany.
 
-    Each row mapping carries subject_type, subject_id, org_unit_id, province_code, summary and after.
+    Each row mapping carries subject_type, subject_id, org_unit_id, province_code, summary and after;
+    ``after`` and ``summary`` are sanitised like :func:`record`'s.
     Uses raw executemany, because ``bulk_create`` runs at a fraction of the engine's speed (issue #2 §10).
     """
     ctx = context.current()
@@ -79,9 +117,11 @@ def record_many(rows: Iterable[Mapping[str, Any]], *, event_type: EventType | st
             row.get("province_code", ""),
             row.get("subject_type", ""),
             str(row.get("subject_id", "")),
-            str(row.get("summary", ""))[:200],
+            redaction.scrub_text(str(row.get("summary", "")))[:200],
             None,
-            json_field.get_db_prep_value(row.get("after"), connection)
+            json_field.get_db_prep_value(
+                redaction.sanitise(row["after"], subject_type=str(row.get("subject_type", ""))), connection
+            )
             if row.get("after") is not None
             else None,
             True,

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from xueji.core.ratelimit import ratelimit_hit
 from xueji.core.views import paginate, ui_errors
 
 from .enums import EventType
@@ -24,6 +25,7 @@ def _date(value: str | None) -> date | None:
 @login_required
 @ui_errors
 def audit_list(request: HttpRequest) -> HttpResponse:
+    ratelimit_hit(request.user, "list")  # issue #6 §3.10: a Chinese 429 above the account's limit
     get = request.GET
     event_type = get.get("type", "")
     filters = AuditFilters(

@@ -73,6 +73,7 @@ from xueji.students.identity import mask_id_number
 from xueji.students.models import Enrollment, Person
 
 from .enums import ChangeKind, Party
+from .lookups import LOOKUP_KINDS, national_lookup
 from .models import ApprovalStep, ChangeRequest
 from .queries import (
     notification_mark_read,
@@ -80,7 +81,6 @@ from .queries import (
     request_get,
     requests_visible,
     timeline,
-    transfer_lookup,
     worklist,
 )
 from .schemas import (
@@ -471,8 +471,27 @@ def list_changes(request: HttpRequest, filters: Query[ChangeFiltersIn]) -> Any:
 # --- submission ----------------------------------------------------------------------------------------------
 
 
-def _submission(viewer: Any, payload: ChangeSubmitIn) -> dict[str, Any]:
-    """The engine's arguments from the body, each object resolved within the caller's reach."""
+def _national_lookup(viewer: Any, payload: ChangeSubmitIn) -> Enrollment | None:
+    """The national 学籍号+姓名 lookup a receiving school's body asks for (``lookup``, or a 境外返回 naming the
+    student in its facts): rate-limited and audited (issue #6 §3 leaks 2, 10). Run before the submission's
+    transaction, so that a refused or failed lookup still counts and stays in the audit."""
+    kind = payload.kind
+    if kind not in LOOKUP_KINDS or payload.enrollment_id is not None:
+        return None
+    if payload.lookup is not None:
+        number, name = payload.lookup.student_number, payload.lookup.name
+    elif kind == ChangeKind.RETURN_FROM_ABROAD:
+        number, name = str(payload.facts.get("student_number") or ""), str(payload.facts.get("name") or "")
+        if not number.strip() or not name.strip():
+            return None  # nothing to look up: the engine refuses the missing field
+    else:
+        return None
+    return national_lookup(viewer=viewer, kind=kind, student_number=number, name=name)
+
+
+def _submission(viewer: Any, payload: ChangeSubmitIn, found: Enrollment | None = None) -> dict[str, Any]:
+    """The engine's arguments from the body, each object resolved within the caller's reach (``found``: the
+    result of :func:`_national_lookup`)."""
     kind = payload.kind
     if kind not in ChangeKind.values:
         raise FieldError("kind", "unknown_kind", "业务类型无效")
@@ -482,18 +501,14 @@ def _submission(viewer: Any, payload: ChangeSubmitIn) -> dict[str, Any]:
         raise FieldError("lookup", "ambiguous_student", "学籍ID与学籍号查找只能填写其中一项")
     if payload.lookup is not None:
         number, name = payload.lookup.student_number, payload.lookup.name
-        if kind == ChangeKind.TRANSFER:
-            enrollment = transfer_lookup(student_number=number, name=name)
-        elif kind == ChangeKind.PROGRESSION:
-            from .kinds.progression import progression_lookup
-
-            enrollment = progression_lookup(student_number=number, name=name)
-        elif kind == ChangeKind.RETURN_FROM_ABROAD:
-            facts.update(student_number=number, name=name)
-        else:
+        if kind not in LOOKUP_KINDS:
             raise FieldError(
                 "lookup", "lookup_not_allowed", "只有转学、升学、境外返回可以按学籍号和姓名查找学生"
             )
+        if kind == ChangeKind.RETURN_FROM_ABROAD:
+            facts.update(student_number=number, name=name)  # the engine finds the person again (第20条)
+        else:
+            enrollment = found
     elif payload.enrollment_id is not None:
         enrollment = (
             Enrollment.objects.filter(scope_q(viewer), pk=payload.enrollment_id)
@@ -529,7 +544,11 @@ def _submission(viewer: Any, payload: ChangeSubmitIn) -> dict[str, Any]:
     }
 
 
-@router.post("/", response={201: ChangeReceiptOut, **WRITE_ERRORS}, summary="发起学籍变动申请（需幂等键）")
+@router.post(
+    "/",
+    response={201: ChangeReceiptOut, 429: ErrorOut, **WRITE_ERRORS},
+    summary="发起学籍变动申请（需幂等键）",
+)
 def submit_change(
     request: HttpRequest,
     payload: ChangeSubmitIn,
@@ -542,6 +561,8 @@ def submit_change(
     viewer = _reader(request)
     key = _require_key(idempotency_key)
     stored = f"{key}|{_fingerprint(payload)}"
+    # Outside the transaction: the lookup's count and audit event survive a refusal.
+    found = _national_lookup(viewer, payload)
     with transaction.atomic():
         _key_lock(viewer, "submit", key)
         existing = (
@@ -554,7 +575,7 @@ def submit_change(
                 raise IdempotencyMisuse()
             response["Idempotent-Replayed"] = "true"
             return Status(201, _receipt(ChangeRequest.objects.get(pk=existing.pk)))
-        created = change_submit(actor=viewer, idempotency_key=stored, **_submission(viewer, payload))
+        created = change_submit(actor=viewer, idempotency_key=stored, **_submission(viewer, payload, found))
     return Status(201, _receipt(ChangeRequest.objects.get(pk=created.pk)))
 
 
@@ -593,8 +614,10 @@ def graduate_cohort(request: HttpRequest, payload: GraduationCohortIn) -> Any:
     "/cohorts/progression", response={200: CohortOut, **WRITE_ERRORS}, summary="整体升学（第十四条）"
 )
 def progress_cohort(request: HttpRequest, payload: ProgressionCohortIn) -> Any:
-    """The admitting school's registrar progresses a whole graduating grade (6 or 9) of ``from_school``. Names
-    of skipped students of a school outside the caller's jurisdiction are masked."""
+    """The admitting school's registrar progresses a whole graduating grade (6 or 9) of ``from_school``, which
+    must lie under the department supervising the admitting school: any other graduating school is 404 and
+    nothing is created (第14条; issue #6 §3.1 — across departments, one by one by 学籍号 + 姓名). Names of
+    skipped students of a school outside the caller's jurisdiction are masked."""
     from .kinds.progression import progress_cohort as run
 
     viewer = _reader(request)

@@ -465,7 +465,11 @@ class GraduationCohortForm(SpecForm):
 class ProgressionCohortForm(SpecForm):
     school = forms.CharField(label=_("升入学校"), required=False, widget=forms.Select)
     from_school_code = _text(
-        _("毕业学校标识码"), required=True, max_length=10, inputmode="numeric", help_text=_("10 位学校标识码")
+        _("毕业学校标识码"),
+        required=True,
+        max_length=10,
+        inputmode="numeric",
+        help_text=_("10 位学校标识码；须为本校主管教育行政部门所辖学校，跨县（区）升学请逐个办理"),
     )
     grade = _select(_("毕业年级"), [("6", _("小学六年级")), ("9", _("初中九年级"))])
     class_name = _text(_("编入班级"), required=True, max_length=30, help_text=_("可在升学后再调整分班"))

@@ -17,6 +17,7 @@ from uuid import UUID
 from ninja import Field, Schema
 from pydantic import BaseModel, ConfigDict
 
+from xueji.core.pagination import MAX_PAGE
 from xueji.students.schemas import MAX_PAGE_SIZE, ErrorOut
 
 __all__ = ["ErrorOut"]
@@ -108,7 +109,7 @@ class ChangeFiltersIn(Schema):
     state: str = Field("", description="状态：pending、returned、approved、rejected、cancelled")
     person_id: UUID | None = Field(None, description="学生（人员ID）")
     initiated: bool = Field(False, description="只看本单位发起的申请")
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
 
 
@@ -227,7 +228,7 @@ class TimelineOut(Schema):
 
 class NotificationFiltersIn(Schema):
     unread_only: bool = Field(True, description="只看未读")
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
 
 

@@ -242,6 +242,8 @@ def _complete(request: ChangeRequest, actor: Any, today: date) -> ChangeRequest:
         summary=f"{request.get_kind_display()}办结生效",
         before=request.before,
         after=after,
+        # Personal values (a key-data change's names and numbers) go to the record history, not the audit.
+        history_scope=request.enrollment.scope_path if request.enrollment is not None else "",
     )
     Notification.objects.create(
         org_unit=request.initiator_org, request=request, message=f"{request.get_kind_display()}已办结"

@@ -71,11 +71,12 @@ from .forms import (
 )
 from .kinds.abroad import DOCUMENT_TYPES
 from .kinds.graduation import NEXT_STAGE, graduate_cohort, graduating_grade
-from .kinds.progression import cohort_candidates, progress_cohort, progression_lookup
+from .kinds.progression import cohort_preview, progress_cohort
 from .kinds.reform import current_placement
 from .kinds.special import EVIDENCE_TYPES
 from .kinds.suspension import REASONS
 from .kinds.withdrawal import COMPULSORY_REFUSED
+from .lookups import national_lookup
 from .models import ApprovalStep, ChangeRequest
 from .queries import (
     WorkItem,
@@ -84,7 +85,6 @@ from .queries import (
     notifications_for,
     request_get,
     requests_visible,
-    transfer_lookup,
     worklist,
 )
 from .services import ONE_OPEN, acts_for, change_cancel, change_decide, change_resubmit, change_submit
@@ -1035,9 +1035,23 @@ def _new_at_target(
     if kind == ChangeKind.RETURN_FROM_ABROAD:
         form = form_class(data, school=school)
         if data is not None:
-            response = _submit(request, form, ctx, lookup_field="student_number", target_school=school)
-            if response is not None:
-                return response
+            facts = form.facts()
+            try:
+                # A national lookup: rate-limited and audited (issue #6 §3 leaks 2, 10). Without both
+                # values there is nothing to look up: the engine names the missing field.
+                if facts.get("student_number") and facts.get("name"):
+                    national_lookup(
+                        viewer=request.user,
+                        kind=kind,
+                        student_number=facts["student_number"],
+                        name=facts["name"],
+                    )
+            except NotFound as exc:
+                form.apply_errors({"student_number": exc.message}, exc.message, exc.code)
+            else:
+                response = _submit(request, form, ctx, lookup_field="student_number", target_school=school)
+                if response is not None:
+                    return response
         ctx["form"] = form
         return render(request, "changes/new.html", ctx, status=400 if form.errors else 200)
     # Transfer / progression: step 1 names the student; step 2 (found) shows only the school and grade.
@@ -1046,11 +1060,11 @@ def _new_at_target(
     if data is None:
         return render(request, "changes/new.html", ctx)
     number, name = lookup.values()
-    find = transfer_lookup if kind == ChangeKind.TRANSFER else progression_lookup
     try:
         if not number or not name:
             raise NotFound(_("请填写学籍号和姓名"))
-        found = find(student_number=number, name=name)
+        # A national lookup: rate-limited and audited (issue #6 §3 leaks 2, 10).
+        found = national_lookup(viewer=request.user, kind=kind, student_number=number, name=name)
     except NotFound as exc:
         lookup.apply_errors({"student_number": exc.message}, exc.message, exc.code)
         return render(request, "changes/new.html", ctx, status=400)
@@ -1174,7 +1188,8 @@ def cohort_graduation_view(request: HttpRequest) -> HttpResponse:
 @ui_errors
 def cohort_progression_view(request: HttpRequest) -> HttpResponse:
     """升学 of a whole graduating grade into the viewer's school (第14条): the admitting school names the
-    graduating school by its 学校标识码, previews the cohort, then starts one request each."""
+    graduating school by its 学校标识码, previews the cohort, then starts one request each. A graduating school
+    outside the admitting school's department is a 404 for the preview and the submission alike."""
     user = request.user
     _require_roles(user)
     schools = registrar_schools(user)
@@ -1190,7 +1205,8 @@ def cohort_progression_view(request: HttpRequest) -> HttpResponse:
     grade_raw = str(data.get("grade", ""))
     class_name = str(data.get("class_name", "")).strip()
     errors = {}
-    # A school code is public (学校标识码); the admitting school may name any school in the country.
+    # A school code is public (学校标识码), but a cohort lists a school's pupils: only a school under the
+    # admitting school's department may be named (the services answer 404 for any other, 第14条).
     from_school = (
         School.objects.select_related("org", "supervising_dept").filter(school_code=code).first()
         if code
@@ -1227,7 +1243,10 @@ def cohort_progression_view(request: HttpRequest) -> HttpResponse:
             result=result, skipped=[{**s, "name": _mask_name(s["name"])} for s in _skipped_rows(result)]
         )
         return render(request, "changes/cohort_progression.html", ctx)
-    candidates = cohort_candidates(school=from_school, grade=grade, today=timezone.localdate())
+    # 404 unless the graduating school is under the admitting school's department (issue #6 §3.1).
+    candidates = cohort_preview(
+        actor=user, from_school=from_school, to_school=school, grade=grade, today=timezone.localdate()
+    )
     ctx.update(
         preview=[
             {
@@ -1258,8 +1277,10 @@ def current_school_year(today: date) -> int:
 @ui_errors
 def promotion_view(request: HttpRequest) -> HttpResponse:
     """年度升级 (第7条): a county-or-above department registrar previews the promotion of a region (counts per
-    school and grade, the exceptions), then runs it in one audited operation."""
-    from .promotion import CATEGORIES, CATEGORY_LABELS, promotion_preview, promotion_run
+    school and grade, the exceptions), then runs it in one audited operation — on the task queue
+    (``changes.tasks.run_promotion``): the page polls ``?job=<id>`` and shows the report when it is done."""
+    from .promotion import CATEGORIES, CATEGORY_LABELS, promotion_check, promotion_preview
+    from .tasks import promotion_enqueue, promotion_job
 
     user = request.user
     _require_roles(user)
@@ -1267,9 +1288,16 @@ def promotion_view(request: HttpRequest) -> HttpResponse:
     if not units:
         raise NotFound()
     today = timezone.localdate()
-    data = (
+    job = None
+    if request.method == "GET" and "job" in request.GET:
+        job = promotion_job(viewer=user, task_id=request.GET["job"])
+        if job is None:
+            raise NotFound()
+    data: Any = (
         request.POST if request.method == "POST" else (request.GET if "school_year" in request.GET else None)
     )
+    if job is not None:
+        data = {"org_unit": str(job.org_unit_id), "school_year": str(job.school_year)}
     form = PromotionForm(data, units=units, school_year=current_school_year(today))
     ctx: dict[str, Any] = {"form": form}
     if data is None:
@@ -1280,7 +1308,21 @@ def promotion_view(request: HttpRequest) -> HttpResponse:
     try:
         year = int(year_raw)
         if request.method == "POST" and request.POST.get("confirm") == "1":
-            report = promotion_run(actor=user, org_unit=unit, school_year=year, today=today)
+            promotion_check(actor=user, org_unit=unit, school_year=year, today=today)
+            task_id = promotion_enqueue(actor=user, org_unit=unit, school_year=year, today=today)
+            return redirect(f"{reverse('changes:promotion')}?job={task_id}")
+        if job is not None and job.running:
+            ctx.update(job=job, year=year)
+            template = "changes/_promotion_job.html" if is_htmx(request) else "changes/promotion.html"
+            return render(request, template, ctx)
+        if job is not None and is_htmx(request):  # the poll that sees the run finish reloads the page
+            response = HttpResponse(status=200)
+            response["HX-Redirect"] = request.get_full_path()
+            return response
+        if job is not None and job.error_code:
+            raise ApplicationError(job.error_code, job.error_message)
+        if job is not None and job.report is not None:
+            report = job.report
             ctx["ran"] = True
         else:
             report = promotion_preview(actor=user, org_unit=unit, school_year=year, today=today)

@@ -21,13 +21,16 @@ from django.utils import timezone
 from xueji.accounts.enums import STUDENT_DATA_ROLES, Role
 from xueji.accounts.jurisdiction import _grants, data_grants, highest_level, is_admin_only, roles
 from xueji.core.errors import Forbidden, NotFound
+from xueji.core.htmx import is_htmx
+from xueji.core.ratelimit import RateLimited
 from xueji.regions.enums import OrgLevel
 
 PAGE_SIZE = 50
 
 
 def ui_errors(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
-    """Turn domain refusals into HTTP answers: NotFound → 404 (never a hint of the object), Forbidden → 403."""
+    """Turn domain refusals into HTTP answers: NotFound → 404 (never a hint of the object), Forbidden → 403,
+    RateLimited → a Chinese 429 page (an htmx fragment for htmx requests; issue #6 §3.10)."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
@@ -37,8 +40,18 @@ def ui_errors(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRespon
             raise Http404(exc.message) from exc
         except Forbidden as exc:
             raise PermissionDenied(exc.message) from exc
+        except RateLimited as exc:
+            return rate_limited_response(request, exc)
 
     return wrapper
+
+
+def rate_limited_response(request: HttpRequest, exc: RateLimited) -> HttpResponse:
+    """429 with the limit's Chinese message and a ``Retry-After`` header; htmx gets the fragment only."""
+    template = "core/_rate_limited.html" if is_htmx(request) else "core/rate_limited.html"
+    response = render(request, template, {"message": exc.message}, status=exc.status)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def paginate(request: HttpRequest, object_list: Any, per_page: int = PAGE_SIZE) -> Page:

@@ -119,7 +119,18 @@ def _out(fs: ExtraFieldSet) -> dict[str, Any]:
     }
 
 
-@router.get("/", response=list[FieldSetOut], summary="字段集版本列表（本人管辖省份）")
+class ErrorOut(Schema):
+    """The one error shape of the API (same component as every other router's ``ErrorOut``)."""
+
+    code: str
+    message: str
+    fields: dict[str, str]
+
+
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
+
+
+@router.get("/", response={200: list[FieldSetOut], **ERRORS}, summary="字段集版本列表（本人管辖省份）")
 def list_field_sets(request: HttpRequest, province_code: str | None = None) -> list[dict[str, Any]]:
     qs = field_sets_for(request.user)
     if province_code:
@@ -127,14 +138,14 @@ def list_field_sets(request: HttpRequest, province_code: str | None = None) -> l
     return [_out(fs) for fs in qs]
 
 
-@router.post("/", response={201: FieldSetOut}, summary="定义新版本（草稿）")
+@router.post("/", response={201: FieldSetOut, **ERRORS}, summary="定义新版本（草稿）")
 def define_field_set(request: HttpRequest, payload: DefineIn) -> Status[dict[str, Any]]:
     fields = [f.model_dump(exclude_none=True) for f in payload.fields]
     fs = extra_fields_define(actor=request.user, province_code=payload.province_code, fields=fields)
     return Status(201, _out(fs))
 
 
-@router.get("/active/{province_code}", response=ActiveOut, summary="省份当前生效的字段定义")
+@router.get("/active/{province_code}", response={200: ActiveOut, **ERRORS}, summary="省份当前生效的字段定义")
 def active_fields(request: HttpRequest, province_code: str) -> dict[str, Any]:
     if not can_view_province(request.user, province_code):
         raise NotFound()
@@ -142,12 +153,14 @@ def active_fields(request: HttpRequest, province_code: str) -> dict[str, Any]:
     return {"province_code": province_code, "version": version, "fields": [_field_out(d) for d in defs]}
 
 
-@router.get("/{int:field_set_id}", response=FieldSetOut, summary="字段集版本详情")
+@router.get("/{int:field_set_id}", response={200: FieldSetOut, **ERRORS}, summary="字段集版本详情")
 def get_field_set(request: HttpRequest, field_set_id: int) -> dict[str, Any]:
     return _out(field_set_get(viewer=request.user, pk=field_set_id))
 
 
-@router.post("/{int:field_set_id}/file", response=FieldSetOut, summary="登记报部备案（第三条）")
+@router.post(
+    "/{int:field_set_id}/file", response={200: FieldSetOut, **ERRORS}, summary="登记报部备案（第三条）"
+)
 def file_field_set(request: HttpRequest, field_set_id: int, payload: FileIn) -> dict[str, Any]:
     fs = field_set_get(viewer=request.user, pk=field_set_id)
     fs = extra_fields_file(
@@ -156,7 +169,7 @@ def file_field_set(request: HttpRequest, field_set_id: int, payload: FileIn) -> 
     return _out(fs)
 
 
-@router.post("/{int:field_set_id}/activate", response=FieldSetOut, summary="启用已备案版本")
+@router.post("/{int:field_set_id}/activate", response={200: FieldSetOut, **ERRORS}, summary="启用已备案版本")
 def activate_field_set(request: HttpRequest, field_set_id: int) -> dict[str, Any]:
     fs = field_set_get(viewer=request.user, pk=field_set_id)
     return _out(extra_fields_activate(actor=request.user, field_set=fs))

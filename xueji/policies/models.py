@@ -53,14 +53,18 @@ class ProvinceRuleSet(models.Model):
     rules = models.JSONField(_("规则"))
     filed_on = models.DateField(_("报部备案日期"), null=True, blank=True)
     filing_reference = models.CharField(_("文号"), max_length=80, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = _("省级学籍变动规则")
         verbose_name_plural = _("省级学籍变动规则")
         constraints = [
-            models.UniqueConstraint(fields=["province_code", "version"], name="provinceruleset_version_unique"),
+            models.UniqueConstraint(
+                fields=["province_code", "version"], name="provinceruleset_version_unique"
+            ),
         ]
 
     def __str__(self) -> str:

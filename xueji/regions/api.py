@@ -11,6 +11,8 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
+from xueji.core.pagination import MAX_PAGE
+
 from .models import OrgUnit
 from .queries import org_children, org_get, org_roots
 
@@ -44,7 +46,7 @@ class OrgDetailOut(OrgOut):
 
 
 class OrgChildrenFiltersIn(Schema):
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
+from xueji.core.pagination import MAX_PAGE
+
 MAX_PAGE_SIZE = 200
 
 
@@ -20,7 +22,7 @@ class SchoolFiltersIn(Schema):
     q: str = Field("", description="学校名称（包含）或学校标识码（前缀）")
     type: str = Field("", description="办学类型代码，如 primary")
     state: str = Field("", description="active / merged / closed")
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
 
 

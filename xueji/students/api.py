@@ -33,13 +33,26 @@ from xueji.audit.enums import EventType
 from xueji.audit.models import AuditEvent
 from xueji.core.errors import ApplicationError
 from xueji.core.pagination import page_of
+from xueji.core.ratelimit import ratelimit_hit
 from xueji.regions.models import OrgUnit
 from xueji.schools.queries import school_get
 
 from . import enums
 from .fields import PERSON_FIELDS
 from .models import ArchiveDocument, Enrollment, Guardian, Person, ProblemRecord
-from .queries import StudentFilters, mask_phone, masked, problem_get, problems_open, student_get, student_list
+from .queries import (
+    StudentFilters,
+    history_with_values,
+    listed_person,
+    mask_phone,
+    masked,
+    problem_get,
+    problems_open,
+    record_documents,
+    record_guardians,
+    student_get,
+    student_list,
+)
 from .records import (
     archive_attach,
     archive_complete,
@@ -96,7 +109,7 @@ _page = page_of
 
 
 def _list_item(e: Enrollment) -> dict[str, Any]:
-    p = e.person
+    p = listed_person(e)  # a former record that moved on: its snapshot (issue #6 §3.5)
     return {
         "person_id": p.pk,
         "enrollment_id": e.pk,
@@ -209,9 +222,12 @@ def _history_visible(viewer: Any, enrollment: Enrollment) -> QuerySet[AuditEvent
 # --- operations (literal paths before /{person_id}) ----------------------------------------------------------
 
 
-@router.get("/", response={200: StudentPageOut, **READ_ERRORS}, summary="学生列表（管辖范围内）")
+@router.get(
+    "/", response={200: StudentPageOut, 429: ErrorOut, **READ_ERRORS}, summary="学生列表（管辖范围内）"
+)
 def list_students(request: HttpRequest, filters: Query[StudentFiltersIn]) -> Any:
     viewer = _reader(request)
+    ratelimit_hit(viewer, "list")  # issue #6 §3.10: 429 above the account's limit
     qs = student_list(
         viewer=viewer,
         filters=StudentFilters(
@@ -232,7 +248,11 @@ def list_students(request: HttpRequest, filters: Query[StudentFiltersIn]) -> Any
     }
 
 
-@router.post("/", response={201: StudentRegisteredOut, 409: ErrorOut, **WRITE_ERRORS}, summary="注册学籍")
+@router.post(
+    "/",
+    response={201: StudentRegisteredOut, 409: ErrorOut, 429: ErrorOut, **WRITE_ERRORS},
+    summary="注册学籍",
+)
 def register_student(request: HttpRequest, payload: StudentRegisterIn) -> Any:
     """第6、8、9条: register one student from a valid identity document at the caller's school.
 
@@ -255,7 +275,11 @@ def register_student(request: HttpRequest, payload: StudentRegisterIn) -> Any:
         raw_extra=payload.extra,
     )
     [done] = register_students(
-        actor=viewer, school=school, registrations=[registration], extra_version=version
+        actor=viewer,
+        school=school,
+        registrations=[registration],
+        extra_version=version,
+        disclose_holder=True,  # one student: the receiving school learns where to start the transfer
     )
     return Status(
         201,
@@ -297,11 +321,14 @@ def resolve_problem(request: HttpRequest, problem_id: UUID, payload: ProblemReso
 
 
 @router.get(
-    "/{person_id}", response={200: StudentDetailOut, **READ_ERRORS}, summary="学生完整信息（记录查看日志）"
+    "/{person_id}",
+    response={200: StudentDetailOut, 429: ErrorOut, **READ_ERRORS},
+    summary="学生完整信息（记录查看日志）",
 )
 def get_student(request: HttpRequest, person_id: UUID) -> Any:
-    """The full record of one student; the view is an audited event (第24条)."""
+    """The full record of one student; the view is an audited event (第24条), rate-limited (issue #6 §3.10)."""
     viewer = _reader(request)
+    ratelimit_hit(viewer, "list")
     enrollment = student_get(viewer=viewer, person_id=person_id)
     person = enrollment.person
     student_view(actor=viewer, enrollment=enrollment)
@@ -310,8 +337,9 @@ def get_student(request: HttpRequest, person_id: UUID) -> Any:
         "student_number": person.student_number,
         "person": _person(person),
         "enrollment": _enrollment(enrollment),
-        "guardians": [_guardian(g) for g in person.guardians.order_by("id")],
-        "archive": [_document(d) for d in person.archive_documents.order_by("uploaded_at", "id")],
+        # A former school's copy shows the family and archive as they were at the move (issue #6 §3.5).
+        "guardians": [_guardian(g) for g in record_guardians(enrollment)],
+        "archive": [_document(d) for d in record_documents(enrollment)],
         "extra": person.extra or {},
         "extra_version": person.extra_version,
     }
@@ -334,11 +362,12 @@ def update_student(request: HttpRequest, person_id: UUID, payload: StudentUpdate
 
 @router.post(
     "/{person_id}/reveal",
-    response={200: RevealOut, **WRITE_ERRORS},
+    response={200: RevealOut, 429: ErrorOut, **WRITE_ERRORS},
     summary="查看完整证件号或电话（记录日志）",
 )
 def reveal_identifier(request: HttpRequest, person_id: UUID, payload: RevealIn) -> Any:
     viewer = _reader(request)
+    ratelimit_hit(viewer, "reveal")  # issue #6 §3.10: 429 above the account's limit
     enrollment = student_get(viewer=viewer, person_id=person_id)
     value = student_reveal(actor=viewer, enrollment=enrollment, field=payload.field)
     return {"field": payload.field, "value": value}
@@ -394,6 +423,10 @@ def student_history(request: HttpRequest, person_id: UUID, filters: Query[Histor
     viewer = _reader(request)
     enrollment = student_get(viewer=viewer, person_id=person_id)
     rows, count = _page(_history_visible(viewer, enrollment), filters.page, filters.page_size)
+    # The audit keeps personal values masked; an authorised reader gets them from the record history
+    # (issue #6 §3.3), scoped to what the reader may see.
+    rows = list(rows)
+    payloads = history_with_values(viewer=viewer, person_id=enrollment.person_id, events=rows)
     items = [
         {
             "id": ev.pk,
@@ -402,9 +435,9 @@ def student_history(request: HttpRequest, person_id: UUID, filters: Query[Histor
             "event_label": choice_label(EventType, ev.event_type),
             "actor_username": ev.actor_username,
             "summary": ev.summary,
-            "before": ev.before,
-            "after": ev.after,
+            "before": before,
+            "after": after,
         }
-        for ev in rows
+        for ev, (before, after) in zip(rows, payloads, strict=True)
     ]
     return {"items": items, "count": count, "page": filters.page, "page_size": filters.page_size}

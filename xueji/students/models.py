@@ -9,6 +9,8 @@ the same transaction as the person.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -213,6 +215,97 @@ class Guardian(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class EnrollmentSnapshot(models.Model):
+    """The personal part of a record frozen when the enrollment ended at its school and continued at another
+    (转学, 升学, 境外返回 — ``changes.kinds.common.move_to_school``; issue #6 §3.5, 第12、15条).
+
+    The former school and its department keep a read-only copy of the record as it stood when the pupil left
+    (第15条: the sending school backs up the file); what the new school records afterwards — address, phone,
+    family — is outside their jurisdiction. ``person`` holds the Person's fields and ``guardians`` the family
+    members, as JSON. ``backfilled`` marks snapshots taken by the data migration for moves made before this
+    table existed: those hold the record as it was at migration time (the best data there was).
+    A school merger is not a move: the records go to the successor with the school (第12条), nothing is frozen.
+    """
+
+    enrollment = models.OneToOneField(
+        Enrollment, models.CASCADE, primary_key=True, related_name="snapshot", verbose_name=_("学籍")
+    )
+    province_code = models.CharField(max_length=6)
+    person = models.JSONField(_("基础信息（转出时）"))
+    guardians = models.JSONField(_("家庭成员（转出时）"), default=list)
+    taken_at = models.DateTimeField(_("冻结时间"))
+    backfilled = models.BooleanField(_("迁移时补记"), default=False)
+
+    class Meta:
+        verbose_name = _("转出时学籍快照")
+        verbose_name_plural = _("转出时学籍快照")
+
+    def __str__(self) -> str:
+        return f"{self.enrollment_id} @ {self.taken_at:%Y-%m-%d}"
+
+    # Fields that are not the pupil's personal data as the school held it.
+    PERSON_SKIPPED = frozenset({"id", "province_code", "created_at", "updated_at"})
+    GUARDIAN_SKIPPED = frozenset({"person", "province_code"})
+
+    @staticmethod
+    def _dump(instance: models.Model, skipped: frozenset[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in instance._meta.concrete_fields:
+            if f.name in skipped:
+                continue
+            value = f.value_from_object(instance)
+            out[f.attname] = (
+                value.isoformat()
+                if hasattr(value, "isoformat")
+                else (str(value) if f.name == "id" else value)
+            )
+        return out
+
+    @classmethod
+    def of(cls, person: Person, guardians: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The JSON of ``person``'s fields and of each family member, as stored in a snapshot."""
+        return (
+            cls._dump(person, cls.PERSON_SKIPPED),
+            [cls._dump(g, cls.GUARDIAN_SKIPPED) for g in guardians],
+        )
+
+    def frozen_person(self, person_id: Any) -> FrozenPerson:
+        """The record as it stood at ``taken_at``: a read-only :class:`FrozenPerson` with its family members."""
+        known = {f.attname: f for f in Person._meta.concrete_fields}
+        values = {k: known[k].to_python(v) for k, v in (self.person or {}).items() if k in known}
+        person = FrozenPerson(id=person_id, province_code=self.province_code, **values)
+        gknown = {f.attname: f for f in Guardian._meta.concrete_fields}
+        person.frozen_guardians = [
+            Guardian(
+                person_id=person_id,
+                province_code=self.province_code,
+                **{k: gknown[k].to_python(v) for k, v in g.items() if k in gknown},
+            )
+            for g in (self.guardians or [])
+        ]
+        person.frozen_at = self.taken_at
+        return person
+
+
+class FrozenPerson(Person):
+    """A Person rebuilt from an :class:`EnrollmentSnapshot` for a viewer who holds only the former record: it
+    is never written (``save``/``delete`` raise), and carries the snapshot's family members and time."""
+
+    frozen_at: Any = None
+    frozen_guardians: Any = ()
+
+    class Meta:
+        proxy = True
+        verbose_name = _("学生（转出时快照）")
+        verbose_name_plural = _("学生（转出时快照）")
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("A frozen snapshot of a former record is read-only")
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("A frozen snapshot of a former record is read-only")
 
 
 def archive_upload_to(instance: ArchiveDocument, filename: str) -> str:

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from xueji.accounts.jurisdiction import scope_q
+from xueji.audit.models import FieldHistory
 from xueji.core.errors import NotFound
 
 from .identity import mask_id_number, normalise_number
-from .models import Enrollment, ProblemRecord
+from .models import (
+    ArchiveDocument,
+    Enrollment,
+    EnrollmentSnapshot,
+    FrozenPerson,
+    Guardian,
+    Person,
+    ProblemRecord,
+)
 
 
 @dataclass(frozen=True)
@@ -33,7 +42,7 @@ def enrollments_visible(viewer: Any) -> QuerySet[Enrollment]:
 
 
 def student_list(*, viewer: Any, filters: StudentFilters) -> QuerySet[Enrollment]:
-    qs = enrollments_visible(viewer).select_related("person", "school")
+    qs = enrollments_visible(viewer).select_related("person", "school", "snapshot")
     if not filters.include_inactive:
         qs = qs.filter(is_active=True)
     term = filters.q.strip()
@@ -71,7 +80,100 @@ def student_get(*, viewer: Any, person_id: Any) -> Enrollment:
         enrollment = None
     if enrollment is None:
         raise NotFound()
+    if not enrollment.is_active:
+        _freeze(enrollment)
     return enrollment
+
+
+def _freeze(enrollment: Enrollment) -> None:
+    """Issue #6 §3.5 (第12、15条): a viewer whose jurisdiction holds only a former record of a pupil who moved on
+    (转学/升学/境外返回) gets the record as it stood at the move — the enrollment's ``person`` becomes a read-only
+    :class:`FrozenPerson` with the snapshot's family — never the record the new school keeps."""
+    snapshot = EnrollmentSnapshot.objects.filter(enrollment_id=enrollment.pk).first()
+    if snapshot is not None:
+        enrollment.person = snapshot.frozen_person(enrollment.person_id)
+
+
+def listed_person(enrollment: Enrollment) -> Person:
+    """The person as a list row of ``student_list`` shows it: a former record that moved on shows its
+    snapshot (issue #6 §3.5), never what the new school recorded since (e.g. a changed name)."""
+    if not enrollment.is_active:
+        snapshot = getattr(enrollment, "snapshot", None)  # select_related by student_list
+        if snapshot is not None:
+            return snapshot.frozen_person(enrollment.person_id)
+    return enrollment.person
+
+
+def frozen_at(enrollment: Enrollment) -> datetime | None:
+    """When the record the viewer sees was frozen (``None``: the current record)."""
+    person = enrollment.person
+    return person.frozen_at if isinstance(person, FrozenPerson) else None
+
+
+def record_guardians(enrollment: Enrollment) -> list[Guardian]:
+    """The family members of the record the viewer sees: the snapshot's for a frozen record, else the current
+    ones (never the new school's for a former viewer)."""
+    person = enrollment.person
+    if isinstance(person, FrozenPerson):
+        return list(person.frozen_guardians)
+    return list(Guardian.objects.filter(person_id=enrollment.person_id).order_by("id"))
+
+
+def record_documents(enrollment: Enrollment) -> QuerySet[ArchiveDocument]:
+    """Archive documents of the record the viewer sees: for a frozen record only those filed before the move."""
+    qs = ArchiveDocument.objects.filter(person_id=enrollment.person_id)
+    cutoff = frozen_at(enrollment)
+    if cutoff is not None:
+        qs = qs.filter(uploaded_at__lte=cutoff)
+    return qs.order_by("uploaded_at", "id")
+
+
+def record_history(*, viewer: Any, person_id: Any) -> QuerySet[FieldHistory]:
+    """The before/after values of a student's personal fields (issue #6 §3.3), newest first.
+
+    Kept out of the audit trail (whose events carry the field names with masked values) and readable only by
+    those who may see the student (第24条; security.md §2): the student must be visible to the viewer
+    (:func:`student_get`, else NotFound → 404), and of the history only the rows recorded while the record was
+    held inside the viewer's jurisdiction are returned (a former school does not read what changed after the
+    pupil left). Audit administrators hold no data scope and get NotFound (三权分立).
+    """
+    enrollment = student_get(viewer=viewer, person_id=person_id)
+    return (
+        FieldHistory.objects.filter(subject_type="student", subject_id=str(enrollment.person_id))
+        .filter(scope_q(viewer, "scope_path"))
+        .select_related("actor")
+        .order_by("-occurred_at", "-id")
+    )
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        child = data.get(key)
+        data[key] = child = dict(child) if isinstance(child, dict) else {}
+        data = child
+    data[leaf] = value
+
+
+def history_with_values(*, viewer: Any, person_id: Any, events: list[Any]) -> list[tuple[Any, Any]]:
+    """(before, after) of each audit event about a student with the masked personal values filled in from
+    the record history the viewer may read (:func:`record_history`; NotFound when the student is not
+    visible). Events without history rows keep their (masked) payloads."""
+    rows = record_history(viewer=viewer, person_id=person_id).filter(event_id__in=[ev.pk for ev in events])
+    by_event: dict[int, list[Any]] = {}
+    for row in rows:
+        by_event.setdefault(row.event_id, []).append(row)
+    out = []
+    for ev in events:
+        before = dict(ev.before) if ev.before is not None else None
+        after = dict(ev.after) if ev.after is not None else None
+        for row in by_event.get(ev.pk, []):
+            if before is not None:
+                _set_dotted(before, row.field, row.before)
+            if after is not None:
+                _set_dotted(after, row.field, row.after)
+        out.append((before, after))
+    return out
 
 
 def archives_due(*, viewer: Any, within_days: int = 14, today: date | None = None) -> QuerySet[Enrollment]:

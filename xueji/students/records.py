@@ -19,7 +19,7 @@ from xueji.core.errors import ApplicationError, FieldError, Forbidden, NotFound
 
 from .fields import GUARDIAN_FIELDS, PERSON_FIELDS
 from .identity import mask_id_number
-from .models import ArchiveDocument, Enrollment, Guardian, Person, ProblemRecord
+from .models import ArchiveDocument, Enrollment, FrozenPerson, Guardian, Person, ProblemRecord
 from .validation import clean_fields
 
 # 第13条 / issue #3: these change only through the key-data change flow with evidence and approval.
@@ -53,9 +53,14 @@ def student_view(*, actor: Any, enrollment: Enrollment) -> None:
     )
 
 
+FROZEN_UNREVEALABLE = frozenset({"id_number", "phone", "guardian_phone"})
+
+
 def student_reveal(*, actor: Any, enrollment: Enrollment, field: str, guardian_id: Any = None) -> str:
     """Reveal one masked identifier — 身份证件号, 学籍号, 联系电话, or a family member's phone — audited; masked
-    everywhere else (a 学籍号 or ID number reveals region, birth date and sex: security.md §0)."""
+    everywhere else (a 学籍号 or ID number reveals region, birth date and sex: security.md §0). On a former
+    school's frozen copy (``FrozenPerson``, issue #6 §3.5) the ID number and phones are NotFound: they stay
+    masked; only the 学籍号, which never changes (第8条), may be revealed."""
     labels = {
         "id_number": "身份证件号",
         "student_number": "学籍号",
@@ -64,6 +69,9 @@ def student_reveal(*, actor: Any, enrollment: Enrollment, field: str, guardian_i
     }
     if field not in labels:
         raise FieldError("field", "not_revealable", "只能查看完整的身份证件号、学籍号或联系电话")
+    if isinstance(enrollment.person, FrozenPerson) and field in FROZEN_UNREVEALABLE:
+        # Issue #6 §3.5: a former school's copy is a snapshot; current identifiers are out of its scope.
+        raise NotFound()
     if field == "guardian_phone":
         guardian = (
             Guardian.objects.filter(person_id=enrollment.person_id, pk=guardian_id).first()
@@ -92,8 +100,9 @@ def archive_open(*, actor: Any, enrollment: Enrollment, doc_id: Any) -> ArchiveD
         if _is_uuid(doc_id)
         else None
     )
-    if doc is None:
-        raise NotFound()
+    frozen = enrollment.person if isinstance(enrollment.person, FrozenPerson) else None
+    if doc is None or (frozen is not None and doc.uploaded_at > frozen.frozen_at):
+        raise NotFound()  # a former school's copy holds only what was filed before the move (issue #6 §3.5)
     record(
         event_type=EventType.ARCHIVE_DOWNLOADED,
         actor=actor,
@@ -119,7 +128,8 @@ def student_update(*, actor: Any, enrollment: Enrollment, changes: dict[str, Any
     """Edit ordinary basic fields (第7条: the school keeps the record current).
 
     Key fields (姓名, 证件, 性别, 出生日期) are refused here: they change only through the key-data change flow
-    (第13条). Before/after values go into the audit event.
+    (第13条). The audit event names the changed fields with masked values; the before/after values go to the
+    record history (issue #6 §3.3).
     """
     require_registrar_for_school(actor, enrollment.school)
     _require_active(enrollment)
@@ -146,14 +156,14 @@ def student_update(*, actor: Any, enrollment: Enrollment, changes: dict[str, Any
         setattr(person, k, v)
     person.save(update_fields=[*clean.keys(), "updated_at"])
     after = {k: _jsonable(v) for k, v in clean.items()}
-    if "phone" in before:
-        before["phone"], after["phone"] = "***", "***"
+    # The audit keeps which fields changed, values masked; the values go to the record history (issue #6 §3.3).
     record(
         event_type=EventType.STUDENT_UPDATED,
         actor=actor,
         summary="修改基础信息",
         before=before,
         after=after,
+        history_scope=enrollment.scope_path,
         **_audit_subject(enrollment),
     )
     return person
@@ -179,7 +189,7 @@ def guardian_add(*, actor: Any, enrollment: Enrollment, data: dict[str, Any]) ->
     record(
         event_type=EventType.GUARDIAN_ADDED,
         actor=actor,
-        summary=f"添加家庭成员 {clean['name']}",
+        summary="添加家庭成员",  # no name: the audit carries no personal data (issue #6 §3.3)
         **_audit_subject(enrollment),
     )
     return guardian

@@ -19,6 +19,8 @@ from uuid import UUID
 from ninja import Field, Schema
 from pydantic import BaseModel, ConfigDict
 
+from xueji.core.pagination import MAX_PAGE
+
 Text = str | None
 Flag = bool | str | None  # "是"/"否", "1"/"0" or a JSON boolean
 MAX_PAGE_SIZE = 200
@@ -139,7 +141,7 @@ class StudentFiltersIn(Schema):
     class_name: str = ""
     status: str = Field("", description="学籍状态代码")
     include_inactive: bool = Field(False, description="包括已不在读（转出、毕业等）的学籍")
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
 
 
@@ -296,11 +298,11 @@ class ArchiveCompletedOut(Schema):
 
 
 class ProblemFiltersIn(Schema):
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
 
 
-class ProblemOut(Schema):
+class ProblemRecordOut(Schema):
     id: UUID
     kind: str
     kind_label: str
@@ -313,7 +315,7 @@ class ProblemOut(Schema):
 
 
 class ProblemPageOut(Schema):
-    items: list[ProblemOut]
+    items: list[ProblemRecordOut]
     count: int
     page: int
     page_size: int
@@ -332,7 +334,7 @@ class ProblemResolvedOut(Schema):
 
 
 class HistoryFiltersIn(Schema):
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
 
 

@@ -22,6 +22,7 @@ from xueji.audit.services import record, record_many
 from xueji.core.bulk import insert_rows
 from xueji.core.errors import ApplicationError, Conflict, FieldError
 from xueji.core.ids import uuid7
+from xueji.core.ratelimit import ratelimit_hit
 from xueji.schools.enums import SchoolState
 from xueji.schools.models import School
 
@@ -43,14 +44,37 @@ class RowError:
     message: str
 
 
+#: 第9条/第12条: what every path but the single registration says about an identity document enrolled elsewhere.
+#: It never names the school: "ID number → current school" must not be answerable in bulk (issue #6 §3.2).
+ENROLLED_ELSEWHERE = "该身份证件号的学生已在其他学校有学籍，请发起转学"
+
+
+def _enrolled_at(school_name: str) -> str:
+    return (
+        f"该身份证件号的学生已在“{school_name}”有在读学籍，不能重复建立学籍（第九条）；"
+        "如学生已来本校就读，请由本校发起转学"
+    )
+
+
+@dataclass(frozen=True)
+class _Holder:
+    """The active record that holds an identity document (kept off the error's message and fields)."""
+
+    person_id: UUID
+    school_id: int
+    school_name: str
+    province_code: str
+
+
 class RegistrationRejected(Conflict):
     """Some rows collide with existing records; nothing was written."""
 
-    def __init__(self, errors: list[RowError]) -> None:
+    def __init__(self, errors: list[RowError], holders: dict[int, _Holder] | None = None) -> None:
         first = errors[0].message if errors else ""
         fields = {e.field if len(errors) == 1 else f"rows.{e.index}.{e.field}": e.message for e in errors}
         super().__init__(errors[0].code if len(errors) == 1 else "registration_rejected", first, fields)
         self.errors = errors
+        self.holders = holders or {}
 
 
 @dataclass(frozen=True)
@@ -80,14 +104,13 @@ def _existing_keys(keys: list[str]) -> dict[str, UUID]:
     return found
 
 
-def _active_schools(person_ids: list[UUID]) -> dict[UUID, str]:
-    active: dict[UUID, str] = {}
+def _active_schools(person_ids: list[UUID]) -> dict[UUID, _Holder]:
+    active: dict[UUID, _Holder] = {}
     for chunk in _chunks(person_ids):
-        active.update(
-            Enrollment.objects.filter(person_id__in=chunk, is_active=True).values_list(
-                "person_id", "school__name"
-            )
-        )
+        for pid, school_id, name, province in Enrollment.objects.filter(
+            person_id__in=chunk, is_active=True
+        ).values_list("person_id", "school_id", "school__name", "province_code"):
+            active[pid] = _Holder(pid, school_id, name, province)
     return active
 
 
@@ -160,6 +183,32 @@ def _allocate_j_numbers(region_code: str, births: list[tuple[int, date]]) -> dic
 PERSON_COLUMNS = [f.key for f in PERSON_FIELDS]
 
 
+def _disclose_holder(actor: Any, rejected: RegistrationRejected) -> RegistrationRejected:
+    """The single registration's answer naming the holding school: a rate-limited, audited identity lookup.
+
+    Raises :class:`xueji.core.ratelimit.RateLimited` (429) above the account's daily ``lookup`` limit, before
+    anything is disclosed. The audit event names the held record (subject) and the holding school (org unit),
+    so the holding side's audit administrator sees it; its payload carries no personal data.
+    """
+    [(index, holder)] = rejected.holders.items()
+    ratelimit_hit(actor, "lookup")
+    record(
+        event_type=EventType.IDENTITY_LOOKUP,
+        actor=actor,
+        subject_type="student",
+        subject_id=holder.person_id,
+        org_unit_id=holder.school_id,
+        province_code=holder.province_code,
+        summary="跨区域身份查询：注册时证件号已在其他学校有学籍",
+        after={"kind": "registration", "outcome": "found"},
+    )
+    errors = [
+        RowError(e.index, e.field, e.code, _enrolled_at(holder.school_name)) if e.index == index else e
+        for e in rejected.errors
+    ]
+    return RegistrationRejected(errors)
+
+
 def register_students(
     *,
     actor: Any,
@@ -168,14 +217,21 @@ def register_students(
     extra_version: int | None = None,
     import_batch_id: UUID | None = None,
     now: datetime | None = None,
+    disclose_holder: bool = False,
 ) -> list[Registered]:
     """Register validated students at ``school``, all or nothing.
 
     - 第8条: assigns each new person a lifelong 学籍号 (G + resident ID, else J); a person registered before
       (same identity document, no active record) keeps their number and gets a new enrollment.
-    - 第9条 / 第12条 一人一籍: a second active record for the same identity document anywhere is refused,
-      naming only the school that holds it (→ transfer); the database's one-active-per-person constraint and
-      the national identity registry back this up under concurrency.
+    - 第9条 / 第12条 一人一籍: a second active record for the same identity document anywhere is refused
+      (→ transfer, 第15条) with :data:`ENROLLED_ELSEWHERE`, which names no school; the database's
+      one-active-per-person constraint and the national identity registry back this up under concurrency.
+    - Issue #6 §3.2: only the single registration of ONE student by a registrar (web form, API:
+      ``disclose_holder=True``) names the school that holds the record — the receiving school needs it to
+      start the transfer. That answer is a cross-region identity lookup: rate-limited per account and day
+      (``lookup``, :func:`xueji.core.ratelimit.ratelimit_hit`, 429 above it) and audited
+      (``identity.lookup``, subject = the held student record, no personal data). Bulk paths (imports, the
+      seed, any multi-row call) never learn the school.
     - 第9条: students without an identity number matching someone on name, sex and birth date are registered
       with a "suspected duplicate" problem record for the county.
     - 第6条: the archive is due two months after registration.
@@ -194,6 +250,11 @@ def register_students(
             if locked.state != SchoolState.ACTIVE:
                 raise ApplicationError("school_not_active", f"{school.name}已合并或撤销，不能注册新学籍")
             return _register(actor, school, registrations, extra_version, import_batch_id, now, today)
+    except RegistrationRejected as exc:
+        # Outside the rolled-back transaction, so that the lookup's count and audit event are kept.
+        if disclose_holder and actor is not None and len(registrations) == 1 and exc.holders:
+            raise _disclose_holder(actor, exc) from None
+        raise
     except IntegrityError as exc:
         # A concurrent registration won the race for the same identity or number: report it, write nothing.
         raise Conflict(
@@ -227,20 +288,14 @@ def _register(  # noqa: PLR0917 - private helper of register_students
             key_rows[key] = i
     existing = _existing_keys(list(key_rows))
     active = _active_schools(list(set(existing.values())))
+    holders: dict[int, _Holder] = {}
     for key, pid in existing.items():
         if pid in active:
             i = key_rows[key]
-            errors.append(
-                RowError(
-                    i,
-                    "id_number",
-                    "student_already_enrolled",
-                    f"该身份证件号的学生已在“{active[pid]}”有在读学籍，不能重复建立学籍（第九条）；"
-                    "如学生已来本校就读，请由本校发起转学",
-                )
-            )
+            holders[i] = active[pid]
+            errors.append(RowError(i, "id_number", "student_already_enrolled", ENROLLED_ELSEWHERE))
     if errors:
-        raise RegistrationRejected(sorted(errors, key=lambda e: e.index))
+        raise RegistrationRejected(sorted(errors, key=lambda e: e.index), holders)
 
     reused: dict[int, UUID] = {key_rows[k]: pid for k, pid in existing.items()}
     reused_numbers = (
@@ -445,6 +500,7 @@ def file_sha256(data: bytes) -> str:
 
 
 __all__ = [
+    "ENROLLED_ELSEWHERE",
     "FieldError",
     "Registered",
     "RegistrationRejected",
@@ -453,3 +509,29 @@ __all__ = [
     "record",
     "register_students",
 ]
+
+
+def enrollment_snapshot_take(*, actor: Any, enrollment: Enrollment, now: datetime | None = None) -> None:
+    """Freeze the personal part of ``enrollment``'s record as it stands now (issue #6 §3.5; 第12、15条), just
+    before the enrollment ends at its school and continues at another (转学, 升学, 境外返回 —
+    ``changes.kinds.common.move_to_school``). The former school and its department are shown this snapshot
+    from then on, never the record the new school keeps. Idempotent: an existing snapshot is kept (it was
+    taken when the record first left). Not a separate audit event: it is part of the audited change it
+    belongs to (``change.applied``); ``actor`` is that change's actor."""
+    from .models import EnrollmentSnapshot
+
+    del actor  # the change that moves the record is audited by the engine
+    with transaction.atomic():
+        if EnrollmentSnapshot.objects.filter(enrollment_id=enrollment.pk).exists():
+            return
+        person = Person.objects.get(pk=enrollment.person_id)
+        person_data, guardians = EnrollmentSnapshot.of(
+            person, Guardian.objects.filter(person_id=enrollment.person_id).order_by("id")
+        )
+        EnrollmentSnapshot.objects.create(
+            enrollment_id=enrollment.pk,
+            province_code=enrollment.province_code,
+            person=person_data,
+            guardians=guardians,
+            taken_at=now or timezone.now(),
+        )

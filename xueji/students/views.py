@@ -32,6 +32,7 @@ from xueji.accounts.jurisdiction import (
 from xueji.audit.queries import history_for
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 from xueji.core.htmx import is_htmx
+from xueji.core.ratelimit import RateLimited, ratelimit_hit
 from xueji.core.views import can_resolve_problems, paginate, require_student_roles, ui_errors
 from xueji.regions import divisions
 from xueji.schools.models import School
@@ -49,7 +50,20 @@ from .forms import (
     ResolveForm,
 )
 from .models import Enrollment, ProblemRecord
-from .queries import StudentFilters, mask_phone, masked, problem_get, problems_open, student_get, student_list
+from .queries import (
+    StudentFilters,
+    frozen_at,
+    listed_person,
+    mask_phone,
+    masked,
+    problem_get,
+    problems_open,
+    record_documents,
+    record_guardians,
+    record_history,
+    student_get,
+    student_list,
+)
 from .records import (
     archive_attach,
     archive_complete,
@@ -60,7 +74,7 @@ from .records import (
     student_view,
 )
 from .services import register_students
-from .validation import RegistrationInvalid, clean_registration
+from .validation import RegistrationInvalid, choice_label, clean_registration
 
 SCHOOL_SELECT_LIMIT = 300
 REGISTERED_FLASH = "xj_registered"  # one-shot, server-side (the full 学籍号 never goes into a cookie)
@@ -104,7 +118,7 @@ def filters_from(request: HttpRequest) -> StudentFilters:
 
 
 def _row(e: Enrollment) -> dict[str, Any]:
-    p = e.person
+    p = listed_person(e)  # a former record that moved on: its snapshot (issue #6 §3.5)
     return {
         "e": e,
         "person": p,
@@ -120,6 +134,7 @@ def student_list_view(request: HttpRequest) -> HttpResponse:
     """学生查询: by name prefix, 学籍号 or exact identity number; filters; 50 a page; htmx live results."""
     user = request.user
     require_student_roles(user)
+    ratelimit_hit(user, "list")  # issue #6 §3.10: a Chinese 429 above the account's limit
     filters = filters_from(request)
     page = paginate(request, student_list(viewer=user, filters=filters))
     context = {
@@ -208,10 +223,12 @@ def _basic_groups(enrollment: Enrollment) -> list[dict[str, Any]]:
             spec = _SPECS[key]
             value = getattr(person, key)
             row: dict[str, Any] = {"label": _(spec.label), "value": _display(spec, value), "key": key}
+            # A former school's snapshot offers no reveal of ID number or phone (issue #6 §3.5).
+            can_reveal = bool(value) and frozen_at(enrollment) is None
             if key == "id_number":
-                row.update(value=masked(value), reveal=bool(value), mono=True)
+                row.update(value=masked(value), reveal=can_reveal, mono=True)
             elif key == "phone":
-                row.update(value=mask_phone(value), reveal=bool(value), mono=True)
+                row.update(value=mask_phone(value), reveal=can_reveal, mono=True)
             rows.append(row)
         groups.append({"title": title, "rows": rows})
     e = enrollment
@@ -258,6 +275,33 @@ def _can_edit(user: Any, enrollment: Enrollment) -> bool:
     return True
 
 
+_FIELD_SPECS = {s.key: s for s in PERSON_FIELDS}
+
+
+def _shown(spec: FieldSpec | None, value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if spec is not None and spec.choices is not None and isinstance(value, str):
+        return choice_label(spec.choices, value)
+    return str(value)
+
+
+def _field_changes(user: Any, person_id: Any) -> list[dict[str, Any]]:
+    """The record history of personal fields (issue #6 §3.3: the values the audit trail masks), labelled."""
+    out = []
+    for row in record_history(viewer=user, person_id=person_id)[:200]:
+        spec = _FIELD_SPECS.get(row.field.rsplit(".", 1)[-1])
+        out.append(
+            {
+                "row": row,
+                "label": spec.label if spec else row.field,
+                "before": _shown(spec, row.before),
+                "after": _shown(spec, row.after),
+            }
+        )
+    return out
+
+
 def _render_detail(
     request: HttpRequest,
     enrollment: Enrollment,
@@ -277,14 +321,15 @@ def _render_detail(
             :200
         ]
     )
+    field_changes = _field_changes(user, person.pk)
     flash = request.session.pop(REGISTERED_FLASH, None)
     if flash and flash.get("person") != str(person.pk):
         flash = None
     guardians = [
         {"g": g, "phone": mask_phone(g.phone), "id_masked": masked(g.id_number)}
-        for g in person.guardians.all()
+        for g in record_guardians(enrollment)  # a former school's copy: the family as it was (issue #6 §3.5)
     ]
-    documents = sorted(person.archive_documents.all(), key=lambda d: d.uploaded_at, reverse=True)
+    documents = sorted(record_documents(enrollment), key=lambda d: d.uploaded_at, reverse=True)
     open_problems = [p for p in person.problems.all() if p.state == ProblemRecord.State.OPEN]
     can_edit = _can_edit(user, enrollment)
     context = {
@@ -299,6 +344,7 @@ def _render_detail(
         "overdue_days": max((today - enrollment.archive_due).days, 0),
         "grade": grade_label(enrollment.grade),
         "history": history,
+        "field_changes": field_changes,
         "include_views": include_views,
         "flash": flash,
         "open_problems": open_problems,
@@ -307,6 +353,7 @@ def _render_detail(
         "archive_form": archive_form or (ArchiveForm() if can_edit else None),
         "max_mb": settings.ARCHIVE_MAX_BYTES // (1024 * 1024),
         "revealable": REVEALABLE,
+        "frozen_at": frozen_at(enrollment),  # a former school's snapshot (issue #6 §3.5)
     }
     from xueji.changes.views import student_changes_context
 
@@ -317,6 +364,7 @@ def _render_detail(
 @login_required
 @ui_errors
 def student_detail(request: HttpRequest, person_id: Any) -> HttpResponse:
+    ratelimit_hit(request.user, "list")  # issue #6 §3.10
     enrollment = student_get(viewer=request.user, person_id=person_id)
     return _render_detail(request, enrollment)
 
@@ -328,6 +376,7 @@ def student_reveal_view(request: HttpRequest, person_id: Any, field: str) -> Htt
     """Show one full identifier in place (htmx) — an audited STUDENT_REVEALED event."""
     if field not in REVEALABLE:
         raise Http404()
+    ratelimit_hit(request.user, "reveal")  # issue #6 §3.10: a 429 fragment above the account's limit
     enrollment = student_get(viewer=request.user, person_id=person_id)
     value = student_reveal(actor=request.user, enrollment=enrollment, field=field)
     template = "students/_revealed.html" if is_htmx(request) else "students/revealed_page.html"
@@ -492,11 +541,15 @@ def register_view(request: HttpRequest) -> HttpResponse:
                 raw_extra=form.raw_extra(),
             )
             [result] = register_students(
-                actor=user, school=school, registrations=[registration], extra_version=version
+                actor=user,
+                school=school,
+                registrations=[registration],
+                extra_version=version,
+                disclose_holder=True,  # one student: the school learns where to start the transfer
             )
         except RegistrationInvalid as exc:
             form.apply_errors(exc.fields, exc.message, exc.code)
-        except (NotFound, Forbidden):
+        except (NotFound, Forbidden, RateLimited):
             raise
         except ApplicationError as exc:
             form.apply_errors(exc.fields, exc.message, exc.code)

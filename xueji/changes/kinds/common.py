@@ -48,11 +48,15 @@ def move_to_school(
     now: datetime | None = None,
     stage: str | None = None,
 ) -> Enrollment:
-    """籍随人走 (第12条): close the enrollment at the old school (kept as the sending school's read-only copy),
-    open one at ``target`` with the same person and number; the archive (on the person) moves with them."""
+    """籍随人走 (第12条): close the enrollment at the old school (kept as the sending school's read-only copy,
+    its personal data frozen in an ``EnrollmentSnapshot``), open one at ``target`` with the same person and
+    number; the archive (on the person) moves with them."""
     from xueji.students.enums import stage_for_grade
+    from xueji.students.services import enrollment_snapshot_take
 
     now = now or timezone.now()
+    # The sending school's copy is frozen as it stands now (issue #6 §3.5, 第15条).
+    enrollment_snapshot_take(actor=actor, enrollment=enrollment, now=now)
     set_status(enrollment, leaving_status, active=False)
     new = Enrollment.objects.create(
         id=uuid7(),

@@ -31,6 +31,7 @@ from xueji.regions import divisions
 from xueji.students.fields import PERSON_FIELDS
 from xueji.students.identity import check_identity_matches, mask_id_number, validate_identity
 from xueji.students.models import Enrollment, IdentityKey, Person, StudentNumber
+from xueji.students.services import ENROLLED_ELSEWHERE
 from xueji.students.validation import clean_fields
 
 from ..enums import ChangeKind
@@ -71,12 +72,9 @@ def duplicate_identity(key: str, person_id: Any) -> ApplicationError | None:
     )
     if holder is None:
         return None
-    active = Enrollment.objects.filter(person_id=holder, is_active=True).select_related("school").first()
-    if active is not None:
-        return Conflict(
-            "student_already_enrolled",
-            f"该身份证件号的学生已在“{active.school.name}”有在读学籍，不能重复建立学籍（第九条）",
-        )
+    if Enrollment.objects.filter(person_id=holder, is_active=True).exists():
+        # Never which school (issue #6 §3.2): a key-data change must not answer "ID number → school".
+        return Conflict("student_already_enrolled", ENROLLED_ELSEWHERE)
     return Conflict("id_duplicate", "该身份证件号已登记为其他学生的学籍，不能重复建立学籍（第九条）")
 
 

@@ -244,6 +244,28 @@ def cohort_candidates(*, school: School, grade: int, today: date) -> list[Enroll
     return active + [e for e in graduated if e.person_id not in later]
 
 
+def require_cohort_source(*, actor: Any, from_school: School, to_school: School) -> None:
+    """The parties of a whole-cohort progression (第14条; issue #6 §3.1). The admitting school's registrar acts
+    (``TARGET_SCHOOL``), and may name as the graduating school only a school under the department that
+    supervises the admitting school (对口/划片升学 is arranged by that department: for a county-run school its
+    county). Any other graduating school — another county, another province — is ``NotFound``, before any pupil
+    is listed or any request made: a cohort lists a school's pupils, which a single progression (named by
+    学籍号 + 姓名, ``progression_lookup``) never does, so the bulk path must not reach further than that
+    department. Progressions across departments go one by one."""
+    require_initiator(actor, to_school, Party.TARGET_SCHOOL)
+    department = to_school.supervising_dept
+    if department is None or not from_school.org.path.startswith(department.path):
+        raise NotFound()
+
+
+def cohort_preview(
+    *, actor: Any, from_school: School, to_school: School, grade: int, today: date
+) -> list[Enrollment]:
+    """The cohort ``progress_cohort`` would submit, for the admitting school's preview; same party rules."""
+    require_cohort_source(actor=actor, from_school=from_school, to_school=to_school)
+    return cohort_candidates(school=from_school, grade=grade, today=today)
+
+
 @transaction.atomic
 def progress_cohort(
     *,
@@ -258,14 +280,15 @@ def progress_cohort(
     """Progress a whole graduating grade of ``from_school`` into ``to_school`` (第14条; e.g. a primary school's
     graduates into their designated junior high), one 升学 request each, started by the admitting school's
     registrar, all in one transaction. Everyone goes into ``class_name`` (the admitting school re-divides its
-    classes afterwards). Students the kind refuses are skipped and reported."""
+    classes afterwards). Students the kind refuses are skipped and reported. ``from_school`` outside the
+    admitting school's department → ``NotFound`` and nothing written (``require_cohort_source``)."""
     from xueji.audit.enums import EventType
     from xueji.audit.services import record
 
     from ..services import change_submit
 
     today = today or timezone.localdate()
-    require_initiator(actor, to_school, Party.TARGET_SCHOOL)
+    require_cohort_source(actor=actor, from_school=from_school, to_school=to_school)
     if grade not in (6, 9):
         raise FieldError("grade", "no_next_stage", "整体升学只适用于小学6年级或初中9年级毕业生")
     reference = admission_ref.strip() or f"{from_school.name}{grade}年级毕业生整体升学"

@@ -64,8 +64,14 @@ class ReformPlacement(KindSpec):
             reform = School.objects.filter(pk=int(str(raw))).first()
         except (TypeError, ValueError):
             reform = None
-        if reform is None or reform.school_type != SchoolType.REFORM:
-            raise FieldError("reform_school_id", "not_reform_school", "所选学校不是专门学校")
+        # Only a reform school of the pupil's province may be named (the page offers no other); another
+        # province's is answered like a school that is not there (issue #6 §3.1: no wider reach than the page).
+        if (
+            reform is None
+            or reform.school_type != SchoolType.REFORM
+            or reform.province_code != enrollment.school.province_code
+        ):
+            raise FieldError("reform_school_id", "not_reform_school", "所选学校不是本省的专门学校")
         if reform.state != SchoolState.ACTIVE:
             raise FieldError("reform_school_id", "school_not_active", "所选专门学校已合并或撤销")
         if not reform.teaches(enrollment.stage):

@@ -1,0 +1,79 @@
+"""National 学籍号+姓名 lookups as the web form and the API make them: rate-limited and audited.
+
+A receiving school cannot see a record outside its jurisdiction, so 转学 (第15条), 升学 (第14条) and 境外返回
+(第20条) name the student by 学籍号 AND 姓名 and search the whole country. Each such search is a cross-region
+identity lookup (issue #6 §3 leaks 2 and 10; 第24条 严格数据使用, 第23条 异常监管):
+
+- rate-limited per account (``lookup`` bucket, per day by default; :func:`xueji.core.ratelimit.ratelimit_hit`
+  raises ``rate_limited`` / 429 before the search runs);
+- audited whether found or not (``identity.lookup``; subject = the student found, org unit = the school holding
+  the record, so that side's audit administrator sees it; payload ``{kind, outcome}`` only — never the number
+  or the name typed).
+
+Call :func:`national_lookup` from views and API endpoints, outside any transaction (the count and the event of a
+failed lookup must survive the refusal). The plain finders it wraps (``transfer_lookup``,
+``progression_lookup``, ``person_by_number``) stay for the engine's own re-checks inside a submission.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from xueji.audit.enums import EventType
+from xueji.audit.services import record
+from xueji.core.errors import NotFound
+from xueji.core.ratelimit import ratelimit_hit
+from xueji.students.models import Enrollment
+
+from .enums import ChangeKind
+from .kinds.abroad import person_by_number
+from .kinds.progression import progression_lookup
+from .queries import transfer_lookup
+
+#: The kinds a receiving school starts on a student it cannot see.
+LOOKUP_KINDS = frozenset({ChangeKind.TRANSFER, ChangeKind.PROGRESSION, ChangeKind.RETURN_FROM_ABROAD})
+
+
+def _find(kind: str, student_number: str, name: str) -> Enrollment:
+    if kind == ChangeKind.TRANSFER:
+        return transfer_lookup(student_number=student_number, name=name)  # type: ignore[no-any-return]
+    if kind == ChangeKind.PROGRESSION:
+        return progression_lookup(student_number=student_number, name=name)
+    person = person_by_number(student_number, name)
+    latest = Enrollment.objects.filter(person_id=person.pk).order_by("-registered_at").first()
+    if latest is None:  # a person is created with their first enrollment
+        raise NotFound("未找到学籍号与姓名均匹配的学生")
+    return latest
+
+
+def national_lookup(*, viewer: Any, kind: str, student_number: str, name: str) -> Enrollment:
+    """Find the record a receiving school names by 学籍号 + 姓名 (both must match), nationally.
+
+    Returns the enrollment (转学: the active one; 升学: active or latest graduated; 境外返回: the latest).
+    Raises ``rate_limited`` (429) above the account's limit — nothing is searched then — and NotFound (404)
+    when nothing matches; both outcomes of a search are audited.
+    """
+    assert kind in LOOKUP_KINDS, kind
+    ratelimit_hit(viewer, "lookup")
+    try:
+        found = _find(kind, student_number, name)
+    except NotFound:
+        record(
+            event_type=EventType.IDENTITY_LOOKUP,
+            actor=viewer,
+            summary="跨区域身份查询：未找到学籍号与姓名均匹配的学生",
+            after={"kind": str(kind), "outcome": "not_found"},
+            success=False,
+        )
+        raise
+    record(
+        event_type=EventType.IDENTITY_LOOKUP,
+        actor=viewer,
+        subject_type="student",
+        subject_id=found.person_id,
+        org_unit_id=found.school_id,
+        province_code=found.province_code,
+        summary="跨区域身份查询：按学籍号和姓名查找学生",
+        after={"kind": str(kind), "outcome": "found"},
+    )
+    return found
