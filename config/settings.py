@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "xueji.changes",
     # The periodic schedule (`manage.py scheduler`): which job ran for which slot, so none runs twice.
     "xueji.scheduling",
+    # 工作台 (the landing page): the top of the house, reads from every app.
+    "xueji.dashboard",
 ]
 
 MIDDLEWARE = [

@@ -18,8 +18,8 @@ from xueji.audit.models import AuditEvent
 from xueji.changes.models import ApprovalStep, ChangeAttachment, ChangeRequest, Notification
 from xueji.changes.queries import transfer_lookup
 from xueji.changes.services import change_decide, change_submit
+from xueji.core.masking import mask_student_number
 from xueji.students.models import Enrollment, Person
-from xueji.students.views import mask_student_number
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -584,11 +584,11 @@ def test_dashboard_summarises_the_change_worklist(client, s, pending):
     step.due_on = timezone.localdate() - timedelta(days=10)
     step.save(update_fields=["due_on"])
     _login(client, s["reg_src"])
-    body = _body(client.get(reverse("core:dashboard")))
+    body = _body(client.get(reverse("dashboard:dashboard")))
     assert 'data-testid="change-stats"' in body and "等待我办理" in body and "林小雨" in body
     assert "badge bad overdue" in body
     _login(client, s["haizhu"])
-    body = _body(client.get(reverse("core:dashboard")))
+    body = _body(client.get(reverse("dashboard:dashboard")))
     assert "下级超期上报" in body
 
 

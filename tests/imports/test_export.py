@@ -11,7 +11,9 @@ from xueji.imports import export
 
 
 def test_student_number_and_id_are_masked():
-    assert export.mask_student_number("G440105201803140017") == "G440***********0017"
+    assert (
+        export.mask_student_number("G440105201803140017") == "G440105********0017"
+    )  # the one masking rule (xueji/core/masking.py)
     assert export.mask_student_number("") == ""
 
 
@@ -38,7 +40,7 @@ def test_values_are_labelled_and_text_that_looks_like_a_formula_stays_text(tmp_p
     ws = load_workbook(target).active
     values = [c.value for c in ws[2]]
     assert values[:7] == [
-        "G440***********0017",
+        "G440105********0017",
         "=cmd|' /C calc'!A0",
         "男",
         datetime(2018, 3, 14),

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from stdnum.cn import ric
 
 from xueji.core.errors import FieldError
+from xueji.core.masking import mask_id_number
 from xueji.students.identity import (
     ParsedIdentity,
     check_identity_matches,
     hkid_check_char,
-    mask_id_number,
     mod11_2_check_char,
     validate_identity,
 )

@@ -18,8 +18,9 @@ from tests.factories import changes as c
 from tests.factories import core as f
 from xueji.changes.services import change_decide, change_submit
 from xueji.core.errors import NotFound
+from xueji.core.masking import mask_phone
 from xueji.students.models import Enrollment, EnrollmentSnapshot, Person
-from xueji.students.queries import mask_phone, student_get
+from xueji.students.queries import student_get
 from xueji.students.records import guardian_add, student_reveal, student_update
 
 pytestmark = pytest.mark.django_db

@@ -14,11 +14,11 @@ from tests.factories import core as f
 from tests.factories import students as sf
 from xueji.audit.enums import EventType
 from xueji.audit.models import AuditEvent
+from xueji.core.masking import mask_student_number
 from xueji.students.fields import ENROLLMENT_FIELDS, GUARDIAN_FIELDS, MAX_GUARDIANS, PERSON_FIELDS
 from xueji.students.forms import RegistrationForm
 from xueji.students.models import ArchiveDocument, Enrollment, Guardian, Person, ProblemRecord
 from xueji.students.services import register_students
-from xueji.students.views import mask_student_number
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
 HTMX = {"HTTP_HX_REQUEST": "true"}

@@ -188,3 +188,19 @@ def highest_level(user: Any) -> str | None:
         if lvl in levels:
             return lvl
     return None
+
+
+def has_student_roles(user: Any) -> bool:
+    """The user holds a student-data role (whether or not the registrar is filed and trained yet)."""
+    return bool(roles(user) & STUDENT_DATA_ROLES)
+
+
+def require_student_roles(user: Any) -> None:
+    """Pages about students exist only for student-data roles; the admin roles (三权分立) get a 404."""
+    if not has_student_roles(user):
+        raise NotFound()
+
+
+def can_resolve_problems(user: Any) -> bool:
+    """第9条: problem records are resolved by the department level (registrar or approver)."""
+    return any(g.role in {Role.DEPT_REGISTRAR, Role.APPROVER} for g in data_grants(user))

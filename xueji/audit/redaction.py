@@ -28,6 +28,8 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from xueji.core.masking import mask_id_number, mask_phone, mask_student_number
+
 MASK = "***"
 
 #: Keys whose values are never personal data (ids, codes, counts, states, dates of operations, field names).
@@ -154,43 +156,24 @@ ORG_TEXT_KEYS = frozenset({"reason", "comment", "note", "sealed_reason", "decisi
 PERSON_SUBJECTS = frozenset({"student", "person"})
 
 
-def _mask_id(value: str) -> str:
-    """Same rule as :func:`xueji.students.identity.mask_id_number` (first 3, last 4)."""
-    if len(value) <= 7:
-        return "*" * len(value)
-    return value[:3] + "*" * (len(value) - 7) + value[-4:]
-
-
-def _mask_student_number(value: str) -> str:
-    """Same rule as the student page (first 7, last 4: ``G440105********1234``)."""
-    if len(value) <= 11:
-        return "*" * len(value)
-    return value[:7] + "*" * (len(value) - 11) + value[-4:]
-
-
-def _mask_phone(value: str) -> str:
-    """Same rule as :func:`xueji.students.queries.mask_phone` (``138****8000``)."""
-    return value[:3] + "****" + value[-4:] if len(value) >= 7 else ("****" if value else "")
-
-
 _MASKERS: dict[str, Callable[[str], str]] = {
-    "id_number": _mask_id,
-    "id_number_masked": _mask_id,
-    "document_number": _mask_id,
-    "document_number_masked": _mask_id,
-    "student_number": _mask_student_number,
-    "phone": _mask_phone,
+    "id_number": mask_id_number,
+    "id_number_masked": mask_id_number,
+    "document_number": mask_id_number,
+    "document_number_masked": mask_id_number,
+    "student_number": mask_student_number,
+    "phone": mask_phone,
 }
 
 _NOT_ALNUM_BEFORE = r"(?<![0-9A-Za-z])"
 _NOT_ALNUM_AFTER = r"(?![0-9A-Za-z])"
 _PATTERNS: tuple[tuple[re.Pattern[str], Callable[[str], str]], ...] = (
     # 学籍号: a kind letter and an 18-character identity number.
-    (re.compile(_NOT_ALNUM_BEFORE + r"[A-Z]\d{17}[\dXx]" + _NOT_ALNUM_AFTER), _mask_student_number),
+    (re.compile(_NOT_ALNUM_BEFORE + r"[A-Z]\d{17}[\dXx]" + _NOT_ALNUM_AFTER), mask_student_number),
     # Resident identity numbers (18 and the old 15 digits).
-    (re.compile(_NOT_ALNUM_BEFORE + r"(?:\d{17}[\dXx]|\d{15})" + _NOT_ALNUM_AFTER), _mask_id),
+    (re.compile(_NOT_ALNUM_BEFORE + r"(?:\d{17}[\dXx]|\d{15})" + _NOT_ALNUM_AFTER), mask_id_number),
     # Mainland mobile numbers.
-    (re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"), _mask_phone),
+    (re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"), mask_phone),
     # E-mail addresses.
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), lambda _m: MASK),
 )

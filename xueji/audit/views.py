@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from xueji.core.ratelimit import ratelimit_hit
-from xueji.core.views import paginate, ui_errors
+from xueji.core.web import paginate, ui_errors
 
 from .enums import EventType
 from .queries import AuditFilters, event_list

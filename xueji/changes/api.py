@@ -64,12 +64,12 @@ from xueji.accounts.jurisdiction import (
     scope_q,
 )
 from xueji.core.errors import ApplicationError, Conflict, FieldError, NotFound
+from xueji.core.masking import mask_id_number
 from xueji.core.pagination import page_of
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
 from xueji.schools.models import School
 from xueji.schools.queries import school_get
-from xueji.students.identity import mask_id_number
 from xueji.students.models import Enrollment, Person
 
 from .enums import ChangeKind, Party

@@ -29,10 +29,11 @@ from django.utils.translation import gettext_noop as N_
 from django.views.decorators.http import require_POST
 
 from xueji.accounts.enums import Role
-from xueji.accounts.jurisdiction import data_grants, school_registrar_units
+from xueji.accounts.jurisdiction import data_grants, require_student_roles, school_registrar_units
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 from xueji.core.htmx import is_htmx
-from xueji.core.views import paginate, require_student_roles, ui_errors
+from xueji.core.masking import mask_id_number, mask_student_number
+from xueji.core.web import paginate, ui_errors
 from xueji.regions import divisions
 from xueji.regions.enums import LEVEL_RANK, OrgLevel
 from xueji.schools.enums import SchoolState, SchoolType
@@ -48,10 +49,8 @@ from xueji.students.enums import (
     is_compulsory,
 )
 from xueji.students.forms import GRADE_LABELS
-from xueji.students.identity import mask_id_number
 from xueji.students.models import Enrollment, Person
 from xueji.students.queries import student_get
-from xueji.students.views import mask_student_number
 from xueji.workdays.services import official_calendar
 
 from . import kinds, parties

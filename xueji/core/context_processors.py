@@ -13,7 +13,7 @@ from xueji.accounts.jurisdiction import roles
 
 # (url name, label, roles that see it; None = every signed-in user)
 NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
-    ("core:dashboard", "工作台", None),
+    ("dashboard:dashboard", "工作台", None),
     ("students:list", "学生查询", frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER})),
     ("students:register", "新生注册", frozenset({Role.SCHOOL_REGISTRAR})),
     ("imports:list", "批量导入", frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR})),

@@ -14,8 +14,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from xueji.core.masking import mask_id_number, mask_student_number
 from xueji.students import enums
-from xueji.students.identity import mask_id_number
 from xueji.students.validation import choice_label
 
 HEADERS = (
@@ -35,13 +35,6 @@ HEADERS = (
     "注册时间",
 )
 _FORMULA_START = ("=", "+", "-", "@")
-
-
-def mask_student_number(number: str) -> str:
-    """``G440105201803140017`` → ``G440***********0017``: the kind letter stays, the ID part is masked."""
-    if not number:
-        return ""
-    return number[0] + mask_id_number(number[1:])
 
 
 def roster_values(row: tuple[Any, ...]) -> list[Any]:

@@ -19,10 +19,11 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from xueji.accounts.jurisdiction import require_student_roles
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 from xueji.core.htmx import is_htmx
 from xueji.core.ratelimit import ratelimit_hit
-from xueji.core.views import paginate, require_student_roles, ui_errors
+from xueji.core.web import paginate, ui_errors
 
 from . import queries, services, tasks
 from .forms import UploadForm

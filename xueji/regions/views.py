@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from xueji.core.views import ui_errors
+from xueji.core.web import ui_errors
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
 from xueji.regions.queries import org_children, org_get, org_roots

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import _grants, data_grants
 from xueji.core.errors import ApplicationError, NotFound
-from xueji.core.views import paginate, ui_errors, url_or_none
+from xueji.core.web import paginate, ui_errors, url_or_none
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
 from xueji.regions.queries import org_units_visible

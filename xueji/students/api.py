@@ -32,6 +32,7 @@ from xueji.accounts.jurisdiction import (
 from xueji.audit.enums import EventType
 from xueji.audit.models import AuditEvent
 from xueji.core.errors import ApplicationError
+from xueji.core.masking import mask_phone
 from xueji.core.pagination import page_of
 from xueji.core.ratelimit import ratelimit_hit
 from xueji.regions.models import OrgUnit
@@ -44,7 +45,6 @@ from .queries import (
     StudentFilters,
     history_with_values,
     listed_person,
-    mask_phone,
     masked,
     problem_get,
     problems_open,

@@ -40,7 +40,6 @@ __all__ = [
     "check_gb11643",
     "check_identity_matches",
     "hkid_check_char",
-    "mask_id_number",
     "mod11_2_check_char",
     "normalise_number",
     "validate_identity",
@@ -122,16 +121,6 @@ def hkid_check_char(prefix: str, digits: str) -> str:
     total = sum(value(c) * w for c, w in zip(body, range(9, 1, -1), strict=True))
     check = (11 - total % 11) % 11
     return "A" if check == 10 else str(check)
-
-
-def mask_id_number(number: str) -> str:
-    """Mask an identity number for display: keep the first 3 and last 4 characters ('110***********1234').
-
-    Numbers of 7 characters or fewer are masked entirely.
-    """
-    if len(number) <= 7:
-        return "*" * len(number)
-    return number[:3] + "*" * (len(number) - 7) + number[-4:]
 
 
 def _today(today: date | None) -> date:

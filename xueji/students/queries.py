@@ -12,8 +12,9 @@ from django.utils import timezone
 from xueji.accounts.jurisdiction import scope_q
 from xueji.audit.models import FieldHistory
 from xueji.core.errors import NotFound
+from xueji.core.masking import mask_id_number
 
-from .identity import mask_id_number, normalise_number
+from .identity import normalise_number
 from .models import (
     ArchiveDocument,
     Enrollment,
@@ -208,9 +209,3 @@ def problem_get(*, viewer: Any, problem_id: Any) -> ProblemRecord:
 
 def masked(value: str) -> str:
     return mask_id_number(value) if value else ""
-
-
-def mask_phone(phone: str) -> str:
-    if len(phone) >= 7:
-        return phone[:3] + "****" + phone[-4:]
-    return "****" if phone else ""

@@ -16,9 +16,9 @@ from xueji.accounts.jurisdiction import data_grants, in_scope, require_registrar
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
 from xueji.core.errors import ApplicationError, FieldError, Forbidden, NotFound
+from xueji.core.masking import mask_id_number
 
 from .fields import GUARDIAN_FIELDS, PERSON_FIELDS
-from .identity import mask_id_number
 from .models import ArchiveDocument, Enrollment, FrozenPerson, Guardian, Person, ProblemRecord
 from .validation import clean_fields
 

@@ -22,13 +22,13 @@ from xueji.audit.services import record, record_many
 from xueji.core.bulk import insert_rows
 from xueji.core.errors import ApplicationError, Conflict, FieldError
 from xueji.core.ids import uuid7
+from xueji.core.masking import mask_id_number
 from xueji.core.ratelimit import ratelimit_hit
 from xueji.schools.enums import SchoolState
 from xueji.schools.models import School
 
 from . import numbers
 from .fields import PERSON_FIELDS
-from .identity import mask_id_number
 from .models import Enrollment, Guardian, IdentityKey, JSequence, Person, ProblemRecord, StudentNumber
 from .validation import CleanRegistration
 

@@ -25,15 +25,18 @@ from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import (
     NOT_FILED,
     _grants,
+    can_resolve_problems,
     data_grants,
     require_registrar_for_school,
+    require_student_roles,
     school_registrar_units,
 )
 from xueji.audit.queries import history_for
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 from xueji.core.htmx import is_htmx
+from xueji.core.masking import mask_phone, mask_student_number
 from xueji.core.ratelimit import RateLimited, ratelimit_hit
-from xueji.core.views import can_resolve_problems, paginate, require_student_roles, ui_errors
+from xueji.core.web import paginate, ui_errors
 from xueji.regions import divisions
 from xueji.schools.models import School
 from xueji.schools.queries import school_get, school_list
@@ -54,7 +57,6 @@ from .queries import (
     StudentFilters,
     frozen_at,
     listed_person,
-    mask_phone,
     masked,
     problem_get,
     problems_open,
@@ -78,13 +80,6 @@ from .validation import RegistrationInvalid, choice_label, clean_registration
 
 SCHOOL_SELECT_LIMIT = 300
 REGISTERED_FLASH = "xj_registered"  # one-shot, server-side (the full 学籍号 never goes into a cookie)
-
-
-def mask_student_number(number: str) -> str:
-    """学籍号 for display: the first 7 and the last 4 characters (G440105********1234)."""
-    if len(number) <= 11:
-        return "*" * len(number)
-    return number[:7] + "*" * (len(number) - 11) + number[-4:]
 
 
 def grade_label(grade: int | None) -> str:

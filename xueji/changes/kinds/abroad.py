@@ -26,9 +26,10 @@ from datetime import date
 from typing import Any
 
 from xueji.core.errors import ApplicationError, Conflict, FieldError, NotFound
+from xueji.core.masking import mask_id_number
 from xueji.schools.enums import SchoolState
 from xueji.students.enums import Nationality, Stage, stage_for_grade
-from xueji.students.identity import mask_id_number, normalise_number, validate_identity
+from xueji.students.identity import normalise_number, validate_identity
 from xueji.students.models import Enrollment, Person
 
 from ..enums import ChangeKind, Party

@@ -25,10 +25,11 @@ from django.utils import timezone
 
 from xueji.accounts.jurisdiction import scope_q
 from xueji.core.errors import ApplicationError, Conflict, FieldError
+from xueji.core.masking import mask_id_number
 from xueji.regions import divisions
 from xueji.regions.services import department_for
 from xueji.students.fields import PERSON_FIELDS
-from xueji.students.identity import check_identity_matches, mask_id_number, validate_identity
+from xueji.students.identity import check_identity_matches, validate_identity
 from xueji.students.models import Enrollment, IdentityKey
 from xueji.students.services import add_months
 from xueji.students.validation import clean_fields

@@ -27,9 +27,10 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from xueji.core.errors import ApplicationError, Conflict, FieldError
+from xueji.core.masking import mask_id_number
 from xueji.regions import divisions
 from xueji.students.fields import PERSON_FIELDS
-from xueji.students.identity import check_identity_matches, mask_id_number, validate_identity
+from xueji.students.identity import check_identity_matches, validate_identity
 from xueji.students.models import Enrollment, IdentityKey, Person, StudentNumber
 from xueji.students.services import ENROLLED_ELSEWHERE
 from xueji.students.validation import clean_fields

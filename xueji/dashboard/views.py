@@ -1,85 +1,30 @@
-"""The dashboard (工作台) and the small helpers every server-rendered page shares.
+"""The dashboard (工作台): the viewer's level and unit, headline numbers and worklists in their jurisdiction.
 
-Views call queries and services only; an out-of-jurisdiction object is a 404 (architecture.md §3).
+Its own app at the top of the house: it reads from students, changes, audit and regions; nothing imports it.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.core.paginator import Page, Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from xueji.accounts.enums import STUDENT_DATA_ROLES, Role
-from xueji.accounts.jurisdiction import _grants, data_grants, highest_level, is_admin_only, roles
-from xueji.core.errors import Forbidden, NotFound
-from xueji.core.htmx import is_htmx
-from xueji.core.ratelimit import RateLimited
+from xueji.accounts.enums import Role
+from xueji.accounts.jurisdiction import (
+    _grants,
+    can_resolve_problems,
+    data_grants,
+    has_student_roles,
+    highest_level,
+    is_admin_only,
+    roles,
+)
+from xueji.core.web import ui_errors, url_or_none
 from xueji.regions.enums import OrgLevel
-
-PAGE_SIZE = 50
-
-
-def ui_errors(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
-    """Turn domain refusals into HTTP answers: NotFound → 404 (never a hint of the object), Forbidden → 403,
-    RateLimited → a Chinese 429 page (an htmx fragment for htmx requests; issue #6 §3.10)."""
-
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        try:
-            return view(request, *args, **kwargs)
-        except NotFound as exc:
-            raise Http404(exc.message) from exc
-        except Forbidden as exc:
-            raise PermissionDenied(exc.message) from exc
-        except RateLimited as exc:
-            return rate_limited_response(request, exc)
-
-    return wrapper
-
-
-def rate_limited_response(request: HttpRequest, exc: RateLimited) -> HttpResponse:
-    """429 with the limit's Chinese message and a ``Retry-After`` header; htmx gets the fragment only."""
-    template = "core/_rate_limited.html" if is_htmx(request) else "core/rate_limited.html"
-    response = render(request, template, {"message": exc.message}, status=exc.status)
-    response["Retry-After"] = str(exc.retry_after)
-    return response
-
-
-def paginate(request: HttpRequest, object_list: Any, per_page: int = PAGE_SIZE) -> Page:
-    return Paginator(object_list, per_page).get_page(request.GET.get("page"))
-
-
-def url_or_none(name: str, *args: Any) -> str | None:
-    """Reverse a url name that another app may not have wired yet."""
-    try:
-        return reverse(name, args=args or None)
-    except NoReverseMatch:
-        return None
-
-
-def has_student_roles(user: Any) -> bool:
-    """The user holds a student-data role (whether or not the registrar is filed and trained yet)."""
-    return bool(roles(user) & STUDENT_DATA_ROLES)
-
-
-def require_student_roles(user: Any) -> None:
-    """Pages about students exist only for student-data roles; the admin roles (三权分立) get a 404."""
-    if not has_student_roles(user):
-        raise NotFound()
-
-
-def can_resolve_problems(user: Any) -> bool:
-    """第9条: problem records are resolved by the department level (registrar or approver)."""
-    return any(g.role in {Role.DEPT_REGISTRAR, Role.APPROVER} for g in data_grants(user))
 
 
 def days_left(due: date, today: date) -> int:
@@ -102,7 +47,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     }
     if is_admin_only(user) or not has_student_roles(user):
         context["is_audit_admin"] = Role.AUDIT_ADMIN in roles(user)
-        return render(request, "core/admin_dashboard.html", context)
+        return render(request, "dashboard/admin_dashboard.html", context)
 
     from xueji.students.queries import StudentFilters, archives_due, problems_open, student_list
 
@@ -128,7 +73,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         import_url=url_or_none("imports:new"),
         **_change_summary(user, today),
     )
-    return render(request, "core/dashboard.html", context)
+    return render(request, "dashboard/dashboard.html", context)
 
 
 def _change_summary(user: Any, today: date) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from tests.factories import core as f
 from tests.factories import students as sf
-from xueji.core.views import paginate
+from xueji.core.web import paginate
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +20,7 @@ def _media(settings, tmp_path):  # type: ignore[no-untyped-def]
 
 @pytest.mark.django_db
 def test_anonymous_is_sent_to_login(client):
-    response = client.get(reverse("core:dashboard"))
+    response = client.get(reverse("dashboard:dashboard"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("accounts:login"))
 
@@ -31,7 +31,7 @@ def test_school_registrar_sees_stats_and_overdue_worklist(client, school_a, regi
     late = sf.student(school_a, registrar_a, name="超期生", now=timezone.now() - timedelta(days=75))
     sf.student(school_a, registrar_a, name="按期生")  # due in two months: not on the 14-day list
     client.force_login(registrar_a)
-    response = client.get(reverse("core:dashboard"))
+    response = client.get(reverse("dashboard:dashboard"))
     body = response.content.decode()
     assert response.status_code == 200
     assert response.context["stats"] == {"active": 2, "overdue": 1, "due_soon": 0, "problems": 0}
@@ -50,7 +50,7 @@ def test_county_sees_due_soon_and_duplicates_with_resolve_link(client, school_a,
     sf.student_without_id(school_a, registrar_a, name="同名同生")
     sf.student_without_id(school_a, registrar_a, name="同名同生")
     client.force_login(county)
-    response = client.get(reverse("core:dashboard"))
+    response = client.get(reverse("dashboard:dashboard"))
     body = response.content.decode()
     assert response.context["stats"]["due_soon"] == 1
     assert response.context["stats"]["problems"] == 1
@@ -62,7 +62,7 @@ def test_county_sees_due_soon_and_duplicates_with_resolve_link(client, school_a,
 def test_other_county_sees_none_of_it(client, school_a, registrar_a):
     sf.student(school_a, registrar_a, name="超期生", now=timezone.now() - timedelta(days=75))
     client.force_login(f.user("dept_registrar", f.dept("110101")))
-    response = client.get(reverse("core:dashboard"))
+    response = client.get(reverse("dashboard:dashboard"))
     assert response.context["stats"] == {"active": 0, "overdue": 0, "due_soon": 0, "problems": 0}
     assert "超期生" not in response.content.decode()
 
@@ -72,10 +72,10 @@ def test_other_county_sees_none_of_it(client, school_a, registrar_a):
 def test_admin_dashboard_has_no_student_data(client, school_a, registrar_a, role):
     sf.student(school_a, registrar_a, name="不可见", now=timezone.now() - timedelta(days=75))
     client.force_login(f.user(role, f.dept("440000")))
-    response = client.get(reverse("core:dashboard"))
+    response = client.get(reverse("dashboard:dashboard"))
     body = response.content.decode()
     assert response.status_code == 200
-    assert response.templates[0].name == "core/admin_dashboard.html"
+    assert response.templates[0].name == "dashboard/admin_dashboard.html"
     assert "不可见" not in body and "stats" not in response.context
     if role == "audit_admin":
         assert reverse("audit:list") in body
@@ -84,7 +84,7 @@ def test_admin_dashboard_has_no_student_data(client, school_a, registrar_a, role
 @pytest.mark.django_db
 def test_unfiled_registrar_is_told_to_file_first(client, school_a):
     client.force_login(f.registrar(school_a, filed=False))
-    body = client.get(reverse("core:dashboard")).content.decode()
+    body = client.get(reverse("dashboard:dashboard")).content.decode()
     assert "先培训后上岗" in body
 
 
@@ -99,8 +99,8 @@ def test_paginate_clamps_bad_page_numbers(rf):
 def test_dashboard_switches_to_english(client, school_a, registrar_a, settings):
     client.force_login(registrar_a)
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    body = client.get(reverse("core:dashboard")).content.decode()
+    body = client.get(reverse("dashboard:dashboard")).content.decode()
     assert '<html lang="en">' in body
     assert ">Dashboard<" in body and "Students enrolled" in body and "Archives overdue" in body
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
-    assert "在读学生" in client.get(reverse("core:dashboard")).content.decode()
+    assert "在读学生" in client.get(reverse("dashboard:dashboard")).content.decode()
