@@ -55,7 +55,6 @@ INSTALLED_APPS = [
     "xueji.policies",
     "xueji.students",
     "xueji.imports",
-    "xueji.reports",
     "xueji.workdays",
     "xueji.changes",
     # The periodic schedule (`manage.py scheduler`): which job ran for which slot, so none runs twice.
@@ -99,7 +98,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "xueji.core.context_processors.navigation",
+                "xueji.dashboard.context_processors.navigation",
             ],
         },
     }
@@ -314,12 +313,6 @@ XUEJI_IMPORT_FILE_RETENTION_DAYS = int(os.environ.get("XUEJI_IMPORT_FILE_RETENTI
 XUEJI_ORPHAN_FILE_GRACE_HOURS = int(os.environ.get("XUEJI_ORPHAN_FILE_GRACE_HOURS", "24"))
 # A background job on another host with no heartbeat for this long counts as lost (same host: pid check).
 XUEJI_TASK_STALE_SECONDS = int(os.environ.get("XUEJI_TASK_STALE_SECONDS", "120"))
-
-# The identity check against the national population database is a pluggable interface (第9条);
-# the default only checks structure and checksums.
-IDENTITY_VERIFIER = os.environ.get(
-    "XUEJI_IDENTITY_VERIFIER", "xueji.students.verification.ChecksumOnlyVerifier"
-)
 
 # A temporary password from a two-person reset (requested by one security admin, confirmed by another)
 # is valid this long (hours) and for one login.

@@ -10,6 +10,7 @@ from django.utils import timezone
 from tests.api.conftest import Api, World
 from tests.factories import core as f
 from xueji.accounts.enums import Role
+from xueji.accounts.models import RoleGrant
 from xueji.audit.enums import EventType
 from xueji.audit.models import AuditEvent
 from xueji.regions.models import OrgUnit
@@ -99,3 +100,39 @@ def test_only_the_audit_admin_reads_the_trail(world: World, who: str) -> None:
         "message": "只有审计管理员可以查询审计记录（三权分立）",
         "fields": {},
     }
+
+
+@pytest.mark.django_db
+def test_an_audit_admin_of_an_inactive_unit_gets_404(world: World) -> None:
+    """The page's scope (audit.queries.audit_scope_q): a unit merged or closed opens nothing — 404, not 403."""
+    assert world.api("audit_gd").get("/api/v1/audit/events").status_code == 200
+    OrgUnit.objects.filter(code="440000").update(is_active=False)
+
+    response = world.api("audit_gd").get("/api/v1/audit/events")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_only_the_active_grants_open_the_trail(world: World) -> None:
+    audit = world.users["audit_gd"]
+    RoleGrant.objects.create(user=audit, role=Role.AUDIT_ADMIN, org_unit=OrgUnit.objects.get(code="110000"))
+    OrgUnit.objects.filter(code="440000").update(is_active=False)
+
+    response = Api(audit).get("/api/v1/audit/events", {"event_type": "student.registered", "page_size": 200})
+
+    assert response.status_code == 200
+    actors = {e["actor_username"] for e in response.json()["items"]}
+    assert "reg_a" not in actors and "reg_b" not in actors
+
+
+@pytest.mark.django_db
+def test_a_county_audit_admin_reads_its_subtree_only(world: World) -> None:
+    county = f.user(Role.AUDIT_ADMIN, OrgUnit.objects.get(code="440105"), username="audit_haizhu")
+
+    response = Api(county).get("/api/v1/audit/events", {"event_type": "student.registered", "page_size": 200})
+
+    assert response.status_code == 200
+    actors = {e["actor_username"] for e in response.json()["items"]}
+    assert "reg_a" in actors and "reg_b" not in actors

@@ -27,10 +27,9 @@ from tests.factories import core as f
 from xueji.accounts.auth import issue_token
 from xueji.audit.enums import EventType
 from xueji.audit.models import AuditEvent
-from xueji.changes.api import key_lock_id
 from xueji.changes.models import ApprovalStep, ChangeRequest, Notification
 from xueji.changes.policy import NATIONAL_DEFAULTS
-from xueji.changes.services import change_decide, change_submit
+from xueji.changes.services import change_decide, change_submit, key_lock_id
 from xueji.core.errors import ApplicationError
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -10,7 +10,9 @@ from xueji.audit.models import AuditEvent
 from xueji.changes.kinds.graduation import graduate_cohort
 from xueji.changes.models import ApprovalStep, ChangeRequest
 from xueji.changes.services import change_decide, change_submit, clear_pending_business
+from xueji.changes.workflow import RequestState, StepState
 from xueji.core.errors import ApplicationError, Conflict, FieldError, Forbidden, NotFound
+from xueji.students.enums import StudentStatus
 from xueji.students.models import Enrollment, ProblemRecord
 from xueji.students.queries import StudentFilters, student_get, student_list
 
@@ -147,6 +149,20 @@ def test_business_in_flight_blocks_graduation_naming_it_until_cleared(env):
     assert _graduate(env, e).state == "approved"
     e.refresh_from_db()
     assert e.status == "07"
+
+
+def test_clearing_pending_business_closes_requests_through_the_workflow(env):
+    """在办业务清理 writes the request's state as a cancellation does: closed, undecided steps cancelled."""
+    e = c.enrolled(env["primary"], grade=6)
+    req = _open_suspension(env, e)
+
+    clear_pending_business(actor=env["county"], enrollment=e, reason="毕业前清理")
+
+    req.refresh_from_db()
+    assert (req.state, req.closed_at is not None) == (RequestState.CANCELLED, True)
+    assert [s.state for s in req.steps.order_by("position")] == [StepState.APPROVED, StepState.CANCELLED]
+    e.refresh_from_db()
+    assert e.status == StudentStatus.ENROLLED
 
 
 def test_open_problem_record_blocks_graduation(env):

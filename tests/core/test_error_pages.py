@@ -91,7 +91,7 @@ def test_500_page_is_standalone_and_shows_no_detail(failing, monkeypatch):
     def broken(request):  # type: ignore[no-untyped-def]
         raise RuntimeError("context processor down")
 
-    monkeypatch.setattr("xueji.core.context_processors.navigation", broken)
+    monkeypatch.setattr("xueji.dashboard.context_processors.navigation", broken)
     response = failing.get("/boom/")
     assert response.status_code == 500
     page = response.content.decode()

@@ -313,3 +313,13 @@ def test_national_default_validator_accepts_nothing():
         {},
         {"bus_route": "“bus_route”不是本省已确定的非基础学籍信息字段"},
     )
+
+
+def test_every_national_basic_field_is_reserved():
+    """第3条: the students app declares its catalog (StudentsConfig.ready); none of it is left open to a province."""
+    from xueji.policies.extra_fields import RESERVED_KEYS, RESERVED_LABELS
+    from xueji.students.fields import ENROLLMENT_FIELDS, PERSON_FIELDS
+
+    specs = (*PERSON_FIELDS, *ENROLLMENT_FIELDS)
+    assert {s.key for s in specs} | {"student_number", "stage"} <= RESERVED_KEYS
+    assert {s.label for s in specs} | {"学籍号", "学段"} <= RESERVED_LABELS

@@ -26,7 +26,11 @@ NOT_FILED = ApplicationError(
 )
 
 
-def _grants(user: Any) -> list[RoleGrant]:
+def all_grants(user: Any) -> list[RoleGrant]:
+    """Every role grant of ``user`` with its org unit, filed or not, at active units or not (cached on the user
+    object for the request). The public scoping API's base: callers that open student data use
+    :func:`data_grants` (filed, trained, active units only, 第22条); this one serves role checks and the
+    admin roles, which see no student data (三权分立). Anonymous users hold none."""
     if not getattr(user, "is_authenticated", False):
         return []
     cached = getattr(user, "_xueji_grants", None)
@@ -37,7 +41,7 @@ def _grants(user: Any) -> list[RoleGrant]:
 
 
 def roles(user: Any) -> set[str]:
-    return {g.role for g in _grants(user)}
+    return {g.role for g in all_grants(user)}
 
 
 def _filing(user: Any) -> Any:
@@ -77,7 +81,7 @@ def _covered(user: Any, grant: RoleGrant) -> bool:
 def unfiled_grants(user: Any) -> list[RoleGrant]:
     """Student-data grants that do not (yet) open data: the account is not filed and trained, or its filing is
     with a department that does not cover the grant's unit (第22条; issue #6 §3.6)."""
-    grants = [g for g in _grants(user) if g.role in STUDENT_DATA_ROLES]
+    grants = [g for g in all_grants(user) if g.role in STUDENT_DATA_ROLES]
     opened = {g.pk for g in data_grants(user)}
     return [g for g in grants if g.pk not in opened]
 
@@ -86,7 +90,7 @@ def data_grants(user: Any) -> list[RoleGrant]:
     """Grants that open student data: student-data roles of a filed and trained registrar, each only at a unit
     its filing covers (第22条: a role granted later at another unit — e.g. a ministry role for an account
     filed with a city — opens nothing until the account is filed there)."""
-    grants = [g for g in _grants(user) if g.role in STUDENT_DATA_ROLES and g.org_unit.is_active]
+    grants = [g for g in all_grants(user) if g.role in STUDENT_DATA_ROLES and g.org_unit.is_active]
     if not grants:
         return []
     try:
@@ -126,7 +130,7 @@ def in_scope(user: Any, path: str) -> bool:
 def org_scope_q(user: Any) -> Q:
     """Org units the user may see in the tree: their subtrees plus the chain of ancestors above them
     (so the tree can be drawn), for any role, admins included (they administer accounts on it)."""
-    grants = _grants(user)
+    grants = all_grants(user)
     if not grants:
         return Q(pk__in=[])
     q = Q()
@@ -182,7 +186,7 @@ def is_admin_only(user: Any) -> bool:
 
 
 def highest_level(user: Any) -> str | None:
-    levels = [g.org_unit.level for g in _grants(user)]
+    levels = [g.org_unit.level for g in all_grants(user)]
     order = [OrgLevel.NATIONAL, OrgLevel.PROVINCE, OrgLevel.CITY, OrgLevel.COUNTY, OrgLevel.SCHOOL]
     for lvl in order:
         if lvl in levels:

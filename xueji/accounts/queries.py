@@ -15,7 +15,7 @@ from xueji.core.errors import FieldError, NotFound
 from xueji.regions.models import OrgUnit
 
 from .enums import ADMIN_ROLES, STUDENT_DATA_ROLES, Role
-from .jurisdiction import _grants, data_grants, is_filed_and_trained
+from .jurisdiction import all_grants, data_grants, is_filed_and_trained
 from .models import PasswordResetRequest, RegistrarFiling, RoleGrant, User
 
 ACCOUNT_MANAGER_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN})
@@ -24,7 +24,9 @@ ACCOUNT_MANAGER_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN})
 def admin_paths(viewer: Any) -> list[str]:
     """Subtrees where the viewer is a system or security admin (every account there)."""
     paths = {
-        g.org_unit.path for g in _grants(viewer) if g.role in ACCOUNT_MANAGER_ROLES and g.org_unit.is_active
+        g.org_unit.path
+        for g in all_grants(viewer)
+        if g.role in ACCOUNT_MANAGER_ROLES and g.org_unit.is_active
     }
     return sorted(paths, key=len)
 
@@ -192,7 +194,7 @@ def org_unit_for_filing(*, code: str) -> OrgUnit:
 
 def me(user: User) -> dict[str, Any]:
     """What the signed-in account may know about itself (GET /api/v1/auth/me)."""
-    grants = list(_grants(user))
+    grants = list(all_grants(user))
     return {
         "id": user.pk,
         "username": user.username,

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -52,7 +51,7 @@ from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
 
 from .enums import ADMIN_ROLES, STUDENT_DATA_ROLES, Role
-from .jurisdiction import _grants, is_filed_and_trained
+from .jurisdiction import all_grants, is_filed_and_trained
 from .models import ApiToken, PasswordResetRequest, RegistrarFiling, RoleGrant, User
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -69,7 +68,7 @@ def role_paths(actor: Any, wanted: Iterable[str]) -> list[str]:
     """Org paths where ``actor`` holds one of ``wanted`` roles (active units only)."""
     wanted = set(wanted)
     return sorted(
-        {g.org_unit.path for g in _grants(actor) if g.role in wanted and g.org_unit.is_active}, key=len
+        {g.org_unit.path for g in all_grants(actor) if g.role in wanted and g.org_unit.is_active}, key=len
     )
 
 
@@ -765,15 +764,6 @@ def role_revoke(*, actor: Any, grant: RoleGrant) -> None:
 # filing and training (第22条)
 
 
-@dataclass(frozen=True)
-class FilingInput:
-    filed_with: OrgUnit
-    filed_on: date
-    filing_reference: str = ""
-    trained_on: date | None = None
-    training_course: str = ""
-
-
 def _registrar_units(user: User) -> list[OrgUnit]:
     return [
         g.org_unit
@@ -811,7 +801,7 @@ def filing_record(
     acting = ""
     if actor is not None:
         _not_self(actor, user)
-        dept_units = {g.org_unit_id for g in _grants(actor) if g.role == Role.DEPT_REGISTRAR}
+        dept_units = {g.org_unit_id for g in all_grants(actor) if g.role == Role.DEPT_REGISTRAR}
         if filed_with.pk in dept_units and is_filed_and_trained(actor, today):
             acting = Role.DEPT_REGISTRAR
         else:

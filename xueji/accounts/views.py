@@ -45,7 +45,7 @@ from .forms import (
     UserCreateForm,
     UserFilterForm,
 )
-from .jurisdiction import _grants, data_grants, roles
+from .jurisdiction import all_grants, data_grants, roles
 from .middleware import SESSION_IDLE, SESSION_LOGIN_AT, SESSION_SEEN_AT
 from .models import User
 
@@ -322,7 +322,7 @@ def user_create_view(request: HttpRequest) -> HttpResponse:
     viewer = _require_viewer(request)
     if Role.SYSTEM_ADMIN not in roles(viewer):
         raise PermissionDenied(_("只有系统管理员可以创建账号"))
-    own = [g.org_unit for g in _grants(viewer) if g.role == Role.SYSTEM_ADMIN]
+    own = [g.org_unit for g in all_grants(viewer) if g.role == Role.SYSTEM_ADMIN]
     form = UserCreateForm(request.POST or None, initial={"org_code": own[0].code if own else ""})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -3,8 +3,10 @@
 
 An audit administrator holding a grant at the ministry sees every event. One holding a grant lower down sees
 the events at org units of that subtree, the events of accounts granted a role in it, and — at a province —
-the events tagged with that province. Everyone else gets 403 (the audit trail is never filtered down to "your
-own part" for business roles or the other two admin roles).
+the events tagged with that province (:func:`xueji.audit.queries.audit_scope_q`, the one scope the audit log
+page uses too). Another role gets 403 (the audit trail is never filtered down to "your own part" for business
+roles or the other two admin roles); an audit administrator whose every grant lies at an inactive unit (merged,
+closed) is outside every scope: 404, as everywhere in the product.
 """
 
 from __future__ import annotations
@@ -12,21 +14,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from xueji.accounts.enums import Role
-from xueji.accounts.jurisdiction import _grants
-from xueji.accounts.models import RoleGrant
+from xueji.accounts.jurisdiction import roles
 from xueji.core.errors import Forbidden
 from xueji.core.pagination import MAX_PAGE
 from xueji.core.ratelimit import ratelimit_hit
-from xueji.regions.enums import OrgLevel
-from xueji.regions.models import OrgUnit
 
 from .enums import EventType
 from .models import AuditEvent
+from .queries import AuditFilters, event_list
 
 router = Router(tags=["审计"])
 
@@ -79,20 +79,10 @@ class AuditEventPageOut(Schema):
     page_size: int
 
 
-def audit_scope_q(viewer: Any) -> Q:
-    """The events an audit administrator may read; 403 for anyone else."""
-    units = [g.org_unit for g in _grants(viewer) if g.role == Role.AUDIT_ADMIN and g.org_unit.is_active]
-    if not units:
+def require_audit_admin(viewer: Any) -> None:
+    """The audit trail is the audit administrator's (三权分立): any other role → 403 without data."""
+    if Role.AUDIT_ADMIN not in roles(viewer):
         raise Forbidden("not_audit_admin", "只有审计管理员可以查询审计记录（三权分立）")
-    if any(u.level == OrgLevel.NATIONAL for u in units):
-        return Q()
-    q = Q(pk__in=[])
-    for u in units:
-        q |= Q(org_unit_id__in=OrgUnit.objects.filter(path__startswith=u.path).values("id"))
-        q |= Q(actor_id__in=RoleGrant.objects.filter(org_unit__path__startswith=u.path).values("user_id"))
-        if u.level == OrgLevel.PROVINCE:
-            q |= Q(province_code=u.province_code)
-    return q
 
 
 def _label(event_type: str) -> str:
@@ -103,27 +93,29 @@ def _label(event_type: str) -> str:
 
 
 def _events(viewer: Any, f: AuditEventFiltersIn) -> QuerySet[AuditEvent]:
-    qs = AuditEvent.objects.filter(audit_scope_q(viewer))
-    if f.event_type:
-        qs = qs.filter(event_type=f.event_type)
-    if f.actor:
-        qs = qs.filter(actor_username=f.actor)
-    if f.subject_type:
-        qs = qs.filter(subject_type=f.subject_type)
-    if f.subject_id:
-        qs = qs.filter(subject_id=f.subject_id)
-    if f.org_id is not None:
-        qs = qs.filter(org_unit_id=f.org_id)
-    if f.since is not None:
-        qs = qs.filter(occurred_at__date__gte=f.since)
-    if f.until is not None:
-        qs = qs.filter(occurred_at__date__lte=f.until)
-    return qs.order_by("-occurred_at", "-id")
+    require_audit_admin(viewer)
+    filters = AuditFilters(
+        event_type=f.event_type,
+        actor=f.actor,
+        date_from=f.since,
+        date_to=f.until,
+        subject=f.subject_id,
+        subject_type=f.subject_type,
+        org_id=f.org_id,
+    )
+    return event_list(viewer=viewer, filters=filters)
 
 
 @router.get(
     "/events",
-    response={200: AuditEventPageOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut, 429: ErrorOut},
+    response={
+        200: AuditEventPageOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        422: ErrorOut,
+        429: ErrorOut,
+    },
     summary="审计记录查询（审计管理员）",
 )
 def list_audit_events(request: HttpRequest, filters: Query[AuditEventFiltersIn]) -> Any:

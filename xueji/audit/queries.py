@@ -15,8 +15,11 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from xueji.accounts.enums import Role
-from xueji.accounts.jurisdiction import _grants
+from xueji.accounts.jurisdiction import all_grants
+from xueji.accounts.models import RoleGrant
 from xueji.core.errors import NotFound
+from xueji.regions.enums import OrgLevel
+from xueji.regions.models import OrgUnit
 
 from .enums import EventType
 from .models import AuditEvent
@@ -25,24 +28,10 @@ from .models import AuditEvent
 VIEW_EVENTS = frozenset({EventType.STUDENT_VIEWED, EventType.STUDENT_REVEALED})
 
 
-def history_for(
-    *, viewer: Any, subject_type: str, subject_id: Any, include_views: bool = True
-) -> QuerySet[AuditEvent]:
-    """The audit events about one subject, newest first — only if the viewer may see the subject.
-
-    ``subject_type`` "student" (``subject_id`` = person id) or "school" (org unit id). Anything else, or a
-    subject outside the viewer's jurisdiction, raises :class:`NotFound`.
-    """
-    if subject_type == "student":
-        from xueji.students.queries import student_get
-
-        student_get(viewer=viewer, person_id=subject_id)
-    elif subject_type == "school":
-        from xueji.schools.queries import school_get
-
-        school_get(viewer=viewer, school_id=subject_id)
-    else:
-        raise NotFound()
+def events_about(*, subject_type: str, subject_id: Any, include_views: bool = True) -> QuerySet[AuditEvent]:
+    """The audit events about one subject, newest first, UNSCOPED: the caller has already checked that the viewer
+    may see the subject (a student's history: :func:`xueji.students.queries.student_history`, which is 404
+    outside the viewer's jurisdiction). ``include_views=False`` leaves out who merely looked at the record."""
     qs = AuditEvent.objects.filter(subject_type=subject_type, subject_id=str(subject_id))
     if not include_views:
         qs = qs.exclude(event_type__in=[str(e) for e in VIEW_EVENTS])
@@ -67,20 +56,23 @@ class AuditFilters:
     date_from: date | None = None
     date_to: date | None = None
     subject: str = ""  # subject id, exact (a person uuid, an org id)
+    subject_type: str = ""  # "student", "school", "user" …, exact
+    org_id: int | None = None  # the event's org unit, exact
 
 
-def is_audit_admin(viewer: Any) -> bool:
-    return any(g.role == Role.AUDIT_ADMIN for g in _grants(viewer))
+def audit_scope_q(viewer: Any) -> Q:
+    """The events an audit administrator may read — the one scope of the audit log, page and API alike
+    (三权分立; 第23条 supervision; 等保 8.1.5.3).
 
-
-def _audit_scope_q(viewer: Any) -> Q:
-    """An audit admin reads the events of their own subtree: events on its org units, events by users who hold
-    grants in it, and (at province level) events carrying its province code. The ministry reads everything."""
-    from xueji.accounts.models import RoleGrant
-    from xueji.regions.enums import OrgLevel
-    from xueji.regions.models import OrgUnit
-
-    units = [g.org_unit for g in _grants(viewer) if g.role == Role.AUDIT_ADMIN]
+    Only audit-admin grants at ACTIVE org units count. A grant at the ministry reads everything; one lower down
+    reads the events at the org units of its subtree, the events of accounts holding a grant in it, and — at a
+    province — the events tagged with its province code. A viewer with no audit-admin grant at an active unit
+    (another role, or a unit since merged or closed) is outside every scope: :class:`NotFound` (404), as
+    everywhere in the product.
+    """
+    units = [g.org_unit for g in all_grants(viewer) if g.role == Role.AUDIT_ADMIN and g.org_unit.is_active]
+    if not units:
+        raise NotFound()
     if any(u.level == OrgLevel.NATIONAL for u in units):
         return Q()
     q = Q(pk__in=[])
@@ -93,19 +85,21 @@ def _audit_scope_q(viewer: Any) -> Q:
 
 
 def event_list(*, viewer: Any, filters: AuditFilters) -> QuerySet[AuditEvent]:
-    """The audit log for an audit administrator (第23条 supervision). Anyone else: NotFound."""
-    if not is_audit_admin(viewer):
-        raise NotFound()
-    qs = AuditEvent.objects.filter(_audit_scope_q(viewer))
+    """The audit log of an audit administrator, newest first, within :func:`audit_scope_q` (else NotFound)."""
+    qs = AuditEvent.objects.filter(audit_scope_q(viewer))
     if filters.event_type:
         qs = qs.filter(event_type=filters.event_type)
     if filters.actor:
         qs = qs.filter(actor_username=filters.actor.strip())
+    if filters.subject_type:
+        qs = qs.filter(subject_type=filters.subject_type)
+    if filters.subject:
+        qs = qs.filter(subject_id=filters.subject.strip())
+    if filters.org_id is not None:
+        qs = qs.filter(org_unit_id=filters.org_id)
     tz = timezone.get_current_timezone()
     if filters.date_from:
         qs = qs.filter(occurred_at__gte=datetime.combine(filters.date_from, time.min, tzinfo=tz))
     if filters.date_to:
         qs = qs.filter(occurred_at__lte=datetime.combine(filters.date_to, time.max, tzinfo=tz))
-    if filters.subject:
-        qs = qs.filter(subject_id=filters.subject.strip())
     return qs.order_by("-occurred_at", "-id")

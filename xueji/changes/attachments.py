@@ -23,16 +23,11 @@ from xueji.audit.services import record
 from xueji.core.errors import ApplicationError, FieldError, Forbidden, NotFound
 from xueji.students.records import sniff_content_type
 
-from .enums import Party
 from .models import ApprovalStep, ChangeAttachment, ChangeRequest
 from .queries import request_get
-from .services import acts_for
+from .services import acts_for, is_initiator
 
 REQUEST_CLOSED = ApplicationError("request_closed", "申请已办结或已撤销，不能再添加附件")
-
-
-def _initiator_party(req: ChangeRequest) -> str:
-    return Party.SCHOOL if req.initiator_org.level == "school" else Party.SCHOOL_COUNTY
 
 
 def acting_position(actor: Any, req: ChangeRequest) -> int | None:
@@ -44,7 +39,7 @@ def acting_position(actor: Any, req: ChangeRequest) -> int | None:
     for step in current + steps:
         if acts_for(actor, step.org_unit, step.party):
             return step.position
-    if acts_for(actor, req.initiator_org, _initiator_party(req)):
+    if is_initiator(actor, req):
         return 0
     return None
 

@@ -3,6 +3,11 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from xueji.students.enums import StudentStatus
+
+#: 在读 or 复学: the statuses of a pupil attending school (from which most changes start).
+IN_SCHOOL: frozenset[str] = frozenset({StudentStatus.ENROLLED, StudentStatus.RESUMED})
+
 
 class ChangeKind(models.TextChoices):
     TRANSFER = "transfer", _("转学")
@@ -47,3 +52,12 @@ class Scope(models.TextChoices):
     CROSS_CITY = "cross_city", _("跨市")
     CROSS_PROVINCE = "cross_province", _("跨省")
     NONE = "none", _("不适用")
+
+
+class Entry(models.TextChoices):
+    """Where the pages start a kind (and whether the API's body names the student nationally)."""
+
+    RECORD = "record", _("从学生学籍发起")
+    LOOKUP = "lookup", _("接收学校按学籍号和姓名查找学生后发起")
+    RECEIVING = "receiving", _("接收学校在表单中填写学籍号和姓名")
+    HOUSEHOLD = "household", _("户籍所在地县级教育行政部门发起")

@@ -11,8 +11,8 @@ identity lookup (issue #6 §3 leaks 2 and 10; 第24条 严格数据使用, 第23
   or the name typed).
 
 Call :func:`national_lookup` from views and API endpoints, outside any transaction (the count and the event of a
-failed lookup must survive the refusal). The plain finders it wraps (``transfer_lookup``,
-``progression_lookup``, ``person_by_number``) stay for the engine's own re-checks inside a submission.
+failed lookup must survive the refusal). The finders it calls are the kinds' own (``KindSpec.lookup``); the
+engine re-checks inside a submission with the same finders.
 """
 
 from __future__ import annotations
@@ -25,25 +25,11 @@ from xueji.core.errors import NotFound
 from xueji.core.ratelimit import ratelimit_hit
 from xueji.students.models import Enrollment
 
-from .enums import ChangeKind
-from .kinds.abroad import person_by_number
-from .kinds.progression import progression_lookup
-from .queries import transfer_lookup
+from . import kinds
+from .enums import Entry
 
-#: The kinds a receiving school starts on a student it cannot see.
-LOOKUP_KINDS = frozenset({ChangeKind.TRANSFER, ChangeKind.PROGRESSION, ChangeKind.RETURN_FROM_ABROAD})
-
-
-def _find(kind: str, student_number: str, name: str) -> Enrollment:
-    if kind == ChangeKind.TRANSFER:
-        return transfer_lookup(student_number=student_number, name=name)  # type: ignore[no-any-return]
-    if kind == ChangeKind.PROGRESSION:
-        return progression_lookup(student_number=student_number, name=name)
-    person = person_by_number(student_number, name)
-    latest = Enrollment.objects.filter(person_id=person.pk).order_by("-registered_at").first()
-    if latest is None:  # a person is created with their first enrollment
-        raise NotFound("未找到学籍号与姓名均匹配的学生")
-    return latest
+#: The kinds a receiving school starts on a student it cannot see (each spec's ``lookup`` finds the record).
+LOOKUP_KINDS = frozenset(s.kind for s in kinds.specs() if s.entry in {Entry.LOOKUP, Entry.RECEIVING})
 
 
 def national_lookup(*, viewer: Any, kind: str, student_number: str, name: str) -> Enrollment:
@@ -56,7 +42,7 @@ def national_lookup(*, viewer: Any, kind: str, student_number: str, name: str) -
     assert kind in LOOKUP_KINDS, kind
     ratelimit_hit(viewer, "lookup")
     try:
-        found = _find(kind, student_number, name)
+        found = kinds.get(kind).lookup(student_number=student_number, name=name)
     except NotFound:
         record(
             event_type=EventType.IDENTITY_LOOKUP,

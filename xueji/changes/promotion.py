@@ -48,6 +48,7 @@ from xueji.core.errors import Conflict, FieldError, Forbidden, NotFound
 from xueji.regions.enums import LEVEL_RANK, OrgLevel
 from xueji.regions.models import OrgUnit
 from xueji.schools.models import School
+from xueji.students.enums import StudentStatus
 from xueji.students.models import Enrollment, Person
 
 from .enums import ChangeKind
@@ -55,8 +56,8 @@ from .models import ChangeRequest
 from .workflow import RequestState
 
 GRADUATING_GRADES = (6, 9, 12)
-PROMOTABLE_STATUSES = ("01", "05")  # 在读, 复学
-SUSPENDED = "02"
+PROMOTABLE_STATUSES = (StudentStatus.ENROLLED, StudentStatus.RESUMED)  # 在读, 复学
+SUSPENDED = StudentStatus.SUSPENDED
 OPEN_STATES = (RequestState.PENDING.value, RequestState.RETURNED.value)
 # Approved changes that decide the student's grade themselves; approved on/after 1 July of the school year,
 # the student is not promoted again.

@@ -14,12 +14,20 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from xueji.accounts.jurisdiction import data_grants, scope_paths
+from xueji.accounts.enums import Role
+from xueji.accounts.jurisdiction import data_grants, school_registrar_units, scope_paths, scope_q
 from xueji.core.errors import NotFound
+from xueji.regions.enums import LEVEL_RANK, OrgLevel
+from xueji.regions.models import OrgUnit
+from xueji.schools.enums import SchoolState
+from xueji.schools.models import School
+from xueji.schools.queries import school_get
+from xueji.students.models import Enrollment, Person
 from xueji.workdays.services import official_calendar
 
+from .enums import IN_SCHOOL
 from .models import ApprovalStep, ChangeRequest, Notification
-from .workflow import RequestState, StepState
+from .workflow import OPEN_STATES, RequestState, StepMode, StepState
 
 
 def requests_visible(viewer: Any) -> QuerySet[ChangeRequest]:
@@ -56,7 +64,8 @@ class WorkItem:
     escalated: bool  # shown because a unit below the viewer is overdue
 
 
-def _days_left(step: ApprovalStep, today: date) -> int | None:
+def days_left(step: ApprovalStep, today: date) -> int | None:
+    """Working days left on the step's clock (negative: overdue by that many); ``None`` without a clock."""
     if step.due_on is None:
         return None
     cal = official_calendar()
@@ -81,15 +90,15 @@ def worklist(*, viewer: Any, today: date | None = None) -> list[WorkItem]:
     mine = list(base.filter(org_unit_id__in=units).order_by("due_on", "started_on"))
     below_q = Q()
     for g in data_grants(viewer):
-        if g.org_unit.level != "school":
+        if g.org_unit.level != OrgLevel.SCHOOL:
             below_q |= Q(org_unit__path__startswith=g.org_unit.path)
     escalated: list[ApprovalStep] = []
     if below_q:
         escalated = list(
             base.filter(below_q, due_on__lt=today).exclude(org_unit_id__in=units).order_by("due_on")
         )
-    items = [WorkItem(s, d := _days_left(s, today), d is not None and d < 0, False) for s in mine]
-    items += [WorkItem(s, _days_left(s, today), True, True) for s in escalated]
+    items = [WorkItem(s, d := days_left(s, today), d is not None and d < 0, False) for s in mine]
+    items += [WorkItem(s, days_left(s, today), True, True) for s in escalated]
     return items
 
 
@@ -132,7 +141,6 @@ def transfer_lookup(*, student_number: str, name: str) -> Any:
     The caller reveals only the school's name before the request is made.
     """
     from xueji.students.identity import normalise_number
-    from xueji.students.models import Enrollment
 
     enrollment = (
         Enrollment.objects.select_related("school", "school__org", "person")
@@ -144,3 +152,199 @@ def transfer_lookup(*, student_number: str, name: str) -> Any:
     if enrollment is None:
         raise NotFound("未找到学籍号与姓名均匹配的在读学生")
     return enrollment
+
+
+# --- reads of the pages and the API (views and api.py build no queryset of their own) ---------------------
+
+
+def request_reload(request_id: Any) -> ChangeRequest:
+    """A request the caller has already been allowed to see, read again after a write."""
+    return ChangeRequest.objects.select_related("person", "target_school", "initiator_org").get(pk=request_id)
+
+
+def request_steps(req: ChangeRequest) -> list[ApprovalStep]:
+    """The request's steps in order, with their units and deciders."""
+    return list(
+        ApprovalStep.objects.filter(request=req).select_related("org_unit", "decided_by").order_by("position")
+    )
+
+
+def step_at(req: ChangeRequest, position: int) -> ApprovalStep | None:
+    return ApprovalStep.objects.filter(request=req, position=position).select_related("org_unit").first()
+
+
+def is_notify_step(req: ChangeRequest, position: int) -> bool:
+    return ApprovalStep.objects.filter(request=req, position=position, mode=StepMode.NOTIFY).exists()
+
+
+def steps_total(request_id: Any) -> int:
+    return ApprovalStep.objects.filter(request_id=request_id).count()
+
+
+def request_attachments(req: ChangeRequest) -> list[Any]:
+    return list(req.attachments.select_related("uploaded_by").order_by("uploaded_at", "id"))
+
+
+def school_names(requests: list[ChangeRequest]) -> dict[Any, str]:
+    """Enrollment id → school name for the requests' records, in one query."""
+    ids = {r.enrollment_id for r in requests if r.enrollment_id}
+    if not ids:
+        return {}
+    return dict(Enrollment.objects.filter(pk__in=ids).values_list("pk", "school__name"))
+
+
+def person_names(person_ids: set[Any]) -> dict[Any, str]:
+    if not person_ids:
+        return {}
+    return dict(Person.objects.filter(pk__in=person_ids).values_list("pk", "name"))
+
+
+def request_list(
+    *, viewer: Any, kind: str = "", state: str = "", person_id: Any = None, initiated: bool = False
+) -> QuerySet[ChangeRequest]:
+    """The visible requests, filtered, newest first, with what a list row shows."""
+    qs = requests_visible(viewer).select_related(
+        "person", "enrollment__school", "target_school", "initiator_org"
+    )
+    if kind:
+        qs = qs.filter(kind=kind)
+    if state:
+        qs = qs.filter(state=state)
+    if person_id:
+        qs = qs.filter(person_id=person_id)
+    if initiated:
+        qs = qs.filter(initiator_org_id__in=acting_units(viewer))
+    return qs.prefetch_related("steps__org_unit").order_by("-created_at", "-id")
+
+
+def my_open_requests(*, viewer: Any, limit: int = 50) -> list[ChangeRequest]:
+    return list(
+        my_requests(viewer=viewer)
+        .select_related("target_school", "initiator_org")
+        .prefetch_related("steps__org_unit")[:limit]
+    )
+
+
+def open_request_of(viewer: Any, person_id: Any) -> ChangeRequest | None:
+    """The student's request in flight that the viewer may see, if any."""
+    return (
+        requests_visible(viewer)
+        .filter(person_id=person_id, state__in=list(OPEN_STATES))
+        .order_by("created_at")
+        .first()
+    )
+
+
+def persons_with_open_requests(viewer: Any, person_ids: list[Any]) -> set[Any]:
+    return set(
+        requests_visible(viewer)
+        .filter(person_id__in=person_ids, state__in=list(OPEN_STATES))
+        .values_list("person_id", flat=True)
+    )
+
+
+def unread_notification_ids(viewer: Any) -> list[int]:
+    return list(notifications_for(viewer=viewer).values_list("pk", flat=True))
+
+
+def notifications_read(viewer: Any, notifications: list[Notification]) -> set[int]:
+    """Which of ``notifications`` the viewer has read."""
+    if not notifications:
+        return set()
+    through = Notification.read_by.through
+    return set(
+        through.objects.filter(
+            user_id=viewer.pk, notification_id__in=[n.pk for n in notifications]
+        ).values_list("notification_id", flat=True)
+    )
+
+
+def student_in_scope(viewer: Any, person_id: Any) -> bool:
+    """Whether the viewer's jurisdiction holds a record of the person (active or not)."""
+    return Enrollment.objects.filter(scope_q(viewer), person_id=person_id).exists()
+
+
+def enrollment_in_scope(viewer: Any, enrollment_id: Any) -> Enrollment:
+    """A record in the viewer's jurisdiction, or NotFound."""
+    enrollment = (
+        Enrollment.objects.filter(scope_q(viewer), pk=enrollment_id)
+        .select_related("school", "school__org")
+        .first()
+    )
+    if enrollment is None:
+        raise NotFound()
+    return enrollment
+
+
+def county_by_code(code: str) -> OrgUnit | None:
+    """A county-level department by its 6-digit division code (缓学: the county of household registration)."""
+    return OrgUnit.objects.filter(level=OrgLevel.COUNTY, code=code.strip()).first()
+
+
+def org_unit_by_id(org_id: int) -> OrgUnit:
+    org = OrgUnit.objects.filter(pk=org_id).first()
+    if org is None:
+        raise NotFound()
+    return org
+
+
+def school_named(*, school_id: Any = None, school_code: str = "") -> School | None:
+    """Any school by id or 学校标识码 (public identifiers): the graduating school of a cohort, which the
+    cohort services check against the admitting school's department (第14条) before anything is shown."""
+    qs = School.objects.select_related("org", "supervising_dept")
+    if school_id is not None:
+        return qs.filter(pk=school_id).first()
+    return qs.filter(school_code=school_code).first() if school_code else None
+
+
+def graduating_students(*, viewer: Any, school_id: Any, grade: int, limit: int = 2000) -> list[Enrollment]:
+    """The attending pupils (在读/复学) of a school's grade, for a cohort graduation preview (第19条)."""
+    from xueji.students.queries import StudentFilters, student_list
+
+    students = student_list(viewer=viewer, filters=StudentFilters(school_id=school_id, grade=grade))
+    return list(students.filter(status__in=list(IN_SCHOOL))[:limit])
+
+
+def notification_inbox(*, viewer: Any, limit: int) -> tuple[list[Notification], int]:
+    """The viewer's newest unread notices (at most ``limit``) and how many are unread."""
+    unread = notifications_for(viewer=viewer)
+    return list(unread[:limit]), unread.count()
+
+
+# --- who may start what (the viewer's units) -----------------------------------------------------------
+
+
+def registrar_schools(user: Any) -> list[School]:
+    """Active schools where the user is the filed school registrar (they receive transfers there)."""
+    schools = []
+    for unit in school_registrar_units(user):
+        try:
+            school = school_get(viewer=user, school_id=unit.pk)
+        except NotFound:
+            continue
+        if school.state == SchoolState.ACTIVE:
+            schools.append(school)
+    return schools
+
+
+def county_units(user: Any) -> list[Any]:
+    """County departments where the user acts (缓学 is decided by the county of household registration)."""
+    return [
+        g.org_unit
+        for g in data_grants(user)
+        if g.role in {Role.DEPT_REGISTRAR, Role.APPROVER} and g.org_unit.level == OrgLevel.COUNTY
+    ]
+
+
+def promotion_units(user: Any) -> list[Any]:
+    """Regions whose annual promotion the user may run: department registrar at county level or above."""
+    out = []
+    for g in data_grants(user):
+        level = g.org_unit.level
+        if (
+            g.role == Role.DEPT_REGISTRAR
+            and level != OrgLevel.SCHOOL
+            and LEVEL_RANK[OrgLevel(level)] <= LEVEL_RANK[OrgLevel.COUNTY]
+        ):
+            out.append(g.org_unit)
+    return out

@@ -1,8 +1,10 @@
 """API schemas for change requests (学籍变动): one ``…In``/``…Out`` per operation (architecture.md convention 10).
 
 Request bodies are plain pydantic models with ``extra="forbid"``: a state, a step, an approver, a school or a
-province smuggled into a body is refused (422) before any service runs (security.md test 11). ``facts`` is the
-kind's own data and is validated by the kind's ``prepare`` (each kind names its fields in its errors).
+province smuggled into a body is refused (422) before any service runs (security.md test 11). The submission
+body is one schema per kind, a union discriminated by ``kind``: its ``facts`` are the kind's typed facts
+(``KindSpec.facts_schema``, built from the registry, so a new kind appears here by itself); the values are
+validated by the kind's ``prepare``, which names the field in Chinese.
 
 Identifiers in outputs are masked (security.md §0): the 学籍号 and identity or travel document numbers appear
 only as ``…_masked`` values, in lists, details, facts and reports alike.
@@ -11,14 +13,28 @@ only as ``…_masked`` values, in lists, details, facts and reports alike.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
 from ninja import Field, Schema
-from pydantic import BaseModel, ConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ModelWrapValidatorHandler,
+    RootModel,
+    ValidationError,
+    create_model,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
 
+from xueji.core.errors import FieldError
 from xueji.core.pagination import MAX_PAGE
 from xueji.students.schemas import MAX_PAGE_SIZE, ErrorOut
+
+from . import kinds
+from .enums import ChangeKind
+from .kinds.facts import KindFacts
 
 __all__ = ["ErrorOut"]
 
@@ -40,19 +56,73 @@ class LookupIn(_Closed):
     name: str = Field(min_length=1, max_length=60, description="姓名")
 
 
-class ChangeSubmitIn(_Closed):
-    kind: str = Field(
-        description="业务类型（transfer、suspension、resumption、withdrawal、deferral、graduation…）"
-    )
+class SubmitBody(_Closed):
+    """What every kind's submission body holds; ``kind`` and ``facts`` are the kind's (see the variants)."""
+
+    kind: str
     enrollment_id: UUID | None = Field(None, description="本辖区内学生的学籍ID")
     lookup: LookupIn | None = Field(None, description="转学、升学、境外返回：按学籍号和姓名查找学生")
     target_school_id: int | None = Field(None, description="转入/升入/接收学校ID（机构ID）")
     household_county_code: str | None = Field(
         None, max_length=6, description="缓学：户籍所在地县级教育行政部门的行政区划代码（第十一条）"
     )
-    facts: dict[str, Any] = Field(default_factory=dict, description="办理事项（各业务类型的字段）")
+    facts: KindFacts = Field(default_factory=KindFacts)
     reason: str = Field("", max_length=40, description="原因（代码）")
     note: str = Field("", max_length=500, description="说明")
+
+
+def _variant(spec: kinds.KindSpec) -> type[SubmitBody]:
+    """The submission body of one kind: ``kind`` fixed, ``facts`` the kind's schema."""
+    label = str(ChangeKind(spec.kind).label)
+    name = "".join(part.title() for part in spec.kind.split("_"))
+    tag: Any = Literal[spec.kind]  # a Literal built from the registry (a type checker cannot follow it)
+    model: type[SubmitBody] = create_model(
+        f"{name}SubmitIn",
+        __base__=SubmitBody,
+        __doc__=f"{label}（{spec.kind}）的申请",
+        kind=(tag, Field(description=f"业务类型：{label}")),
+        facts=(spec.facts_schema, Field(default_factory=spec.facts_schema, description=f"{label}的办理事项")),
+    )
+    return model
+
+
+SUBMIT_VARIANTS: dict[str, type[SubmitBody]] = {spec.kind: _variant(spec) for spec in kinds.specs()}
+
+
+class ChangeSubmitIn(RootModel[Any]):
+    """发起学籍变动申请: one body per kind, discriminated by ``kind``."""
+
+    root: Annotated[Union[tuple(SUBMIT_VARIANTS.values())], Field(discriminator="kind")]  # type: ignore[valid-type]  # noqa: UP007
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _as_one_body(cls, value: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        """Errors name the body's fields as before the union (``note``, ``kind``; not ``suspension.note``),
+        and an unknown kind is the engine's 400 ``unknown_kind`` on ``kind`` (as it always was), not a 422."""
+        if (
+            isinstance(value, dict)
+            and isinstance(value.get("kind"), str)
+            and value["kind"] not in SUBMIT_VARIANTS
+        ):
+            raise FieldError("kind", "unknown_kind", "业务类型无效")
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            raise ValidationError.from_exception_data(exc.title, [_flat(e) for e in exc.errors()]) from None
+
+
+def _flat(error: Any) -> InitErrorDetails:
+    loc = tuple(error["loc"])
+    if error["type"] == "union_tag_not_found":
+        return {"type": "missing", "loc": ("kind",), "input": error["input"]}
+    if error["type"] == "union_tag_invalid":
+        return {"type": "string_type", "loc": ("kind",), "input": error["input"]}
+    if loc and loc[0] in SUBMIT_VARIANTS:
+        loc = loc[1:]
+    details: InitErrorDetails = {"type": error["type"], "loc": loc, "input": error["input"]}
+    if "ctx" in error:
+        details["ctx"] = error["ctx"]
+    return details
 
 
 class ChangeReceiptOut(Schema):

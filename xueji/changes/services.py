@@ -9,10 +9,14 @@ record exactly as it was, because nothing was written to it before.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from xueji.accounts.enums import Role
@@ -20,6 +24,7 @@ from xueji.accounts.jurisdiction import data_grants, in_scope
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
 from xueji.core.errors import ApplicationError, Conflict, FieldError, Forbidden, NotFound
+from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
 from xueji.schools.models import School
 from xueji.students.models import Enrollment
@@ -31,7 +36,9 @@ from .kinds.base import Context
 from .models import ApprovalStep, ChangeRequest, Notification
 from .policy import policy_for
 from .workflow import (
+    FINAL_STATES,
     MODE_ACTIONS,
+    OPEN_STATES,
     Action,
     IllegalTransition,
     RequestState,
@@ -49,6 +56,24 @@ def acts_for(actor: Any, org_unit: OrgUnit, party: str) -> bool:
     school_party = party in {Party.SCHOOL, Party.TARGET_SCHOOL}
     allowed = {Role.SCHOOL_REGISTRAR} if school_party else {Role.DEPT_REGISTRAR, Role.APPROVER}
     return any(g.org_unit_id == org_unit.pk and g.role in allowed for g in data_grants(actor))
+
+
+def initiator_party(req: ChangeRequest) -> str:
+    """The party the initiating unit acts as: a school's registrar, or a department's registrar/approver."""
+    return Party.SCHOOL if req.initiator_org.level == OrgLevel.SCHOOL else Party.SCHOOL_COUNTY
+
+
+def is_initiator(actor: Any, req: ChangeRequest) -> bool:
+    """Whether ``actor`` acts for the initiating unit (resubmit and cancel are theirs)."""
+    return acts_for(actor, req.initiator_org, initiator_party(req))
+
+
+def can_start_on_record(actor: Any, enrollment: Enrollment) -> bool:
+    """The record's own school registrar starts every record-based change (第7条: the school keeps it)."""
+    if not enrollment.is_active:
+        return False
+    unit = parties.resolve(Party.SCHOOL, school=enrollment.school, target_school=None)
+    return acts_for(actor, unit, Party.SCHOOL)
 
 
 def _snapshot(enrollment: Enrollment | None) -> dict[str, Any]:
@@ -228,11 +253,28 @@ def _locked(request: ChangeRequest) -> ChangeRequest:
     return ChangeRequest.objects.select_for_update().get(pk=request.pk)
 
 
+def _transition(
+    req: ChangeRequest, action: str, *, last_step: bool = False, fields: tuple[str, ...] = ()
+) -> None:
+    """The one place a request's state is written: the state after ``action`` from the workflow table
+    (raises :class:`IllegalTransition` for a pair the table does not hold). A request that ends is closed
+    now; a refused or withdrawn one has its steps not yet decided cancelled (nothing was applied)."""
+    req.state = next_state(req.state, action, last_step=last_step)
+    update = ["state", "updated_at", *fields]
+    if req.state in FINAL_STATES:
+        req.closed_at = timezone.now()
+        update.append("closed_at")
+        if req.state != RequestState.APPROVED:
+            ApprovalStep.objects.filter(request=req, state__in=[StepState.WAITING, StepState.PENDING]).update(
+                state=StepState.CANCELLED
+            )
+    req.save(update_fields=update)
+
+
 def _complete(request: ChangeRequest, actor: Any, today: date) -> ChangeRequest:
     spec = kinds.get(request.kind)
     after = spec.apply(request, actor, today)
-    request.state, request.closed_at = RequestState.APPROVED, timezone.now()
-    request.save(update_fields=["state", "closed_at", "updated_at", "facts"])
+    _transition(request, Action.APPROVE, last_step=True, fields=("facts",))
     record(
         event_type=EventType.CHANGE_APPLIED,
         actor=actor,
@@ -318,22 +360,16 @@ def change_decide(
     )
     if new_state == RequestState.APPROVED:
         return _complete(req, actor, today)
-    req.state = new_state
     if new_state == RequestState.PENDING:
         req.current_position = step.position + 1
-        req.save(update_fields=["state", "current_position", "updated_at"])
+        _transition(req, action, fields=("current_position",))
         _start_step(ApprovalStep.objects.get(request=req, position=req.current_position), today)
     else:
-        if new_state == RequestState.REJECTED:
-            req.closed_at = timezone.now()
-            ApprovalStep.objects.filter(request=req, state=StepState.WAITING).update(
-                state=StepState.CANCELLED
-            )
-        req.save(update_fields=["state", "closed_at", "updated_at"])
+        _transition(req, action)
         Notification.objects.create(
             org_unit=req.initiator_org,
             request=req,
-            message=f"{req.get_kind_display()}{'未通过' if new_state == 'rejected' else '被退回，请补充材料'}",
+            message=f"{req.get_kind_display()}{'未通过' if new_state == RequestState.REJECTED else '被退回，请补充材料'}",
         )
     return req
 
@@ -345,15 +381,12 @@ def change_resubmit(
     """After a return, the initiator resubmits; the step that returned it acts again with a fresh clock."""
     today = today or timezone.localdate()
     req = _locked(request)
-    if not acts_for(
-        actor, req.initiator_org, Party.SCHOOL if req.initiator_org.level == "school" else "dept"
-    ):
+    if not is_initiator(actor, req):
         raise NotFound() if not in_scope(actor, req.source_path) else Forbidden()
     try:
-        req.state = next_state(req.state, Action.RESUBMIT)
+        _transition(req, Action.RESUBMIT)
     except IllegalTransition as exc:
         raise ApplicationError("illegal_action", "只有被退回的申请可以重新提交") from exc
-    req.save(update_fields=["state", "updated_at"])
     step = ApprovalStep.objects.get(request=req, position=req.current_position)
     step.decided_by, step.decided_at, step.comment = None, None, ""
     _start_step(step, today)
@@ -373,9 +406,7 @@ def change_resubmit(
 def change_cancel(*, actor: Any, request: ChangeRequest, reason: str) -> ChangeRequest:
     """The initiator withdraws an open request; the record stays exactly as it was (nothing was applied)."""
     req = _locked(request)
-    if not acts_for(
-        actor, req.initiator_org, Party.SCHOOL if req.initiator_org.level == "school" else "dept"
-    ):
+    if not is_initiator(actor, req):
         raise (
             NotFound()
             if not in_scope(actor, req.source_path)
@@ -384,14 +415,9 @@ def change_cancel(*, actor: Any, request: ChangeRequest, reason: str) -> ChangeR
     if not reason.strip():
         raise FieldError("reason", "required", "请填写撤销原因")
     try:
-        req.state = next_state(req.state, Action.CANCEL)
+        _transition(req, Action.CANCEL)
     except IllegalTransition as exc:
         raise ApplicationError("illegal_action", f"申请已{req.get_state_display()}，不能撤销") from exc
-    req.closed_at = timezone.now()
-    req.save(update_fields=["state", "closed_at", "updated_at"])
-    ApprovalStep.objects.filter(request=req, state__in=[StepState.WAITING, StepState.PENDING]).update(
-        state=StepState.CANCELLED
-    )
     record(
         event_type=EventType.CHANGE_CANCELLED,
         actor=actor,
@@ -416,15 +442,11 @@ def clear_pending_business(*, actor: Any, enrollment: Enrollment, reason: str) -
         raise FieldError("reason", "required", "请填写清理原因")
     open_requests = list(
         ChangeRequest.objects.select_for_update().filter(
-            person_id=enrollment.person_id, state__in=[RequestState.PENDING, RequestState.RETURNED]
+            person_id=enrollment.person_id, state__in=list(OPEN_STATES)
         )
     )
     for req in open_requests:
-        req.state, req.closed_at = RequestState.CANCELLED, timezone.now()
-        req.save(update_fields=["state", "closed_at", "updated_at"])
-        ApprovalStep.objects.filter(request=req, state__in=[StepState.WAITING, StepState.PENDING]).update(
-            state=StepState.CANCELLED
-        )
+        _transition(req, Action.CANCEL)
         record(
             event_type=EventType.CHANGE_CANCELLED,
             actor=actor,
@@ -437,7 +459,112 @@ def clear_pending_business(*, actor: Any, enrollment: Enrollment, reason: str) -
     return len(open_requests)
 
 
+# --- idempotency (the API's Idempotency-Key; see the module docstring of xueji.changes.api) --------------------
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_KEY_PATTERN = re.compile(r"[A-Za-z0-9._:~+/=-]{1,59}", re.ASCII)
+
+
+class IdempotencyMisuse(ApplicationError):
+    """The same idempotency key (or the same decision) sent again with a different body."""
+
+    status = 422
+
+    def __init__(self, message: str = "同一幂等键已用于内容不同的请求，请为新的请求使用新的幂等键") -> None:
+        super().__init__("idempotency_key_reused", message, {IDEMPOTENCY_HEADER: message})
+
+
+def idempotency_key_check(value: str | None) -> str:
+    """The key of the ``Idempotency-Key`` header, or ``idempotency_key_required`` / ``_invalid`` (400)."""
+    key = (value or "").strip()
+    if not key:
+        message = f"请在请求头 {IDEMPOTENCY_HEADER} 中提供幂等键（如 UUID），重试时使用同一个键"
+        raise ApplicationError("idempotency_key_required", message, {IDEMPOTENCY_HEADER: message})
+    if not _KEY_PATTERN.fullmatch(key):
+        message = f"{IDEMPOTENCY_HEADER} 须为 1–59 个字母、数字或 . _ : ~ + / = - 字符"
+        raise ApplicationError("idempotency_key_invalid", message, {IDEMPOTENCY_HEADER: message})
+    return key
+
+
+def body_fingerprint(body: dict[str, Any]) -> str:
+    """20 hex digits of the SHA-256 of the canonical JSON of a request body."""
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+
+
+def key_lock_id(user: Any, operation: str, key: str) -> int:
+    """The 64-bit advisory lock id of (operation, user, key)."""
+    digest = hashlib.sha256(f"xueji.changes.{operation}:{user.pk}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _key_lock(user: Any, operation: str, key: str) -> None:
+    """Claim (user, operation, key) for this transaction, or refuse a duplicate still in flight (409).
+
+    PostgreSQL: ``pg_try_advisory_xact_lock`` (released at commit or rollback). SQLite needs nothing: its
+    writers are serialised (IMMEDIATE transactions), so a duplicate waits for the first and then replays."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [key_lock_id(user, operation, key)])
+        (acquired,) = cursor.fetchone()
+    if not acquired:
+        raise Conflict("idempotency_key_in_flight", "相同幂等键的请求正在处理中，请稍后用同一幂等键重试")
+
+
+@transaction.atomic
+def change_submit_once(
+    *, actor: Any, key: str, fingerprint: str, submission: Callable[[], dict[str, Any]]
+) -> tuple[ChangeRequest, bool]:
+    """:func:`change_submit` under an idempotency key: ``(request, replayed)``.
+
+    The key is stored with the request as ``"<key>|<fingerprint>"`` (unique per creator): the same key with
+    the same body returns the request made first (``replayed``), with another body → 422
+    ``idempotency_key_reused``; a duplicate still in flight → 409. ``submission`` resolves the engine's
+    arguments (only when nothing was made yet)."""
+    _key_lock(actor, "submit", key)
+    stored = f"{key}|{fingerprint}"
+    existing = (
+        ChangeRequest.objects.filter(created_by=actor, idempotency_key__startswith=f"{key}|")
+        .only("idempotency_key")
+        .first()
+    )
+    if existing is not None:
+        if existing.idempotency_key != stored:
+            raise IdempotencyMisuse()
+        return existing, True
+    return change_submit(actor=actor, idempotency_key=stored, **submission()), False
+
+
+@transaction.atomic
+def change_decide_once(
+    *, actor: Any, request: ChangeRequest, key: str, action: str, comment: str, position: int
+) -> ApprovalStep:
+    """:func:`change_decide` of the step at ``position`` under an idempotency key; returns the decided step.
+
+    A step is decided once: the caller's same decision again is a replay (nothing written); the caller's
+    decision with another action or comment → 422 ``idempotency_key_reused``; someone else's → 409."""
+    _key_lock(actor, "decide", key)
+    try:
+        change_decide(actor=actor, request=request, action=action, comment=comment, position=position)
+    except IllegalTransition as exc:  # an action the step's mode does not admit (e.g. reject on 备案)
+        raise ApplicationError("illegal_action", f"该环节不能执行“{Action(action).label}”") from exc
+    except Conflict as exc:
+        if exc.code in {"step_already_decided", "request_not_pending"}:
+            done = ApprovalStep.objects.filter(request_id=request.pk, position=position).first()
+            if done is not None and done.decided_by_id == actor.pk and done.decided_at is not None:
+                raise IdempotencyMisuse("您已办理过该环节，不能以不同的操作或意见重复提交") from exc
+        raise
+    step = ApprovalStep.objects.get(request_id=request.pk, position=position)
+    if step.decided_by_id != actor.pk or step.state != step_result(step.mode, action):
+        raise Conflict("step_already_decided", "该环节已由他人办理，请刷新后查看")
+    if step.comment != comment.strip()[:500]:
+        raise IdempotencyMisuse("您已办理过该环节，不能以不同的操作或意见重复提交")
+    return step
+
+
 __all__ = [
+    "IDEMPOTENCY_HEADER",
     "StepMode",
     "change_cancel",
     "change_decide",

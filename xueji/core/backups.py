@@ -11,8 +11,8 @@ its content) and the SHA-256 of the dump file. ``restore`` refuses a dump whose 
 manifest, restores, and compares the restored database with the manifest.
 
 Backups hold personal data (第24条, security.md): files are created 0600 in a 0700 directory; they must be
-encrypted at rest and when copied off-site (issue #11). No domain code here: the audit table is found through
-the app registry.
+encrypted at rest and when copied off-site (issue #11). No domain code here: the audit trail's table is the one
+the audit app registers in :mod:`xueji.core.appendonly`.
 """
 
 from __future__ import annotations
@@ -28,11 +28,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from django.apps import apps
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from xueji.core import dbroles
+from xueji.core import appendonly, dbroles
 
 MANIFEST_FORMAT = "xueji-backup/1"
 MANIFEST_SUFFIX = ".manifest.json"
@@ -56,8 +55,9 @@ class Snapshot:
         return {"tables": self.tables, "last_audit_event": self.last_audit_event}
 
 
-def audit_table() -> str:
-    return str(apps.get_model("audit", "AuditEvent")._meta.db_table)
+def audit_table() -> str | None:
+    """The audit trail's table, as registered by the audit app (``None`` without one)."""
+    return appendonly.trail_table()
 
 
 def sha256_of(path: Path) -> str:
@@ -115,7 +115,7 @@ def take_snapshot(cursor: Any, vendor: str) -> Snapshot:
         cursor.execute(f"SELECT count(*) FROM {_quote(name)}")  # noqa: S608 - names from the catalogue
         snapshot.tables[name] = int(cursor.fetchone()[0])
     audit = audit_table()
-    if audit in snapshot.tables:
+    if audit is not None and audit in snapshot.tables:
         cursor.execute(
             "SELECT id, occurred_at, event_type, actor_username, subject_type, subject_id, summary "  # noqa: S608
             f"FROM {_quote(audit)} ORDER BY id DESC LIMIT 1"

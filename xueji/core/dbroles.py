@@ -1,21 +1,22 @@
 """PostgreSQL roles: the application owns nothing, the schema belongs to an owner role (issue #6 §3.8).
 
 等保 8.1.4.3 and 第23条 ask that audit records cannot be altered or deleted. Triggers refuse UPDATE, DELETE and
-TRUNCATE on the append-only tables (``xueji.audit.triggers``), but the owner of a table can lift its triggers
-(``ALTER TABLE … DISABLE TRIGGER``) and then rewrite history. So the application connects as a role that owns
-nothing (``DATABASE_URL``): SELECT/INSERT on the append-only tables, SELECT/INSERT/UPDATE/DELETE on the
-others, USAGE on sequences, no CREATE on the schema, no TRUNCATE/REFERENCES/TRIGGER anywhere. ``migrate``,
-``db_roles``, ``backup`` and ``restore`` switch the connection to the owner's credentials
-(``XUEJI_MIGRATE_DATABASE_URL``, settings ``DATABASE_ROLES``) with :func:`as_owner`.
+TRUNCATE on the append-only tables (declared in :mod:`xueji.core.appendonly` by the audit app), but the owner
+of a table can lift its triggers (``ALTER TABLE … DISABLE TRIGGER``) and then rewrite history. So the
+application connects as a role that owns nothing (``DATABASE_URL``): SELECT/INSERT on the append-only tables,
+SELECT/INSERT/UPDATE/DELETE on the others, USAGE on sequences, no CREATE on the schema, no
+TRUNCATE/REFERENCES/TRIGGER anywhere. ``migrate``, ``db_roles``, ``backup`` and ``restore`` switch the
+connection to the owner's credentials (``XUEJI_MIGRATE_DATABASE_URL``, settings ``DATABASE_ROLES``) with
+:func:`as_owner`.
 
 Unconfigured (SQLite, or one role for both) every helper here is a no-op, so development is unchanged.
-This module holds no domain code: the append-only tables are read from ``xueji.audit.triggers`` (imported
-where needed) and from the triggers that exist in the database.
+This module holds no domain code and imports no app: the append-only tables are those registered in
+:mod:`xueji.core.appendonly` (by the apps that own them, in their ``AppConfig.ready``) and those that carry an
+append-only trigger in the database.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +24,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+from xueji.core import appendonly
 
 CREDENTIALS = ("USER", "PASSWORD", "HOST", "PORT")
 APP_TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
@@ -96,16 +99,9 @@ def _quote(name: str) -> str:
 
 
 def declared_append_only_tables() -> list[str]:
-    """The tables ``xueji.audit.triggers`` keeps append-only: its ``TABLES`` and every table named by a
-    ``BEFORE … ON <table>`` trigger statement it holds, so a new append-only table is covered once it has
-    its trigger there."""
-    from xueji.audit import triggers  # infrastructure app; imported here so core stays free of app imports
-
-    statements = " ".join(
-        str(sql) for value in vars(triggers).values() if isinstance(value, list | tuple) for sql in value
-    )
-    found = re.findall(r"\bBEFORE\b[\w\s]*?\bON\s+\"?(\w+)\"?", statements, flags=re.IGNORECASE)
-    return sorted({*found, *getattr(triggers, "TABLES", ()), *getattr(triggers, "APPEND_ONLY_TABLES", ())})
+    """The tables the apps declare append-only (:func:`xueji.core.appendonly.declared_tables`; the audit app
+    registers its ``TABLES``), so a new append-only table is covered once its app registers it."""
+    return appendonly.declared_tables()
 
 
 def append_only_tables(connection: BaseDatabaseWrapper | None = None) -> list[str]:
@@ -192,13 +188,11 @@ def ensure_append_only_triggers(connection: BaseDatabaseWrapper) -> list[str]:
     On SQLite an ``AlterField`` rebuilds the table (create new, copy, drop old, rename) and the old table's
     triggers go with it: migration ``audit.0003`` silently removed the audit trail's. ``migrate`` therefore
     ends with this, so no migration can leave an append-only table unprotected (等保 8.1.4.3)."""
-    from xueji.audit import triggers
-
     existing = set(connection.introspection.table_names())
     tables = [table for table in declared_append_only_tables() if table in existing]
     with connection.cursor() as cursor:
         for table in tables:
-            triggers.create(connection.vendor, cursor, [table])
+            appendonly.create_triggers(connection.vendor, cursor, [table])
     return tables
 
 

@@ -16,7 +16,9 @@ return), roster exports (``export``) and list pages / list API calls (``list``).
   Chinese message). The first refusal of each window is an audit event (``security.rate_limited``, a
   security event for the early warning); later refusals in the same window only raise the counter (which
   keeps the number of refused requests: ``count - limit``) so that a script hammering an endpoint cannot flood
-  the audit trail.
+  the audit trail. Core imports no app: the refusal is announced on the :data:`rate_limited` signal, and the
+  audit app (``AuditConfig.ready``) writes the event in its receiver — synchronously, in the caller's
+  transaction, exactly as a direct call would.
 
 Call :func:`ratelimit_hit` in the web/API layer BEFORE the service's transaction: a count written inside a
 transaction that rolls back would be lost. The system actor (``None``) is never limited.
@@ -29,10 +31,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.dispatch import Signal
 from django.utils import timezone
-
-from xueji.audit.enums import EventType
-from xueji.audit.services import record
 
 from .errors import ApplicationError
 from .models import RateCounter
@@ -44,6 +44,12 @@ DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
     "export": (20, 86400),
     "list": (600, 3600),
 }
+
+#: Sent once per (account, bucket, window), on the first refused request, with the keyword arguments ``user``,
+#: ``bucket``, ``label`` (Chinese), ``limit``, ``period`` (seconds) and ``window_start`` (aware datetime).
+#: The audit app connects the receiver that records ``security.rate_limited`` (第23条 异常监管). Sent with
+#: ``send`` (not ``send_robust``): a receiver that fails makes the request fail, as an audit write must.
+rate_limited = Signal()
 
 BUCKET_LABELS = {
     "reveal": "查看完整证件号、电话或学籍号",
@@ -117,7 +123,8 @@ def ratelimit_hit(user: Any, bucket: str, *, now: datetime | None = None) -> int
     """Count one sensitive read of kind ``bucket`` by ``user``; raise :class:`RateLimited` above the limit.
 
     Returns the count in the current window (including this request). Side effects: one upsert; on the first
-    refusal of a window, one ``security.rate_limited`` audit event (no personal data: bucket, limit, window).
+    refusal of a window, the :data:`rate_limited` signal, on which the audit app records one
+    ``security.rate_limited`` event (no personal data: bucket, limit, window).
     """
     if user is None or getattr(user, "pk", None) is None:
         return 0  # the system (management commands, the task worker) is not limited
@@ -129,15 +136,14 @@ def ratelimit_hit(user: Any, bucket: str, *, now: datetime | None = None) -> int
         return count
     retry_after = max(1, int((start + timedelta(seconds=period) - now).total_seconds()))
     if count == limit + 1:
-        record(
-            event_type=EventType.RATE_LIMITED,
-            actor=user,
-            subject_type="user",
-            subject_id=user.pk,
-            org_unit_id=getattr(user, "org_unit_id", None),
-            summary=f"操作频率超限：{BUCKET_LABELS.get(bucket, bucket)}",
-            after={"bucket": bucket, "limit": limit, "period": period, "window_start": start.isoformat()},
-            success=False,
+        rate_limited.send(
+            sender=RateLimited,
+            user=user,
+            bucket=bucket,
+            label=BUCKET_LABELS.get(bucket, bucket),
+            limit=limit,
+            period=period,
+            window_start=start,
         )
     raise RateLimited(bucket, limit, period, retry_after)
 

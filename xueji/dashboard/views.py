@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import (
-    _grants,
+    all_grants,
     can_resolve_problems,
     data_grants,
     has_student_roles,
@@ -69,7 +69,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         archive_more=max(due_count - len(worklist), 0),
         problem_worklist=list(problems[:10]),
         can_resolve=can_resolve_problems(user),
-        can_register=any(g.role == Role.SCHOOL_REGISTRAR for g in _grants(user)),
+        can_register=any(g.role == Role.SCHOOL_REGISTRAR for g in all_grants(user)),
         import_url=url_or_none("imports:new"),
         **_change_summary(user, today),
     )
@@ -81,8 +81,8 @@ def _change_summary(user: Any, today: date) -> dict[str, Any]:
     escalated from the units below (第15条 clocks; 第5、26条), and unread in-system notifications."""
     if not data_grants(user):
         return {}
+    from xueji.changes.presenters import Row, from_to, school_names, student_of
     from xueji.changes.queries import notifications_for, worklist
-    from xueji.changes.views import Row, from_to, school_names, student_of
 
     items = worklist(viewer=user, today=today)
     mine = [i for i in items if not i.escalated]

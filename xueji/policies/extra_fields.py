@@ -42,7 +42,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from xueji.core.errors import ApplicationError, FieldError
-from xueji.students.fields import ENROLLMENT_FIELDS, PERSON_FIELDS
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,20}$")
@@ -94,13 +93,18 @@ ATTRIBUTE_LABELS: dict[str, str] = {
 }
 
 # 第3条: the basic fields are fixed nationally; a province may not redefine them under its own key or header.
-# Besides the national field specs, the two derived basic items (学籍号, 学段) are reserved too.
-RESERVED_KEYS: frozenset[str] = frozenset(
-    {spec.key for spec in (*PERSON_FIELDS, *ENROLLMENT_FIELDS)} | {"student_number", "stage"}
-)
-RESERVED_LABELS: frozenset[str] = frozenset(
-    {spec.label for spec in (*PERSON_FIELDS, *ENROLLMENT_FIELDS)} | {"学籍号", "学段"}
-)
+# The national field specs belong to the students app, which stands above policies: it declares them here from
+# its ``AppConfig.ready`` (:func:`reserve_basic_fields`). The two derived basic items (学籍号, 学段) are reserved
+# from the start.
+RESERVED_KEYS: set[str] = {"student_number", "stage"}
+RESERVED_LABELS: set[str] = {"学籍号", "学段"}
+
+
+def reserve_basic_fields(*, keys: Iterable[str], labels: Iterable[str]) -> None:
+    """Declare the national basic fields' keys and headers, which no province's extra field may take (第3条)."""
+    RESERVED_KEYS.update(keys)
+    RESERVED_LABELS.update(labels)
+
 
 MAX_FIELDS = 100
 MAX_CHOICES = 500

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from xueji.accounts.jurisdiction import _grants, org_scope_q
+from xueji.accounts.jurisdiction import all_grants, org_scope_q
 from xueji.core.errors import NotFound
 
 from .models import OrgUnit
@@ -18,7 +18,7 @@ def org_units_visible(viewer: Any) -> QuerySet[OrgUnit]:
 
 def org_roots(viewer: Any) -> list[OrgUnit]:
     """The units the viewer holds grants at (the tops of their jurisdiction), most general first."""
-    units = {g.org_unit.pk: g.org_unit for g in _grants(viewer)}
+    units = {g.org_unit.pk: g.org_unit for g in all_grants(viewer)}
     ordered = sorted(units.values(), key=lambda u: len(u.path))
     roots: list[OrgUnit] = []
     for u in ordered:

@@ -23,37 +23,6 @@ def _with_path(unit: OrgUnit) -> OrgUnit:
     return unit
 
 
-def org_unit_create(
-    *, actor: Any, level: str, name: str, code: str, division_code: str, parent: OrgUnit | None
-) -> OrgUnit:
-    """Create one org unit under ``parent`` and set its materialised path."""
-    if level != OrgLevel.NATIONAL and parent is None:
-        raise ApplicationError("parent_required", "须指定上级机构")
-    with transaction.atomic():
-        unit = OrgUnit.objects.create(
-            level=level,
-            name=name,
-            code=code,
-            division_code=division_code,
-            province_code=divisions.province_code(division_code)
-            if division_code != NATIONAL_CODE
-            else NATIONAL_CODE,
-            parent=parent,
-            path="",
-        )
-        _with_path(unit)
-        record(
-            event_type=EventType.ORG_CREATED,
-            actor=actor,
-            subject_type="org",
-            subject_id=unit.pk,
-            org_unit_id=unit.pk,
-            province_code=unit.province_code,
-            summary=f"创建机构 {name}",
-        )
-    return unit
-
-
 def dept_name(division: divisions.Division) -> str:
     if division.level == "province":
         return f"{division.name}教育厅" if not division.name.endswith("市") else f"{division.name}教育委员会"

@@ -19,7 +19,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Status
 
 from xueji.accounts.enums import Role
-from xueji.accounts.jurisdiction import _grants, data_grants, roles
+from xueji.accounts.jurisdiction import all_grants, data_grants, roles
 from xueji.core.errors import ApplicationError, FieldError, Forbidden
 from xueji.core.pagination import page_of
 from xueji.regions.enums import OrgLevel
@@ -69,7 +69,7 @@ def creator_units(actor: Any) -> list[OrgUnit]:
     """Department units whose subtree the actor may add schools to: filed ``dept_registrar`` grants
     (第22条 先培训后上岗) and ``system_admin`` grants, never at a school."""
     units = [g.org_unit for g in data_grants(actor) if g.role == Role.DEPT_REGISTRAR]
-    units += [g.org_unit for g in _grants(actor) if g.role == Role.SYSTEM_ADMIN and g.org_unit.is_active]
+    units += [g.org_unit for g in all_grants(actor) if g.role == Role.SYSTEM_ADMIN and g.org_unit.is_active]
     return [u for u in units if u.level != OrgLevel.SCHOOL]
 
 

@@ -52,6 +52,15 @@ CODE_TYPE_PREFIXES: dict[str, frozenset[str]] = {
     SchoolType.REFORM: frozenset({"37"}),
 }
 
+
+class Stage(models.TextChoices):
+    """学段 — our own codes (the national system keys stages by school type, see domain.md §5.5)."""
+
+    PRIMARY = "primary", _("小学")
+    JUNIOR = "junior", _("初中")
+    SENIOR = "senior", _("普通高中")
+
+
 # Stages each type teaches by default (a school may narrow them).
 DEFAULT_STAGES: dict[str, tuple[str, ...]] = {
     SchoolType.PRIMARY: ("primary",),

@@ -6,9 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from xueji.students.enums import Stage
-
-from .enums import Listing, Operator, SchoolType
+from .enums import Listing, Operator, SchoolType, Stage
 
 # Service error keys → form inputs.
 SERVICE_FIELDS = {"central_school": "central_school_code"}

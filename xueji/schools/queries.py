@@ -6,14 +6,14 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from xueji.accounts.jurisdiction import _grants
+from xueji.accounts.jurisdiction import all_grants, scope_q
 from xueji.core.errors import NotFound
 
 from .models import School
 
 
 def _subtree_q(viewer: Any) -> Q:
-    paths = {g.org_unit.path for g in _grants(viewer)}
+    paths = {g.org_unit.path for g in all_grants(viewer)}
     if not paths:
         return Q(pk__in=[])
     q = Q()
@@ -46,3 +46,17 @@ def school_get(*, viewer: Any, school_id: Any = None, school_code: str | None = 
     if school is None:
         raise NotFound()
     return school
+
+
+def class_counts(*, viewer: Any, school: School) -> list[tuple[int, str, int]]:
+    """(grade, class, active students) of ``school``, sorted — counting only the enrollments the viewer may see
+    (the student-data scope of :func:`xueji.accounts.jurisdiction.scope_q`: filed registrars and departments;
+    the admin roles count nothing, 三权分立)."""
+    rows = (
+        school.enrollments.filter(is_active=True)
+        .filter(scope_q(viewer, "scope_path"))
+        .values_list("grade", "class_name")
+        .annotate(n=Count("pk"))
+        .order_by("grade", "class_name")
+    )
+    return [(int(grade), str(class_name), int(n)) for grade, class_name, n in rows]

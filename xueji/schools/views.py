@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from django.contrib import messages
@@ -12,19 +11,18 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from xueji.accounts.enums import Role
-from xueji.accounts.jurisdiction import _grants, data_grants
+from xueji.accounts.jurisdiction import all_grants, data_grants
 from xueji.core.errors import ApplicationError, NotFound
 from xueji.core.web import paginate, ui_errors, url_or_none
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
 from xueji.regions.queries import org_units_visible
 from xueji.regions.services import department_for
-from xueji.students.enums import Stage
-from xueji.students.queries import StudentFilters, student_list
 
-from .enums import Listing, SchoolState, SchoolType
+from .enums import Listing, SchoolState, SchoolType, Stage
 from .forms import SchoolForm
-from .queries import school_get, school_list
+from .models import School
+from .queries import class_counts, school_get, school_list
 from .services import school_create
 
 GRADE_LABELS = {
@@ -52,7 +50,7 @@ def creator_units(user: Any) -> list[OrgUnit]:
         for g in data_grants(user)
         if g.role == Role.DEPT_REGISTRAR and g.org_unit.level != OrgLevel.SCHOOL
     ]
-    units += [g.org_unit for g in _grants(user) if g.role == Role.SYSTEM_ADMIN]
+    units += [g.org_unit for g in all_grants(user) if g.role == Role.SYSTEM_ADMIN]
     return units
 
 
@@ -84,14 +82,10 @@ def school_list_view(request: HttpRequest) -> HttpResponse:
     )
 
 
-def grade_class_counts(viewer: Any, school_id: int) -> list[dict[str, Any]]:
-    """Active students of a school by grade and class (from the viewer-scoped student list)."""
-    rows = student_list(viewer=viewer, filters=StudentFilters(school_id=school_id)).values_list(
-        "grade", "class_name"
-    )
-    counts = Counter(rows)
+def grade_class_counts(viewer: Any, school: School) -> list[dict[str, Any]]:
+    """Active students of a school by grade and class, as the viewer may see them."""
     grades: dict[int, list[tuple[str, int]]] = {}
-    for (grade, class_name), n in sorted(counts.items()):
+    for grade, class_name, n in class_counts(viewer=viewer, school=school):
         grades.setdefault(grade, []).append((class_name, n))
     return [
         {
@@ -108,7 +102,7 @@ def grade_class_counts(viewer: Any, school_id: int) -> list[dict[str, Any]]:
 @ui_errors
 def school_detail(request: HttpRequest, school_id: int) -> HttpResponse:
     school = school_get(viewer=request.user, school_id=school_id)
-    grades = grade_class_counts(request.user, school.pk)
+    grades = grade_class_counts(request.user, school)
     return render(
         request,
         "schools/detail.html",

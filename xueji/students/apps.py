@@ -5,3 +5,13 @@ class StudentsConfig(AppConfig):
     name = "xueji.students"
     label = "students"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """第3条: the national basic fields (this app's catalog) are reserved: no province's extra field may
+        take their key or header (policies stands below students and learns them here)."""
+        from xueji.policies.extra_fields import reserve_basic_fields
+
+        from .fields import ENROLLMENT_FIELDS, PERSON_FIELDS
+
+        specs = (*PERSON_FIELDS, *ENROLLMENT_FIELDS)
+        reserve_basic_fields(keys=[s.key for s in specs], labels=[s.label for s in specs])

@@ -319,10 +319,13 @@ def demo_logins() -> list[tuple[str, str, str, str]]:
 ETHNICITY_WEIGHTS = _weights(
     "01:95.5 08:1.2 15:0.6 06:0.5 13:0.4 03:0.4 11:0.4 12:0.3 07:0.2 22:0.2 02:0.2 10:0.1"
 )
+# 政治面貌 of the older pupils: 共青团员 or 群众.
+CYL_MEMBER = enums.PoliticalStatus.CYL_MEMBER.value
+MASSES = enums.PoliticalStatus.MASSES.value
 HMT = (
-    ("810000", "HKG", "01", "香港", 0.55),
-    ("820000", "MAC", "03", "澳门", 0.20),
-    ("830000", "TWN", "05", "台湾", 0.25),
+    ("810000", "HKG", enums.OverseasChineseStatus.HONG_KONG_COMPATRIOT.value, "香港", 0.55),
+    ("820000", "MAC", enums.OverseasChineseStatus.MACAU_COMPATRIOT.value, "澳门", 0.20),
+    ("830000", "TWN", enums.OverseasChineseStatus.TAIWAN_COMPATRIOT.value, "台湾", 0.25),
 )
 # nationality, native place, weight, "male names|female names" (official Chinese names)
 _FOREIGN_TABLE = """
@@ -540,7 +543,7 @@ class StudentMaker:
             "gender": gender,
             "birth_date": birth,
             "nationality": "CHN",
-            "overseas_status": "00",
+            "overseas_status": enums.OverseasChineseStatus.NONE.value,
             "id_type": doc,
             "id_number": "",
             "ethnicity": self._eth_codes[_pick(self._eth_cum, rng.random() * self._eth_cum[-1])],
@@ -555,7 +558,7 @@ class StudentMaker:
                 household_code=code,
                 native_place=place,
                 household_type="2",
-                ethnicity="01",
+                ethnicity=enums.Ethnicity.HAN.value,
             )
         elif doc == "A":
             nat, place, _w, males, females = FOREIGN[
@@ -612,9 +615,9 @@ class StudentMaker:
         boarding = rng.random() < boarding_share
         needs_aid = rng.random() < county.aid_share + (0.05 if left_behind != "0" else 0.0)
         if stage == "senior":
-            political = "03" if rng.random() < 0.65 else "13"
+            political = CYL_MEMBER if rng.random() < 0.65 else MASSES
         elif grade >= 8:
-            political = "03" if rng.random() < 0.2 else "13"
+            political = CYL_MEMBER if rng.random() < 0.2 else MASSES
         else:
             political = ""
         yes = "是"

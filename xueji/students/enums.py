@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from xueji.schools.enums import Stage  # 学段 is what a school teaches; the grade rules below build on it
+
 
 class Gender(models.TextChoices):
     """性别 — GB/T 2261.1 subset used by the national template."""
@@ -301,14 +303,6 @@ class StudentStatus(models.TextChoices):
     EXPELLED = "14", _("开除")
     MISSING = "15", _("下落不明")
     OTHER = "99", _("其他")
-
-
-class Stage(models.TextChoices):
-    """学段 — our own codes (the national system keys stages by school type, see domain.md §5.5)."""
-
-    PRIMARY = "primary", _("小学")
-    JUNIOR = "junior", _("初中")
-    SENIOR = "senior", _("普通高中")
 
 
 _STAGE_GRADES: dict[str, range] = {

@@ -17,7 +17,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from .enums import Stage, grade_range
+from .enums import OverseasChineseStatus, Stage, grade_range
 from .fields import ENROLLMENT_FIELDS, GUARDIAN_FIELDS, MAX_GUARDIANS, PERSON_FIELDS, FieldSpec
 from .models import ArchiveDocument, ProblemRecord
 
@@ -76,7 +76,7 @@ WIDE_KINDS = frozenset({"current_address", "mailing_address", "home_address", "a
 REGISTRATION_INITIAL = {
     "nationality": "CHN",
     "id_type": "1",
-    "overseas_status": "00",
+    "overseas_status": OverseasChineseStatus.NONE.value,
     "student_source": "1",
     "inclusive_education": "0",
     "disability_type": "0",

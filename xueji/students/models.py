@@ -151,7 +151,9 @@ class Enrollment(models.Model):
     student_source = models.CharField(
         _("学生来源"), max_length=1, choices=enums.StudentSource.choices, default="1"
     )
-    status = models.CharField(_("学籍状态"), max_length=2, choices=enums.StudentStatus.choices, default="01")
+    status = models.CharField(
+        _("学籍状态"), max_length=2, choices=enums.StudentStatus.choices, default=enums.StudentStatus.ENROLLED
+    )
     is_active = models.BooleanField(default=True)
     registered_at = models.DateTimeField(_("注册时间"))
     registered_by = models.ForeignKey(

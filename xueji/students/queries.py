@@ -10,7 +10,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from xueji.accounts.jurisdiction import scope_q
-from xueji.audit.models import FieldHistory
+from xueji.audit.models import AuditEvent, FieldHistory
+from xueji.audit.queries import events_about
 from xueji.core.errors import NotFound
 from xueji.core.masking import mask_id_number
 
@@ -145,6 +146,13 @@ def record_history(*, viewer: Any, person_id: Any) -> QuerySet[FieldHistory]:
         .select_related("actor")
         .order_by("-occurred_at", "-id")
     )
+
+
+def student_history(*, viewer: Any, person_id: Any, include_views: bool = True) -> QuerySet[AuditEvent]:
+    """The audit events about one student, newest first — only if the viewer may see the student
+    (:func:`student_get`, else NotFound → 404; 第23、24条). ``include_views=False`` shows the changes only."""
+    enrollment = student_get(viewer=viewer, person_id=person_id)
+    return events_about(subject_type="student", subject_id=enrollment.person_id, include_views=include_views)
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:

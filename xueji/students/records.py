@@ -16,7 +16,6 @@ from xueji.accounts.jurisdiction import data_grants, in_scope, require_registrar
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
 from xueji.core.errors import ApplicationError, FieldError, Forbidden, NotFound
-from xueji.core.masking import mask_id_number
 
 from .fields import GUARDIAN_FIELDS, PERSON_FIELDS
 from .models import ArchiveDocument, Enrollment, FrozenPerson, Guardian, Person, ProblemRecord
@@ -298,7 +297,3 @@ def problem_resolve(*, actor: Any, problem: ProblemRecord, outcome: str, note: s
         after={"outcome": outcome},
     )
     return locked
-
-
-def masked_id(person: Person) -> str:
-    return mask_id_number(person.id_number) if person.id_number else ""

@@ -28,6 +28,7 @@ from xueji.schools.enums import SchoolState
 from xueji.schools.models import School
 
 from . import numbers
+from .enums import StudentStatus
 from .fields import PERSON_FIELDS
 from .models import Enrollment, Guardian, IdentityKey, JSequence, Person, ProblemRecord, StudentNumber
 from .validation import CleanRegistration
@@ -384,7 +385,7 @@ def _register(  # noqa: PLR0917 - private helper of register_students
                 "province_code": province,
                 "school_id": school.pk,
                 "scope_path": school_path(school),
-                "status": "01",
+                "status": StudentStatus.ENROLLED.value,
                 "is_active": True,
                 "registered_at": now,
                 "registered_by_id": actor_id,

@@ -24,14 +24,13 @@ from django.views.decorators.http import require_POST
 from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import (
     NOT_FILED,
-    _grants,
+    all_grants,
     can_resolve_problems,
     data_grants,
     require_registrar_for_school,
     require_student_roles,
     school_registrar_units,
 )
-from xueji.audit.queries import history_for
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 from xueji.core.htmx import is_htmx
 from xueji.core.masking import mask_phone, mask_student_number
@@ -64,6 +63,7 @@ from .queries import (
     record_guardians,
     record_history,
     student_get,
+    student_history,
     student_list,
 )
 from .records import (
@@ -75,6 +75,7 @@ from .records import (
     student_reveal,
     student_view,
 )
+from .sections import record_sections_context
 from .services import register_students
 from .validation import RegistrationInvalid, choice_label, clean_registration
 
@@ -311,11 +312,7 @@ def _render_detail(
     student_view(actor=user, enrollment=enrollment)
     today = timezone.localdate()
     include_views = request.GET.get("views") != "0"
-    history = list(
-        history_for(viewer=user, subject_type="student", subject_id=person.pk, include_views=include_views)[
-            :200
-        ]
-    )
+    history = list(student_history(viewer=user, person_id=person.pk, include_views=include_views)[:200])
     field_changes = _field_changes(user, person.pk)
     flash = request.session.pop(REGISTERED_FLASH, None)
     if flash and flash.get("person") != str(person.pk):
@@ -350,9 +347,8 @@ def _render_detail(
         "revealable": REVEALABLE,
         "frozen_at": frozen_at(enrollment),  # a former school's snapshot (issue #6 §3.5)
     }
-    from xueji.changes.views import student_changes_context
-
-    context.update(student_changes_context(user, enrollment))  # the "学籍变动" tab: timeline and actions
+    # Sections of apps above students, e.g. the "学籍变动" tab of changes (timeline and actions).
+    context.update(record_sections_context(user, enrollment))
     return render(request, "students/detail.html", context, status=status)
 
 
@@ -509,7 +505,7 @@ def register_view(request: HttpRequest) -> HttpResponse:
     user = request.user
     schools = _registrar_schools(user)
     if not schools:
-        if any(g.role == Role.SCHOOL_REGISTRAR for g in _grants(user)) and not data_grants(user):
+        if any(g.role == Role.SCHOOL_REGISTRAR for g in all_grants(user)) and not data_grants(user):
             return render(request, "students/register.html", {"not_filed": NOT_FILED.message})
         raise NotFound()
     school = schools[0]

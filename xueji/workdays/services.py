@@ -8,9 +8,12 @@ from typing import Any
 from django.core.cache import cache
 from django.db import transaction
 
+from xueji.accounts.enums import Role
+from xueji.accounts.jurisdiction import all_grants
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
 from xueji.core.errors import ApplicationError, FieldError
+from xueji.regions.enums import OrgLevel
 
 from .calendar import Calendar, from_package
 from .models import CalendarYear, SpecialDay
@@ -76,13 +79,9 @@ def calendar_year_define(
 
     Replaces that year's exceptions wholesale; audited with the source document.
     """
-    from xueji.accounts.enums import Role
-    from xueji.accounts.jurisdiction import _grants
-    from xueji.regions.enums import OrgLevel
-
     if not any(
         g.role in {Role.SYSTEM_ADMIN, Role.DEPT_REGISTRAR} and g.org_unit.level == OrgLevel.NATIONAL
-        for g in _grants(actor)
+        for g in all_grants(actor)
     ):
         raise ApplicationError("national_only", "官方日历只能由国家级管理员维护")
     if not source.strip():

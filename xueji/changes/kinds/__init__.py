@@ -1,4 +1,5 @@
-"""Registry of change kinds. Each module registers its spec; ``get(kind)`` returns it."""
+"""Registry of change kinds. Each module of ``_MODULES`` registers its specs (``@register``); ``get(kind)``
+returns one, ``specs()`` all of them. A module listed here that cannot be imported fails loudly."""
 
 from __future__ import annotations
 
@@ -34,11 +35,7 @@ def _load() -> None:
     global _loaded  # noqa: PLW0603 - a module-level "imported once" flag
     _loaded = True
     for name in _MODULES:
-        try:
-            importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
+        importlib.import_module(f"{__name__}.{name}")
 
 
 def get(kind: str) -> KindSpec:
@@ -54,3 +51,11 @@ def available() -> list[str]:
     if not _loaded:
         _load()
     return sorted(_REGISTRY)
+
+
+def specs(*, entry: str | None = None) -> list[KindSpec]:
+    """Every registered spec (of one ``entry``), in menu order."""
+    if not _loaded:
+        _load()
+    found = [s for s in _REGISTRY.values() if entry is None or s.entry == entry]
+    return sorted(found, key=lambda s: (s.menu_order, s.kind))

@@ -23,25 +23,41 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
+
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop as N_
 
 from xueji.core.errors import ApplicationError, Conflict, FieldError, NotFound
 from xueji.core.masking import mask_id_number
 from xueji.schools.enums import SchoolState
-from xueji.students.enums import Nationality, Stage, stage_for_grade
+from xueji.students.enums import Nationality, Stage, StudentStatus, grade_range, stage_for_grade
+from xueji.students.forms import GRADE_LABELS
 from xueji.students.identity import normalise_number, validate_identity
 from xueji.students.models import Enrollment, Person
 
-from ..enums import ChangeKind, Party
+from ..enums import ChangeKind, Entry, Party
 from ..models import ChangeRequest
 from ..workflow import RequestState
 from . import register
 from .base import Context, KindSpec
 from .common import fact_date, move_to_school, set_status
-from .graduation import valid_entry_method
+from .facts import Code, Day, Flag, Integer, KindFacts, Text, fact
+from .inputs import (
+    CHOOSE,
+    DESTINATIONS,
+    YES_NO,
+    KindForm,
+    area_input,
+    date_input,
+    grade_choices,
+    select_input,
+    text_input,
+)
+from .stages import valid_entry_method
 
-PUBLIC_ABROAD = "13"  # 公派出国
-OTHER = "99"  # 其他
+PUBLIC_ABROAD = StudentStatus.STUDYING_ABROAD_PUBLIC  # 公派出国
+OTHER = StudentStatus.OTHER  # 其他
 
 DOCUMENT_TYPES = {
     "A": "护照",
@@ -66,13 +82,77 @@ def person_by_number(student_number: str, name: str) -> Person:
     return person
 
 
+# --- the page's form --------------------------------------------------------------------------------
+
+
+class AbroadForm(KindForm):
+    kind = ChangeKind.ABROAD
+    article = _("第二十条")
+    intro = _("凭有效证件在学校办理，学校将学籍档案转交上级学籍管理部门。")
+    destination = select_input(_("前往国家或地区"), DESTINATIONS)
+    document_type = select_input(_("出境证件类型"), list(DOCUMENT_TYPES.items()))
+    document_number = text_input(_("证件号码"), required=True, max_length=20, autocomplete="off")
+    departure_date = date_input(_("出境日期"))
+    public_funded = select_input(_("是否公派"), YES_NO, required=False)
+
+
+class ReturnFromAbroadForm(KindForm):
+    kind = ChangeKind.RETURN_FROM_ABROAD
+    article = _("第二十条")
+    intro = _("境外返回的学生由接收学校按学习经历编入相应年级，学籍号不变，并标注境外学习经历。")
+    student_number = text_input(_("学籍号"), required=True, max_length=19, autocomplete="off")
+    name = text_input(_("姓名"), required=True, max_length=60)
+    abroad_from = date_input(
+        _("境外学习开始日期"), required=False, help_text=_("已办理出境就读的，可留空（按出境日期）")
+    )
+    abroad_to = date_input(_("境外学习结束日期"))
+    destination = select_input(_("就读国家或地区"), [CHOOSE, *DESTINATIONS], required=False)
+    study_record = area_input(
+        _("境外学习记录"), required=True, help_text=_("成绩单、在读证明等，据以确定年级")
+    )
+    grade = select_input(_("编入年级"), grade_choices())
+    class_name = text_input(_("编入班级"), required=True, max_length=30)
+
+    def setup(self, **kw: Any) -> None:
+        if self.school is not None:
+            grades = [(str(g), GRADE_LABELS[g]) for s in self.school.stages for g in grade_range(s)]
+            self.fields["grade"].widget.choices = [CHOOSE, *grades]
+
+
+class AbroadFacts(KindFacts):
+    destination: Text = fact("前往国家或地区（GB/T 2659 三位字母代码，如 USA）")
+    document_type: Code = fact(
+        "出境证件类型：A 护照、hk_macau_permit、taiwan_permit", choices=tuple(DOCUMENT_TYPES)
+    )
+    document_number: Text = fact("证件号码")
+    departure_date: Day = fact("出境日期")
+    public_funded: Flag = fact("是否公派")
+
+
+class ReturnFromAbroadFacts(KindFacts):
+    student_number: Text = fact("学籍号（与姓名均须匹配；也可在请求体的 lookup 中给出）")
+    name: Text = fact("姓名")
+    abroad_from: Day = fact("境外学习开始日期（已办理出境就读的可省略）")
+    abroad_to: Day = fact("境外学习结束日期")
+    destination: Text = fact("就读国家或地区（三位字母代码）")
+    study_record: Text = fact("境外学习记录（成绩单、在读证明等）")
+    grade: Integer = fact("编入年级（1–12）")
+    class_name: Text = fact("编入班级")
+
+
 @register
 class Abroad(KindSpec):
     """出境就读 (第20条): school handles it with valid documents, its department approves; record closed
     (13 公派出国 or 99 其他), archive to the upper department."""
 
     kind = ChangeKind.ABROAD
-    from_statuses = frozenset({"01", "02", "05"})
+    menu_order = 40
+    facts_schema = AbroadFacts
+    form = AbroadForm
+    from_statuses = frozenset({StudentStatus.ENROLLED, StudentStatus.SUSPENDED, StudentStatus.RESUMED})
+
+    def fact_text(self, key: str, value: Any) -> str | None:
+        return DOCUMENT_TYPES.get(str(value), str(value)) if key == "document_type" else None
 
     def prepare(self, ctx: Context) -> dict[str, Any]:
         assert ctx.enrollment is not None and ctx.school is not None
@@ -149,10 +229,31 @@ class ReturnFromAbroad(KindSpec):
     new record, same person and 学籍号, marked with the overseas study period."""
 
     kind = ChangeKind.RETURN_FROM_ABROAD
+    entry = Entry.RECEIVING
+    menu_order = 30
+    start_label = N_("境外返回")
+    facts_schema = ReturnFromAbroadFacts
+    form = ReturnFromAbroadForm
+    fact_labels: ClassVar[dict[str, str]] = {"grade": N_("编入年级"), "class_name": N_("编入班级")}
     initiator = Party.TARGET_SCHOOL
     needs_enrollment = False
     needs_target_school = True
     from_statuses = None
+
+    def lookup(self, *, student_number: str, name: str) -> Enrollment:
+        """The student's latest record (active or closed), found by 学籍号 AND 姓名 (第20条)."""
+        person = person_by_number(student_number, name)
+        latest = Enrollment.objects.filter(person_id=person.pk).order_by("-registered_at").first()
+        if latest is None:  # a person is created with their first enrollment
+            raise NotFound("未找到学籍号与姓名均匹配的学生")
+        return latest
+
+    def fact_text(self, key: str, value: Any) -> str | None:
+        if key == "overseas_study" and isinstance(value, dict):
+            dest = value.get("destination") or ""
+            place = (Nationality(dest).label if dest in Nationality.values else dest) if dest else ""
+            return f"{value.get('from', '')} 至 {value.get('to', '')} {place}".strip()
+        return None
 
     def prepare(self, ctx: Context) -> dict[str, Any]:
         target = ctx.target_school

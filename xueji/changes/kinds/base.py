@@ -1,17 +1,30 @@
-"""The plug-in interface of a change kind. Each kind validates its facts, says who starts it and which chain
-variant applies, and applies the change when the last step approves. Nothing else touches the enrollment."""
+"""The plug-in interface of a change kind: the kind's single home.
+
+A spec says everything about its kind: who starts it and from which records (``initiator``, ``entry``,
+``from_statuses``, :meth:`KindSpec.offered_on`, :meth:`KindSpec.refusal`), how the receiving school finds the
+student (:meth:`KindSpec.lookup`), its facts as a typed schema (``facts_schema``, published in the OpenAPI)
+and the page's form (``form``), how its facts are shown (``fact_labels``, ``hidden_facts``,
+:meth:`KindSpec.fact_text`, :meth:`KindSpec.extra_fact_rows`), which chain variant applies, how the facts are
+validated (:meth:`KindSpec.prepare`) and the change applied when the last step approves
+(:meth:`KindSpec.apply`). Nothing else touches the enrollment. See CONTRIBUTING.md "Adding a change kind"."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from xueji.core.errors import ApplicationError
 from xueji.schools.models import School
 from xueji.students.models import Enrollment
 
-from ..enums import Party, Scope
+from ..enums import IN_SCHOOL, Entry, Party, Scope
 from ..policy import Policy
+from .facts import KindFacts
+
+if TYPE_CHECKING:
+    from .inputs import KindForm
 
 
 @dataclass
@@ -33,9 +46,54 @@ class KindSpec:
     needs_enrollment: ClassVar[bool] = True
     needs_target_school: ClassVar[bool] = False
     # Enrollment statuses from which the change may start (None = any active record).
-    from_statuses: ClassVar[frozenset[str] | None] = frozenset({"01", "05"})
+    from_statuses: ClassVar[frozenset[str] | None] = IN_SCHOOL
     # Closed records a kind may still start from (progression of a graduate: status 07, inactive).
     closed_statuses: ClassVar[frozenset[str]] = frozenset()
+
+    # --- the pages and the API ---------------------------------------------------------------------------
+    # Where the pages start it: from a student's record, by 学籍号 + 姓名 at the receiving school, …
+    entry: ClassVar[str] = Entry.RECORD
+    menu_order: ClassVar[int] = 0  # position in its menu (the student's "办理学籍变动" or the start links)
+    start_label: ClassVar[str] = ""  # the start link's text, for kinds not started from a record
+    # The facts as the API takes them (every key optional: ``prepare`` names a missing one in Chinese).
+    facts_schema: ClassVar[type[KindFacts]] = KindFacts
+    form: ClassVar[type[KindForm]]  # the page's form: its inputs are exactly the facts ``prepare`` reads
+    # Labels of the facts shown on a request (overriding or adding to the shared vocabulary,
+    # ``presenters.FACT_LABELS``), and stored facts never shown.
+    fact_labels: ClassVar[dict[str, str]] = {}
+    hidden_facts: ClassVar[frozenset[str]] = frozenset()
+
+    def offered_on(self, enrollment: Enrollment) -> bool:
+        """Whether the kind fits the record (its status, stage, grade, school) for the "办理学籍变动" menu;
+        ``prepare`` decides anyway."""
+        return self.from_statuses is None or enrollment.status in self.from_statuses
+
+    def refusal(self, enrollment: Enrollment) -> ApplicationError | None:
+        """A refusal the regulation gives outright for this record: the menu lists the kind disabled with it."""
+        return None
+
+    def lookup(self, *, student_number: str, name: str) -> Enrollment:
+        """The record a receiving school names by 学籍号 AND 姓名, nationally (``entry`` LOOKUP / RECEIVING).
+        Raises NotFound."""
+        raise NotImplementedError(f"{self.kind} is not started by a national lookup")
+
+    def form_options(self, *, enrollment: Enrollment | None) -> dict[str, Any]:
+        """Extra keyword arguments of the form for this record (choices that depend on it)."""
+        return {}
+
+    def current_values(self, person: Any) -> list[tuple[str, str]]:
+        """Current values shown beside the form (e.g. the key data a change replaces)."""
+        return []
+
+    def fact_text(self, key: str, value: Any) -> str | None:
+        """The kind's own display of a fact (``None``: the shared display of ``presenters``)."""
+        return None
+
+    def extra_fact_rows(
+        self, facts: dict[str, Any], text: Callable[[str, Any], str]
+    ) -> list[tuple[str, str]]:
+        """Rows shown after the labelled facts (``text`` formats one value as the shared display does)."""
+        return []
 
     def variant(self, ctx: Context) -> str:
         return "any"

@@ -10,6 +10,7 @@ from django.utils import timezone
 from xueji.core.errors import FieldError
 from xueji.core.ids import uuid7
 from xueji.schools.models import School
+from xueji.students.enums import StudentStatus
 from xueji.students.models import Enrollment
 from xueji.students.validation import parse_date
 
@@ -73,7 +74,7 @@ def move_to_school(
         entry_method=enrollment.entry_method,
         study_mode=enrollment.study_mode,
         student_source=enrollment.student_source,
-        status="01",
+        status=StudentStatus.ENROLLED,
         is_active=True,
         registered_at=now,
         registered_by=actor,

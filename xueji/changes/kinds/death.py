@@ -6,18 +6,42 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from xueji.core.errors import FieldError
+from xueji.students.enums import StudentStatus
 from xueji.workdays.services import official_calendar
 
 from ..enums import ChangeKind
 from . import register
 from .base import Context, KindSpec
 from .common import fact_date, set_status
+from .facts import Day, KindFacts, fact
+from .inputs import (
+    KindForm,
+    date_input,
+)
+
+# --- the page's form --------------------------------------------------------------------------------
+
+
+class DeathForm(KindForm):
+    kind = ChangeKind.DEATH
+    article = _("第二十一条")
+    intro = _("学校凭死亡证明在 60 个工作日内报上级主管部门注销学籍。请在提交后上传死亡证明。")
+    date_of_death = date_input(_("死亡日期"))
+
+
+class DeathFacts(KindFacts):
+    date_of_death: Day = fact("死亡日期")
 
 
 @register
 class Death(KindSpec):
     kind = ChangeKind.DEATH
+    menu_order = 130
+    facts_schema = DeathFacts
+    form = DeathForm
     from_statuses = None  # any active record
 
     def prepare(self, ctx: Context) -> dict[str, Any]:
@@ -35,5 +59,5 @@ class Death(KindSpec):
         }
 
     def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
-        set_status(request.enrollment, "11", active=False)
-        return {"status": "11"}
+        set_status(request.enrollment, StudentStatus.DECEASED, active=False)
+        return {"status": StudentStatus.DECEASED}

@@ -16,29 +16,40 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.models import CharField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop as N_
 
 from xueji.accounts.jurisdiction import scope_q
 from xueji.core.errors import ApplicationError, Conflict, FieldError
 from xueji.core.masking import mask_id_number
 from xueji.regions import divisions
 from xueji.regions.services import department_for
+from xueji.students.enums import Gender, IdDocumentType
 from xueji.students.fields import PERSON_FIELDS
 from xueji.students.identity import check_identity_matches, validate_identity
 from xueji.students.models import Enrollment, IdentityKey
 from xueji.students.services import add_months
 from xueji.students.validation import clean_fields
 
-from ..enums import ChangeKind, Party
+from ..enums import ChangeKind, Entry, Party
 from ..models import ChangeRequest
 from ..workflow import OPEN_STATES, RequestState
 from . import register
 from .base import Context, KindSpec
+from .facts import Code, Day, Integer, KindFacts, Text, fact
+from .inputs import (
+    KindForm,
+    area_input,
+    date_input,
+    select_input,
+    text_input,
+)
 
 _CHILD_FIELDS = tuple(
     spec for spec in PERSON_FIELDS if spec.key in {"name", "gender", "birth_date", "id_type", "id_number"}
@@ -63,12 +74,82 @@ class DeferralInvalid(ApplicationError):
         super().__init__("deferral_invalid", f"缓学信息有误：{first}", fields)
 
 
+# --- the page's form --------------------------------------------------------------------------------
+
+
+class DeferralForm(KindForm):
+    kind = ChangeKind.DEFERRAL
+    article = _("第十一条")
+    intro = _(
+        "由户籍所在地县级教育行政部门审核批准；一般为一学年，期满仍不能入学的应重新申请。缓学儿童暂不注册学籍。"
+    )
+    name = text_input(_("儿童姓名"), required=True, max_length=60)
+    gender = select_input(_("性别"), list(Gender.choices))
+    birth_date = date_input(_("出生日期"))
+    id_type = select_input(_("身份证件类型"), list(IdDocumentType.choices))
+    id_number = text_input(_("身份证件号"), max_length=20, autocomplete="off", spellcheck="false")
+    household_code = text_input(
+        _("户口所在地"),
+        required=True,
+        max_length=6,
+        inputmode="numeric",
+        help_text=_("6位行政区划代码，须属本县（区）"),
+    )
+    school_year = text_input(
+        _("缓学学年"), max_length=4, inputmode="numeric", help_text=_("学年开始的年份，如 2026")
+    )
+    applicant_name = text_input(_("申请的监护人姓名"), required=True, max_length=60)
+    reason_text = area_input(_("缓学原因"), required=True)
+    evidence = text_input(
+        _("证明材料"), required=True, max_length=200, help_text=_("如：县级以上医院诊断证明")
+    )
+
+    def setup(self, **kw: Any) -> None:
+        self.fields["school_year"].initial = str(timezone.localdate().year)
+        self.fields["id_type"].initial = "1"
+        counties = kw.get("counties") or []
+        if len(counties) > 1:
+            field = select_input(_("受理部门"), [(str(c.pk), c.name) for c in counties])
+            self.fields = {"county": field, **self.fields}  # type: ignore[assignment]
+
+    def facts(self) -> dict[str, Any]:
+        out = super().facts()
+        out.pop("county", None)
+        return out
+
+
+class DeferralFacts(KindFacts):
+    name: Text = fact("儿童姓名")
+    gender: Code = fact("性别（代码）", choices=Gender.values)
+    birth_date: Day = fact("出生日期")
+    id_type: Code = fact("身份证件类型（代码）", choices=IdDocumentType.values)
+    id_number: Text = fact("身份证件号")
+    household_code: Text = fact("户口所在地（6 位行政区划代码，须属受理的县）")
+    school_year: Integer = fact("缓学学年（学年开始的年份，默认今年）")
+    applicant_name: Text = fact("申请的监护人姓名")
+    reason_text: Text = fact("缓学原因")
+    evidence: Text = fact("证明材料（如县级以上医院诊断证明）")
+
+
 @register
 class Deferral(KindSpec):
     kind = ChangeKind.DEFERRAL
+    entry = Entry.HOUSEHOLD
+    start_label = N_("缓学")
+    facts_schema = DeferralFacts
+    form = DeferralForm
+    fact_labels: ClassVar[dict[str, str]] = {
+        "name": N_("儿童姓名"),
+        "start_date": N_("缓学开始"),
+        "end_date": N_("缓学结束"),
+        "reason_text": N_("缓学原因"),
+    }
     initiator = Party.HOUSEHOLD_COUNTY
     needs_enrollment = False
     from_statuses = None
+
+    def fact_text(self, key: str, value: Any) -> str | None:
+        return str(_("是（上一学年已批准缓学）")) if key == "renewal_of" else None
 
     def prepare(self, ctx: Context) -> dict[str, Any]:
         county = ctx.extra["household_county"]

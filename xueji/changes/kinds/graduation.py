@@ -17,45 +17,36 @@ Rules (national system practice, domain.md §3.1):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar
-from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from xueji.core.errors import ApplicationError, Conflict, FieldError, Forbidden, NotFound
+from xueji.core.errors import ApplicationError, Conflict, FieldError
 from xueji.schools.models import School
-from xueji.students.enums import Stage, entry_methods_for, grade_range, is_compulsory, stage_for_grade
+from xueji.students.enums import (
+    Stage,
+    StudentStatus,
+    is_compulsory,
+    stage_for_grade,
+)
 from xueji.students.models import Enrollment, ProblemRecord
 
-from ..enums import ChangeKind
+from ..enums import IN_SCHOOL, ChangeKind
 from ..models import ChangeRequest
 from ..workflow import OPEN_STATES
 from . import register
 from .base import Context, KindSpec
+from .cohorts import CohortResult, require_initiator, submit_each
 from .common import set_status
-
-# Helpers shared by the kinds of this family (graduation, progression, abroad, special).
-NEXT_STAGE = {Stage.PRIMARY.value: Stage.JUNIOR.value, Stage.JUNIOR.value: Stage.SENIOR.value}
-
-
-def graduating_grade(stage: str) -> int:
-    """The last grade of a stage: 6 (小学), 9 (初中), 12 (普通高中)."""
-    return max(grade_range(stage))
-
-
-def first_grade(stage: str) -> int:
-    return min(grade_range(stage))
-
-
-def valid_entry_method(stage: str, method: str) -> str:
-    """``method`` if it is valid for ``stage``, else the stage's "其他" code (12 义务教育, 99 高中)."""
-    allowed = [m.value for m in entry_methods_for(stage)]
-    if method in allowed:
-        return method
-    return "12" if is_compulsory(stage) else "99"
+from .facts import KindFacts, Text, fact
+from .inputs import (
+    KindForm,
+    text_input,
+)
+from .stages import graduating_grade
 
 
 def open_request(person_id: Any) -> ChangeRequest | None:
@@ -75,13 +66,48 @@ def pending_business(open_req: ChangeRequest, kind: str) -> Conflict:
     )
 
 
+# --- the page's form --------------------------------------------------------------------------------
+
+
+class LeavingForm(KindForm):
+    kind = ChangeKind.GRADUATION
+    article = _("第十九条")
+    intro = _("毕业、结业、肄业后学籍保留在系统中；有在办业务或问题学籍的学生须先处理。")
+    certificate_number = text_input(_("证书编号"), max_length=40, help_text=_("可在证书发放后补填"))
+
+
+class GraduationForm(LeavingForm):
+    kind = ChangeKind.GRADUATION
+
+
+class CompletionForm(LeavingForm):
+    kind = ChangeKind.COMPLETION
+
+
+class IncompleteForm(LeavingForm):
+    kind = ChangeKind.INCOMPLETE
+
+
+class LeavingFacts(KindFacts):
+    certificate_number: Text = fact("证书编号（可在证书发放后补填，不超过 40 个字符）")
+
+
 class _Leaving(KindSpec):
     """Common rules of 毕业 / 结业 / 肄业: the record closes with ``status`` and stays findable."""
 
     status: ClassVar[str]
     senior_only: ClassVar[bool] = False
     graduating_grade_only: ClassVar[bool] = True
-    from_statuses = frozenset({"01", "05"})
+    from_statuses = IN_SCHOOL
+    facts_schema = LeavingFacts
+
+    def offered_on(self, enrollment: Enrollment) -> bool:
+        """第19条: 结业/肄业 only in 普通高中; 毕业/结业 only from the stage's graduating grade."""
+        if not super().offered_on(enrollment):
+            return False
+        if self.senior_only and is_compulsory(enrollment.stage):
+            return False
+        return not self.graduating_grade_only or enrollment.grade == graduating_grade(enrollment.stage)
 
     def variant(self, ctx: Context) -> str:
         assert ctx.enrollment is not None
@@ -134,7 +160,9 @@ class Graduation(_Leaving):
     """毕业 (第19条): graduating grade of any stage; status 07."""
 
     kind = ChangeKind.GRADUATION
-    status = "07"
+    menu_order = 100
+    form = GraduationForm
+    status = StudentStatus.GRADUATED
 
 
 @register
@@ -142,7 +170,9 @@ class Completion(_Leaving):
     """结业 (第19条): 普通高中 graduating grade only; status 08."""
 
     kind = ChangeKind.COMPLETION
-    status = "08"
+    menu_order = 110
+    form = CompletionForm
+    status = StudentStatus.COMPLETED
     senior_only = True
 
 
@@ -151,58 +181,14 @@ class Incomplete(_Leaving):
     """肄业 (第19条): 普通高中 only, any senior grade (the student leaves before completing); status 09."""
 
     kind = ChangeKind.INCOMPLETE
-    status = "09"
+    menu_order = 120
+    form = IncompleteForm
+    status = StudentStatus.INCOMPLETE
     senior_only = True
     graduating_grade_only = False
 
 
 LEAVING_KINDS = frozenset({ChangeKind.GRADUATION, ChangeKind.COMPLETION, ChangeKind.INCOMPLETE})
-
-
-@dataclass(frozen=True)
-class CohortSkip:
-    """A student left out of a cohort operation, and why (``code`` as the single request would raise)."""
-
-    enrollment_id: UUID
-    name: str
-    code: str
-    message: str
-
-
-@dataclass
-class CohortResult:
-    submitted: list[ChangeRequest] = field(default_factory=list)
-    skipped: list[CohortSkip] = field(default_factory=list)
-
-
-def submit_each(*, enrollments: list[Enrollment], submit: Any, result: CohortResult) -> CohortResult:
-    """Submit one request per enrollment, each in its own savepoint: a student the kind refuses is skipped
-    and reported; an authorisation failure (NotFound/Forbidden) aborts the whole operation."""
-    for e in enrollments:
-        try:
-            with transaction.atomic():
-                req = submit(e)
-        except (NotFound, Forbidden):
-            raise
-        except ApplicationError as exc:
-            result.skipped.append(CohortSkip(e.pk, e.person.name, exc.code, exc.message))
-        else:
-            result.submitted.append(req)
-    return result
-
-
-def require_initiator(actor: Any, school: School, party: str) -> None:
-    """The cohort operations check the actor once, up front, exactly as ``change_submit`` would."""
-    from xueji.accounts.jurisdiction import in_scope
-
-    from ..parties import resolve
-    from ..services import acts_for
-
-    unit = resolve(party, school=school, target_school=school)
-    if not acts_for(actor, unit, party):
-        if in_scope(actor, school.org.path):
-            raise Forbidden("not_initiator", "只有本校学籍管理员可以办理此业务")
-        raise NotFound()
 
 
 @transaction.atomic
@@ -238,7 +224,12 @@ def graduate_cohort(
             f"{int(grade)}年级不是毕业年级（小学6年级、初中9年级、高中12年级）",
         )
     enrollments = list(
-        Enrollment.objects.filter(school=school, grade=grade, is_active=True, status__in=["01", "05"])
+        Enrollment.objects.filter(
+            school=school,
+            grade=grade,
+            is_active=True,
+            status__in=list(IN_SCHOOL),
+        )
         .select_related("person", "school", "school__org", "school__supervising_dept")
         .order_by("class_name", "person__name")
     )

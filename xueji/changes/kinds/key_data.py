@@ -21,14 +21,18 @@ managing level; evidence goes into the archive. Key data changes with 户籍 evi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop as N_
 
 from xueji.core.errors import ApplicationError, Conflict, FieldError
 from xueji.core.masking import mask_id_number
 from xueji.regions import divisions
+from xueji.students.enums import Gender, IdDocumentType
 from xueji.students.fields import PERSON_FIELDS
 from xueji.students.identity import check_identity_matches, validate_identity
 from xueji.students.models import Enrollment, IdentityKey, Person, StudentNumber
@@ -38,6 +42,14 @@ from xueji.students.validation import clean_fields
 from ..enums import ChangeKind
 from . import register
 from .base import Context, KindSpec
+from .facts import Code, Day, KindFacts, Text, fact
+from .inputs import (
+    KindForm,
+    area_input,
+    date_input,
+    select_input,
+    text_input,
+)
 
 KEY_FIELDS = ("name", "gender", "birth_date", "id_type", "id_number")
 _SPECS = tuple(spec for spec in PERSON_FIELDS if spec.key in KEY_FIELDS)
@@ -79,9 +91,81 @@ def duplicate_identity(key: str, person_id: Any) -> ApplicationError | None:
     return Conflict("id_duplicate", "该身份证件号已登记为其他学生的学籍，不能重复建立学籍（第九条）")
 
 
+# --- the page's form --------------------------------------------------------------------------------
+
+
+class KeyDataChangeForm(KindForm):
+    kind = ChangeKind.KEY_DATA_CHANGE
+    article = _("第十三条")
+    intro = _(
+        "姓名、性别、出生日期、身份证件变更须凭户籍证明材料，由学校申请、主管部门核准。只填写需要变更的项目。"
+    )
+    name = text_input(_("新姓名"), max_length=60, help_text=_("不变更则留空"))
+    gender = select_input(_("新性别"), [("", _("不变更")), *Gender.choices], required=False)
+    birth_date = date_input(_("新出生日期"), required=False, help_text=_("不变更则留空"))
+    id_type = select_input(_("新身份证件类型"), [("", _("不变更")), *IdDocumentType.choices], required=False)
+    id_number = text_input(
+        _("新身份证件号"), max_length=20, autocomplete="off", spellcheck="false", help_text=_("不变更则留空")
+    )
+    evidence_ref = text_input(
+        _("户籍证明材料"), required=True, help_text=_("名称或编号；请在提交后上传扫描件")
+    )
+    reason_text = area_input(_("变更原因"))
+
+
+class KeyDataChangeFacts(KindFacts):
+    name: Text = fact("新姓名（不变更则省略）")
+    gender: Code = fact("新性别（代码；不变更则省略）", choices=Gender.values)
+    birth_date: Day = fact("新出生日期（不变更则省略）")
+    id_type: Code = fact("新身份证件类型（代码；不变更则省略）", choices=IdDocumentType.values)
+    id_number: Text = fact("新身份证件号（不变更则省略）")
+    evidence_ref: Text = fact("户籍证明材料（名称或编号）")
+    reason_text: Text = fact("变更原因")
+
+
+# How a key data change shows the new values (the full values stay in the facts for the engine only).
+NEW_VALUE_LABELS = {
+    "name": N_("姓名"),
+    "gender": N_("性别"),
+    "birth_date": N_("出生日期"),
+    "id_type": N_("身份证件类型"),
+    "id_number": N_("身份证件号"),
+}
+
+
 @register
 class KeyDataChange(KindSpec):
     kind = ChangeKind.KEY_DATA_CHANGE
+    menu_order = 90
+    facts_schema = KeyDataChangeFacts
+    form = KeyDataChangeForm
+    # The full new values are kept for the engine; pages show the masked ``new`` only.
+    hidden_facts = frozenset({"name", "gender", "birth_date", "id_type"})
+
+    def current_values(self, person: Any) -> list[tuple[str, str]]:
+        return [
+            (str(_("姓名")), person.name),
+            (str(_("性别")), person.get_gender_display()),
+            (str(_("出生日期")), person.birth_date.isoformat()),
+            (str(_("身份证件类型")), person.get_id_type_display()),
+            (str(_("身份证件号")), mask_id_number(person.id_number) if person.id_number else "—"),
+        ]
+
+    def fact_text(self, key: str, value: Any) -> str | None:
+        return (
+            "、".join(str(v) for v in value) if key == "changed_labels" and isinstance(value, list) else None
+        )
+
+    def extra_fact_rows(
+        self, facts: dict[str, Any], text: Callable[[str, Any], str]
+    ) -> list[tuple[str, str]]:
+        rows = []
+        for key, value in (facts.get("new") or {}).items():
+            shown = text(key, value) if key != "id_number" else str(value)  # ``new`` holds it masked
+            label = _(NEW_VALUE_LABELS.get(key, key))
+            rows.append((str(_("变更后%(label)s") % {"label": label}), shown))
+        return rows
+
     from_statuses = None  # any active record
 
     def prepare(self, ctx: Context) -> dict[str, Any]:

@@ -19,37 +19,40 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any, ClassVar
 
+from django import forms
 from django.db import transaction
 from django.db.models import CharField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop as N_
 
 from xueji.core.errors import ApplicationError, Conflict, FieldError, NotFound
 from xueji.schools.enums import SchoolState
 from xueji.schools.models import School
-from xueji.students.enums import Stage, entry_methods_for
+from xueji.students.enums import Stage, StudentStatus, entry_methods_for
 from xueji.students.identity import normalise_number
 from xueji.students.models import ArchiveDocument, Enrollment, Person
 
-from ..enums import ChangeKind, Party, Scope
+from ..enums import ChangeKind, Entry, Party, Scope
 from ..models import ChangeRequest
 from ..parties import two_school_scope
 from ..policy import in_window
 from ..workflow import RequestState
 from . import register
 from .base import Context, KindSpec
+from .cohorts import CohortResult, require_initiator, submit_each
 from .common import move_to_school
-from .graduation import (
-    NEXT_STAGE,
-    CohortResult,
-    first_grade,
-    graduating_grade,
-    require_initiator,
-    submit_each,
+from .facts import KindFacts, Month, Text, fact
+from .inputs import (
+    KindForm,
+    select_input,
+    text_input,
 )
+from .stages import NEXT_STAGE, first_grade, graduating_grade
 
-GRADUATED = "07"
+GRADUATED = StudentStatus.GRADUATED
 
 
 def progression_lookup(*, student_number: str, name: str) -> Enrollment:
@@ -66,12 +69,66 @@ def progression_lookup(*, student_number: str, name: str) -> Enrollment:
     return enrollment
 
 
+# --- the page's form --------------------------------------------------------------------------------
+
+
+class ProgressionForm(KindForm):
+    kind = ChangeKind.PROGRESSION
+    article = _("第十四条")
+    intro = _("由升入学校发起，其主管部门和毕业学校主管部门三方核办；学籍号不变，档案由升入学校接收。")
+    student_number = forms.CharField(required=False, widget=forms.HiddenInput)
+    name = forms.CharField(required=False, widget=forms.HiddenInput)
+    class_name = text_input(_("升入班级"), required=True, max_length=30)
+    admission_ref = text_input(_("录取依据"), required=True, help_text=_("招生录取文件、录取名单或报到记录"))
+    entry_ym = forms.CharField(
+        label=_("入学年月"), required=False, widget=forms.TextInput(attrs={"type": "month"})
+    )
+    entry_method = select_input(_("入学方式"), [], required=False)
+
+    def setup(self, **kw: Any) -> None:
+        self.fields["entry_ym"].initial = timezone.localdate().strftime("%Y-%m")
+        next_stage = kw.get("next_stage")
+        if next_stage:
+            self.fields["entry_method"].widget.choices = [
+                (m.value, m.label) for m in entry_methods_for(next_stage)
+            ]
+
+
+class ProgressionFacts(KindFacts):
+    student_number: Text = fact("学籍号（也可在请求体的 lookup 中给出）")
+    name: Text = fact("姓名")
+    class_name: Text = fact("升入班级")
+    admission_ref: Text = fact("录取依据：招生录取文件、录取名单或报到记录")
+    entry_ym: Month = fact("入学年月（YYYY-MM，默认本月）")
+    entry_method: Text = fact("入学方式（代码，须适用于升入的学段）")
+
+
 @register
 class Progression(KindSpec):
     kind = ChangeKind.PROGRESSION
+    entry = Entry.LOOKUP
+    menu_order = 20
+    start_label = N_("升学接收")
+    facts_schema = ProgressionFacts
+    form = ProgressionForm
+    fact_labels: ClassVar[dict[str, str]] = {
+        "from_school": N_("毕业学校"),
+        "to_school": N_("升入学校"),
+        "stage": N_("升入学段"),
+        "grade": N_("升入年级"),
+        "class_name": N_("升入班级"),
+    }
+
+    def lookup(self, *, student_number: str, name: str) -> Enrollment:
+        return progression_lookup(student_number=student_number, name=name)
+
+    def form_options(self, *, enrollment: Enrollment | None) -> dict[str, Any]:
+        """The entry methods of the stage the student moves up to."""
+        return {"next_stage": NEXT_STAGE.get(enrollment.stage) if enrollment else None}
+
     initiator = Party.TARGET_SCHOOL
     needs_target_school = True
-    from_statuses = frozenset({"01", "05", GRADUATED})
+    from_statuses = frozenset({StudentStatus.ENROLLED, StudentStatus.RESUMED, GRADUATED})
     # ENGINE PROPOSAL: inactive statuses from which this change may start (change_submit refuses inactive
     # records today; with this honoured a graduated student can progress).
     closed_statuses: ClassVar[frozenset[str]] = frozenset({GRADUATED})
@@ -213,7 +270,12 @@ def cohort_candidates(*, school: School, grade: int, today: date) -> list[Enroll
     """The cohort of ``school``'s graduating ``grade``: students still in it (active) and students who
     graduated from it within the last year and have not been enrolled anywhere since."""
     active = list(
-        Enrollment.objects.filter(school=school, grade=grade, is_active=True, status__in=["01", "05"])
+        Enrollment.objects.filter(
+            school=school,
+            grade=grade,
+            is_active=True,
+            status__in=[StudentStatus.ENROLLED, StudentStatus.RESUMED],
+        )
         .select_related("person", "school", "school__org", "school__supervising_dept")
         .order_by("class_name", "person__name")
     )

@@ -5,7 +5,7 @@ ordinary education at the original school, the school and its supervising depart
 the record is updated promptly.
 
 Placement: the school registers it, the department approves; the record stays ACTIVE at the original school
-with its status unchanged ("01"/"05"), and the placement (专门学校, start date, the decision it rests on) is
+with its status unchanged (在读 or 复学), and the placement (专门学校, start date, the decision it rests on) is
 kept in the approved request — :func:`current_placement` is the marker every reader asks. (A nullable
 ``Enrollment.placement_school`` FK would make it a column; proposed to the lead.)
 Return: the school proposes the grade and class, the department approves; then the grade is written.
@@ -14,19 +14,32 @@ Return: the school proposes the grade and class, the department approves; then t
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
+
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop as N_
 
 from xueji.core.errors import ApplicationError, FieldError
 from xueji.schools.enums import SchoolState, SchoolType
 from xueji.schools.models import School
 from xueji.students.enums import Stage, grade_range
+from xueji.students.models import Enrollment
 
-from ..enums import ChangeKind
+from ..enums import IN_SCHOOL, ChangeKind
 from ..models import ChangeRequest
 from ..workflow import RequestState
 from . import register
 from .base import Context, KindSpec
 from .common import fact_date
+from .facts import Day, Integer, KindFacts, Text, fact
+from .inputs import (
+    CHOOSE,
+    KindForm,
+    date_input,
+    grade_choices,
+    select_input,
+    text_input,
+)
 
 
 def current_placement(person_id: Any) -> ChangeRequest | None:
@@ -49,10 +62,74 @@ def current_placement(person_id: Any) -> ChangeRequest | None:
     return None if returned else placement
 
 
+# --- the page's form --------------------------------------------------------------------------------
+
+
+class ReformPlacementForm(KindForm):
+    kind = ChangeKind.REFORM_PLACEMENT
+    article = _("第十一条")
+    intro = _("进入专门学校就读的学生，学籍保留在原学校。")
+    reform_school_id = select_input(_("专门学校"), [])
+    start_date = date_input(_("进入专门学校日期"))
+    decision_ref = text_input(_("依据"), required=True, help_text=_("教育行政部门决定书或评估意见文号"))
+
+    def setup(self, **kw: Any) -> None:
+        self.fields["reform_school_id"].widget.choices = [
+            CHOOSE,
+            *[(str(s.pk), s.name) for s in kw.get("reform_schools", [])],
+        ]
+
+
+class ReformReturnForm(KindForm):
+    kind = ChangeKind.REFORM_RETURN
+    article = _("第十一条")
+    intro = _("从专门学校返回原学校，由学校及主管部门确定年级，及时更新学籍。")
+    return_date = date_input(_("返回原校日期"))
+    grade = select_input(_("返回后年级"), grade_choices())
+    class_name = text_input(_("班级"), max_length=30, help_text=_("留空则为原班级"))
+
+    def setup(self, **kw: Any) -> None:
+        if self.enrollment is not None:
+            self.fields["grade"].widget.choices = [CHOOSE, *grade_choices(self.enrollment.stage)]
+
+
+class ReformPlacementFacts(KindFacts):
+    reform_school_id: Integer = fact("专门学校（学校ID）")
+    start_date: Day = fact("进入专门学校日期")
+    decision_ref: Text = fact("依据：教育行政部门决定书或评估意见文号")
+
+
+class ReformReturnFacts(KindFacts):
+    return_date: Day = fact("返回原校日期")
+    grade: Integer = fact("返回后年级（本学段内）")
+    class_name: Text = fact("班级（留空则为原班级）")
+
+
+def reform_schools(province_code: str) -> list[School]:
+    """The active 专门学校 of a province, the choices of a placement."""
+    return list(
+        School.objects.filter(
+            school_type=SchoolType.REFORM, state=SchoolState.ACTIVE, province_code=province_code
+        ).order_by("name")[:200]
+    )
+
+
 @register
 class ReformPlacement(KindSpec):
     kind = ChangeKind.REFORM_PLACEMENT
-    from_statuses = frozenset({"01", "05"})
+    menu_order = 50
+    facts_schema = ReformPlacementFacts
+    form = ReformPlacementForm
+    fact_labels: ClassVar[dict[str, str]] = {"start_date": N_("进入专门学校日期")}
+
+    def offered_on(self, enrollment: Enrollment) -> bool:
+        """Not while the student is placed already (第11条)."""
+        return super().offered_on(enrollment) and current_placement(enrollment.person_id) is None
+
+    def form_options(self, *, enrollment: Enrollment | None) -> dict[str, Any]:
+        return {"reform_schools": reform_schools(enrollment.province_code) if enrollment else []}
+
+    from_statuses = IN_SCHOOL
 
     def prepare(self, ctx: Context) -> dict[str, Any]:
         enrollment = ctx.enrollment
@@ -112,7 +189,16 @@ class ReformPlacement(KindSpec):
 @register
 class ReformReturn(KindSpec):
     kind = ChangeKind.REFORM_RETURN
-    from_statuses = frozenset({"01", "05"})
+    menu_order = 60
+    facts_schema = ReformReturnFacts
+    form = ReformReturnForm
+    fact_labels: ClassVar[dict[str, str]] = {"grade": N_("返回后年级")}
+
+    def offered_on(self, enrollment: Enrollment) -> bool:
+        """Only while the student is placed (第11条)."""
+        return super().offered_on(enrollment) and current_placement(enrollment.person_id) is not None
+
+    from_statuses = IN_SCHOOL
 
     def prepare(self, ctx: Context) -> dict[str, Any]:
         enrollment = ctx.enrollment

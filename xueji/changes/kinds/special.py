@@ -21,18 +21,29 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
+
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop as N_
 
 from xueji.core.errors import ApplicationError, FieldError
+from xueji.core.masking import mask_id_number
 from xueji.schools.enums import SchoolType
-from xueji.students.enums import DisabilityType, Stage, grade_range
-from xueji.students.models import Person
+from xueji.students.enums import DisabilityType, Stage, StudentStatus, grade_range
+from xueji.students.models import Enrollment, Person
 
-from ..enums import ChangeKind
+from ..enums import IN_SCHOOL, ChangeKind
 from . import register
 from .base import Context, KindSpec
 from .common import fact_date, set_status
-from .graduation import NEXT_STAGE, first_grade, valid_entry_method
+from .facts import Code, Day, Integer, KindFacts, Text, fact
+from .inputs import (
+    KindForm,
+    date_input,
+    select_input,
+    text_input,
+)
+from .stages import NEXT_STAGE, first_grade, valid_entry_method
 
 SERVICES = {"inclusive": "随班就读", "home_teaching": "送教上门"}
 EVIDENCE_TYPES = {
@@ -51,12 +62,78 @@ def _required_text(facts: dict[str, Any], key: str, message: str, limit: int = 1
     return value[:limit]
 
 
+# --- the page's form --------------------------------------------------------------------------------
+
+
+class SpecialEducationForm(KindForm):
+    kind = ChangeKind.SPECIAL_EDUCATION
+    article = _("第十一条")
+    intro = _(
+        "随班就读、送教上门学生凭残疾人证或县级以上医院、相关鉴定单位出具的证明认定，按残疾类别和等级管理。"
+    )
+    service = select_input(_("安置方式"), list(SERVICES.items()))
+    disability_type = select_input(
+        _("残疾类别"), [(c.value, c.label) for c in DisabilityType if c != DisabilityType.NONE]
+    )
+    disability_level = select_input(
+        _("残疾等级"), [("1", _("一级")), ("2", _("二级")), ("3", _("三级")), ("4", _("四级"))]
+    )
+    evidence_type = select_input(_("证明材料类型"), list(EVIDENCE_TYPES.items()))
+    evidence_ref = text_input(_("证明编号或名称"), required=True, help_text=_("残疾人证为 20 位号码"))
+
+
+class SpecialEdDecisionForm(KindForm):
+    kind = ChangeKind.SPECIAL_EDUCATION_DECISION
+    article = _("第十四条")
+    intro = _("依据残疾人教育专家委员会的评估意见办理升级、降级、毕业或升学。")
+    decision = select_input(_("评估结论"), list(DECISIONS.items()))
+    committee = text_input(_("专家委员会"), required=True)
+    assessed_on = date_input(_("评估日期"))
+    decision_ref = text_input(_("评估意见书编号"), required=True)
+    class_name = text_input(_("班级"), max_length=30, help_text=_("留空则为原班级"))
+
+
+class SpecialEducationFacts(KindFacts):
+    service: Code = fact("安置方式：inclusive 随班就读、home_teaching 送教上门", choices=tuple(SERVICES))
+    disability_type: Code = fact(
+        "残疾类别（代码）", choices=[c.value for c in DisabilityType if c != DisabilityType.NONE]
+    )
+    disability_level: Integer = fact("残疾等级（1–4）")
+    evidence_type: Code = fact("证明材料类型", choices=tuple(EVIDENCE_TYPES))
+    evidence_ref: Text = fact("证明编号或名称（残疾人证为 20 位号码）")
+
+
+class SpecialEdDecisionFacts(KindFacts):
+    decision: Code = fact(
+        "评估结论：promote 升级、repeat 降级、graduate 毕业、progress 升学", choices=tuple(DECISIONS)
+    )
+    committee: Text = fact("专家委员会")
+    assessed_on: Day = fact("评估日期")
+    decision_ref: Text = fact("评估意见书编号")
+    class_name: Text = fact("班级（留空则为原班级）")
+
+
 @register
 class SpecialEducation(KindSpec):
     """特殊教育认定 (第11条): 随班就读 or 送教上门 with evidence, category and level; school + department."""
 
     kind = ChangeKind.SPECIAL_EDUCATION
-    from_statuses = frozenset({"01", "02", "05"})
+    menu_order = 70
+    facts_schema = SpecialEducationFacts
+    form = SpecialEducationForm
+
+    def offered_on(self, enrollment: Enrollment) -> bool:
+        """认定 applies to pupils of ordinary schools (随班就读、送教上门, 第11条)."""
+        return super().offered_on(enrollment) and enrollment.school.school_type != SchoolType.SPECIAL
+
+    def fact_text(self, key: str, value: Any) -> str | None:
+        if key == "evidence_type":
+            return EVIDENCE_TYPES.get(str(value), str(value))
+        if key == "evidence_ref" and len(str(value)) == 20:
+            return mask_id_number(str(value))  # a 残疾人证 number carries the holder's ID number
+        return None
+
+    from_statuses = frozenset({StudentStatus.ENROLLED, StudentStatus.SUSPENDED, StudentStatus.RESUMED})
 
     def prepare(self, ctx: Context) -> dict[str, Any]:
         enrollment, school = ctx.enrollment, ctx.school
@@ -148,7 +225,19 @@ class SpecialEducationDecision(KindSpec):
     the upper level approves."""
 
     kind = ChangeKind.SPECIAL_EDUCATION_DECISION
-    from_statuses = frozenset({"01", "05"})
+    menu_order = 80
+    facts_schema = SpecialEdDecisionFacts
+    form = SpecialEdDecisionForm
+    fact_labels: ClassVar[dict[str, str]] = {"grade": N_("决定后年级"), "stage": N_("决定后学段")}
+
+    def offered_on(self, enrollment: Enrollment) -> bool:
+        """For pupils of a special school or with a recorded disability (第14条)."""
+        if not super().offered_on(enrollment):
+            return False
+        special_school = enrollment.school.school_type == SchoolType.SPECIAL
+        return special_school or enrollment.person.disability_type not in ("", DisabilityType.NONE)
+
+    from_statuses = IN_SCHOOL
 
     def prepare(self, ctx: Context) -> dict[str, Any]:
         enrollment, school = ctx.enrollment, ctx.school
@@ -194,7 +283,7 @@ class SpecialEducationDecision(KindSpec):
                 )
             stage, grade = next_stage, first_grade(next_stage)
         else:  # graduate: the committee may judge graduation in any grade (第14条 适度放开)
-            status = "07"
+            status = StudentStatus.GRADUATED
         class_name = str(ctx.facts.get("class_name") or enrollment.class_name).strip()[:30]
         return {
             "decision": decision,
@@ -212,9 +301,9 @@ class SpecialEducationDecision(KindSpec):
         e = request.enrollment
         facts = request.facts
         if facts["decision"] == "graduate":
-            set_status(e, "07", active=False)
+            set_status(e, StudentStatus.GRADUATED, active=False)
             facts["closed_on"] = today.isoformat()
-            return {"status": "07", "is_active": False}
+            return {"status": StudentStatus.GRADUATED, "is_active": False}
         e.stage, e.grade, e.class_name = facts["stage"], facts["grade"], facts["class_name"]
         fields = ["stage", "grade", "class_name"]
         method = valid_entry_method(e.stage, e.entry_method)

@@ -5,15 +5,25 @@ kept; resumption returns the student to the original or the next grade (policy `
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
+
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop as N_
 
 from xueji.core.errors import ApplicationError, FieldError
-from xueji.students.enums import grade_range
+from xueji.students.enums import StudentStatus, grade_range
 
-from ..enums import ChangeKind
+from ..enums import IN_SCHOOL, ChangeKind
 from . import register
 from .base import Context, KindSpec
 from .common import fact_date, set_status
+from .facts import Code, Day, KindFacts, Text, fact
+from .inputs import (
+    KindForm,
+    date_input,
+    select_input,
+    text_input,
+)
 
 REASONS = {
     "illness": "伤病",
@@ -28,10 +38,61 @@ def _months_between(start: date, end: date) -> float:
     return (end - start).days / 30.4375
 
 
+# --- the page's form --------------------------------------------------------------------------------
+
+
+class SuspensionForm(KindForm):
+    kind = ChangeKind.SUSPENSION
+    article = _("第十六条")
+    intro = _("由父母或其他法定监护人提出申请，学校核准后报上级主管部门；每次休学不超过一年。")
+    reason_field = "reason"
+    reason = select_input(_("休学原因"), list(REASONS.items()))
+    start_date = date_input(_("休学开始日期"))
+    end_date = date_input(_("休学结束日期"), help_text=_("每次不超过 12 个月，期满仍需休学的应重新申请"))
+    applicant_name = text_input(_("申请的监护人姓名"), required=True, max_length=60)
+
+
+class ResumptionForm(KindForm):
+    kind = ChangeKind.RESUMPTION
+    article = _("第十六条")
+    intro = _("休学期满，学生复学；学校核准后报上级主管部门。")
+    resume_date = date_input(_("复学日期"))
+    grade_choice = select_input(
+        _("复学年级"), [("original", _("原年级")), ("next", _("下一年级"))], help_text=_("按本省规定")
+    )
+    class_name = text_input(_("班级"), max_length=30, help_text=_("留空则为原班级"))
+
+
+class SuspensionFacts(KindFacts):
+    reason: Code = fact("休学原因（代码）", choices=tuple(REASONS))
+    start_date: Day = fact("休学开始日期")
+    end_date: Day = fact("休学结束日期（每次不超过 12 个月）")
+    applicant_name: Text = fact("申请的监护人姓名")
+
+
+class ResumptionFacts(KindFacts):
+    resume_date: Day = fact("复学日期")
+    grade_choice: Code = fact(
+        "复学年级：original 原年级、next 下一年级（按本省规定）", choices=("original", "next")
+    )
+    class_name: Text = fact("班级（留空则为原班级）")
+
+
 @register
 class Suspension(KindSpec):
     kind = ChangeKind.SUSPENSION
-    from_statuses = frozenset({"01", "05"})
+    menu_order = 10
+    facts_schema = SuspensionFacts
+    form = SuspensionForm
+    fact_labels: ClassVar[dict[str, str]] = {
+        "reason": N_("休学原因"),
+        "start_date": N_("休学开始日期"),
+        "end_date": N_("休学结束日期"),
+    }
+    from_statuses = IN_SCHOOL
+
+    def fact_text(self, key: str, value: Any) -> str | None:
+        return REASONS.get(str(value), str(value)) if key == "reason" else None
 
     def prepare(self, ctx: Context) -> dict[str, Any]:
         start = fact_date(ctx.facts, "start_date", "休学开始日期")
@@ -62,14 +123,18 @@ class Suspension(KindSpec):
         }
 
     def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
-        set_status(request.enrollment, "02")  # 休学: record kept, still this school's
-        return {"status": "02", "until": request.facts["end_date"]}
+        set_status(request.enrollment, StudentStatus.SUSPENDED)  # 休学: record kept, still this school's
+        return {"status": StudentStatus.SUSPENDED, "until": request.facts["end_date"]}
 
 
 @register
 class Resumption(KindSpec):
     kind = ChangeKind.RESUMPTION
-    from_statuses = frozenset({"02"})
+    menu_order = 20
+    facts_schema = ResumptionFacts
+    form = ResumptionForm
+    fact_labels: ClassVar[dict[str, str]] = {"grade": N_("复学年级")}
+    from_statuses = frozenset({StudentStatus.SUSPENDED})
 
     def prepare(self, ctx: Context) -> dict[str, Any]:
         assert ctx.enrollment is not None
@@ -86,6 +151,10 @@ class Resumption(KindSpec):
 
     def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
         e = request.enrollment
-        e.grade, e.class_name, e.status = request.facts["grade"], request.facts["class_name"], "05"
+        e.grade, e.class_name, e.status = (
+            request.facts["grade"],
+            request.facts["class_name"],
+            StudentStatus.RESUMED,
+        )
         e.save(update_fields=["grade", "class_name", "status"])
-        return {"status": "05", "grade": e.grade, "class_name": e.class_name}
+        return {"status": StudentStatus.RESUMED, "grade": e.grade, "class_name": e.class_name}

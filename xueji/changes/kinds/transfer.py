@@ -4,26 +4,66 @@ working days; the archive moves, the sending school keeps a read-only copy; the 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop as N_
 
 from xueji.core.errors import ApplicationError, FieldError
 from xueji.schools.enums import SchoolState
+from xueji.students.enums import StudentStatus
+from xueji.students.models import Enrollment
 
-from ..enums import ChangeKind, Party, Scope
+from ..enums import ChangeKind, Entry, Party, Scope
 from ..parties import two_school_scope
 from ..policy import in_window
+from ..queries import transfer_lookup
 from . import register
 from .base import Context, KindSpec
 from .common import move_to_school, term_of
+from .facts import KindFacts, Text, fact
+from .inputs import (
+    KindForm,
+    area_input,
+    text_input,
+)
+
+# --- the page's form --------------------------------------------------------------------------------
+
+
+class TransferForm(KindForm):
+    kind = ChangeKind.TRANSFER
+    article = _("第十五条")
+    intro = _("由转入学校发起；转出学校、双方主管部门各在 10 个工作日内办理。学籍号不变，档案随转。")
+    class_name = text_input(_("转入班级"), required=True, max_length=30)
+    reason_text = area_input(_("转学原因"), help_text=_("如：随父母工作调动、户籍迁移等"))
+
+
+class TransferFacts(KindFacts):
+    class_name: Text = fact("转入班级（必填）")
+    reason_text: Text = fact("转学原因")
 
 
 @register
 class Transfer(KindSpec):
     kind = ChangeKind.TRANSFER
+    entry = Entry.LOOKUP
+    menu_order = 10
+    start_label = N_("转学（转入）")
+    facts_schema = TransferFacts
+    form = TransferForm
+    fact_labels: ClassVar[dict[str, str]] = {
+        "from_school": N_("转出学校"),
+        "to_school": N_("转入学校"),
+        "class_name": N_("转入班级"),
+        "reason_text": N_("转学原因"),
+    }
     initiator = Party.TARGET_SCHOOL
     needs_target_school = True
+
+    def lookup(self, *, student_number: str, name: str) -> Enrollment:
+        return transfer_lookup(student_number=student_number, name=name)  # type: ignore[no-any-return]
 
     def scope(self, ctx: Context) -> str:
         assert ctx.school is not None and ctx.target_school is not None
@@ -90,7 +130,7 @@ class Transfer(KindSpec):
             request.target_school,
             grade=request.facts["grade"],
             class_name=request.facts["class_name"],
-            leaving_status="10",
+            leaving_status=StudentStatus.TRANSFERRED_OUT,
             actor=actor,
         )
         return {"enrollment_id": str(new.pk), "school_id": new.school_id, "student_number_unchanged": True}

@@ -2,9 +2,9 @@
 
 Prints (default) or applies (``--apply``, as the owner role) the SQL that gives the application role ordinary
 DML on every table, USAGE on sequences, default privileges for tables later migrations create, and only
-SELECT/INSERT on the append-only tables (read from ``xueji.audit.triggers`` and, with ``--apply``, from the
-triggers in the database). Idempotent; ``migrate`` runs it itself when the two roles are configured. The roles
-themselves are created once by ``deploy/postgres/roles.sql``.
+SELECT/INSERT on the append-only tables (those the apps declare in ``xueji.core.appendonly`` and, with
+``--apply``, those carrying an append-only trigger in the database). Idempotent; ``migrate`` runs it itself
+when the two roles are configured. The roles themselves are created once by ``deploy/postgres/roles.sql``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Navigation for the shared layout, built from the viewer's roles."""
+"""Navigation for the shared layout, built from the viewer's roles.
+
+Lives at the top of the house (the dashboard app reads every app, nothing imports it) so that core imports no
+app: the menu names every app's pages and the roles that see them (三权分立: the admin roles see no student
+pages).
+"""
 
 from __future__ import annotations
 

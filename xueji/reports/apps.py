@@ -1,7 +1,0 @@
-from django.apps import AppConfig
-
-
-class ReportsConfig(AppConfig):
-    name = "xueji.reports"
-    label = "reports"
-    default_auto_field = "django.db.models.BigAutoField"

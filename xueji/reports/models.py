@@ -1,1 +1,0 @@
-"""No models: this app holds no tables of its own."""
