@@ -35,16 +35,24 @@ prepare: install
 collectstatic: install
 	env -u XUEJI_DEBUG $(PY) manage.py collectstatic --noinput -v0
 
-## test: the whole suite (browser tests included where Chromium can be installed); DATABASE_URL picks the DB
+## test: the whole suite (browser tests, tests/e2e/, included where Chromium can be installed); DATABASE_URL
+## picks the DB. COVERAGE=1 measures branch coverage too (CI's SQLite leg; data in var/coverage/, read it with
+## `.venv/bin/coverage report`); without it nothing is traced, so the plain run is no slower.
 test: install
 	@bash scripts/ensure-chromium.sh || echo "Chromium unavailable: browser tests will be skipped"
-	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(if $(filter 1,$(COVERAGE)),@mkdir -p var/coverage)
+	$(PY) -m $(if $(filter 1,$(COVERAGE)),coverage run -m )pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: install
 	.venv/bin/ruff check .
-	.venv/bin/ruff format --check . || true
+	.venv/bin/ruff format --check .
 	.venv/bin/mypy xueji config
 	.venv/bin/lint-imports
+	.venv/bin/pre-commit validate-config .pre-commit-config.yaml
+	@bad=$$(grep -rlE 'playwright|/usr/bin/chromium' tests --include='*.py' | grep -v '^tests/e2e/' || true); \
+	  if [ -n "$$bad" ]; then echo "browser tests belong under tests/e2e/ (one setup): $$bad"; exit 1; fi
+	@bad=$$(grep -rlE 'except +\(?[A-Za-z., ]*NoReverseMatch' tests --include='*.py' || true); \
+	  if [ -n "$$bad" ]; then echo "a renamed URL must fail a test, not skip it: $$bad"; exit 1; fi
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 

@@ -15,59 +15,17 @@ Every refusal has exactly the error shape and carries no student data.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
 import pytest
 
+from tests.api import matrix
 from tests.api.conftest import World, pdf_upload
+from tests.api.matrix import ACTORS, LIST_OTHER_REGION, READERS
 from tests.factories import core as f
 
-ACTORS = (
-    "anonymous",
-    "audit_gd",
-    "security_gd",
-    "registrar_b",
-    "county_bj",
-    "registrar_a",
-    "county_a",
-    "province_gd",
-)
-READERS = ("registrar_a", "county_a", "province_gd")
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    name: str
-    method: str
-    url: Callable[[World], str]
-    expect: dict[str, int]
-    body: Callable[[World], Any] = lambda w: None
-    # Text that must appear in a 2xx body for ``shows`` actors and in no other body.
-    marker: Callable[[World], str] = lambda w: w.student.name
-    shows: tuple[str, ...] = READERS
-
-
-def _expect(**overrides: int) -> dict[str, int]:
-    """Defaults for an endpoint that reads one student of school_a."""
-    base = {
-        "anonymous": 401,
-        "audit_gd": 403,
-        "security_gd": 403,
-        "registrar_b": 404,
-        "county_bj": 404,
-        "registrar_a": 200,
-        "county_a": 200,
-        "province_gd": 200,
-    }
-    base.update(overrides)
-    return base
-
+Endpoint = matrix.Endpoint[World]
+_expect = matrix.expect
 
 SCHOOL_WRITE = {"registrar_a": 200, "county_a": 403, "province_gd": 403}
-LIST_OTHER_REGION = {"registrar_b": 200, "county_bj": 200}
 TREE_READ = {"audit_gd": 200, "security_gd": 200}
 
 
@@ -216,7 +174,7 @@ ENDPOINTS = [
     ),
 ]
 
-CASES = [pytest.param(e, who, id=f"{e.name}-{who}") for e in ENDPOINTS for who in ACTORS]
+CASES = matrix.cases(ENDPOINTS)
 
 
 @pytest.mark.django_db
@@ -224,26 +182,14 @@ CASES = [pytest.param(e, who, id=f"{e.name}-{who}") for e in ENDPOINTS for who i
 def test_jurisdiction_matrix(world: World, endpoint: Endpoint, who: str) -> None:
     response = world.api(who).call(endpoint.method, endpoint.url(world), endpoint.body(world))
 
-    expected = endpoint.expect[who]
-    assert response.status_code == expected, response.content.decode()
-    body = json.dumps(response.json(), ensure_ascii=False)
-    marker = endpoint.marker(world)
-    if 200 <= expected < 300:
-        assert (marker in body) is (who in endpoint.shows), body
-    else:
-        payload = response.json()
-        assert set(payload) == {"code", "message", "fields"}
-        assert marker not in body
-        assert world.student.student_number not in body
-        assert world.student.name not in body
-    if expected == 401:
-        assert response.json() == {
-            "code": "unauthenticated",
-            "message": "请先登录或提供有效令牌",
-            "fields": {},
-        }
-    if expected == 404:
-        assert response.json()["code"] == "not_found"
+    matrix.check(
+        response,
+        who=who,
+        expected=endpoint.expect[who],
+        marker=endpoint.marker(world),
+        shows=endpoint.shows,
+        hidden=(world.student.student_number, world.student.name),
+    )
 
 
 @pytest.mark.django_db
@@ -252,8 +198,9 @@ def test_refused_reader_leaves_no_view_event(world: World, who: str) -> None:
     from xueji.audit.enums import EventType
     from xueji.audit.models import AuditEvent
 
-    world.api(who).get(_student(world))
+    response = world.api(who).get(_student(world))
 
+    assert response.status_code == _expect()[who]
     assert not AuditEvent.objects.filter(event_type=EventType.STUDENT_VIEWED).exists()
 
 

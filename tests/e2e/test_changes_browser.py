@@ -12,7 +12,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.e2e.browser import shot
+from tests.e2e.conftest import shot
 from tests.factories import changes as c
 from tests.factories import core as f
 from xueji.changes.models import ApprovalStep, ChangeRequest

@@ -379,6 +379,8 @@ def test_register_number_is_not_put_in_a_cookie(client, registrar_a):
     client.force_login(registrar_a)
     person = f.person_data(name="饼干")
     response = client.post(reverse("students:register"), sf.registration_post(person))
+    assert response.status_code == 302
+    assert Person.objects.filter(name="饼干").count() == 1  # registered, yet its number is in no cookie
     assert all(person["id_number"] not in morsel.value for morsel in response.cookies.values())
 
 
