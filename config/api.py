@@ -5,6 +5,7 @@ One error shape everywhere: ``{code, message, fields}`` (architecture.md convent
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
@@ -140,8 +141,6 @@ def out_of_range_error(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 def _mount() -> None:
     """Each app contributes one router (``xueji/<app>/api.py``), mounted under its prefix."""
-    import importlib
-
     for app, prefix in (
         ("accounts", "auth"),
         ("regions", "orgs"),

@@ -20,7 +20,7 @@ from xueji.audit.enums import EventType
 from xueji.core.errors import ApplicationError, Forbidden
 
 from . import passwords, queries, services
-from .auth import issue_token
+from .auth import actor_of, issue_token
 from .models import User
 
 router = Router(tags=["账号与登录"])
@@ -107,4 +107,4 @@ def token_issue(request: HttpRequest, payload: TokenIn) -> Any:
 @router.get("/me", response={200: MeOut, 401: ErrorOut})
 def me(request: HttpRequest) -> Any:
     """The signed-in account: roles with their org units, and whether it is filed and trained (第22条)."""
-    return queries.me(request.auth)  # type: ignore[attr-defined]
+    return queries.me(actor_of(request))

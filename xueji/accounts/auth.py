@@ -10,9 +10,11 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
+from ninja.errors import AuthenticationError
 from ninja.security import APIKeyCookie, HttpBearer
 
 from .models import ApiToken, User
+from .types import Actor
 
 
 def token_digest(token: str) -> str:
@@ -30,7 +32,17 @@ def issue_token(user: User) -> tuple[str, ApiToken]:
     return raw, row
 
 
-def usable(user: Any) -> bool:
+def actor_of(request: HttpRequest) -> Actor:
+    """The authenticated account behind ``request``. Views reach here through ``login_required`` and API
+    handlers through the API's authentication (``TokenAuth``/``SessionAuth`` set ``request.user``), so an
+    anonymous request never does; should one, it is refused as unauthenticated (the API answers 401)."""
+    user = request.user
+    if isinstance(user, User) and user.is_authenticated:
+        return user
+    raise AuthenticationError()
+
+
+def usable(user: Actor) -> bool:
     """Active, not sealed (第24条), and not owing a password change."""
     return bool(user and user.is_active and user.sealed_at is None and not user.must_change_password)
 

@@ -8,17 +8,18 @@ Objects outside the subtree are reported as "not found" — never "forbidden" wi
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Q
 from django.utils import timezone
 
-from xueji.core.errors import ApplicationError, NotFound
+from xueji.core.errors import ApplicationError, Forbidden, NotFound
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
 
 from .enums import ADMIN_ROLES, STUDENT_DATA_ROLES, Role
-from .models import RoleGrant
+from .models import RegistrarFiling, RoleGrant, User
+from .types import Actor, MaybeActor
 
 NOT_FILED = ApplicationError(
     "registrar_not_filed",
@@ -26,25 +27,26 @@ NOT_FILED = ApplicationError(
 )
 
 
-def all_grants(user: Any) -> list[RoleGrant]:
+def all_grants(user: MaybeActor) -> list[RoleGrant]:
     """Every role grant of ``user`` with its org unit, filed or not, at active units or not (cached on the user
     object for the request). The public scoping API's base: callers that open student data use
     :func:`data_grants` (filed, trained, active units only, 第22条); this one serves role checks and the
     admin roles, which see no student data (三权分立). Anonymous users hold none."""
     if not getattr(user, "is_authenticated", False):
         return []
-    cached = getattr(user, "_xueji_grants", None)
+    account = cast(User, user)  # authenticated: the account itself, never AnonymousUser
+    cached = getattr(account, "_xueji_grants", None)
     if cached is None:
-        cached = list(RoleGrant.objects.filter(user=user).select_related("org_unit"))
-        user._xueji_grants = cached
+        cached = list(RoleGrant.objects.filter(user=account).select_related("org_unit"))
+        account._xueji_grants = cached
     return cached
 
 
-def roles(user: Any) -> set[str]:
+def roles(user: MaybeActor) -> set[str]:
     return {g.role for g in all_grants(user)}
 
 
-def _filing(user: Any) -> Any:
+def _filing(user: Actor) -> RegistrarFiling | None:
     if not getattr(user, "is_authenticated", False):
         return None
     try:
@@ -53,7 +55,7 @@ def _filing(user: Any) -> Any:
         return None
 
 
-def is_filed_and_trained(user: Any, today: date | None = None) -> bool:
+def is_filed_and_trained(user: Actor, today: date | None = None) -> bool:
     """第22条: filing with the department above is recorded, and training happened on or before today."""
     filing = _filing(user)
     if filing is None:
@@ -71,14 +73,14 @@ def filing_covers(filed_with: OrgUnit, unit: OrgUnit) -> bool:
     return filed_with.pk != unit.pk and unit.path.startswith(filed_with.path)
 
 
-def _covered(user: Any, grant: RoleGrant) -> bool:
+def _covered(user: Actor, grant: RoleGrant) -> bool:
     filing = _filing(user)
     if filing is None:
         return False
     return filing_covers(filing.filed_with, grant.org_unit)
 
 
-def unfiled_grants(user: Any) -> list[RoleGrant]:
+def unfiled_grants(user: Actor) -> list[RoleGrant]:
     """Student-data grants that do not (yet) open data: the account is not filed and trained, or its filing is
     with a department that does not cover the grant's unit (第22条; issue #6 §3.6)."""
     grants = [g for g in all_grants(user) if g.role in STUDENT_DATA_ROLES]
@@ -86,7 +88,7 @@ def unfiled_grants(user: Any) -> list[RoleGrant]:
     return [g for g in grants if g.pk not in opened]
 
 
-def data_grants(user: Any) -> list[RoleGrant]:
+def data_grants(user: Actor) -> list[RoleGrant]:
     """Grants that open student data: student-data roles of a filed and trained registrar, each only at a unit
     its filing covers (第22条: a role granted later at another unit — e.g. a ministry role for an account
     filed with a city — opens nothing until the account is filed there)."""
@@ -102,7 +104,7 @@ def data_grants(user: Any) -> list[RoleGrant]:
     return [g for g in grants if _covered(user, g)]
 
 
-def scope_paths(user: Any) -> list[str]:
+def scope_paths(user: Actor) -> list[str]:
     """The org paths whose subtrees the user may read (student data), most general first, de-duplicated."""
     paths = sorted({g.org_unit.path for g in data_grants(user)}, key=len)
     kept: list[str] = []
@@ -112,7 +114,7 @@ def scope_paths(user: Any) -> list[str]:
     return kept
 
 
-def scope_q(user: Any, field: str = "scope_path") -> Q:
+def scope_q(user: Actor, field: str = "scope_path") -> Q:
     """A filter restricting a queryset to the user's jurisdiction (empty jurisdiction → matches nothing)."""
     paths = scope_paths(user)
     if not paths:
@@ -123,11 +125,11 @@ def scope_q(user: Any, field: str = "scope_path") -> Q:
     return q
 
 
-def in_scope(user: Any, path: str) -> bool:
+def in_scope(user: Actor, path: str) -> bool:
     return any(path.startswith(p) for p in scope_paths(user))
 
 
-def org_scope_q(user: Any) -> Q:
+def org_scope_q(user: Actor) -> Q:
     """Org units the user may see in the tree: their subtrees plus the chain of ancestors above them
     (so the tree can be drawn), for any role, admins included (they administer accounts on it)."""
     grants = all_grants(user)
@@ -141,13 +143,13 @@ def org_scope_q(user: Any) -> Q:
     return q | Q(id__in=ancestor_ids)
 
 
-def school_registrar_units(user: Any) -> list[OrgUnit]:
+def school_registrar_units(user: Actor) -> list[OrgUnit]:
     """Schools where the user registers students: school-registrar grants (a teaching point's records may be
     kept by its central school's registrar, 第22条)."""
     return [g.org_unit for g in data_grants(user) if g.role == Role.SCHOOL_REGISTRAR]
 
 
-def require_registrar_for_school(user: Any, school: Any) -> None:
+def require_registrar_for_school(user: Actor, school: Any) -> None:
     """The actor must be a filed, trained registrar of the school (or of its central school).
 
     Raises NotFound when the school lies outside the actor's jurisdiction, ``registrar_not_filed`` when the
@@ -163,16 +165,13 @@ def require_registrar_for_school(user: Any, school: Any) -> None:
     units = {u.id for u in school_registrar_units(user)}
     if school.org_id in units or (school.central_school_id and school.central_school_id in units):
         return
-    from xueji.core.errors import Forbidden
 
     raise Forbidden("not_school_registrar", "只有本校学籍管理员可以办理此业务")
 
 
-def require_student_data_reader(user: Any) -> Any:
+def require_student_data_reader(user: Actor) -> Actor:
     """The caller must hold a filed and trained student-data role (第22条); otherwise 403 without any data
     (the three admin roles never see student data by default, 三权分立)."""
-    from xueji.core.errors import Forbidden
-
     if data_grants(user):
         return user
     if roles(user) & STUDENT_DATA_ROLES:
@@ -180,12 +179,12 @@ def require_student_data_reader(user: Any) -> Any:
     raise Forbidden("no_student_data_role", "您的角色不能查看或办理学生学籍数据")
 
 
-def is_admin_only(user: Any) -> bool:
+def is_admin_only(user: Actor) -> bool:
     r = roles(user)
     return bool(r) and r <= ADMIN_ROLES
 
 
-def highest_level(user: Any) -> str | None:
+def highest_level(user: Actor) -> str | None:
     levels = [g.org_unit.level for g in all_grants(user)]
     order = [OrgLevel.NATIONAL, OrgLevel.PROVINCE, OrgLevel.CITY, OrgLevel.COUNTY, OrgLevel.SCHOOL]
     for lvl in order:
@@ -194,17 +193,17 @@ def highest_level(user: Any) -> str | None:
     return None
 
 
-def has_student_roles(user: Any) -> bool:
+def has_student_roles(user: Actor) -> bool:
     """The user holds a student-data role (whether or not the registrar is filed and trained yet)."""
     return bool(roles(user) & STUDENT_DATA_ROLES)
 
 
-def require_student_roles(user: Any) -> None:
+def require_student_roles(user: Actor) -> None:
     """Pages about students exist only for student-data roles; the admin roles (三权分立) get a 404."""
     if not has_student_roles(user):
         raise NotFound()
 
 
-def can_resolve_problems(user: Any) -> bool:
+def can_resolve_problems(user: Actor) -> bool:
     """第9条: problem records are resolved by the department level (registrar or approver)."""
     return any(g.role in {Role.DEPT_REGISTRAR, Role.APPROVER} for g in data_grants(user))

@@ -30,6 +30,7 @@ from django.urls import reverse
 from xueji.core.htmx import is_htmx
 
 from . import passwords
+from .services import logout_recorded
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +138,6 @@ class AccountPolicyMiddleware:
                 else:
                     request.session[SESSION_SEEN_AT] = now
         if reason:
-            from .services import logout_recorded
-
             logout_recorded(
                 user=user,
                 reason={

@@ -28,6 +28,9 @@ class User(AbstractUser):
     sealed_at = models.DateTimeField(_("封存时间"), null=True, blank=True)
     sealed_reason = models.CharField(_("封存原因"), max_length=200, blank=True)
 
+    # Not a field: the account's role grants, cached for the request by ``jurisdiction.all_grants``.
+    _xueji_grants: list[RoleGrant]
+
     class Meta:
         verbose_name = _("账号")
         verbose_name_plural = _("账号")

@@ -19,7 +19,6 @@ validation time, so tests can switch it with ``settings``.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
@@ -27,6 +26,9 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+
+from .models import PasswordHistory, User
+from .types import Actor
 
 DENGBAO = "dengbao"
 NIST = "nist"
@@ -52,7 +54,7 @@ def character_classes(password: str) -> int:
     return upper + lower + digit + other
 
 
-def password_expired(user: Any, now: datetime | None = None) -> bool:
+def password_expired(user: Actor, now: datetime | None = None) -> bool:
     """第24条 定期更改密码 (dengbao only): older than PASSWORD_MAX_AGE_DAYS, or never recorded as changed.
 
     ``password_changed_at`` of None means the system has no record of when the holder set it (an account made
@@ -71,7 +73,7 @@ def password_expired(user: Any, now: datetime | None = None) -> bool:
     return now - changed > timedelta(days=max_age)
 
 
-def change_required(user: Any, now: datetime | None = None) -> bool:
+def change_required(user: Actor, now: datetime | None = None) -> bool:
     """The holder must set a new password before anything else (flag set by an administrator, or expiry)."""
     return bool(getattr(user, "must_change_password", False)) or password_expired(user, now)
 
@@ -79,7 +81,7 @@ def change_required(user: Any, now: datetime | None = None) -> bool:
 class ProfilePasswordValidator:
     """Length and composition by profile (dengbao: ≥8 and 3 of 4 classes; nist: ≥15, no composition)."""
 
-    def validate(self, password: str, user: Any = None) -> None:
+    def validate(self, password: str, user: Actor | None = None) -> None:
         active = profile()
         minimum = MIN_LENGTH[active]
         if len(password) < minimum:
@@ -121,11 +123,10 @@ class PasswordHistoryValidator:
             return 0
         return max(int(getattr(settings, "PASSWORD_HISTORY", 5) or 0), 0)
 
-    def validate(self, password: str, user: Any = None) -> None:
+    def validate(self, password: str, user: Actor | None = None) -> None:
         limit = self._limit()
         if limit == 0 or user is None or getattr(user, "pk", None) is None:
             return
-        from .models import PasswordHistory
 
         hashes = [user.password] if user.password else []
         hashes += list(
@@ -145,10 +146,9 @@ class PasswordHistoryValidator:
                     params={"n": limit},
                 )
 
-    def password_changed(self, password: str, user: Any = None) -> None:
+    def password_changed(self, password: str, user: Actor | None = None) -> None:
         if user is None or getattr(user, "pk", None) is None:
             return
-        from .models import PasswordHistory, User
 
         now = timezone.now()
         user.password_changed_at = now

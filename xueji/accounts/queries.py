@@ -17,11 +17,12 @@ from xueji.regions.models import OrgUnit
 from .enums import ADMIN_ROLES, STUDENT_DATA_ROLES, Role
 from .jurisdiction import all_grants, data_grants, is_filed_and_trained
 from .models import PasswordResetRequest, RegistrarFiling, RoleGrant, User
+from .types import Actor
 
 ACCOUNT_MANAGER_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN})
 
 
-def admin_paths(viewer: Any) -> list[str]:
+def admin_paths(viewer: Actor) -> list[str]:
     """Subtrees where the viewer is a system or security admin (every account there)."""
     paths = {
         g.org_unit.path
@@ -31,17 +32,17 @@ def admin_paths(viewer: Any) -> list[str]:
     return sorted(paths, key=len)
 
 
-def filing_paths(viewer: Any) -> list[str]:
+def filing_paths(viewer: Actor) -> list[str]:
     """Subtrees where the viewer is a filed department registrar (registrar accounts only, to file them)."""
     return sorted({g.org_unit.path for g in data_grants(viewer) if g.role == Role.DEPT_REGISTRAR}, key=len)
 
 
-def manager_paths(viewer: Any) -> list[str]:
+def manager_paths(viewer: Actor) -> list[str]:
     """Every subtree in which the viewer sees some accounts."""
     return sorted(set(admin_paths(viewer)) | set(filing_paths(viewer)), key=len)
 
 
-def can_view_accounts(viewer: Any) -> bool:
+def can_view_accounts(viewer: Actor) -> bool:
     return bool(manager_paths(viewer))
 
 
@@ -52,7 +53,7 @@ def _paths_q(paths: list[str]) -> Q:
     return q
 
 
-def _scope_q(viewer: Any) -> Q:
+def _scope_q(viewer: Actor) -> Q:
     """Admins see all accounts of their subtrees; department registrars only the registrar accounts."""
     q = _paths_q(admin_paths(viewer))
     dept = filing_paths(viewer)
@@ -71,7 +72,7 @@ STATUS_CHOICES = (
 
 
 def user_list(
-    *, viewer: Any, q: str = "", role: str = "", status: str = "", org_unit: OrgUnit | None = None
+    *, viewer: Actor, q: str = "", role: str = "", status: str = "", org_unit: OrgUnit | None = None
 ) -> QuerySet[User]:
     """Accounts in the viewer's subtrees, filtered; newest first."""
     ids = User.objects.filter(_scope_q(viewer)).values("pk")
@@ -106,7 +107,7 @@ def user_list(
     )
 
 
-def user_get(*, viewer: Any, user_id: Any) -> User:
+def user_get(*, viewer: Actor, user_id: Any) -> User:
     if not str(user_id).isdigit():
         raise NotFound()
     user = user_list(viewer=viewer).filter(pk=int(user_id)).first()
@@ -115,7 +116,7 @@ def user_get(*, viewer: Any, user_id: Any) -> User:
     return user
 
 
-def grant_get(*, viewer: Any, grant_id: Any) -> RoleGrant:
+def grant_get(*, viewer: Actor, grant_id: Any) -> RoleGrant:
     if not str(grant_id).isdigit():
         raise NotFound()
     grant = RoleGrant.objects.select_related("user", "org_unit").filter(pk=int(grant_id)).first()
@@ -125,7 +126,7 @@ def grant_get(*, viewer: Any, grant_id: Any) -> RoleGrant:
     return grant
 
 
-def reset_get(*, viewer: Any, reset_id: Any) -> PasswordResetRequest:
+def reset_get(*, viewer: Actor, reset_id: Any) -> PasswordResetRequest:
     """A password-reset request of an account the viewer manages (its subtree); anything else NotFound."""
     if not str(reset_id).isdigit():
         raise NotFound()
@@ -149,7 +150,7 @@ def pending_reset(user: User) -> PasswordResetRequest | None:
     )
 
 
-def pending_resets(*, viewer: Any) -> QuerySet[PasswordResetRequest]:
+def pending_resets(*, viewer: Actor) -> QuerySet[PasswordResetRequest]:
     """Reset requests awaiting confirmation for accounts the viewer manages (a security admin's to-do list)."""
     return (
         PasswordResetRequest.objects.filter(confirmed_at__isnull=True, cancelled_at__isnull=True)
@@ -163,7 +164,7 @@ def filing_of(user: User) -> RegistrarFiling | None:
     return RegistrarFiling.objects.select_related("filed_with", "filed_by").filter(user=user).first()
 
 
-def org_unit_by_code(*, viewer: Any, code: str, field: str = "org_unit", label: str = "机构") -> OrgUnit:
+def org_unit_by_code(*, viewer: Actor, code: str, field: str = "org_unit", label: str = "机构") -> OrgUnit:
     """Resolve an org-unit code (division code for departments, 学校标识码 for schools) typed by the viewer.
 
     Units outside the viewer's subtrees are reported as unknown (no existence leak)."""

@@ -53,18 +53,19 @@ from xueji.regions.models import OrgUnit
 from .enums import ADMIN_ROLES, STUDENT_DATA_ROLES, Role
 from .jurisdiction import all_grants, is_filed_and_trained
 from .models import ApiToken, PasswordResetRequest, RegistrarFiling, RoleGrant, User
+from .types import Actor
 
 # ---------------------------------------------------------------------------------------------------------------
 # helpers
 
 
-def _forget_grants(user: Any) -> None:
+def _forget_grants(user: Actor) -> None:
     """Drop the per-object grant cache that jurisdiction keeps on a user instance."""
     if user is not None and hasattr(user, "_xueji_grants"):
         del user._xueji_grants
 
 
-def role_paths(actor: Any, wanted: Iterable[str]) -> list[str]:
+def role_paths(actor: Actor, wanted: Iterable[str]) -> list[str]:
     """Org paths where ``actor`` holds one of ``wanted`` roles (active units only)."""
     wanted = set(wanted)
     return sorted(
@@ -90,7 +91,7 @@ def user_in_paths(user: User, paths: Iterable[str]) -> bool:
 
 
 def _acting_role(
-    actor: Any, allowed: set[str], *, message: str = "您的角色无权执行此操作"
+    actor: Actor, allowed: set[str], *, message: str = "您的角色无权执行此操作"
 ) -> tuple[str, list[str]]:
     """The first of ``allowed`` roles the actor holds, with its paths; Forbidden when none."""
     for role in (Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN, Role.DEPT_REGISTRAR):
@@ -101,12 +102,12 @@ def _acting_role(
     raise Forbidden("forbidden", message)
 
 
-def _require_target(actor: Any, paths: list[str], user: User) -> None:
+def _require_target(actor: Actor, paths: list[str], user: User) -> None:
     if actor is not None and not user_in_paths(user, paths):
         raise NotFound()
 
 
-def _not_self(actor: Any, user: User) -> None:
+def _not_self(actor: Actor, user: User) -> None:
     if actor is not None and actor.pk == user.pk:
         raise Forbidden("self_action", "不能对自己的账号执行此操作（三权分立：须由其他管理员办理）")
 
@@ -125,7 +126,7 @@ def _unit_for_audit(user: User) -> OrgUnit | None:
 def audit_account(
     event: EventType,
     *,
-    actor: Any,
+    actor: Actor | None,
     user: User,
     summary: str,
     role: str = "",
@@ -196,7 +197,7 @@ _PHONE_CHARS = set("0123456789+-() ")
 @transaction.atomic
 def user_create(
     *,
-    actor: Any,
+    actor: Actor | None,
     username: str,
     display_name: str,
     password: str | None = None,
@@ -282,7 +283,7 @@ def user_create(
     return user
 
 
-def _reset_target_checks(actor: Any, user: User) -> str:
+def _reset_target_checks(actor: Actor, user: User) -> str:
     role, paths = _acting_role(actor, {Role.SYSTEM_ADMIN}, message="只有系统管理员可以重置密码")
     _require_target(actor, paths, user)
     _not_self(actor, user)
@@ -303,7 +304,7 @@ SECOND_PERSON_REQUIRED = Forbidden(
 
 
 @transaction.atomic
-def password_reset(*, actor: Any, user: User) -> str:
+def password_reset(*, actor: Actor, user: User) -> str:
     """An administrator starts a reset (ASVS 6.4.6): a generated one-time password, returned once, and the
     holder must change it at next login. Existing API tokens are revoked.
 
@@ -340,7 +341,7 @@ def reset_ttl() -> timedelta:
 
 
 @transaction.atomic
-def password_reset_request(*, actor: Any, user: User) -> PasswordResetRequest:
+def password_reset_request(*, actor: Actor, user: User) -> PasswordResetRequest:
     """Maker: a system admin asks for a password reset (issue #6 §3.4; ASVS 2.3.5 maker–checker, 6.4.6).
 
     Nothing changes on the account yet; a security admin must confirm (:func:`password_reset_confirm`). Same
@@ -366,7 +367,7 @@ def password_reset_request(*, actor: Any, user: User) -> PasswordResetRequest:
 
 
 @transaction.atomic
-def password_reset_confirm(*, actor: Any, reset: PasswordResetRequest) -> tuple[PasswordResetRequest, str]:
+def password_reset_confirm(*, actor: Actor, reset: PasswordResetRequest) -> tuple[PasswordResetRequest, str]:
     """Checker: a security admin in whose subtree the account lies confirms a pending request (issue #6 §3.4).
 
     Sets a generated one-time password, returned once (to the confirming admin, who hands it to the holder),
@@ -486,7 +487,7 @@ def reset_notices_take(*, user: User) -> list[PasswordResetRequest]:
 
 
 @transaction.atomic
-def password_change(*, actor: Any, user: User, old: str, new: str) -> User:
+def password_change(*, actor: Actor, user: User, old: str, new: str) -> User:
     """The holder changes their own password (第24条 定期更改密码).
 
     Checks the old password, runs every configured validator (profile length/composition, common-password
@@ -527,7 +528,7 @@ def password_change(*, actor: Any, user: User, old: str, new: str) -> User:
 
 
 @transaction.atomic
-def account_seal(*, actor: Any, user: User, reason: str) -> User:
+def account_seal(*, actor: Actor, user: User, reason: str) -> User:
     """Seal an account: it cannot log in or use tokens until a security admin unseals it (第24条).
 
     System and security admins may seal accounts in their subtree, except other admin-role accounts (a
@@ -569,7 +570,7 @@ def account_seal(*, actor: Any, user: User, reason: str) -> User:
 
 
 @transaction.atomic
-def account_unseal(*, actor: Any, user: User) -> User:
+def account_unseal(*, actor: Actor, user: User) -> User:
     """第24条: only a security admin (in whose subtree the account lies) unseals; audited.
 
     ``last_login`` is set to now so the dormancy clock restarts (otherwise the next scheduled run would seal
@@ -619,7 +620,7 @@ def dormant_accounts(now: datetime) -> Any:
 
 
 @transaction.atomic
-def seal_dormant(*, actor: Any = None, now: datetime) -> int:
+def seal_dormant(*, actor: Actor | None = None, now: datetime) -> int:
     """第24条: seal every account unused for more than ``ACCOUNT_DORMANCY_DAYS`` (default 180) days.
 
     Set-based: one UPDATE, one token revocation, and one ``ACCOUNT_SEALED`` audit event per account.
@@ -694,7 +695,7 @@ def check_role_combination(held: Iterable[str], role: str) -> None:
 
 
 @transaction.atomic
-def role_grant(*, actor: Any, user: User, role: str, org_unit: OrgUnit) -> RoleGrant:
+def role_grant(*, actor: Actor | None, user: User, role: str, org_unit: OrgUnit) -> RoleGrant:
     """Grant ``role`` at ``org_unit`` (its subtree becomes the holder's jurisdiction, 第5、23条).
 
     Only a security admin (授权, 等保 8.1.5.3) whose subtree holds both the unit and the account; never to
@@ -735,7 +736,7 @@ def role_grant(*, actor: Any, user: User, role: str, org_unit: OrgUnit) -> RoleG
 
 
 @transaction.atomic
-def role_revoke(*, actor: Any, grant: RoleGrant) -> None:
+def role_revoke(*, actor: Actor, grant: RoleGrant) -> None:
     """Withdraw a grant (security admin of a unit above it; not their own)."""
     acting = ""
     grant = RoleGrant.objects.select_related("user", "org_unit").get(pk=grant.pk)
@@ -781,7 +782,7 @@ def _is_above(dept: OrgUnit, unit: OrgUnit) -> bool:
 @transaction.atomic
 def filing_record(
     *,
-    actor: Any,
+    actor: Actor | None,
     user: User,
     filed_with: OrgUnit,
     filed_on: date,
@@ -916,7 +917,7 @@ def logout_recorded(*, user: User, reason: str = "") -> None:
 
 
 @transaction.atomic
-def password_change_demand(*, actor: Any, usernames: list[str], reason: str) -> int:
+def password_change_demand(*, actor: Actor | None, usernames: list[str], reason: str) -> int:
     """Require each holder to change the password at next login (第24条; security.md §1): e.g. the demo
     logins seeded on a production-mode installation, whose shared password is printed and documented.
     ``actor=None`` is the system (manage.py seed). Returns the number of accounts changed."""

@@ -35,6 +35,7 @@ from django.views.decorators.http import require_POST
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 
 from . import passwords, queries, services
+from .auth import actor_of
 from .enums import ADMIN_ROLES, STUDENT_DATA_ROLES, Role
 from .forms import (
     FilingForm,
@@ -161,8 +162,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
     """Logout flushes the server-side session (等保 剩余信息保护); POST only, so no cross-site GET logs out."""
-    if request.user.is_authenticated:
-        services.logout_recorded(user=request.user)  # type: ignore[arg-type]
+    user = request.user
+    if isinstance(user, User) and user.is_authenticated:
+        services.logout_recorded(user=user)
     logout(request)
     return HttpResponseRedirect(settings.LOGOUT_REDIRECT_URL)
 
@@ -171,7 +173,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def password_change_view(request: HttpRequest) -> HttpResponse:
     """第24条 定期更改密码: the holder changes their own password; other sessions end, this one continues."""
-    user: User = request.user  # type: ignore[assignment]
+    user = actor_of(request)
     form = PasswordChangeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -219,9 +221,9 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
 
 def _require_viewer(request: HttpRequest) -> User:
     user = request.user
-    if not user.is_authenticated or not queries.can_view_accounts(user):
+    if not isinstance(user, User) or not user.is_authenticated or not queries.can_view_accounts(user):
         raise PermissionDenied(_("只有系统管理员、安全管理员可以管理账号"))
-    return user  # type: ignore[return-value]
+    return user
 
 
 def _get_user(viewer: User, pk: Any) -> User:

@@ -18,8 +18,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
+from xueji.accounts.auth import actor_of
 from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import roles
+from xueji.accounts.types import Actor
 from xueji.core.errors import Forbidden
 from xueji.core.pagination import MAX_PAGE
 from xueji.core.ratelimit import ratelimit_hit
@@ -79,7 +81,7 @@ class AuditEventPageOut(Schema):
     page_size: int
 
 
-def require_audit_admin(viewer: Any) -> None:
+def require_audit_admin(viewer: Actor) -> None:
     """The audit trail is the audit administrator's (三权分立): any other role → 403 without data."""
     if Role.AUDIT_ADMIN not in roles(viewer):
         raise Forbidden("not_audit_admin", "只有审计管理员可以查询审计记录（三权分立）")
@@ -92,7 +94,7 @@ def _label(event_type: str) -> str:
         return event_type
 
 
-def _events(viewer: Any, f: AuditEventFiltersIn) -> QuerySet[AuditEvent]:
+def _events(viewer: Actor, f: AuditEventFiltersIn) -> QuerySet[AuditEvent]:
     require_audit_admin(viewer)
     filters = AuditFilters(
         event_type=f.event_type,
@@ -119,8 +121,9 @@ def _events(viewer: Any, f: AuditEventFiltersIn) -> QuerySet[AuditEvent]:
     summary="审计记录查询（审计管理员）",
 )
 def list_audit_events(request: HttpRequest, filters: Query[AuditEventFiltersIn]) -> Any:
-    ratelimit_hit(request.auth, "list")  # type: ignore[attr-defined]  # issue #6 §3.10: 429 above the limit
-    qs = _events(request.auth, filters)  # type: ignore[attr-defined]
+    user = actor_of(request)
+    ratelimit_hit(user, "list")  # issue #6 §3.10: 429 above the limit
+    qs = _events(user, filters)
     start = (filters.page - 1) * filters.page_size
     items = [
         {

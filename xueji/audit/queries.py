@@ -17,6 +17,7 @@ from django.utils import timezone
 from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import all_grants
 from xueji.accounts.models import RoleGrant
+from xueji.accounts.types import Actor
 from xueji.core.errors import NotFound
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
@@ -38,7 +39,7 @@ def events_about(*, subject_type: str, subject_id: Any, include_views: bool = Tr
     return qs.select_related("actor").order_by("-occurred_at", "-id")
 
 
-def recent_for_actor(*, viewer: Any, limit: int = 10) -> QuerySet[AuditEvent]:
+def recent_for_actor(*, viewer: Actor, limit: int = 10) -> QuerySet[AuditEvent]:
     """The viewer's own latest actions (their dashboard's "最近操作"), record views left out."""
     if not getattr(viewer, "is_authenticated", False):
         return AuditEvent.objects.none()
@@ -60,7 +61,7 @@ class AuditFilters:
     org_id: int | None = None  # the event's org unit, exact
 
 
-def audit_scope_q(viewer: Any) -> Q:
+def audit_scope_q(viewer: Actor) -> Q:
     """The events an audit administrator may read — the one scope of the audit log, page and API alike
     (三权分立; 第23条 supervision; 等保 8.1.5.3).
 
@@ -84,7 +85,7 @@ def audit_scope_q(viewer: Any) -> Q:
     return q
 
 
-def event_list(*, viewer: Any, filters: AuditFilters) -> QuerySet[AuditEvent]:
+def event_list(*, viewer: Actor, filters: AuditFilters) -> QuerySet[AuditEvent]:
     """The audit log of an audit administrator, newest first, within :func:`audit_scope_q` (else NotFound)."""
     qs = AuditEvent.objects.filter(audit_scope_q(viewer))
     if filters.event_type:

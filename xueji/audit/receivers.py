@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from xueji.core.types import ActorLike
+
 from .enums import EventType
 from .services import record
 
 
 def record_rate_limited(
-    *, user: Any, bucket: str, label: str, limit: int, period: int, window_start: datetime, **_: Any
+    *, user: ActorLike, bucket: str, label: str, limit: int, period: int, window_start: datetime, **_: Any
 ) -> None:
     """The first refusal of a rate-limit window is a security event for the early warning (第23条 异常监管;
     issue #6 §3.10): ``security.rate_limited`` in the caller's transaction, without personal data (bucket,

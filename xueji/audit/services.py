@@ -13,16 +13,18 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import connection
+from django.db.models import JSONField
 from django.utils import timezone
 
 from xueji.core import context
+from xueji.core.types import ActorLike
 
 from . import redaction
 from .enums import EventType
 from .models import AuditEvent, FieldHistory
 
 
-def _actor_fields(actor: Any) -> dict[str, Any]:
+def _actor_fields(actor: ActorLike | None) -> dict[str, Any]:
     if actor is None:
         return {"actor": None, "actor_username": "system"}
     return {"actor": actor, "actor_username": actor.get_username()}
@@ -31,7 +33,7 @@ def _actor_fields(actor: Any) -> dict[str, Any]:
 def record(
     *,
     event_type: EventType | str,
-    actor: Any,
+    actor: ActorLike | None,
     subject_type: str = "",
     subject_id: object = "",
     org_unit_id: int | None = None,
@@ -91,7 +93,9 @@ def record(
     return event
 
 
-def record_many(rows: Iterable[Mapping[str, Any]], *, event_type: EventType | str, actor: Any) -> int:
+def record_many(
+    rows: Iterable[Mapping[str, Any]], *, event_type: EventType | str, actor: ActorLike | None
+) -> int:
     """Append one event per row for a set-based operation (import, promotion) with executemany.
 
     Each row mapping carries subject_type, subject_id, org_unit_id, province_code, summary and after;
@@ -103,7 +107,6 @@ def record_many(rows: Iterable[Mapping[str, Any]], *, event_type: EventType | st
     actor_id = getattr(actor, "pk", None)
     username = actor.get_username() if actor is not None else "system"
     table = AuditEvent._meta.db_table
-    from django.db.models import JSONField
 
     json_field = JSONField()
     params = [

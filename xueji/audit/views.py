@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from xueji.accounts.auth import actor_of
 from xueji.core.ratelimit import ratelimit_hit
 from xueji.core.web import paginate, ui_errors
 
@@ -25,7 +26,8 @@ def _date(value: str | None) -> date | None:
 @login_required
 @ui_errors
 def audit_list(request: HttpRequest) -> HttpResponse:
-    ratelimit_hit(request.user, "list")  # issue #6 §3.10: a Chinese 429 above the account's limit
+    user = actor_of(request)
+    ratelimit_hit(user, "list")  # issue #6 §3.10: a Chinese 429 above the account's limit
     get = request.GET
     event_type = get.get("type", "")
     filters = AuditFilters(
@@ -35,5 +37,5 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         date_to=_date(get.get("to")),
         subject=get.get("subject", "").strip()[:64],
     )
-    page = paginate(request, event_list(viewer=request.user, filters=filters))
+    page = paginate(request, event_list(viewer=user, filters=filters))
     return render(request, "audit/list.html", {"page": page, "f": filters, "types": EventType.choices})

@@ -53,14 +53,18 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import File, Form, Header, Query, Router, Status, UploadedFile
 
+from xueji.accounts.auth import actor_of
 from xueji.accounts.jurisdiction import in_scope, require_student_data_reader
+from xueji.accounts.types import Actor
 from xueji.core.errors import FieldError, NotFound
 from xueji.core.pagination import page_of
 from xueji.schools.queries import school_get
 from xueji.students.models import Enrollment
 
-from . import kinds
+from . import kinds, promotion
+from .attachments import attachment_add
 from .enums import ChangeKind, Entry
+from .kinds import graduation, progression
 from .lookups import LOOKUP_KINDS, national_lookup
 from .presenters import (
     attachment_out,
@@ -132,8 +136,8 @@ READ_ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422:
 WRITE_ERRORS: dict[int, Any] = {400: ErrorOut, 409: ErrorOut, **READ_ERRORS}
 
 
-def _reader(request: HttpRequest) -> Any:
-    return require_student_data_reader(request.auth)  # type: ignore[attr-defined]
+def _reader(request: HttpRequest) -> Actor:
+    return require_student_data_reader(actor_of(request))
 
 
 _page = page_of
@@ -212,7 +216,7 @@ def list_changes(request: HttpRequest, filters: Query[ChangeFiltersIn]) -> Any:
 # --- submission ----------------------------------------------------------------------------------------------
 
 
-def _national_lookup(viewer: Any, body: SubmitBody) -> Enrollment | None:
+def _national_lookup(viewer: Actor, body: SubmitBody) -> Enrollment | None:
     """The national 学籍号+姓名 lookup a receiving school's body asks for (``lookup``, or a kind whose facts
     name the student, e.g. 境外返回): rate-limited and audited (issue #6 §3 leaks 2, 10). Run before the
     submission's transaction, so that a refused or failed lookup still counts and stays in the audit."""
@@ -231,7 +235,7 @@ def _national_lookup(viewer: Any, body: SubmitBody) -> Enrollment | None:
     return national_lookup(viewer=viewer, kind=kind, student_number=number, name=name)
 
 
-def _submission(viewer: Any, body: SubmitBody, found: Enrollment | None = None) -> dict[str, Any]:
+def _submission(viewer: Actor, body: SubmitBody, found: Enrollment | None = None) -> dict[str, Any]:
     """The engine's arguments from the body, each object resolved within the caller's reach (``found``: the
     result of :func:`_national_lookup`)."""
     kind = body.kind
@@ -321,11 +325,9 @@ def submit_change(
 def graduate_cohort(request: HttpRequest, payload: GraduationCohortIn) -> Any:
     """One request per student of the school's graduating grade; students the kind refuses (business in
     flight, open 问题学籍…) are skipped and listed. The school's registrar only."""
-    from .kinds.graduation import graduate_cohort as run
-
     viewer = _reader(request)
     school = school_get(viewer=viewer, school_id=payload.school_id)
-    result = run(actor=viewer, school=school, grade=payload.grade, kind=payload.kind)
+    result = graduation.graduate_cohort(actor=viewer, school=school, grade=payload.grade, kind=payload.kind)
     return cohort_out(result, reveal_names=True)
 
 
@@ -337,14 +339,12 @@ def progress_cohort(request: HttpRequest, payload: ProgressionCohortIn) -> Any:
     must lie under the department supervising the admitting school: any other graduating school is 404 and
     nothing is created (第14条; issue #6 §3.1 — across departments, one by one by 学籍号 + 姓名). Names of
     skipped students of a school outside the caller's jurisdiction are masked."""
-    from .kinds.progression import progress_cohort as run
-
     viewer = _reader(request)
     to_school = school_get(viewer=viewer, school_id=payload.to_school_id)
     from_school = school_named(school_id=payload.from_school_id)
     if from_school is None:
         raise FieldError("from_school_id", "unknown_school", "毕业学校不存在")
-    result = run(
+    result = progression.progress_cohort(
         actor=viewer,
         from_school=from_school,
         to_school=to_school,
@@ -359,22 +359,22 @@ def progress_cohort(request: HttpRequest, payload: ProgressionCohortIn) -> Any:
     "/promotion/preview", response={200: PromotionOut, **READ_ERRORS}, summary="年度升级预览（第七条）"
 )
 def promotion_preview(request: HttpRequest, params: Query[PromotionQueryIn]) -> Any:
-    from .promotion import promotion_preview as preview
-
     viewer = _reader(request)
     return promotion_out(
-        preview(actor=viewer, org_unit=org_unit_by_id(params.org_id), school_year=params.school_year)
+        promotion.promotion_preview(
+            actor=viewer, org_unit=org_unit_by_id(params.org_id), school_year=params.school_year
+        )
     )
 
 
 @router.post("/promotion/run", response={200: PromotionOut, **WRITE_ERRORS}, summary="年度升级（第七条）")
 def promotion_run(request: HttpRequest, payload: PromotionIn) -> Any:
     """Re-runnable: a second run for the same school year promotes nobody again."""
-    from .promotion import promotion_run as run
-
     viewer = _reader(request)
     return promotion_out(
-        run(actor=viewer, org_unit=org_unit_by_id(payload.org_id), school_year=payload.school_year)
+        promotion.promotion_run(
+            actor=viewer, org_unit=org_unit_by_id(payload.org_id), school_year=payload.school_year
+        )
     )
 
 
@@ -443,8 +443,6 @@ def add_attachment(
 ) -> Any:
     """Evidence for an application or a decision, by a unit acting on the request, while it is open. The
     file itself is never served through this API (metadata only, as for the electronic archive)."""
-    from .attachments import attachment_add
-
     viewer = _reader(request)
     req = request_get(viewer=viewer, request_id=request_id)
     data = file.read(settings.ARCHIVE_MAX_BYTES + 1)

@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 
 from xueji.accounts.jurisdiction import in_scope
+from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
 from xueji.core.errors import ApplicationError, FieldError, Forbidden, NotFound
@@ -30,7 +31,7 @@ from .services import acts_for, is_initiator
 REQUEST_CLOSED = ApplicationError("request_closed", "申请已办结或已撤销，不能再添加附件")
 
 
-def acting_position(actor: Any, req: ChangeRequest) -> int | None:
+def acting_position(actor: Actor, req: ChangeRequest) -> int | None:
     """The step the actor acts for on this request (the current one first), or None if none.
 
     The initiating unit's own step is position 0 (approved by the submission)."""
@@ -44,12 +45,12 @@ def acting_position(actor: Any, req: ChangeRequest) -> int | None:
     return None
 
 
-def can_attach(actor: Any, req: ChangeRequest) -> bool:
+def can_attach(actor: Actor, req: ChangeRequest) -> bool:
     return req.is_open and acting_position(actor, req) is not None
 
 
 @transaction.atomic
-def attachment_add(*, actor: Any, request: ChangeRequest, title: str, data: bytes) -> ChangeAttachment:
+def attachment_add(*, actor: Actor, request: ChangeRequest, title: str, data: bytes) -> ChangeAttachment:
     """Add one evidence file to an open request. Raises NotFound outside the actor's reach, ``not_a_party``
     (403) for a viewer who is no party of it, ``request_closed`` once it is closed, and field errors for
     the title, a file too large or of another type."""
@@ -101,7 +102,7 @@ def attachment_add(*, actor: Any, request: ChangeRequest, title: str, data: byte
     return attachment
 
 
-def attachment_open(*, actor: Any, request_id: Any, attachment_id: Any) -> ChangeAttachment:
+def attachment_open(*, actor: Actor, request_id: Any, attachment_id: Any) -> ChangeAttachment:
     """Open one attachment for download — visible to whoever sees the request; an audited read."""
     req = request_get(viewer=actor, request_id=request_id)
     try:

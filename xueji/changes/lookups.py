@@ -17,8 +17,7 @@ engine re-checks inside a submission with the same finders.
 
 from __future__ import annotations
 
-from typing import Any
-
+from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
 from xueji.core.errors import NotFound
@@ -32,7 +31,7 @@ from .enums import Entry
 LOOKUP_KINDS = frozenset(s.kind for s in kinds.specs() if s.entry in {Entry.LOOKUP, Entry.RECEIVING})
 
 
-def national_lookup(*, viewer: Any, kind: str, student_number: str, name: str) -> Enrollment:
+def national_lookup(*, viewer: Actor, kind: str, student_number: str, name: str) -> Enrollment:
     """Find the record a receiving school names by 学籍号 + 姓名 (both must match), nationally.
 
     Returns the enrollment (转学: the active one; 升学: active or latest graduated; 境外返回: the latest).

@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import in_scope
+from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.models import AuditEvent
 from xueji.audit.services import record
@@ -76,7 +77,7 @@ def _locked_school(school: School) -> School:
     return School.objects.select_for_update().select_related("org", "supervising_dept").get(pk=school.pk)
 
 
-def _check_common(actor: Any, school: School, reason: str, action: str) -> str:
+def _check_common(actor: Actor, school: School, reason: str, action: str) -> str:
     require_department_registrar(actor, school.org, action=action, also=school.supervising_dept)
     if not reason.strip():
         raise FieldError("reason", "required", f"请填写{action}依据（批准文件名称及文号）")
@@ -124,7 +125,7 @@ def _check_common(actor: Any, school: School, reason: str, action: str) -> str:
 
 
 def _move(
-    *, actor: Any, school: School, new_path: str, new_school_id: int, summary: str, reason: str
+    *, actor: Actor, school: School, new_path: str, new_school_id: int, summary: str, reason: str
 ) -> tuple[int, int]:
     """Move every enrollment managed at ``school`` (its own and those moved to it by an earlier merger):
     active ones to ``new_school_id``, all to ``new_path``; one audit event each. Returns (active, former)."""
@@ -220,7 +221,7 @@ def _move(
 
 def _finish(
     *,
-    actor: Any,
+    actor: Actor,
     school: School,
     state: str,
     successor: OrgUnit,
@@ -275,7 +276,7 @@ def _finish(
 
 
 @transaction.atomic
-def school_merge(*, actor: Any, school: School, into: School, reason: str) -> RecordsTransfer:
+def school_merge(*, actor: Actor, school: School, into: School, reason: str) -> RecordsTransfer:
     """学校合并 (第12条): the school's records and archives pass to the merged school, in one operation.
 
     Refuses: ``reason`` missing; a school already merged/closed; ``into`` the same school, not active, a
@@ -327,7 +328,7 @@ def school_merge(*, actor: Any, school: School, into: School, reason: str) -> Re
 
 @transaction.atomic
 def school_close(
-    *, actor: Any, school: School, reason: str, custodian: OrgUnit | None = None
+    *, actor: Actor, school: School, reason: str, custodian: OrgUnit | None = None
 ) -> RecordsTransfer:
     """学校撤销 (第12条): the former students' records and archives pass to the supervising department or the
     unit it designates (``custodian``), where they remain findable.

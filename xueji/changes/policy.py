@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from xueji.policies.models import ProvinceRuleSet
+
 from .enums import ChangeKind, Party, Scope
 
 S, SC, SCITY, SP = Party.SCHOOL, Party.SCHOOL_COUNTY, Party.SCHOOL_CITY, Party.SCHOOL_PROVINCE
@@ -116,8 +118,6 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 def policy_for(province_code: str, on: date) -> Policy:
     """National defaults overridden by the province's newest filed rule set effective on ``on``."""
-    from xueji.policies.models import ProvinceRuleSet
-
     rules = (
         ProvinceRuleSet.objects.filter(
             province_code=province_code, effective_from__lte=on, filed_on__isnull=False

@@ -16,6 +16,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
 
+from xueji.accounts.types import Actor
 from xueji.core.masking import mask_id_number, mask_student_number
 from xueji.regions import divisions
 from xueji.students.enums import DisabilityType, EntryMethod, Gender, IdDocumentType, Stage, StudentStatus
@@ -24,6 +25,7 @@ from xueji.students.forms import GRADE_LABELS
 from . import kinds
 from .enums import ChangeKind
 from .models import ApprovalStep, ChangeRequest
+from .promotion import CATEGORIES, CATEGORY_LABELS
 from .queries import (
     WorkItem,
     is_notify_step,
@@ -236,7 +238,7 @@ def with_students(notifications: list[Any]) -> list[Any]:
     return notifications
 
 
-def request_page(user: Any, req: ChangeRequest) -> dict[str, Any]:
+def request_page(user: Actor, req: ChangeRequest) -> dict[str, Any]:
     """What a request's page shows, and which of its actions the viewer may take."""
     steps = request_steps(req)
     current = next((s for s in steps if s.position == req.current_position), None)
@@ -434,8 +436,6 @@ def found_summary(found: Any) -> dict[str, Any]:
 
 
 def promotion_page(report: Any) -> dict[str, Any]:
-    from .promotion import CATEGORIES, CATEGORY_LABELS
-
     return {
         "count_cards": [(c, CATEGORY_LABELS[c], report.counts.get(c, 0)) for c in CATEGORIES],
         "rows": [
@@ -561,14 +561,14 @@ def attachment_out(a: Any) -> dict[str, Any]:
     }
 
 
-def api_step_actions(viewer: Any, step: ApprovalStep) -> list[str]:
+def api_step_actions(viewer: Actor, step: ApprovalStep) -> list[str]:
     if not acts_for(viewer, step.org_unit, step.party):
         return []
     allowed = MODE_ACTIONS.get(step.mode, frozenset())
     return [str(a) for a in _ACTION_ORDER if a in allowed]
 
 
-def api_actions(viewer: Any, req: ChangeRequest, steps: list[ApprovalStep]) -> list[str]:
+def api_actions(viewer: Actor, req: ChangeRequest, steps: list[ApprovalStep]) -> list[str]:
     out: list[str] = []
     if req.state == RequestState.PENDING:
         current = next((s for s in steps if s.position == req.current_position), None)
@@ -581,7 +581,7 @@ def api_actions(viewer: Any, req: ChangeRequest, steps: list[ApprovalStep]) -> l
     return out
 
 
-def detail_out(viewer: Any, req: ChangeRequest) -> dict[str, Any]:
+def detail_out(viewer: Actor, req: ChangeRequest) -> dict[str, Any]:
     steps = request_steps(req)
     return {
         **summary_out(req),
@@ -626,7 +626,7 @@ def decision_receipt_out(req_id: Any, step: ApprovalStep, action: str) -> dict[s
     }
 
 
-def work_item_out(viewer: Any, item: WorkItem) -> dict[str, Any]:
+def work_item_out(viewer: Actor, item: WorkItem) -> dict[str, Any]:
     step, req = item.step, item.step.request
     name, number = api_student(req)
     return {

@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from xueji.accounts.enums import STUDENT_DATA_ROLES, Role
 from xueji.accounts.jurisdiction import NOT_FILED, data_grants, in_scope, roles
+from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.models import AuditEvent
 from xueji.audit.services import record
@@ -106,7 +107,7 @@ CATEGORY_LABELS = {
 
 
 def require_department_registrar(
-    actor: Any, unit: OrgUnit, *, action: str, also: OrgUnit | None = None
+    actor: Actor, unit: OrgUnit, *, action: str, also: OrgUnit | None = None
 ) -> None:
     """The actor must be a filed department registrar at county level or above whose jurisdiction contains
     ``unit`` (and ``also``, when given — e.g. a school's supervising department).
@@ -404,7 +405,7 @@ def _in_flight_list(sql: _Sql, ids: list[Any] | None = None) -> list[dict[str, A
 
 
 def promotion_preview(
-    *, actor: Any, org_unit: OrgUnit, school_year: int, today: date | None = None
+    *, actor: Actor, org_unit: OrgUnit, school_year: int, today: date | None = None
 ) -> PromotionReport:
     """What :func:`promotion_run` would do now (第7条): counts per school and grade, the exceptions
     (休学, in-flight requests — listed —, graduating grades awaiting 毕业/升学, …). Writes nothing."""
@@ -556,7 +557,7 @@ def _raced(sql: _Sql) -> list[str]:
         return [str(row[0]) for row in cursor.fetchall()]
 
 
-def promotion_check(*, actor: Any, org_unit: OrgUnit, school_year: int, today: date | None = None) -> None:
+def promotion_check(*, actor: Actor, org_unit: OrgUnit, school_year: int, today: date | None = None) -> None:
     """The refusals of :func:`promotion_run` (the actor's right, the school year), checked before a run is
     queued so that the page shows them at once; the run checks them again."""
     require_department_registrar(actor, org_unit, action="年度升级")
@@ -565,7 +566,7 @@ def promotion_check(*, actor: Any, org_unit: OrgUnit, school_year: int, today: d
 
 @transaction.atomic
 def promotion_run(
-    *, actor: Any, org_unit: OrgUnit, school_year: int, today: date | None = None
+    *, actor: Actor, org_unit: OrgUnit, school_year: int, today: date | None = None
 ) -> PromotionReport:
     """Promote every eligible student of ``org_unit``'s region into ``school_year`` (第7条: 正常升级自动更新).
 

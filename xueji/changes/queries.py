@@ -16,13 +16,16 @@ from django.utils import timezone
 
 from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import data_grants, school_registrar_units, scope_paths, scope_q
+from xueji.accounts.types import Actor
 from xueji.core.errors import NotFound
 from xueji.regions.enums import LEVEL_RANK, OrgLevel
 from xueji.regions.models import OrgUnit
 from xueji.schools.enums import SchoolState
 from xueji.schools.models import School
 from xueji.schools.queries import school_get
+from xueji.students.identity import normalise_number
 from xueji.students.models import Enrollment, Person
+from xueji.students.queries import StudentFilters, student_list
 from xueji.workdays.services import official_calendar
 
 from .enums import IN_SCHOOL
@@ -30,7 +33,7 @@ from .models import ApprovalStep, ChangeRequest, Notification
 from .workflow import OPEN_STATES, RequestState, StepMode, StepState
 
 
-def requests_visible(viewer: Any) -> QuerySet[ChangeRequest]:
+def requests_visible(viewer: Actor) -> QuerySet[ChangeRequest]:
     """Requests touching the viewer's subtree on either side (sending or receiving)."""
     paths = scope_paths(viewer)
     if not paths:
@@ -41,7 +44,7 @@ def requests_visible(viewer: Any) -> QuerySet[ChangeRequest]:
     return ChangeRequest.objects.filter(q)
 
 
-def request_get(*, viewer: Any, request_id: Any) -> ChangeRequest:
+def request_get(*, viewer: Actor, request_id: Any) -> ChangeRequest:
     try:
         req = (
             requests_visible(viewer)
@@ -74,11 +77,11 @@ def days_left(step: ApprovalStep, today: date) -> int | None:
     return -cal.working_days_between(step.due_on, today)
 
 
-def acting_units(viewer: Any) -> list[int]:
+def acting_units(viewer: Actor) -> list[int]:
     return sorted({g.org_unit_id for g in data_grants(viewer)})
 
 
-def worklist(*, viewer: Any, today: date | None = None) -> list[WorkItem]:
+def worklist(*, viewer: Actor, today: date | None = None) -> list[WorkItem]:
     """Steps waiting for the viewer's units, soonest deadline first; then overdue steps of units below."""
     today = today or timezone.localdate()
     units = acting_units(viewer)
@@ -102,7 +105,7 @@ def worklist(*, viewer: Any, today: date | None = None) -> list[WorkItem]:
     return items
 
 
-def my_requests(*, viewer: Any, open_only: bool = True) -> QuerySet[ChangeRequest]:
+def my_requests(*, viewer: Actor, open_only: bool = True) -> QuerySet[ChangeRequest]:
     """Requests the viewer's units started (to follow, resubmit or cancel)."""
     qs = ChangeRequest.objects.filter(initiator_org_id__in=acting_units(viewer)).select_related("person")
     if open_only:
@@ -110,7 +113,7 @@ def my_requests(*, viewer: Any, open_only: bool = True) -> QuerySet[ChangeReques
     return qs.order_by("-created_at")
 
 
-def timeline(*, viewer: Any, person_id: Any) -> list[ChangeRequest]:
+def timeline(*, viewer: Actor, person_id: Any) -> list[ChangeRequest]:
     """Every request of a student the viewer may see, newest first, with its steps prefetched."""
     return list(
         requests_visible(viewer)
@@ -120,14 +123,14 @@ def timeline(*, viewer: Any, person_id: Any) -> list[ChangeRequest]:
     )
 
 
-def notifications_for(*, viewer: Any, unread_only: bool = True) -> QuerySet[Notification]:
+def notifications_for(*, viewer: Actor, unread_only: bool = True) -> QuerySet[Notification]:
     qs = Notification.objects.filter(org_unit_id__in=acting_units(viewer)).select_related("request")
     if unread_only:
         qs = qs.exclude(read_by=viewer)
     return qs.order_by("-created_at")
 
 
-def notification_mark_read(*, viewer: Any, notification_ids: list[int]) -> int:
+def notification_mark_read(*, viewer: Actor, notification_ids: list[int]) -> int:
     rows = list(notifications_for(viewer=viewer).filter(pk__in=notification_ids))
     for n in rows:
         n.read_by.add(viewer)
@@ -140,8 +143,6 @@ def transfer_lookup(*, student_number: str, name: str) -> Any:
     Returns the enrollment or raises NotFound; both must match so that numbers cannot be probed for names.
     The caller reveals only the school's name before the request is made.
     """
-    from xueji.students.identity import normalise_number
-
     enrollment = (
         Enrollment.objects.select_related("school", "school__org", "person")
         .filter(
@@ -200,7 +201,7 @@ def person_names(person_ids: set[Any]) -> dict[Any, str]:
 
 
 def request_list(
-    *, viewer: Any, kind: str = "", state: str = "", person_id: Any = None, initiated: bool = False
+    *, viewer: Actor, kind: str = "", state: str = "", person_id: Any = None, initiated: bool = False
 ) -> QuerySet[ChangeRequest]:
     """The visible requests, filtered, newest first, with what a list row shows."""
     qs = requests_visible(viewer).select_related(
@@ -217,7 +218,7 @@ def request_list(
     return qs.prefetch_related("steps__org_unit").order_by("-created_at", "-id")
 
 
-def my_open_requests(*, viewer: Any, limit: int = 50) -> list[ChangeRequest]:
+def my_open_requests(*, viewer: Actor, limit: int = 50) -> list[ChangeRequest]:
     return list(
         my_requests(viewer=viewer)
         .select_related("target_school", "initiator_org")
@@ -225,7 +226,7 @@ def my_open_requests(*, viewer: Any, limit: int = 50) -> list[ChangeRequest]:
     )
 
 
-def open_request_of(viewer: Any, person_id: Any) -> ChangeRequest | None:
+def open_request_of(viewer: Actor, person_id: Any) -> ChangeRequest | None:
     """The student's request in flight that the viewer may see, if any."""
     return (
         requests_visible(viewer)
@@ -235,7 +236,7 @@ def open_request_of(viewer: Any, person_id: Any) -> ChangeRequest | None:
     )
 
 
-def persons_with_open_requests(viewer: Any, person_ids: list[Any]) -> set[Any]:
+def persons_with_open_requests(viewer: Actor, person_ids: list[Any]) -> set[Any]:
     return set(
         requests_visible(viewer)
         .filter(person_id__in=person_ids, state__in=list(OPEN_STATES))
@@ -243,11 +244,11 @@ def persons_with_open_requests(viewer: Any, person_ids: list[Any]) -> set[Any]:
     )
 
 
-def unread_notification_ids(viewer: Any) -> list[int]:
+def unread_notification_ids(viewer: Actor) -> list[int]:
     return list(notifications_for(viewer=viewer).values_list("pk", flat=True))
 
 
-def notifications_read(viewer: Any, notifications: list[Notification]) -> set[int]:
+def notifications_read(viewer: Actor, notifications: list[Notification]) -> set[int]:
     """Which of ``notifications`` the viewer has read."""
     if not notifications:
         return set()
@@ -259,12 +260,12 @@ def notifications_read(viewer: Any, notifications: list[Notification]) -> set[in
     )
 
 
-def student_in_scope(viewer: Any, person_id: Any) -> bool:
+def student_in_scope(viewer: Actor, person_id: Any) -> bool:
     """Whether the viewer's jurisdiction holds a record of the person (active or not)."""
     return Enrollment.objects.filter(scope_q(viewer), person_id=person_id).exists()
 
 
-def enrollment_in_scope(viewer: Any, enrollment_id: Any) -> Enrollment:
+def enrollment_in_scope(viewer: Actor, enrollment_id: Any) -> Enrollment:
     """A record in the viewer's jurisdiction, or NotFound."""
     enrollment = (
         Enrollment.objects.filter(scope_q(viewer), pk=enrollment_id)
@@ -297,15 +298,13 @@ def school_named(*, school_id: Any = None, school_code: str = "") -> School | No
     return qs.filter(school_code=school_code).first() if school_code else None
 
 
-def graduating_students(*, viewer: Any, school_id: Any, grade: int, limit: int = 2000) -> list[Enrollment]:
+def graduating_students(*, viewer: Actor, school_id: Any, grade: int, limit: int = 2000) -> list[Enrollment]:
     """The attending pupils (在读/复学) of a school's grade, for a cohort graduation preview (第19条)."""
-    from xueji.students.queries import StudentFilters, student_list
-
     students = student_list(viewer=viewer, filters=StudentFilters(school_id=school_id, grade=grade))
     return list(students.filter(status__in=list(IN_SCHOOL))[:limit])
 
 
-def notification_inbox(*, viewer: Any, limit: int) -> tuple[list[Notification], int]:
+def notification_inbox(*, viewer: Actor, limit: int) -> tuple[list[Notification], int]:
     """The viewer's newest unread notices (at most ``limit``) and how many are unread."""
     unread = notifications_for(viewer=viewer)
     return list(unread[:limit]), unread.count()
@@ -314,7 +313,7 @@ def notification_inbox(*, viewer: Any, limit: int) -> tuple[list[Notification], 
 # --- who may start what (the viewer's units) -----------------------------------------------------------
 
 
-def registrar_schools(user: Any) -> list[School]:
+def registrar_schools(user: Actor) -> list[School]:
     """Active schools where the user is the filed school registrar (they receive transfers there)."""
     schools = []
     for unit in school_registrar_units(user):
@@ -327,7 +326,7 @@ def registrar_schools(user: Any) -> list[School]:
     return schools
 
 
-def county_units(user: Any) -> list[Any]:
+def county_units(user: Actor) -> list[Any]:
     """County departments where the user acts (缓学 is decided by the county of household registration)."""
     return [
         g.org_unit
@@ -336,7 +335,7 @@ def county_units(user: Any) -> list[Any]:
     ]
 
 
-def promotion_units(user: Any) -> list[Any]:
+def promotion_units(user: Actor) -> list[Any]:
     """Regions whose annual promotion the user may run: department registrar at county level or above."""
     out = []
     for g in data_grants(user):

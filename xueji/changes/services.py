@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import data_grants, in_scope
+from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
 from xueji.core.errors import ApplicationError, Conflict, FieldError, Forbidden, NotFound
@@ -51,7 +52,7 @@ from .workflow import (
 ONE_OPEN = Conflict("request_in_flight", "该学生已有正在办理的学籍业务，请待其办结或撤销后再申请")
 
 
-def acts_for(actor: Any, org_unit: OrgUnit, party: str) -> bool:
+def acts_for(actor: Actor, org_unit: OrgUnit, party: str) -> bool:
     """A filed registrar (or approver) holding a grant exactly at the step's unit acts for it."""
     school_party = party in {Party.SCHOOL, Party.TARGET_SCHOOL}
     allowed = {Role.SCHOOL_REGISTRAR} if school_party else {Role.DEPT_REGISTRAR, Role.APPROVER}
@@ -63,12 +64,12 @@ def initiator_party(req: ChangeRequest) -> str:
     return Party.SCHOOL if req.initiator_org.level == OrgLevel.SCHOOL else Party.SCHOOL_COUNTY
 
 
-def is_initiator(actor: Any, req: ChangeRequest) -> bool:
+def is_initiator(actor: Actor, req: ChangeRequest) -> bool:
     """Whether ``actor`` acts for the initiating unit (resubmit and cancel are theirs)."""
     return acts_for(actor, req.initiator_org, initiator_party(req))
 
 
-def can_start_on_record(actor: Any, enrollment: Enrollment) -> bool:
+def can_start_on_record(actor: Actor, enrollment: Enrollment) -> bool:
     """The record's own school registrar starts every record-based change (第7条: the school keeps it)."""
     if not enrollment.is_active:
         return False
@@ -107,7 +108,7 @@ def _start_step(step: ApprovalStep, today: date) -> None:
 @transaction.atomic
 def change_submit(
     *,
-    actor: Any,
+    actor: Actor,
     kind: str,
     enrollment: Enrollment | None = None,
     target_school: School | None = None,
@@ -271,7 +272,7 @@ def _transition(
     req.save(update_fields=update)
 
 
-def _complete(request: ChangeRequest, actor: Any, today: date) -> ChangeRequest:
+def _complete(request: ChangeRequest, actor: Actor, today: date) -> ChangeRequest:
     spec = kinds.get(request.kind)
     after = spec.apply(request, actor, today)
     _transition(request, Action.APPROVE, last_step=True, fields=("facts",))
@@ -293,7 +294,7 @@ def _complete(request: ChangeRequest, actor: Any, today: date) -> ChangeRequest:
     return request
 
 
-def _is_replay(req: ChangeRequest, position: int, actor: Any, action: str) -> bool:
+def _is_replay(req: ChangeRequest, position: int, actor: Actor, action: str) -> bool:
     """The same actor's same decision on a step already decided: an idempotent replay."""
     done = ApprovalStep.objects.filter(request=req, position=position).first()
     if done is None or done.decided_by_id != getattr(actor, "pk", None):
@@ -306,7 +307,7 @@ def _is_replay(req: ChangeRequest, position: int, actor: Any, action: str) -> bo
 @transaction.atomic
 def change_decide(
     *,
-    actor: Any,
+    actor: Actor,
     request: ChangeRequest,
     action: str,
     comment: str = "",
@@ -376,7 +377,7 @@ def change_decide(
 
 @transaction.atomic
 def change_resubmit(
-    *, actor: Any, request: ChangeRequest, comment: str = "", today: date | None = None
+    *, actor: Actor, request: ChangeRequest, comment: str = "", today: date | None = None
 ) -> ChangeRequest:
     """After a return, the initiator resubmits; the step that returned it acts again with a fresh clock."""
     today = today or timezone.localdate()
@@ -403,7 +404,7 @@ def change_resubmit(
 
 
 @transaction.atomic
-def change_cancel(*, actor: Any, request: ChangeRequest, reason: str) -> ChangeRequest:
+def change_cancel(*, actor: Actor, request: ChangeRequest, reason: str) -> ChangeRequest:
     """The initiator withdraws an open request; the record stays exactly as it was (nothing was applied)."""
     req = _locked(request)
     if not is_initiator(actor, req):
@@ -431,7 +432,7 @@ def change_cancel(*, actor: Any, request: ChangeRequest, reason: str) -> ChangeR
 
 
 @transaction.atomic
-def clear_pending_business(*, actor: Any, enrollment: Enrollment, reason: str) -> int:
+def clear_pending_business(*, actor: Actor, enrollment: Enrollment, reason: str) -> int:
     """在办业务清理 (domain.md §3.1): a department cancels every open request of a student so that graduation
     can proceed. Only a department registrar whose jurisdiction covers the record. Returns how many."""
     if not in_scope(actor, enrollment.scope_path):
@@ -492,13 +493,13 @@ def body_fingerprint(body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:20]
 
 
-def key_lock_id(user: Any, operation: str, key: str) -> int:
+def key_lock_id(user: Actor, operation: str, key: str) -> int:
     """The 64-bit advisory lock id of (operation, user, key)."""
     digest = hashlib.sha256(f"xueji.changes.{operation}:{user.pk}:{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def _key_lock(user: Any, operation: str, key: str) -> None:
+def _key_lock(user: Actor, operation: str, key: str) -> None:
     """Claim (user, operation, key) for this transaction, or refuse a duplicate still in flight (409).
 
     PostgreSQL: ``pg_try_advisory_xact_lock`` (released at commit or rollback). SQLite needs nothing: its
@@ -514,7 +515,7 @@ def _key_lock(user: Any, operation: str, key: str) -> None:
 
 @transaction.atomic
 def change_submit_once(
-    *, actor: Any, key: str, fingerprint: str, submission: Callable[[], dict[str, Any]]
+    *, actor: Actor, key: str, fingerprint: str, submission: Callable[[], dict[str, Any]]
 ) -> tuple[ChangeRequest, bool]:
     """:func:`change_submit` under an idempotency key: ``(request, replayed)``.
 
@@ -538,7 +539,7 @@ def change_submit_once(
 
 @transaction.atomic
 def change_decide_once(
-    *, actor: Any, request: ChangeRequest, key: str, action: str, comment: str, position: int
+    *, actor: Actor, request: ChangeRequest, key: str, action: str, comment: str, position: int
 ) -> ApprovalStep:
     """:func:`change_decide` of the step at ``position`` under an idempotency key; returns the decided step.
 

@@ -23,6 +23,7 @@ from django_tasks import task
 from django_tasks.base import TaskResultStatus
 from django_tasks.exceptions import TaskResultDoesNotExist
 
+from xueji.accounts.types import Actor
 from xueji.core import context
 from xueji.core.errors import ApplicationError
 from xueji.regions.models import OrgUnit
@@ -62,7 +63,7 @@ def run_promotion(
     return {"report": report.as_dict()}
 
 
-def promotion_enqueue(*, actor: Any, org_unit: OrgUnit, school_year: int, today: date) -> str:
+def promotion_enqueue(*, actor: Actor, org_unit: OrgUnit, school_year: int, today: date) -> str:
     """Queue a promotion run (the caller has checked the actor's right and the school year, so refusals are
     shown at once); returns the queue task id the page polls."""
     ctx = context.current()
@@ -91,7 +92,7 @@ class PromotionJob:
         return self.status in {TaskResultStatus.READY, TaskResultStatus.RUNNING}
 
 
-def promotion_job(*, viewer: Any, task_id: str) -> PromotionJob | None:
+def promotion_job(*, viewer: Actor, task_id: str) -> PromotionJob | None:
     """The promotion run ``task_id`` as its starter sees it; None when it does not exist or was started by
     another account (the page answers 404)."""
     try:
@@ -136,7 +137,7 @@ def promotion_job(*, viewer: Any, task_id: str) -> PromotionJob | None:
 ATTACHMENT_DIRS = ("archive", "changes")
 
 
-def attachment_orphans_purge(*, actor: Any, now: datetime) -> int:
+def attachment_orphans_purge(*, actor: Actor | None, now: datetime) -> int:
     """Delete attachment files (electronic archive 第6条, change-request evidence) that have no database row
     and are older than ``settings.XUEJI_ORPHAN_FILE_GRACE_HOURS`` (default 24).
 

@@ -28,7 +28,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from xueji.accounts.auth import actor_of
 from xueji.accounts.jurisdiction import data_grants, require_student_roles
+from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 from xueji.core.htmx import is_htmx
 from xueji.core.web import paginate, ui_errors
@@ -49,6 +51,7 @@ from .forms import (
     RequestFilterForm,
     ResubmitForm,
 )
+from .kinds.deferral import deferrals_ending
 from .kinds.graduation import graduate_cohort
 from .kinds.progression import cohort_preview, progress_cohort
 from .lookups import national_lookup
@@ -70,6 +73,7 @@ from .presenters import (
     with_students,
     work_row,
 )
+from .promotion import promotion_check, promotion_preview
 from .queries import (
     county_units,
     days_left,
@@ -98,13 +102,14 @@ from .services import (
     change_resubmit,
     change_submit,
 )
+from .tasks import promotion_enqueue, promotion_job
 from .workflow import OPEN_STATES, Action
 
 DECISIONS = (Action.APPROVE, Action.REJECT, Action.RETURN)
 NOTIFICATION_LIMIT = 20
 
 
-def _require_roles(user: Any) -> None:
+def _require_roles(user: Actor) -> None:
     require_student_roles(user)
 
 
@@ -120,7 +125,7 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 # --------------------------------------------------------------------------------------------------------
 
 
-def start_links(user: Any) -> list[dict[str, str]]:
+def start_links(user: Actor) -> list[dict[str, str]]:
     """The changes the user may start other than from a student's record (each kind's ``start_label``)."""
     links = []
     if registrar_schools(user):
@@ -163,7 +168,7 @@ def record_kinds(enrollment: Enrollment) -> list[dict[str, Any]]:
     return out
 
 
-def student_changes_context(viewer: Any, enrollment: Enrollment) -> dict[str, Any]:
+def student_changes_context(viewer: Actor, enrollment: Enrollment) -> dict[str, Any]:
     """The "学籍变动" tab of a student's page: every visible request with its steps, and what may be started."""
     requests = timeline(viewer=viewer, person_id=enrollment.person_id)
     can_start = can_start_on_record(viewer, enrollment)
@@ -187,7 +192,7 @@ def student_changes_context(viewer: Any, enrollment: Enrollment) -> dict[str, An
 def worklist_view(request: HttpRequest) -> HttpResponse:
     """待办审核: the steps waiting for the viewer's units (days left, overdue in red) and, read-only, the
     overdue steps of the units below (第15条 clocks; 第5、26条 supervision); the in-system notifications."""
-    user = request.user
+    user = actor_of(request)
     _require_roles(user)
     today = timezone.localdate()
     items = worklist(viewer=user, today=today)
@@ -202,13 +207,11 @@ def worklist_view(request: HttpRequest) -> HttpResponse:
         **_notifications_context(user),
     }
     if county_units(user):
-        from .kinds.deferral import deferrals_ending
-
         context["deferrals"] = deferrals_ending(viewer=user, today=today)
     return render(request, "changes/worklist.html", context)
 
 
-def _notifications_context(user: Any) -> dict[str, Any]:
+def _notifications_context(user: Actor) -> dict[str, Any]:
     notes, count = notification_inbox(viewer=user, limit=NOTIFICATION_LIMIT)
     return {"notifications": with_students(notes), "notifications_count": count}
 
@@ -218,7 +221,7 @@ def _notifications_context(user: Any) -> dict[str, Any]:
 @ui_errors
 def notifications_read_view(request: HttpRequest) -> HttpResponse:
     """Mark one notification (``id``) or every unread one (``all=1``) as read."""
-    user = request.user
+    user = actor_of(request)
     _require_roles(user)
     if request.POST.get("all") == "1":
         ids = unread_notification_ids(user)
@@ -238,7 +241,7 @@ def decide_view(request: HttpRequest, request_id: Any) -> HttpResponse:
 
     htmx: the worklist row is replaced by its new state (or re-rendered with the refusal, nothing changed).
     Otherwise: back to ``next`` (or the request's page) with a message."""
-    user = request.user
+    user = actor_of(request)
     req = request_get(viewer=user, request_id=request_id)
     action = request.POST.get("action", "")
     comment = request.POST.get("comment", "")
@@ -289,7 +292,7 @@ def _render_row_after(
 def request_list_view(request: HttpRequest) -> HttpResponse:
     """学籍变动: every request touching the viewer's region (either side), filtered by kind and state; and
     the open requests the viewer's units started (resubmit after a return, or cancel)."""
-    user = request.user
+    user = actor_of(request)
     _require_roles(user)
     form = RequestFilterForm(request.GET or None)
     kind = state = ""
@@ -310,7 +313,7 @@ def request_list_view(request: HttpRequest) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, req: ChangeRequest) -> dict[str, Any]:
-    user = request.user
+    user = actor_of(request)
     student_url = ""
     if req.person_id:
         try:
@@ -334,7 +337,7 @@ def _detail_context(request: HttpRequest, req: ChangeRequest) -> dict[str, Any]:
 @login_required
 @ui_errors
 def detail_view(request: HttpRequest, request_id: Any) -> HttpResponse:
-    user = request.user
+    user = actor_of(request)
     _require_roles(user)
     req = request_get(viewer=user, request_id=request_id)
     return render(request, "changes/detail.html", _detail_context(request, req))
@@ -344,7 +347,7 @@ def detail_view(request: HttpRequest, request_id: Any) -> HttpResponse:
 @require_POST
 @ui_errors
 def resubmit_view(request: HttpRequest, request_id: Any) -> HttpResponse:
-    user = request.user
+    user = actor_of(request)
     req = request_get(viewer=user, request_id=request_id)
     try:
         change_resubmit(actor=user, request=req, comment=request.POST.get("comment", ""))
@@ -361,7 +364,7 @@ def resubmit_view(request: HttpRequest, request_id: Any) -> HttpResponse:
 @require_POST
 @ui_errors
 def cancel_view(request: HttpRequest, request_id: Any) -> HttpResponse:
-    user = request.user
+    user = actor_of(request)
     req = request_get(viewer=user, request_id=request_id)
     try:
         change_cancel(actor=user, request=req, reason=request.POST.get("reason", ""))
@@ -378,7 +381,7 @@ def cancel_view(request: HttpRequest, request_id: Any) -> HttpResponse:
 @require_POST
 @ui_errors
 def attachment_upload_view(request: HttpRequest, request_id: Any) -> HttpResponse:
-    user = request.user
+    user = actor_of(request)
     req = request_get(viewer=user, request_id=request_id)
     form = AttachmentForm(request.POST, request.FILES)
     upload = request.FILES.get("att-file")
@@ -399,7 +402,8 @@ def attachment_upload_view(request: HttpRequest, request_id: Any) -> HttpRespons
 @login_required
 @ui_errors
 def attachment_file_view(request: HttpRequest, request_id: Any, attachment_id: Any) -> FileResponse:
-    attachment = attachment_open(actor=request.user, request_id=request_id, attachment_id=attachment_id)
+    user = actor_of(request)
+    attachment = attachment_open(actor=user, request_id=request_id, attachment_id=attachment_id)
     ext = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}.get(
         attachment.content_type, "bin"
     )
@@ -429,7 +433,7 @@ def new_view(request: HttpRequest, kind: str) -> HttpResponse:
     (``?student=<person id>``). Transfer / progression: the receiving school names the student by 学籍号 +
     姓名 and sees only the school and grade before submitting. Return from abroad: the receiving school.
     Deferral: the county of household registration (第11条)."""
-    user = request.user
+    user = actor_of(request)
     _require_roles(user)
     if kind not in ChangeKind.values:
         raise Http404()
@@ -453,9 +457,10 @@ def _submit(
     request: HttpRequest, form: KindForm, ctx: dict[str, Any], *, lookup_field: str = "", **kwargs: Any
 ) -> HttpResponse | None:
     """Call the engine; on success redirect to the new request, on refusal attach the errors to ``form``."""
+    user = actor_of(request)
     try:
         req = change_submit(
-            actor=request.user,
+            actor=user,
             kind=form.kind,
             facts=form.facts(),
             reason=form.request_reason(),
@@ -479,7 +484,7 @@ def _submit(
 def _new_on_record(
     request: HttpRequest, spec: kinds.KindSpec, data: Any, ctx: dict[str, Any]
 ) -> HttpResponse:
-    user, kind = request.user, spec.kind
+    user, kind = actor_of(request), spec.kind
     person_id = (request.POST.get("student") if data is not None else None) or request.GET.get("student", "")
     enrollment = student_get(viewer=user, person_id=person_id or None)
     if not can_start_on_record(user, enrollment):
@@ -518,8 +523,9 @@ def _new_on_record(
 def _new_at_target(
     request: HttpRequest, spec: kinds.KindSpec, data: Any, ctx: dict[str, Any]
 ) -> HttpResponse:
+    user = actor_of(request)
     kind = spec.kind
-    schools = registrar_schools(request.user)
+    schools = registrar_schools(user)
     if not schools:
         raise NotFound()
     school = _pick(schools, (data or request.GET).get("target", ""))
@@ -533,7 +539,7 @@ def _new_at_target(
                 # values there is nothing to look up: the engine names the missing field.
                 if facts.get("student_number") and facts.get("name"):
                     national_lookup(
-                        viewer=request.user,
+                        viewer=user,
                         kind=kind,
                         student_number=facts["student_number"],
                         name=facts["name"],
@@ -556,7 +562,7 @@ def _new_at_target(
         if not number or not name:
             raise NotFound(_("请填写学籍号和姓名"))
         # A national lookup: rate-limited and audited (issue #6 §3 leaks 2, 10).
-        found = national_lookup(viewer=request.user, kind=kind, student_number=number, name=name)
+        found = national_lookup(viewer=user, kind=kind, student_number=number, name=name)
     except NotFound as exc:
         lookup.apply_errors({"student_number": exc.message}, exc.message, exc.code)
         return render(request, "changes/new.html", ctx, status=400)
@@ -580,7 +586,8 @@ def _new_at_target(
 
 
 def _new_deferral(request: HttpRequest, spec: kinds.KindSpec, data: Any, ctx: dict[str, Any]) -> HttpResponse:
-    counties = county_units(request.user)
+    user = actor_of(request)
+    counties = county_units(user)
     if not counties:
         raise NotFound()
     county = _pick(counties, (data or {}).get("county", "") if data is not None else "")
@@ -603,7 +610,7 @@ def _new_deferral(request: HttpRequest, spec: kinds.KindSpec, data: Any, ctx: di
 def cohort_graduation_view(request: HttpRequest) -> HttpResponse:
     """毕业 of a whole graduating grade (第19条): preview the students, then one request each in one go;
     students with business in flight or an open 问题学籍 are skipped and listed."""
-    user = request.user
+    user = actor_of(request)
     _require_roles(user)
     schools = registrar_schools(user)
     if not schools:
@@ -648,7 +655,7 @@ def cohort_progression_view(request: HttpRequest) -> HttpResponse:
     """升学 of a whole graduating grade into the viewer's school (第14条): the admitting school names the
     graduating school by its 学校标识码, previews the cohort, then starts one request each. A graduating school
     outside the admitting school's department is a 404 for the preview and the submission alike."""
-    user = request.user
+    user = actor_of(request)
     _require_roles(user)
     schools = registrar_schools(user)
     if not schools:
@@ -723,10 +730,7 @@ def promotion_view(request: HttpRequest) -> HttpResponse:
     """年度升级 (第7条): a county-or-above department registrar previews the promotion of a region (counts per
     school and grade, the exceptions), then runs it in one audited operation — on the task queue
     (``changes.tasks.run_promotion``): the page polls ``?job=<id>`` and shows the report when it is done."""
-    from .promotion import promotion_check, promotion_preview
-    from .tasks import promotion_enqueue, promotion_job
-
-    user = request.user
+    user = actor_of(request)
     _require_roles(user)
     units = promotion_units(user)
     if not units:

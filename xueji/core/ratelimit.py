@@ -27,12 +27,13 @@ transaction that rolls back would be lost. The system actor (``None``) is never 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.dispatch import Signal
 from django.utils import timezone
+
+from xueji.core.types import ActorLike
 
 from .errors import ApplicationError
 from .models import RateCounter
@@ -119,7 +120,7 @@ def _increment(account_id: int, bucket: str, start: datetime) -> int:
     return int(row[0])
 
 
-def ratelimit_hit(user: Any, bucket: str, *, now: datetime | None = None) -> int:
+def ratelimit_hit(user: ActorLike, bucket: str, *, now: datetime | None = None) -> int:
     """Count one sensitive read of kind ``bucket`` by ``user``; raise :class:`RateLimited` above the limit.
 
     Returns the count in the current window (including this request). Side effects: one upsert; on the first

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import roles
+from xueji.accounts.types import MaybeActor
 
 # (url name, label, roles that see it; None = every signed-in user)
 NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
@@ -38,7 +39,7 @@ NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
-    user = getattr(request, "user", None)
+    user: MaybeActor | None = getattr(request, "user", None)  # anonymous visitors get no menu
     if user is None or not user.is_authenticated:
         return {}
     mine = roles(user)

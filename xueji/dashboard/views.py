@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from xueji.accounts.auth import actor_of
 from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import (
     all_grants,
@@ -23,8 +24,14 @@ from xueji.accounts.jurisdiction import (
     is_admin_only,
     roles,
 )
+from xueji.accounts.types import Actor
+from xueji.audit.queries import recent_for_actor
+from xueji.changes.presenters import Row, from_to, school_names, student_of
+from xueji.changes.queries import notifications_for, worklist
 from xueji.core.web import ui_errors, url_or_none
 from xueji.regions.enums import OrgLevel
+from xueji.regions.queries import org_roots
+from xueji.students.queries import StudentFilters, archives_due, problems_open, student_list
 
 
 def days_left(due: date, today: date) -> int:
@@ -35,10 +42,7 @@ def days_left(due: date, today: date) -> int:
 @ui_errors
 def dashboard(request: HttpRequest) -> HttpResponse:
     """工作台: the viewer's level and unit, headline numbers and worklists within their jurisdiction."""
-    from xueji.audit.queries import recent_for_actor
-    from xueji.regions.queries import org_roots
-
-    user = request.user
+    user = actor_of(request)
     level = highest_level(user)
     context: dict[str, Any] = {
         "roots": org_roots(user),
@@ -48,8 +52,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if is_admin_only(user) or not has_student_roles(user):
         context["is_audit_admin"] = Role.AUDIT_ADMIN in roles(user)
         return render(request, "dashboard/admin_dashboard.html", context)
-
-    from xueji.students.queries import StudentFilters, archives_due, problems_open, student_list
 
     today = timezone.localdate()
     due = archives_due(viewer=user, within_days=14, today=today)
@@ -76,13 +78,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/dashboard.html", context)
 
 
-def _change_summary(user: Any, today: date) -> dict[str, Any]:
+def _change_summary(user: Actor, today: date) -> dict[str, Any]:
     """The change worklist in brief: steps waiting for the viewer's units (overdue in red), overdue steps
     escalated from the units below (第15条 clocks; 第5、26条), and unread in-system notifications."""
     if not data_grants(user):
         return {}
-    from xueji.changes.presenters import Row, from_to, school_names, student_of
-    from xueji.changes.queries import notifications_for, worklist
 
     items = worklist(viewer=user, today=today)
     mine = [i for i in items if not i.escalated]

@@ -15,6 +15,7 @@ from django.utils.http import content_disposition_header
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
+from xueji.accounts.auth import actor_of
 from xueji.core.errors import NotFound
 from xueji.schools.models import School
 
@@ -116,7 +117,8 @@ ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: Error
     "/", response={200: list[BatchSummaryOut], **ERRORS}, summary="导入批次列表（管辖范围内，最近100个）"
 )
 def list_batches(request: HttpRequest) -> list[dict[str, Any]]:
-    return [_summary(b) for b in queries.batch_list(viewer=request.user)[:100]]
+    user = actor_of(request)
+    return [_summary(b) for b in queries.batch_list(viewer=user)[:100]]
 
 
 @router.post("/", response={201: BatchOut, **ERRORS}, summary="上传导入文件（.xlsx 或 .csv）")
@@ -124,10 +126,11 @@ def create_batch(request: HttpRequest, school: Form[str], file: File[UploadedFil
     """Stores the file and refuses bad files at once (``not_a_spreadsheet``, ``file_too_large``,
     ``wrong_columns``, ``formula_not_allowed``, ``empty_file``, ``file_already_imported``). Then call
     ``POST /{id}/check``."""
+    user = actor_of(request)
     target = School.objects.select_related("org").filter(school_code=school).first()
     if target is None:
         raise NotFound()
-    batch = services.import_upload(actor=request.user, school=target, uploaded=file)
+    batch = services.import_upload(actor=user, school=target, uploaded=file)
     return Status(201, _out(batch))
 
 
@@ -140,7 +143,8 @@ def template(request: HttpRequest) -> HttpResponse:
 
 @router.get("/{uuid:batch_id}", response={200: BatchOut, **ERRORS}, summary="批次状态、进度和问题清单")
 def get_batch(request: HttpRequest, batch_id: UUID) -> dict[str, Any]:
-    return _out(queries.batch_get(viewer=request.user, batch_id=batch_id))
+    user = actor_of(request)
+    return _out(queries.batch_get(viewer=user, batch_id=batch_id))
 
 
 @router.post(
@@ -150,8 +154,9 @@ def get_batch(request: HttpRequest, batch_id: UUID) -> dict[str, Any]:
 )
 def check_batch(request: HttpRequest, batch_id: UUID) -> Status:
     """Large files are checked in the background (202): poll ``GET /{id}``."""
-    batch = queries.batch_get(viewer=request.user, batch_id=batch_id)
-    background = tasks.start_check(actor=request.user, batch=batch)
+    user = actor_of(request)
+    batch = queries.batch_get(viewer=user, batch_id=batch_id)
+    background = tasks.start_check(actor=user, batch=batch)
     return Status(202 if background else 200, _out(batch, background))
 
 
@@ -162,8 +167,9 @@ def check_batch(request: HttpRequest, batch_id: UUID) -> Status:
 )
 def commit_batch(request: HttpRequest, batch_id: UUID) -> Status:
     """Large files are committed in the background (202): poll ``GET /{id}``."""
-    batch = queries.batch_get(viewer=request.user, batch_id=batch_id)
-    background = tasks.start_commit(actor=request.user, batch=batch)
+    user = actor_of(request)
+    batch = queries.batch_get(viewer=user, batch_id=batch_id)
+    background = tasks.start_commit(actor=user, batch=batch)
     return Status(202 if background else 200, _out(batch, background))
 
 
@@ -175,6 +181,7 @@ def commit_batch(request: HttpRequest, batch_id: UUID) -> Status:
 def retry_batch(request: HttpRequest, batch_id: UUID) -> Status:
     """Allowed when ``retryable`` or ``stale`` is true (409 ``batch_not_retryable`` otherwise). Large files
     run in the background (202): poll ``GET /{id}``."""
-    batch = queries.batch_get(viewer=request.user, batch_id=batch_id)
-    background = tasks.start_retry(actor=request.user, batch=batch)
+    user = actor_of(request)
+    batch = queries.batch_get(viewer=user, batch_id=batch_id)
+    background = tasks.start_retry(actor=user, batch=batch)
     return Status(202 if background else 200, _out(batch, background))

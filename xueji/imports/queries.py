@@ -9,9 +9,12 @@ from typing import Any
 from uuid import UUID
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from xueji.accounts.jurisdiction import school_registrar_units, scope_q
+from xueji.accounts.types import Actor
 from xueji.core.errors import NotFound
+from xueji.scheduling.workers import worker_gone
 from xueji.schools.enums import SchoolState
 from xueji.schools.models import School
 from xueji.students.models import Enrollment, IdentityKey
@@ -22,7 +25,7 @@ QUERY_CHUNK = 900  # under SQLite's bound-parameter limit
 RUNNING = frozenset({ImportBatch.Status.CHECKING, ImportBatch.Status.COMMITTING})
 
 
-def batch_list(*, viewer: Any) -> QuerySet[ImportBatch]:
+def batch_list(*, viewer: Actor) -> QuerySet[ImportBatch]:
     """Batches of schools in the viewer's jurisdiction (school registrars: their school; department
     registrars: their subtree), newest first."""
     return (
@@ -33,7 +36,7 @@ def batch_list(*, viewer: Any) -> QuerySet[ImportBatch]:
     )
 
 
-def batch_get(*, viewer: Any, batch_id: UUID | str) -> ImportBatch:
+def batch_get(*, viewer: Actor, batch_id: UUID | str) -> ImportBatch:
     """One batch, or NotFound when it does not exist or lies outside the viewer's jurisdiction."""
     try:
         return (
@@ -45,7 +48,7 @@ def batch_get(*, viewer: Any, batch_id: UUID | str) -> ImportBatch:
         raise NotFound() from None
 
 
-def registrar_schools(*, viewer: Any) -> QuerySet[School]:
+def registrar_schools(*, viewer: Actor) -> QuerySet[School]:
     """Active schools where the viewer may upload (their own, and teaching points of their central school)."""
     ids = [u.id for u in school_registrar_units(viewer)]
     if not ids:
@@ -95,10 +98,6 @@ def live_progress(batch: ImportBatch) -> Progress:
 def batch_is_stale(batch: ImportBatch, *, now: Any = None) -> bool:
     """A batch shown as running whose process is gone (killed worker or web process): it will never finish
     and may be retried (``services.import_batch_retry``)."""
-    from django.utils import timezone
-
-    from xueji.scheduling.workers import worker_gone
-
     if batch.status not in RUNNING:
         return False
     return worker_gone(

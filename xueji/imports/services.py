@@ -36,6 +36,7 @@ from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from xueji.accounts.jurisdiction import require_registrar_for_school
+from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
 from xueji.core.errors import ApplicationError, Conflict
@@ -43,13 +44,14 @@ from xueji.core.ids import uuid7
 from xueji.scheduling.workers import this_worker
 from xueji.schools.enums import SchoolState
 from xueji.schools.models import School
-from xueji.students.fields import MAX_GUARDIANS
+from xueji.students.fields import ENROLLMENT_FIELDS, GUARDIAN_FIELDS, MAX_GUARDIANS, PERSON_FIELDS
 from xueji.students.services import ENROLLED_ELSEWHERE, RegistrationRejected, register_students
 from xueji.students.validation import CleanRegistration, RegistrationInvalid, clean_registration
 
 from . import readers
+from .export import write_roster
 from .models import ImportBatch
-from .queries import RUNNING, batch_is_stale, enrolled_elsewhere
+from .queries import RUNNING, batch_is_stale, enrolled_elsewhere, roster_rows
 from .template import GUARDIAN_PREFIX, HeaderMap, match_headers
 
 CHUNK_ROWS = 5000
@@ -102,7 +104,6 @@ class RowMapper:
                 self.enrollment.append((index, key))
             else:
                 self.guardians[col.guardian].append((index, key))
-        from xueji.students.fields import ENROLLMENT_FIELDS, GUARDIAN_FIELDS, PERSON_FIELDS
 
         for spec in (*PERSON_FIELDS, *ENROLLMENT_FIELDS):
             self.labels[spec.key] = spec.label
@@ -400,7 +401,7 @@ class WorkerLost(Exception):
     """Recorded as the error of a queue task whose worker process disappeared (:func:`import_batch_mark_lost`)."""
 
 
-def import_batch_retry(*, actor: Any, batch: ImportBatch) -> str:
+def import_batch_retry(*, actor: Actor, batch: ImportBatch) -> str:
     """Run the failed step of a batch again — the same stored file (第6条). Returns the phase started
     (``check`` or ``commit``); the caller runs or enqueues it (``tasks.start_retry``).
 
@@ -431,7 +432,7 @@ def import_batch_retry(*, actor: Any, batch: ImportBatch) -> str:
     return phase
 
 
-def import_files_purge(*, actor: Any, now: datetime) -> int:
+def import_files_purge(*, actor: Actor | None, now: datetime) -> int:
     """Delete the stored files of batches never committed once they are older than
     ``settings.XUEJI_IMPORT_FILE_RETENTION_DAYS`` days (default 7), and stray upload files of the same age
     that belong to no batch (an upload interrupted by a crash). Personal data is kept no longer than needed
@@ -480,7 +481,7 @@ def import_files_purge(*, actor: Any, now: datetime) -> int:
 
 # ------------------------------------------------------------------------------------------ services
 def import_batch_create(
-    *, actor: Any, school: School, uploaded_file_path: str | Path, file_name: str
+    *, actor: Actor, school: School, uploaded_file_path: str | Path, file_name: str
 ) -> ImportBatch:
     """Store an uploaded import file for ``school`` (第6条) and make a batch of it.
 
@@ -543,7 +544,7 @@ def import_batch_create(
 _CHECKABLE = {Status.UPLOADED, Status.CHECKED, Status.INVALID, Status.FAILED}
 
 
-def import_batch_check_start(*, actor: Any, batch: ImportBatch) -> None:
+def import_batch_check_start(*, actor: Actor, batch: ImportBatch) -> None:
     """Mark the batch as being checked (refused while it runs or after it was imported)."""
     require_registrar_for_school(actor, batch.school)
     with transaction.atomic():
@@ -558,7 +559,7 @@ def import_batch_check_start(*, actor: Any, batch: ImportBatch) -> None:
 
 
 def import_batch_check(
-    *, actor: Any, batch: ImportBatch, progress: ProgressCallback | None = None, started: bool = False
+    *, actor: Actor, batch: ImportBatch, progress: ProgressCallback | None = None, started: bool = False
 ) -> ImportBatch:
     """The dry run (第6条, 第9条): validate every row and find duplicates, writing no student data.
 
@@ -673,7 +674,7 @@ def _finish(
         )
 
 
-def import_batch_commit_start(*, actor: Any, batch: ImportBatch) -> None:
+def import_batch_commit_start(*, actor: Actor, batch: ImportBatch) -> None:
     """Check that the batch may be committed and mark it ``COMMITTING`` (a short transaction of its own, so
     pollers see the state while the long import transaction runs).
 
@@ -701,7 +702,7 @@ def import_batch_commit_start(*, actor: Any, batch: ImportBatch) -> None:
 
 
 def import_batch_commit(
-    *, actor: Any, batch: ImportBatch, progress: ProgressCallback | None = None, started: bool = False
+    *, actor: Actor, batch: ImportBatch, progress: ProgressCallback | None = None, started: bool = False
 ) -> ImportBatch:
     """Register every student of the file, all or nothing (第6条; numbers 第8条; duplicates 第9条/第12条).
 
@@ -833,7 +834,7 @@ def copy_upload(chunks: Any, target_dir: Path | None = None) -> Path:
     return path
 
 
-def import_upload(*, actor: Any, school: School, uploaded: Any) -> ImportBatch:
+def import_upload(*, actor: Actor, school: School, uploaded: Any) -> ImportBatch:
     """Create a batch from a Django ``UploadedFile`` (web form and API): size is checked before writing."""
     readers.check_size(int(uploaded.size or 0))
     temporary_path = getattr(uploaded, "temporary_file_path", None)
@@ -850,13 +851,10 @@ def import_upload(*, actor: Any, school: School, uploaded: Any) -> ImportBatch:
         path.unlink(missing_ok=True)
 
 
-def roster_export(*, actor: Any, school: School, target: Path) -> int:
+def roster_export(*, actor: Actor, school: School, target: Path) -> int:
     """Write the school's roster of active students to ``target`` (.xlsx, identity numbers masked) and record
     a ``ROSTER_EXPORTED`` audit event (第23、24条: every export of personal data is logged). Only the school's
     registrar may export (NotFound outside their jurisdiction)."""
-    from .export import write_roster
-    from .queries import roster_rows
-
     require_registrar_for_school(actor, school)
     with transaction.atomic():
         count = write_roster(Path(target), roster_rows(school=school), title=f"{school.name}学生名册")

@@ -21,7 +21,6 @@ Failure behaviour, stated plainly:
 from __future__ import annotations
 
 import logging
-from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -30,6 +29,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
+from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError
 
 from . import queries, services
@@ -44,7 +44,7 @@ def runs_in_background(batch: ImportBatch) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ starting
-def start_check(*, actor: Any, batch: ImportBatch) -> bool:
+def start_check(*, actor: Actor, batch: ImportBatch) -> bool:
     """Run the dry run now, or on the queue for a large file. Refusals (state, jurisdiction) are raised
     here, synchronously; a file-level problem found while checking is recorded on the batch (``INVALID``).
     Returns True when queued."""
@@ -58,7 +58,7 @@ def start_check(*, actor: Any, batch: ImportBatch) -> bool:
     return False
 
 
-def start_commit(*, actor: Any, batch: ImportBatch) -> bool:
+def start_commit(*, actor: Actor, batch: ImportBatch) -> bool:
     """Commit now, or on the queue for a large file. Refusals are raised here, synchronously, and so is
     the outcome of an inline commit (``import_aborted`` …). Returns True when queued."""
     if runs_in_background(batch):
@@ -71,7 +71,7 @@ def start_commit(*, actor: Any, batch: ImportBatch) -> bool:
     return False
 
 
-def start_retry(*, actor: Any, batch: ImportBatch) -> bool:
+def start_retry(*, actor: Actor, batch: ImportBatch) -> bool:
     """重试: run the failed step of a batch again with the same stored file (see
     :func:`services.import_batch_retry`), on the queue for a large file. Returns True when queued."""
     if runs_in_background(batch):
@@ -87,14 +87,14 @@ def start_retry(*, actor: Any, batch: ImportBatch) -> bool:
     return False
 
 
-def _check_inline(actor: Any, batch: ImportBatch) -> None:
+def _check_inline(actor: Actor, batch: ImportBatch) -> None:
     try:
         services.import_batch_check(actor=actor, batch=batch, started=True)
     except ApplicationError as exc:
         log.info("import check of %s found a file-level problem: %s", batch.pk, exc.code)
 
 
-def _enqueue(batch: ImportBatch, actor: Any) -> None:
+def _enqueue(batch: ImportBatch, actor: Actor) -> None:
     """Queue the batch's current attempt. Called inside the transaction that marked the batch running: with
     the database backend the queue row commits (or rolls back) together with the batch's state."""
     job = commit_batch if batch.phase == "commit" else check_batch

@@ -142,7 +142,7 @@ def code_values(spec: FieldSpec) -> list[str]:
 
 
 def _column_letter(index: int) -> str:
-    from openpyxl.utils import get_column_letter
+    from openpyxl.utils import get_column_letter  # noqa: PLC0415 - openpyxl (~0.2 s) loaded only when a template is built
 
     return get_column_letter(index + 1)
 
@@ -165,10 +165,10 @@ def _describe(col: Column) -> str:
 
 def build_template() -> bytes:
     """The import template as .xlsx bytes (small: no personal data, built in memory on each download)."""
-    from openpyxl import Workbook
-    from openpyxl.comments import Comment
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.worksheet.datavalidation import DataValidation
+    from openpyxl import Workbook  # noqa: PLC0415 - openpyxl (~0.2 s) loaded only when a template is built
+    from openpyxl.comments import Comment  # noqa: PLC0415 - openpyxl loaded only when a template is built
+    from openpyxl.styles import Alignment, Font, PatternFill  # noqa: PLC0415 - openpyxl loaded only when a template is built
+    from openpyxl.worksheet.datavalidation import DataValidation  # noqa: PLC0415 - openpyxl loaded only when a template is built
 
     wb = Workbook()
     ws = wb.active

@@ -19,6 +19,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from xueji.accounts.auth import actor_of
 from xueji.accounts.jurisdiction import require_student_roles
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 from xueji.core.htmx import is_htmx
@@ -42,25 +43,27 @@ def _refusal(exc: ApplicationError) -> bool:
 @ui_errors
 @require_GET
 def batch_list(request: HttpRequest) -> HttpResponse:
-    require_student_roles(request.user)
-    page = paginate(request, queries.batch_list(viewer=request.user))
-    schools = list(queries.registrar_schools(viewer=request.user))
+    user = actor_of(request)
+    require_student_roles(user)
+    page = paginate(request, queries.batch_list(viewer=user))
+    schools = list(queries.registrar_schools(viewer=user))
     return render(request, "imports/list.html", {"page": page, "schools": schools})
 
 
 @login_required
 @ui_errors
 def batch_new(request: HttpRequest) -> HttpResponse:
-    schools = queries.registrar_schools(viewer=request.user)
+    user = actor_of(request)
+    schools = queries.registrar_schools(viewer=user)
     if not schools.exists():
         raise NotFound()
     form = UploadForm(request.POST or None, request.FILES or None, schools=schools)
     if request.method == "POST" and form.is_valid():
         try:
             batch = services.import_upload(
-                actor=request.user, school=form.cleaned_data["school"], uploaded=form.cleaned_data["file"]
+                actor=user, school=form.cleaned_data["school"], uploaded=form.cleaned_data["file"]
             )
-            tasks.start_check(actor=request.user, batch=batch)
+            tasks.start_check(actor=user, batch=batch)
         except ApplicationError as exc:
             if _refusal(exc):
                 raise
@@ -94,7 +97,8 @@ def _detail_context(request: HttpRequest, batch: ImportBatch) -> dict[str, objec
 @ui_errors
 @require_GET
 def batch_detail(request: HttpRequest, batch_id: UUID) -> HttpResponse:
-    batch = queries.batch_get(viewer=request.user, batch_id=batch_id)
+    user = actor_of(request)
+    batch = queries.batch_get(viewer=user, batch_id=batch_id)
     context = _detail_context(request, batch)
     if is_htmx(request):
         return render(request, "imports/_batch.html", context)
@@ -105,9 +109,10 @@ def batch_detail(request: HttpRequest, batch_id: UUID) -> HttpResponse:
 @ui_errors
 @require_POST
 def batch_commit(request: HttpRequest, batch_id: UUID) -> HttpResponse:
-    batch = queries.batch_get(viewer=request.user, batch_id=batch_id)
+    user = actor_of(request)
+    batch = queries.batch_get(viewer=user, batch_id=batch_id)
     try:
-        background = tasks.start_commit(actor=request.user, batch=batch)
+        background = tasks.start_commit(actor=user, batch=batch)
     except ApplicationError as exc:
         if _refusal(exc):
             raise
@@ -125,9 +130,10 @@ def batch_commit(request: HttpRequest, batch_id: UUID) -> HttpResponse:
 @require_POST
 def batch_retry(request: HttpRequest, batch_id: UUID) -> HttpResponse:
     """重试: run the failed step again with the same stored file (a crash or a killed worker wrote nothing)."""
-    batch = queries.batch_get(viewer=request.user, batch_id=batch_id)
+    user = actor_of(request)
+    batch = queries.batch_get(viewer=user, batch_id=batch_id)
     try:
-        background = tasks.start_retry(actor=request.user, batch=batch)
+        background = tasks.start_retry(actor=user, batch=batch)
     except ApplicationError as exc:
         if _refusal(exc):
             raise
@@ -144,9 +150,10 @@ def batch_retry(request: HttpRequest, batch_id: UUID) -> HttpResponse:
 @ui_errors
 @require_POST
 def batch_check(request: HttpRequest, batch_id: UUID) -> HttpResponse:
-    batch = queries.batch_get(viewer=request.user, batch_id=batch_id)
+    user = actor_of(request)
+    batch = queries.batch_get(viewer=user, batch_id=batch_id)
     try:
-        tasks.start_check(actor=request.user, batch=batch)
+        tasks.start_check(actor=user, batch=batch)
     except ApplicationError as exc:
         if _refusal(exc):
             raise
@@ -168,16 +175,17 @@ def template_download(request: HttpRequest) -> HttpResponse:
 @require_POST
 def export_roster(request: HttpRequest) -> FileResponse:
     """The school's roster of active students as .xlsx (masked identity numbers; audited)."""
+    user = actor_of(request)
     code = request.POST.get("school", "")
-    school = queries.registrar_schools(viewer=request.user).filter(school_code=code).first()
+    school = queries.registrar_schools(viewer=user).filter(school_code=code).first()
     if school is None:
         raise NotFound()
-    ratelimit_hit(request.user, "export")  # issue #6 §3.10: a Chinese 429 above the account's daily limit
+    ratelimit_hit(user, "export")  # issue #6 §3.10: a Chinese 429 above the account's daily limit
     handle = tempfile.NamedTemporaryFile(prefix="xueji-roster-", suffix=".xlsx", delete=False)  # noqa: SIM115
     handle.close()
     path = Path(handle.name)
     try:
-        services.roster_export(actor=request.user, school=school, target=path)
+        services.roster_export(actor=user, school=school, target=path)
         stream = path.open("rb")
     finally:
         path.unlink(missing_ok=True)  # the open handle keeps the data until the response is sent

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
+from xueji.accounts.auth import actor_of
 from xueji.core.errors import NotFound
 
 from .extra_fields import FieldDef
@@ -132,7 +133,8 @@ ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: Error
 
 @router.get("/", response={200: list[FieldSetOut], **ERRORS}, summary="字段集版本列表（本人管辖省份）")
 def list_field_sets(request: HttpRequest, province_code: str | None = None) -> list[dict[str, Any]]:
-    qs = field_sets_for(request.user)
+    user = actor_of(request)
+    qs = field_sets_for(user)
     if province_code:
         qs = qs.filter(province_code=province_code)
     return [_out(fs) for fs in qs]
@@ -140,14 +142,16 @@ def list_field_sets(request: HttpRequest, province_code: str | None = None) -> l
 
 @router.post("/", response={201: FieldSetOut, **ERRORS}, summary="定义新版本（草稿）")
 def define_field_set(request: HttpRequest, payload: DefineIn) -> Status[dict[str, Any]]:
+    user = actor_of(request)
     fields = [f.model_dump(exclude_none=True) for f in payload.fields]
-    fs = extra_fields_define(actor=request.user, province_code=payload.province_code, fields=fields)
+    fs = extra_fields_define(actor=user, province_code=payload.province_code, fields=fields)
     return Status(201, _out(fs))
 
 
 @router.get("/active/{province_code}", response={200: ActiveOut, **ERRORS}, summary="省份当前生效的字段定义")
 def active_fields(request: HttpRequest, province_code: str) -> dict[str, Any]:
-    if not can_view_province(request.user, province_code):
+    user = actor_of(request)
+    if not can_view_province(user, province_code):
         raise NotFound()
     version, defs = extra_fields_for(province_code)
     return {"province_code": province_code, "version": version, "fields": [_field_out(d) for d in defs]}
@@ -155,21 +159,24 @@ def active_fields(request: HttpRequest, province_code: str) -> dict[str, Any]:
 
 @router.get("/{int:field_set_id}", response={200: FieldSetOut, **ERRORS}, summary="字段集版本详情")
 def get_field_set(request: HttpRequest, field_set_id: int) -> dict[str, Any]:
-    return _out(field_set_get(viewer=request.user, pk=field_set_id))
+    user = actor_of(request)
+    return _out(field_set_get(viewer=user, pk=field_set_id))
 
 
 @router.post(
     "/{int:field_set_id}/file", response={200: FieldSetOut, **ERRORS}, summary="登记报部备案（第三条）"
 )
 def file_field_set(request: HttpRequest, field_set_id: int, payload: FileIn) -> dict[str, Any]:
-    fs = field_set_get(viewer=request.user, pk=field_set_id)
+    user = actor_of(request)
+    fs = field_set_get(viewer=user, pk=field_set_id)
     fs = extra_fields_file(
-        actor=request.user, field_set=fs, filed_on=payload.filed_on, filing_reference=payload.filing_reference
+        actor=user, field_set=fs, filed_on=payload.filed_on, filing_reference=payload.filing_reference
     )
     return _out(fs)
 
 
 @router.post("/{int:field_set_id}/activate", response={200: FieldSetOut, **ERRORS}, summary="启用已备案版本")
 def activate_field_set(request: HttpRequest, field_set_id: int) -> dict[str, Any]:
-    fs = field_set_get(viewer=request.user, pk=field_set_id)
-    return _out(extra_fields_activate(actor=request.user, field_set=fs))
+    user = actor_of(request)
+    fs = field_set_get(viewer=user, pk=field_set_id)
+    return _out(extra_fields_activate(actor=user, field_set=fs))

@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 
 from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import data_grants
+from xueji.accounts.types import Actor
 from xueji.core.errors import NotFound
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
@@ -28,31 +29,31 @@ Validator = Callable[[Mapping[str, Any]], tuple[dict[str, Any], dict[str, str]]]
 NATIONAL_DEFAULT: tuple[FieldDef, ...] = ()
 
 
-def _reach(viewer: Any) -> tuple[bool, set[str]]:
+def _reach(viewer: Actor) -> tuple[bool, set[str]]:
     """(sees every province, the provinces the viewer holds a filed student-data grant in)."""
     grants = data_grants(viewer)
     national = any(g.org_unit.level == OrgLevel.NATIONAL for g in grants)
     return national, {g.org_unit.province_code for g in grants}
 
 
-def sees_all_provinces(viewer: Any) -> bool:
+def sees_all_provinces(viewer: Actor) -> bool:
     """True for a grant at the ministry (第5条: 国家负责各省非基础学籍信息的互联互通)."""
     return _reach(viewer)[0]
 
 
-def can_view_province(viewer: Any, province_code: str) -> bool:
+def can_view_province(viewer: Actor, province_code: str) -> bool:
     national, provinces = _reach(viewer)
     return national or province_code in provinces
 
 
-def viewer_provinces(viewer: Any) -> list[OrgUnit]:
+def viewer_provinces(viewer: Actor) -> list[OrgUnit]:
     """Province departments whose field sets the viewer may read (for headings and filters)."""
     national, provinces = _reach(viewer)
     units = OrgUnit.objects.filter(level=OrgLevel.PROVINCE, is_active=True).order_by("province_code")
     return list(units if national else units.filter(province_code__in=provinces))
 
 
-def definable_provinces(viewer: Any) -> list[OrgUnit]:
+def definable_provinces(viewer: Actor) -> list[OrgUnit]:
     """Province departments where the viewer may define, file and activate field sets.
 
     第3条: 非基础学籍信息由各省级教育行政部门统一确定 — only a filed, trained registrar of the education
@@ -66,14 +67,14 @@ def definable_provinces(viewer: Any) -> list[OrgUnit]:
     return sorted(units.values(), key=lambda u: u.province_code)
 
 
-def field_sets_for(viewer: Any) -> QuerySet[ExtraFieldSet]:
+def field_sets_for(viewer: Actor) -> QuerySet[ExtraFieldSet]:
     """Every version the viewer may read, newest first within each province."""
     national, provinces = _reach(viewer)
     qs = ExtraFieldSet.objects.select_related("created_by").order_by("province_code", "-version")
     return qs if national else qs.filter(province_code__in=provinces)
 
 
-def field_set_get(*, viewer: Any, pk: int) -> ExtraFieldSet:
+def field_set_get(*, viewer: Actor, pk: int) -> ExtraFieldSet:
     """One version, or :class:`NotFound` when it does not exist or lies outside the viewer's provinces."""
     field_set = field_sets_for(viewer).filter(pk=pk).first()
     if field_set is None:

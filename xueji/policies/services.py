@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from xueji.accounts.enums import STUDENT_DATA_ROLES
 from xueji.accounts.jurisdiction import NOT_FILED, data_grants, roles
+from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
 from xueji.core.errors import ApplicationError, Conflict, Forbidden, NotFound
@@ -38,7 +39,7 @@ MAX_REFERENCE = 60
 NOT_PROVINCE_REGISTRAR = "not_province_registrar"
 
 
-def _province_authority(actor: Any, province_code: str) -> OrgUnit:
+def _province_authority(actor: Actor, province_code: str) -> OrgUnit:
     """The province department on whose behalf ``actor`` writes the field set of ``province_code``.
 
     第3条 + 第5条: a filed ``dept_registrar`` of the province-level department. Raises ``registrar_not_filed``
@@ -76,7 +77,7 @@ def _summary(field_set: ExtraFieldSet) -> dict[str, Any]:
     }
 
 
-def extra_fields_define(*, actor: Any, province_code: str, fields: Any) -> ExtraFieldSet:
+def extra_fields_define(*, actor: Actor, province_code: str, fields: Any) -> ExtraFieldSet:
     """Define a new version (max + 1) of the province's non-basic fields, as an inactive, unfiled draft.
 
     第3条: 非基础学籍信息由各省级教育行政部门统一确定. Raises ``registrar_not_filed`` / NotFound / Forbidden
@@ -116,7 +117,7 @@ def extra_fields_define(*, actor: Any, province_code: str, fields: Any) -> Extra
     return field_set
 
 
-def extra_fields_revise(*, actor: Any, field_set: ExtraFieldSet, fields: Any) -> ExtraFieldSet:
+def extra_fields_revise(*, actor: Actor, field_set: ExtraFieldSet, fields: Any) -> ExtraFieldSet:
     """Replace the definition of a draft version. A filed version is immutable (第3条: what was filed with the
     ministry must stay what it was) — raises ``version_filed``; define a new version instead."""
     with transaction.atomic():
@@ -143,7 +144,7 @@ def extra_fields_revise(*, actor: Any, field_set: ExtraFieldSet, fields: Any) ->
 
 
 def extra_fields_file(
-    *, actor: Any, field_set: ExtraFieldSet, filed_on: date | None, filing_reference: str
+    *, actor: Actor, field_set: ExtraFieldSet, filed_on: date | None, filing_reference: str
 ) -> ExtraFieldSet:
     """Record that this version was filed with the ministry (第3条: 报国务院教育行政部门备案).
 
@@ -188,7 +189,7 @@ def extra_fields_file(
     return current
 
 
-def extra_fields_activate(*, actor: Any, field_set: ExtraFieldSet) -> ExtraFieldSet:
+def extra_fields_activate(*, actor: Actor, field_set: ExtraFieldSet) -> ExtraFieldSet:
     """Make this version the one the province's students are validated against.
 
     Only a filed version may be activated (第3条: non-basic information is determined by the province *and

@@ -16,8 +16,10 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from xueji.accounts.auth import actor_of
 from xueji.accounts.enums import STUDENT_DATA_ROLES
 from xueji.accounts.jurisdiction import NOT_FILED, data_grants, roles
+from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 
 from .extra_fields import MAX_FIELDS, TYPE_LABELS, DefinitionInvalid
@@ -50,7 +52,7 @@ def _refuse(exc: ApplicationError) -> NoReturn:
     raise exc
 
 
-def _require_reader(user: Any) -> None:
+def _require_reader(user: Actor) -> None:
     if data_grants(user):
         return
     if roles(user) & STUDENT_DATA_ROLES:
@@ -58,7 +60,7 @@ def _require_reader(user: Any) -> None:
     raise PermissionDenied(_("您的角色无权查看非基础学籍信息字段"))
 
 
-def _require_definer(user: Any) -> list:
+def _require_definer(user: Actor) -> list:
     units = definable_provinces(user)
     if not units:
         _require_reader(user)
@@ -66,7 +68,7 @@ def _require_definer(user: Any) -> list:
     return units
 
 
-def _get(user: Any, pk: int) -> ExtraFieldSet:
+def _get(user: Actor, pk: int) -> ExtraFieldSet:
     try:
         return field_set_get(viewer=user, pk=pk)
     except NotFound as exc:
@@ -83,12 +85,13 @@ def _badge(field_set: ExtraFieldSet) -> dict[str, str]:
 @require_GET
 def field_set_list(request: HttpRequest) -> HttpResponse:
     """Versions of the viewer's province(s), newest first, with state badges."""
-    _require_reader(request.user)
-    provinces = viewer_provinces(request.user)
-    national = sees_all_provinces(request.user)
-    definable = {u.province_code for u in definable_provinces(request.user)}
+    user = actor_of(request)
+    _require_reader(user)
+    provinces = viewer_provinces(user)
+    national = sees_all_provinces(user)
+    definable = {u.province_code for u in definable_provinces(user)}
     by_province: dict[str, list[dict[str, Any]]] = {}
-    for fs in field_sets_for(request.user):
+    for fs in field_sets_for(user):
         by_province.setdefault(fs.province_code, []).append(
             {"obj": fs, "badge": _badge(fs), "count": len(fs.fields)}
         )
@@ -149,12 +152,13 @@ def _save(request: HttpRequest, editor: FieldSetEditor, write: Any) -> ExtraFiel
 @require_http_methods(["GET", "POST"])
 def field_set_new(request: HttpRequest) -> HttpResponse:
     """Define a new version (a draft) with the row editor; ``?from=<id>`` starts from an existing version."""
-    units = _require_definer(request.user)
+    user = actor_of(request)
+    units = _require_definer(user)
     codes = [u.province_code for u in units]
     if request.method == "GET":
         source = request.GET.get("from", "")
         if source.isdigit():
-            editor = FieldSetEditor.from_definitions(field_defs(_get(request.user, int(source))))
+            editor = FieldSetEditor.from_definitions(field_defs(_get(user, int(source))))
         else:
             editor = FieldSetEditor.blank()
         return _render_form(request, editor=editor, units=units, province_code=codes[0])
@@ -171,7 +175,7 @@ def field_set_new(request: HttpRequest) -> HttpResponse:
     field_set = _save(
         request,
         editor,
-        lambda defs: extra_fields_define(actor=request.user, province_code=province_code, fields=defs),
+        lambda defs: extra_fields_define(actor=user, province_code=province_code, fields=defs),
     )
     if field_set is None:
         return _render_form(request, editor=editor, units=units, province_code=province_code, status=400)
@@ -183,8 +187,9 @@ def field_set_new(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def field_set_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """Edit a draft. Filed versions are immutable (第3条) — the page sends the user to define a new one."""
-    field_set = _get(request.user, pk)
-    units = _require_definer(request.user)
+    actor = actor_of(request)
+    field_set = _get(actor, pk)
+    units = _require_definer(actor)
     if field_set.province_code not in {u.province_code for u in units}:
         raise PermissionDenied(_("只有省级教育行政部门学籍管理员可以修改本省非基础学籍信息（第三条）"))
     if field_set.filed_on is not None:
@@ -204,7 +209,7 @@ def field_set_edit(request: HttpRequest, pk: int) -> HttpResponse:
     saved = _save(
         request,
         editor,
-        lambda defs: extra_fields_revise(actor=request.user, field_set=field_set, fields=defs),
+        lambda defs: extra_fields_revise(actor=actor, field_set=field_set, fields=defs),
     )
     if saved is None:
         return _render_form(
@@ -223,7 +228,8 @@ def field_set_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def field_set_row(request: HttpRequest) -> HttpResponse:
     """htmx: one more editor row, plus the management form's new total (swapped out of band)."""
-    _require_definer(request.user)
+    user = actor_of(request)
+    _require_definer(user)
     raw = request.GET.get(f"{PREFIX}-TOTAL_FORMS", "0")
     index = int(raw) if raw.isdigit() else 0
     if index >= MAX_FIELDS:
@@ -243,7 +249,8 @@ def _render_detail(
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    can_manage = field_set.province_code in {u.province_code for u in definable_provinces(request.user)}
+    user = actor_of(request)
+    can_manage = field_set.province_code in {u.province_code for u in definable_provinces(user)}
     defs = field_defs(field_set)
     return render(
         request,
@@ -257,7 +264,7 @@ def _render_detail(
             "filing": filing or FilingForm(),
             "error": error,
             "province": next(
-                (u for u in viewer_provinces(request.user) if u.province_code == field_set.province_code),
+                (u for u in viewer_provinces(user) if u.province_code == field_set.province_code),
                 None,
             ),
         },
@@ -268,22 +275,24 @@ def _render_detail(
 @login_required
 @require_GET
 def field_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    _require_reader(request.user)
-    return _render_detail(request, _get(request.user, pk))
+    user = actor_of(request)
+    _require_reader(user)
+    return _render_detail(request, _get(user, pk))
 
 
 @login_required
 @require_POST
 def field_set_file(request: HttpRequest, pk: int) -> HttpResponse:
     """Record the ministry filing (第3条: 报国务院教育行政部门备案)."""
-    _require_reader(request.user)
-    field_set = _get(request.user, pk)
+    user = actor_of(request)
+    _require_reader(user)
+    field_set = _get(user, pk)
     form = FilingForm(request.POST)
     if not form.is_valid():
         return _render_detail(request, field_set, filing=form, status=400)
     try:
         extra_fields_file(
-            actor=request.user,
+            actor=user,
             field_set=field_set,
             filed_on=form.cleaned_data["filed_on"],
             filing_reference=form.cleaned_data["filing_reference"],
@@ -305,10 +314,11 @@ def field_set_file(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def field_set_activate(request: HttpRequest, pk: int) -> HttpResponse:
     """Activate a filed version; the previous active version is retired in the same transaction."""
-    _require_reader(request.user)
-    field_set = _get(request.user, pk)
+    user = actor_of(request)
+    _require_reader(user)
+    field_set = _get(user, pk)
     try:
-        activated = extra_fields_activate(actor=request.user, field_set=field_set)
+        activated = extra_fields_activate(actor=user, field_set=field_set)
     except (NotFound, Forbidden) as exc:
         _refuse(exc)
     except ApplicationError as exc:

@@ -11,6 +11,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
+from xueji.accounts.auth import actor_of
 from xueji.core.pagination import MAX_PAGE
 
 from .models import OrgUnit
@@ -76,19 +77,21 @@ def _org(unit: OrgUnit) -> dict[str, Any]:
 
 @router.get("/", response={200: list[OrgOut], **ERRORS}, summary="我的机构（管辖范围的顶端）")
 def list_org_roots(request: HttpRequest) -> Any:
-    return [_org(u) for u in org_roots(request.auth)]  # type: ignore[attr-defined]
+    user = actor_of(request)
+    return [_org(u) for u in org_roots(user)]
 
 
 @router.get("/{org_id}", response={200: OrgDetailOut, **ERRORS}, summary="机构详情")
 def get_org(request: HttpRequest, org_id: int) -> Any:
-    unit = org_get(viewer=request.auth, org_id=org_id)  # type: ignore[attr-defined]
+    user = actor_of(request)
+    unit = org_get(viewer=user, org_id=org_id)
     ancestors = [_org(a) for a in unit.ancestors() if a.pk != unit.pk]
     return {**_org(unit), "ancestors": ancestors}
 
 
 @router.get("/{org_id}/children", response={200: OrgChildrenPageOut, **ERRORS}, summary="下级机构与学校")
 def list_org_children(request: HttpRequest, org_id: int, filters: Query[OrgChildrenFiltersIn]) -> Any:
-    viewer = request.auth  # type: ignore[attr-defined]
+    viewer = actor_of(request)
     qs = org_children(viewer=viewer, parent=org_get(viewer=viewer, org_id=org_id))
     start = (filters.page - 1) * filters.page_size
     items = [_org(u) for u in qs[start : start + filters.page_size]]

@@ -7,16 +7,17 @@ from typing import Any
 from django.db.models import QuerySet
 
 from xueji.accounts.jurisdiction import all_grants, org_scope_q
+from xueji.accounts.types import Actor
 from xueji.core.errors import NotFound
 
 from .models import OrgUnit
 
 
-def org_units_visible(viewer: Any) -> QuerySet[OrgUnit]:
+def org_units_visible(viewer: Actor) -> QuerySet[OrgUnit]:
     return OrgUnit.objects.filter(org_scope_q(viewer))
 
 
-def org_roots(viewer: Any) -> list[OrgUnit]:
+def org_roots(viewer: Actor) -> list[OrgUnit]:
     """The units the viewer holds grants at (the tops of their jurisdiction), most general first."""
     units = {g.org_unit.pk: g.org_unit for g in all_grants(viewer)}
     ordered = sorted(units.values(), key=lambda u: len(u.path))
@@ -27,13 +28,13 @@ def org_roots(viewer: Any) -> list[OrgUnit]:
     return roots
 
 
-def org_get(*, viewer: Any, org_id: Any) -> OrgUnit:
+def org_get(*, viewer: Actor, org_id: Any) -> OrgUnit:
     unit = org_units_visible(viewer).filter(pk=org_id).first() if str(org_id).isdigit() else None
     if unit is None:
         raise NotFound()
     return unit
 
 
-def org_children(*, viewer: Any, parent: OrgUnit) -> QuerySet[OrgUnit]:
+def org_children(*, viewer: Actor, parent: OrgUnit) -> QuerySet[OrgUnit]:
     """Children of ``parent`` that the viewer may see, departments first then schools, by code."""
     return org_units_visible(viewer).filter(parent=parent).order_by("level", "code")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
 from xueji.core.errors import ApplicationError
+from xueji.core.types import ActorLike
 
 from . import divisions
 from .enums import NATIONAL_CODE, OrgLevel
@@ -30,7 +29,7 @@ def dept_name(division: divisions.Division) -> str:
 
 
 @transaction.atomic
-def load_departments(*, actor: Any = None, province_codes: set[str] | None = None) -> int:
+def load_departments(*, actor: ActorLike | None = None, province_codes: set[str] | None = None) -> int:
     """Create the ministry and the education department of every current division (idempotent).
 
     ``province_codes`` limits the load (tests and small demos). Returns the number of units created.

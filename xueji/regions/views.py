@@ -8,6 +8,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from xueji.accounts.auth import actor_of
+from xueji.accounts.types import Actor
 from xueji.core.web import ui_errors
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
@@ -15,7 +17,7 @@ from xueji.regions.queries import org_children, org_get, org_roots
 from xueji.schools.queries import school_list
 
 
-def _nodes(viewer: Any, units: list[OrgUnit]) -> list[dict[str, Any]]:
+def _nodes(viewer: Actor, units: list[OrgUnit]) -> list[dict[str, Any]]:
     """Tree nodes: departments expand; schools carry their type and active-student count."""
     school_ids = [u.pk for u in units if u.level == OrgLevel.SCHOOL]
     schools = {s.pk: s for s in school_list(viewer=viewer).filter(pk__in=school_ids)} if school_ids else {}
@@ -39,7 +41,7 @@ def _nodes(viewer: Any, units: list[OrgUnit]) -> list[dict[str, Any]]:
 @login_required
 @ui_errors
 def tree(request: HttpRequest) -> HttpResponse:
-    viewer = request.user
+    viewer = actor_of(request)
     roots = org_roots(viewer)
     nodes = _nodes(viewer, roots)
     for node in nodes:  # the tops of the viewer's jurisdiction open with their children shown
@@ -54,7 +56,7 @@ def tree(request: HttpRequest) -> HttpResponse:
 @ui_errors
 def children(request: HttpRequest, org_id: int) -> HttpResponse:
     """The htmx partial: one level of children under ``org_id``."""
-    viewer = request.user
+    viewer = actor_of(request)
     parent = org_get(viewer=viewer, org_id=org_id)
     nodes = _nodes(viewer, list(org_children(viewer=viewer, parent=parent)))
     return render(request, "regions/_children.html", {"nodes": nodes, "parent": parent})
@@ -63,7 +65,7 @@ def children(request: HttpRequest, org_id: int) -> HttpResponse:
 @login_required
 @ui_errors
 def detail(request: HttpRequest, org_id: int) -> HttpResponse:
-    viewer = request.user
+    viewer = actor_of(request)
     unit = org_get(viewer=viewer, org_id=org_id)
     ancestors = [a for a in unit.ancestors() if a.pk != unit.pk]
     nodes = _nodes(viewer, list(org_children(viewer=viewer, parent=unit)))

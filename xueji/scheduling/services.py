@@ -30,7 +30,7 @@ def resolve(entries: list[Entry]) -> dict[str, Task[Any, Any]]:
 
 
 def scheduled_runs_enqueue_due(
-    *, actor: Any, entries: list[Entry], tasks: dict[str, Task[Any, Any]], now: datetime
+    *, actor: None, entries: list[Entry], tasks: dict[str, Task[Any, Any]], now: datetime
 ) -> list[str]:
     """Enqueue every entry due at ``now`` whose slot has no ledger row yet; returns the names enqueued.
 
@@ -55,7 +55,7 @@ def scheduled_runs_enqueue_due(
     return enqueued
 
 
-def scheduled_runs_prune(*, actor: Any, now: datetime) -> int:
+def scheduled_runs_prune(*, actor: None, now: datetime) -> int:
     """Delete ledger rows older than :data:`LEDGER_DAYS` (a daily slot is a date: old rows are never due)."""
     deleted, _ = ScheduledRun.objects.filter(enqueued_at__lt=now - timedelta(days=LEDGER_DAYS)).delete()
     return deleted

@@ -18,8 +18,10 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
+from xueji.accounts.auth import actor_of
 from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import all_grants, data_grants, roles
+from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError, FieldError, Forbidden
 from xueji.core.pagination import page_of
 from xueji.regions.enums import OrgLevel
@@ -65,7 +67,7 @@ def _detail(school: School) -> dict[str, Any]:
     }
 
 
-def creator_units(actor: Any) -> list[OrgUnit]:
+def creator_units(actor: Actor) -> list[OrgUnit]:
     """Department units whose subtree the actor may add schools to: filed ``dept_registrar`` grants
     (第22条 先培训后上岗) and ``system_admin`` grants, never at a school."""
     units = [g.org_unit for g in data_grants(actor) if g.role == Role.DEPT_REGISTRAR]
@@ -93,7 +95,7 @@ def _county_department(county_code: str) -> OrgUnit:
 
 @router.get("/", response={200: SchoolPageOut, **READ_ERRORS}, summary="学校列表（管辖范围内）")
 def list_schools(request: HttpRequest, filters: Query[SchoolFiltersIn]) -> Any:
-    viewer = request.auth  # type: ignore[attr-defined]
+    viewer = actor_of(request)
     qs = school_list(viewer=viewer, q=filters.q.strip(), school_type=filters.type, state=filters.state)
     rows, count = _page(qs, filters.page, filters.page_size)
     items = [
@@ -116,7 +118,8 @@ def list_schools(request: HttpRequest, filters: Query[SchoolFiltersIn]) -> Any:
 
 @router.get("/{school_id}", response={200: SchoolDetailOut, **READ_ERRORS}, summary="学校详情")
 def get_school(request: HttpRequest, school_id: int) -> Any:
-    return _detail(school_get(viewer=request.auth, school_id=school_id))  # type: ignore[attr-defined]
+    user = actor_of(request)
+    return _detail(school_get(viewer=user, school_id=school_id))
 
 
 @router.post(
@@ -125,7 +128,7 @@ def get_school(request: HttpRequest, school_id: int) -> Any:
     summary="创建学校（县级及以上部门学籍管理员或系统管理员，第五条）",
 )
 def create_school(request: HttpRequest, payload: SchoolCreateIn) -> Any:
-    actor = request.auth  # type: ignore[attr-defined]
+    actor = actor_of(request)
     units = creator_units(actor)
     if not units:
         if Role.DEPT_REGISTRAR in roles(actor):

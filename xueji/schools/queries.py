@@ -7,12 +7,13 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from xueji.accounts.jurisdiction import all_grants, scope_q
+from xueji.accounts.types import Actor
 from xueji.core.errors import NotFound
 
 from .models import School
 
 
-def _subtree_q(viewer: Any) -> Q:
+def _subtree_q(viewer: Actor) -> Q:
     paths = {g.org_unit.path for g in all_grants(viewer)}
     if not paths:
         return Q(pk__in=[])
@@ -22,7 +23,7 @@ def _subtree_q(viewer: Any) -> Q:
     return q
 
 
-def school_list(*, viewer: Any, q: str = "", school_type: str = "", state: str = "") -> QuerySet[School]:
+def school_list(*, viewer: Actor, q: str = "", school_type: str = "", state: str = "") -> QuerySet[School]:
     qs = School.objects.filter(_subtree_q(viewer)).select_related("org", "supervising_dept", "central_school")
     if q:
         qs = qs.filter(Q(name__contains=q) | Q(school_code__startswith=q))
@@ -35,7 +36,7 @@ def school_list(*, viewer: Any, q: str = "", school_type: str = "", state: str =
     )
 
 
-def school_get(*, viewer: Any, school_id: Any = None, school_code: str | None = None) -> School:
+def school_get(*, viewer: Actor, school_id: Any = None, school_code: str | None = None) -> School:
     qs = School.objects.filter(_subtree_q(viewer)).select_related("org", "supervising_dept", "central_school")
     if school_code is not None:
         school = qs.filter(school_code=school_code).first()
@@ -48,7 +49,7 @@ def school_get(*, viewer: Any, school_id: Any = None, school_code: str | None = 
     return school
 
 
-def class_counts(*, viewer: Any, school: School) -> list[tuple[int, str, int]]:
+def class_counts(*, viewer: Actor, school: School) -> list[tuple[int, str, int]]:
     """(grade, class, active students) of ``school``, sorted — counting only the enrollments the viewer may see
     (the student-data scope of :func:`xueji.accounts.jurisdiction.scope_q`: filed registrars and departments;
     the admin roles count nothing, 三权分立)."""

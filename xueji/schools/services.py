@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 
+from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
 from xueji.core.errors import ApplicationError, FieldError
@@ -22,7 +21,7 @@ from .validators import validate_school_code
 @transaction.atomic
 def school_create(
     *,
-    actor: Any,
+    actor: Actor | None,
     name: str,
     school_code: str,
     school_type: str,

@@ -10,8 +10,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from xueji.accounts.auth import actor_of
 from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import all_grants, data_grants
+from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError, NotFound
 from xueji.core.web import paginate, ui_errors, url_or_none
 from xueji.regions.enums import OrgLevel
@@ -41,7 +43,7 @@ GRADE_LABELS = {
 }
 
 
-def creator_units(user: Any) -> list[OrgUnit]:
+def creator_units(user: Actor) -> list[OrgUnit]:
     """Units under which the user may create schools: filed department registrars at county level or above
     (第5条: the county registers its schools; a city/province for directly administered ones) and system
     administrators (who maintain the school registry)."""
@@ -57,11 +59,12 @@ def creator_units(user: Any) -> list[OrgUnit]:
 @login_required
 @ui_errors
 def school_list_view(request: HttpRequest) -> HttpResponse:
+    user = actor_of(request)
     q = request.GET.get("q", "").strip()
     school_type = request.GET.get("type", "")
     state = request.GET.get("state", "")
     schools = school_list(
-        viewer=request.user,
+        viewer=user,
         q=q,
         school_type=school_type if school_type in SchoolType.values else "",
         state=state if state in SchoolState.values else "",
@@ -77,12 +80,12 @@ def school_list_view(request: HttpRequest) -> HttpResponse:
             "state": state,
             "types": SchoolType.choices,
             "states": SchoolState.choices,
-            "can_create": bool(creator_units(request.user)),
+            "can_create": bool(creator_units(user)),
         },
     )
 
 
-def grade_class_counts(viewer: Any, school: School) -> list[dict[str, Any]]:
+def grade_class_counts(viewer: Actor, school: School) -> list[dict[str, Any]]:
     """Active students of a school by grade and class, as the viewer may see them."""
     grades: dict[int, list[tuple[str, int]]] = {}
     for grade, class_name, n in class_counts(viewer=viewer, school=school):
@@ -101,8 +104,9 @@ def grade_class_counts(viewer: Any, school: School) -> list[dict[str, Any]]:
 @login_required
 @ui_errors
 def school_detail(request: HttpRequest, school_id: int) -> HttpResponse:
-    school = school_get(viewer=request.user, school_id=school_id)
-    grades = grade_class_counts(request.user, school)
+    user = actor_of(request)
+    school = school_get(viewer=user, school_id=school_id)
+    grades = grade_class_counts(user, school)
     return render(
         request,
         "schools/detail.html",
@@ -122,14 +126,15 @@ def school_detail(request: HttpRequest, school_id: int) -> HttpResponse:
 def school_new(request: HttpRequest) -> HttpResponse:
     """Create a school (第5条) — for department registrars at county level or above and system admins,
     only inside their own part of the tree."""
-    units = creator_units(request.user)
+    user = actor_of(request)
+    units = creator_units(user)
     if not units:
         raise NotFound()
     form = SchoolForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            school = _create(request.user, units, data)
+            school = _create(user, units, data)
         except ApplicationError as exc:
             form.add_service_errors(exc.fields, exc.message, exc.code)
         else:
@@ -138,7 +143,7 @@ def school_new(request: HttpRequest) -> HttpResponse:
                 _("已创建学校 %(name)s（%(code)s）") % {"name": school.name, "code": school.school_code},
             )
             return redirect("schools:detail", school.pk)
-    counties = list(org_units_visible(request.user).filter(level=OrgLevel.COUNTY).order_by("code")[:400])
+    counties = list(org_units_visible(user).filter(level=OrgLevel.COUNTY).order_by("code")[:400])
     counties = [c for c in counties if any(c.path.startswith(u.path) for u in units)]
     return render(
         request,
@@ -148,7 +153,7 @@ def school_new(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _create(user: Any, units: list[OrgUnit], data: dict[str, Any]) -> Any:
+def _create(user: Actor, units: list[OrgUnit], data: dict[str, Any]) -> Any:
     county = data["county_code"].strip()
     listing = data["listing"]
     if listing == Listing.MAINLAND:

@@ -24,17 +24,20 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import File, Form, Query, Router, Status, UploadedFile
 
+from xueji.accounts.auth import actor_of
 from xueji.accounts.jurisdiction import (
     require_registrar_for_school,
     require_student_data_reader,
     scope_q,
 )
+from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.models import AuditEvent
 from xueji.core.errors import ApplicationError
 from xueji.core.masking import mask_phone
 from xueji.core.pagination import page_of
 from xueji.core.ratelimit import ratelimit_hit
+from xueji.policies.queries import extra_validator_for
 from xueji.regions.models import OrgUnit
 from xueji.schools.queries import school_get
 
@@ -98,8 +101,8 @@ ACCESS_EVENTS = (EventType.STUDENT_VIEWED, EventType.STUDENT_REVEALED)
 _PERSON_PLAIN = tuple(s.key for s in PERSON_FIELDS if s.key not in {"id_number", "phone"})
 
 
-def _reader(request: HttpRequest) -> Any:
-    return require_student_data_reader(request.auth)  # type: ignore[attr-defined]
+def _reader(request: HttpRequest) -> Actor:
+    return require_student_data_reader(actor_of(request))
 
 
 _page = page_of
@@ -207,7 +210,7 @@ def _problem(p: ProblemRecord) -> dict[str, Any]:
     }
 
 
-def _history_visible(viewer: Any, enrollment: Enrollment) -> QuerySet[AuditEvent]:
+def _history_visible(viewer: Actor, enrollment: Enrollment) -> QuerySet[AuditEvent]:
     """Events about this student at org units the viewer may see (a record that moved here from another
     county shows only this subtree's part of its story), newest first; access events excluded."""
     visible_orgs = OrgUnit.objects.filter(scope_q(viewer, "path")).values("id")
@@ -259,8 +262,6 @@ def register_student(request: HttpRequest, payload: StudentRegisterIn) -> Any:
     400 ``registration_invalid`` with one Chinese message per bad field; 409 ``student_already_enrolled``
     (naming the school that holds the active record) when the identity document is already enrolled.
     """
-    from xueji.policies.queries import extra_validator_for
-
     viewer = _reader(request)
     school = school_get(viewer=viewer, school_id=payload.school_id)
     require_registrar_for_school(viewer, school)

@@ -1,5 +1,9 @@
 from django.apps import AppConfig
 
+from xueji.policies.extra_fields import reserve_basic_fields
+
+from .fields import ENROLLMENT_FIELDS, PERSON_FIELDS
+
 
 class StudentsConfig(AppConfig):
     name = "xueji.students"
@@ -9,9 +13,5 @@ class StudentsConfig(AppConfig):
     def ready(self) -> None:
         """第3条: the national basic fields (this app's catalog) are reserved: no province's extra field may
         take their key or header (policies stands below students and learns them here)."""
-        from xueji.policies.extra_fields import reserve_basic_fields
-
-        from .fields import ENROLLMENT_FIELDS, PERSON_FIELDS
-
         specs = (*PERSON_FIELDS, *ENROLLMENT_FIELDS)
         reserve_basic_fields(keys=[s.key for s in specs], labels=[s.label for s in specs])

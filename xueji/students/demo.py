@@ -38,6 +38,8 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from faker import Faker
+from faker.providers.person.zh_CN import Provider as ZhPerson
 
 from xueji.accounts.enums import Role
 from xueji.accounts.models import RoleGrant, User
@@ -401,9 +403,6 @@ class StudentMaker:
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
-        from faker import Faker
-        from faker.providers.person.zh_CN import Provider as ZhPerson
-
         self.rng = random.Random(self.seed)  # noqa: S311 - demo data, not security
         self.year = school_year_start(self.today)
         fake = Faker("zh_CN")

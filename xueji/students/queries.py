@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from xueji.accounts.jurisdiction import scope_q
+from xueji.accounts.types import Actor
 from xueji.audit.models import AuditEvent, FieldHistory
 from xueji.audit.queries import events_about
 from xueji.core.errors import NotFound
@@ -37,13 +38,13 @@ class StudentFilters:
     include_inactive: bool = False
 
 
-def enrollments_visible(viewer: Any) -> QuerySet[Enrollment]:
+def enrollments_visible(viewer: Actor) -> QuerySet[Enrollment]:
     """Every enrollment (current and former) in the viewer's subtree. Former students stay findable by the
     levels that held them (domain.md §9 lesson 9)."""
     return Enrollment.objects.filter(scope_q(viewer, "scope_path"))
 
 
-def student_list(*, viewer: Any, filters: StudentFilters) -> QuerySet[Enrollment]:
+def student_list(*, viewer: Actor, filters: StudentFilters) -> QuerySet[Enrollment]:
     qs = enrollments_visible(viewer).select_related("person", "school", "snapshot")
     if not filters.include_inactive:
         qs = qs.filter(is_active=True)
@@ -68,7 +69,7 @@ def student_list(*, viewer: Any, filters: StudentFilters) -> QuerySet[Enrollment
     return qs.order_by("school_id", "grade", "class_name", "person__name")
 
 
-def student_get(*, viewer: Any, person_id: Any) -> Enrollment:
+def student_get(*, viewer: Actor, person_id: Any) -> Enrollment:
     """The viewer's enrollment of a person: the active one if visible, else the latest visible former one.
     Outside the viewer's jurisdiction → NotFound."""
     try:
@@ -130,7 +131,7 @@ def record_documents(enrollment: Enrollment) -> QuerySet[ArchiveDocument]:
     return qs.order_by("uploaded_at", "id")
 
 
-def record_history(*, viewer: Any, person_id: Any) -> QuerySet[FieldHistory]:
+def record_history(*, viewer: Actor, person_id: Any) -> QuerySet[FieldHistory]:
     """The before/after values of a student's personal fields (issue #6 §3.3), newest first.
 
     Kept out of the audit trail (whose events carry the field names with masked values) and readable only by
@@ -148,7 +149,7 @@ def record_history(*, viewer: Any, person_id: Any) -> QuerySet[FieldHistory]:
     )
 
 
-def student_history(*, viewer: Any, person_id: Any, include_views: bool = True) -> QuerySet[AuditEvent]:
+def student_history(*, viewer: Actor, person_id: Any, include_views: bool = True) -> QuerySet[AuditEvent]:
     """The audit events about one student, newest first — only if the viewer may see the student
     (:func:`student_get`, else NotFound → 404; 第23、24条). ``include_views=False`` shows the changes only."""
     enrollment = student_get(viewer=viewer, person_id=person_id)
@@ -164,7 +165,7 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     data[leaf] = value
 
 
-def history_with_values(*, viewer: Any, person_id: Any, events: list[Any]) -> list[tuple[Any, Any]]:
+def history_with_values(*, viewer: Actor, person_id: Any, events: list[Any]) -> list[tuple[Any, Any]]:
     """(before, after) of each audit event about a student with the masked personal values filled in from
     the record history the viewer may read (:func:`record_history`; NotFound when the student is not
     visible). Events without history rows keep their (masked) payloads."""
@@ -185,7 +186,7 @@ def history_with_values(*, viewer: Any, person_id: Any, events: list[Any]) -> li
     return out
 
 
-def archives_due(*, viewer: Any, within_days: int = 14, today: date | None = None) -> QuerySet[Enrollment]:
+def archives_due(*, viewer: Actor, within_days: int = 14, today: date | None = None) -> QuerySet[Enrollment]:
     """第6条: archives not completed, due within ``within_days`` or overdue."""
     today = today or timezone.localdate()
     horizon = date.fromordinal(today.toordinal() + within_days)
@@ -197,7 +198,7 @@ def archives_due(*, viewer: Any, within_days: int = 14, today: date | None = Non
     )
 
 
-def problems_open(*, viewer: Any) -> QuerySet[ProblemRecord]:
+def problems_open(*, viewer: Actor) -> QuerySet[ProblemRecord]:
     return (
         ProblemRecord.objects.filter(scope_q(viewer, "scope_path"), state=ProblemRecord.State.OPEN)
         .select_related("person", "other_person")
@@ -205,7 +206,7 @@ def problems_open(*, viewer: Any) -> QuerySet[ProblemRecord]:
     )
 
 
-def problem_get(*, viewer: Any, problem_id: Any) -> ProblemRecord:
+def problem_get(*, viewer: Actor, problem_id: Any) -> ProblemRecord:
     try:
         problem = ProblemRecord.objects.filter(scope_q(viewer, "scope_path"), pk=problem_id).first()
     except (ValueError, TypeError):

@@ -4,6 +4,7 @@ family members, the electronic archive (第6条) and problem records (第9条)."
 from __future__ import annotations
 
 import hashlib
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import data_grants, in_scope, require_registrar_for_school
+from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
 from xueji.core.errors import ApplicationError, FieldError, Forbidden, NotFound
@@ -42,7 +44,7 @@ def _require_active(enrollment: Enrollment) -> None:
         raise ApplicationError("record_inactive", "该学籍已不在本校在读，不能修改")
 
 
-def student_view(*, actor: Any, enrollment: Enrollment) -> None:
+def student_view(*, actor: Actor, enrollment: Enrollment) -> None:
     """A full view of a record is an audited event (第24条 strict data use)."""
     record(
         event_type=EventType.STUDENT_VIEWED,
@@ -55,7 +57,7 @@ def student_view(*, actor: Any, enrollment: Enrollment) -> None:
 FROZEN_UNREVEALABLE = frozenset({"id_number", "phone", "guardian_phone"})
 
 
-def student_reveal(*, actor: Any, enrollment: Enrollment, field: str, guardian_id: Any = None) -> str:
+def student_reveal(*, actor: Actor, enrollment: Enrollment, field: str, guardian_id: Any = None) -> str:
     """Reveal one masked identifier — 身份证件号, 学籍号, 联系电话, or a family member's phone — audited; masked
     everywhere else (a 学籍号 or ID number reveals region, birth date and sex: security.md §0). On a former
     school's frozen copy (``FrozenPerson``, issue #6 §3.5) the ID number and phones are NotFound: they stay
@@ -92,7 +94,7 @@ def student_reveal(*, actor: Any, enrollment: Enrollment, field: str, guardian_i
     return str(value)
 
 
-def archive_open(*, actor: Any, enrollment: Enrollment, doc_id: Any) -> ArchiveDocument:
+def archive_open(*, actor: Actor, enrollment: Enrollment, doc_id: Any) -> ArchiveDocument:
     """Open one archive document for download — an audited read (第24条)."""
     doc = (
         ArchiveDocument.objects.filter(person_id=enrollment.person_id, pk=doc_id).first()
@@ -113,8 +115,6 @@ def archive_open(*, actor: Any, enrollment: Enrollment, doc_id: Any) -> ArchiveD
 
 
 def _is_uuid(value: Any) -> bool:
-    import uuid
-
     try:
         uuid.UUID(str(value))
     except ValueError:
@@ -123,7 +123,7 @@ def _is_uuid(value: Any) -> bool:
 
 
 @transaction.atomic
-def student_update(*, actor: Any, enrollment: Enrollment, changes: dict[str, Any]) -> Person:
+def student_update(*, actor: Actor, enrollment: Enrollment, changes: dict[str, Any]) -> Person:
     """Edit ordinary basic fields (第7条: the school keeps the record current).
 
     Key fields (姓名, 证件, 性别, 出生日期) are refused here: they change only through the key-data change flow
@@ -173,7 +173,7 @@ def _jsonable(value: Any) -> Any:
 
 
 @transaction.atomic
-def guardian_add(*, actor: Any, enrollment: Enrollment, data: dict[str, Any]) -> Guardian:
+def guardian_add(*, actor: Actor, enrollment: Enrollment, data: dict[str, Any]) -> Guardian:
     require_registrar_for_school(actor, enrollment.school)
     _require_active(enrollment)
     errors: dict[str, str] = {}
@@ -207,7 +207,7 @@ def sniff_content_type(head: bytes) -> str | None:
 
 @transaction.atomic
 def archive_attach(
-    *, actor: Any, enrollment: Enrollment, kind: str, title: str, data: bytes
+    *, actor: Actor, enrollment: Enrollment, kind: str, title: str, data: bytes
 ) -> ArchiveDocument:
     """Add a document to the electronic archive (第6条). PDF/JPEG/PNG only, by content; size-limited."""
     require_registrar_for_school(actor, enrollment.school)
@@ -246,7 +246,7 @@ def archive_attach(
 
 
 @transaction.atomic
-def archive_complete(*, actor: Any, enrollment: Enrollment) -> Enrollment:
+def archive_complete(*, actor: Actor, enrollment: Enrollment) -> Enrollment:
     """Mark the electronic archive built (第6条: within two months of registration). Needs at least one
     identity or enrollment document in the archive."""
     require_registrar_for_school(actor, enrollment.school)
@@ -269,7 +269,7 @@ def archive_complete(*, actor: Any, enrollment: Enrollment) -> Enrollment:
 
 
 @transaction.atomic
-def problem_resolve(*, actor: Any, problem: ProblemRecord, outcome: str, note: str) -> ProblemRecord:
+def problem_resolve(*, actor: Actor, problem: ProblemRecord, outcome: str, note: str) -> ProblemRecord:
     """第9条: the upper level resolves problem records. A suspected duplicate is confirmed as two different
     children (``distinct``) or marked handled after the school corrected/removed the record (``resolved``).
     Only department registrars or approvers whose jurisdiction covers the record may resolve."""

@@ -9,9 +9,14 @@ context; it must apply the viewer's jurisdiction itself.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-SectionProvider = Callable[[Any, Any], dict[str, Any]]
+if TYPE_CHECKING:  # imported by ChangesConfig while the app registry loads: no model at run time
+    from xueji.accounts.types import Actor
+
+    from .models import Enrollment
+
+SectionProvider = Callable[["Actor", "Enrollment"], dict[str, Any]]
 
 _PROVIDERS: dict[str, SectionProvider] = {}
 
@@ -21,7 +26,7 @@ def register_record_section(name: str, provider: SectionProvider) -> None:
     _PROVIDERS[name] = provider
 
 
-def record_sections_context(viewer: Any, enrollment: Any) -> dict[str, Any]:
+def record_sections_context(viewer: Actor, enrollment: Enrollment) -> dict[str, Any]:
     """The merged context of every registered section, in registration order."""
     context: dict[str, Any] = {}
     for provider in _PROVIDERS.values():

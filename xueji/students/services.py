@@ -13,10 +13,11 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from xueji.accounts.jurisdiction import require_registrar_for_school
+from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.services import record, record_many
 from xueji.core.bulk import insert_rows
@@ -30,7 +31,16 @@ from xueji.schools.models import School
 from . import numbers
 from .enums import StudentStatus
 from .fields import PERSON_FIELDS
-from .models import Enrollment, Guardian, IdentityKey, JSequence, Person, ProblemRecord, StudentNumber
+from .models import (
+    Enrollment,
+    EnrollmentSnapshot,
+    Guardian,
+    IdentityKey,
+    JSequence,
+    Person,
+    ProblemRecord,
+    StudentNumber,
+)
 from .validation import CleanRegistration
 
 ARCHIVE_MONTHS = 2  # 第6条: 在 2 个月内建立学籍档案
@@ -174,8 +184,6 @@ def _allocate_j_numbers(region_code: str, births: list[tuple[int, date]]) -> dic
             new_rows.append({"prefix": prefix, "last": end})
     insert_rows(JSequence, new_rows, ["prefix", "last"])
     if updates:
-        from django.db import connection
-
         with connection.cursor() as cursor:
             cursor.executemany(f"UPDATE {JSequence._meta.db_table} SET last = %s WHERE prefix = %s", updates)  # noqa: S608
     return result
@@ -184,7 +192,7 @@ def _allocate_j_numbers(region_code: str, births: list[tuple[int, date]]) -> dic
 PERSON_COLUMNS = [f.key for f in PERSON_FIELDS]
 
 
-def _disclose_holder(actor: Any, rejected: RegistrationRejected) -> RegistrationRejected:
+def _disclose_holder(actor: Actor, rejected: RegistrationRejected) -> RegistrationRejected:
     """The single registration's answer naming the holding school: a rate-limited, audited identity lookup.
 
     Raises :class:`xueji.core.ratelimit.RateLimited` (429) above the account's daily ``lookup`` limit, before
@@ -212,7 +220,7 @@ def _disclose_holder(actor: Any, rejected: RegistrationRejected) -> Registration
 
 def register_students(
     *,
-    actor: Any,
+    actor: Actor | None,
     school: School,
     registrations: Sequence[CleanRegistration],
     extra_version: int | None = None,
@@ -265,7 +273,7 @@ def register_students(
 
 
 def _register(  # noqa: PLR0917 - private helper of register_students
-    actor: Any,
+    actor: Actor | None,
     school: School,
     regs: Sequence[CleanRegistration],
     extra_version: int | None,
@@ -512,15 +520,13 @@ __all__ = [
 ]
 
 
-def enrollment_snapshot_take(*, actor: Any, enrollment: Enrollment, now: datetime | None = None) -> None:
+def enrollment_snapshot_take(*, actor: Actor, enrollment: Enrollment, now: datetime | None = None) -> None:
     """Freeze the personal part of ``enrollment``'s record as it stands now (issue #6 §3.5; 第12、15条), just
     before the enrollment ends at its school and continues at another (转学, 升学, 境外返回 —
     ``changes.kinds.common.move_to_school``). The former school and its department are shown this snapshot
     from then on, never the record the new school keeps. Idempotent: an existing snapshot is kept (it was
     taken when the record first left). Not a separate audit event: it is part of the audited change it
     belongs to (``change.applied``); ``actor`` is that change's actor."""
-    from .models import EnrollmentSnapshot
-
     del actor  # the change that moves the record is audited by the engine
     with transaction.atomic():
         if EnrollmentSnapshot.objects.filter(enrollment_id=enrollment.pk).exists():

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import models
+from django.utils import translation
 
 from xueji.core.errors import ApplicationError, FieldError
 from xueji.regions import divisions
@@ -67,8 +68,6 @@ def _text(value: Any) -> str:
 @functools.cache
 def _choice_index(choices: type[models.TextChoices]) -> tuple[frozenset[str], dict[str, str]]:
     """Code set and label→code map of a code table, built once (this is on the import hot path)."""
-    from django.utils import translation
-
     # Files use the Chinese labels of the national template, whatever the request's language.
     with translation.override("zh-hans"):
         return frozenset(choices.values), {str(label): str(value) for value, label in choices.choices}

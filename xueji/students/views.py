@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from xueji.accounts.auth import actor_of
 from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import (
     NOT_FILED,
@@ -31,11 +32,14 @@ from xueji.accounts.jurisdiction import (
     require_student_roles,
     school_registrar_units,
 )
+from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 from xueji.core.htmx import is_htmx
 from xueji.core.masking import mask_phone, mask_student_number
 from xueji.core.ratelimit import RateLimited, ratelimit_hit
 from xueji.core.web import paginate, ui_errors
+from xueji.policies.extra_fields import display_value
+from xueji.policies.queries import extra_fields_for, extra_validator_for
 from xueji.regions import divisions
 from xueji.schools.models import School
 from xueji.schools.queries import school_get, school_list
@@ -128,7 +132,7 @@ def _row(e: Enrollment) -> dict[str, Any]:
 @ui_errors
 def student_list_view(request: HttpRequest) -> HttpResponse:
     """学生查询: by name prefix, 学籍号 or exact identity number; filters; 50 a page; htmx live results."""
-    user = request.user
+    user = actor_of(request)
     require_student_roles(user)
     ratelimit_hit(user, "list")  # issue #6 §3.10: a Chinese 429 above the account's limit
     filters = filters_from(request)
@@ -242,14 +246,7 @@ def _basic_groups(enrollment: Enrollment) -> list[dict[str, Any]]:
 def _extra_rows(person: Any) -> list[dict[str, str]]:
     """第3条: the province's non-basic fields, labelled by its active field set where one exists."""
     values = dict(person.extra or {})
-    defs: list[Any] = []
-    try:
-        from xueji.policies.extra_fields import display_value
-        from xueji.policies.queries import extra_fields_for
-
-        _version, defs = extra_fields_for(person.province_code)
-    except ImportError:  # pragma: no cover - policies app not installed
-        display_value = None  # type: ignore[assignment]
+    _version, defs = extra_fields_for(person.province_code)
     rows = []
     for d in defs:
         if d.key in values:
@@ -260,7 +257,7 @@ def _extra_rows(person: Any) -> list[dict[str, str]]:
     return rows
 
 
-def _can_edit(user: Any, enrollment: Enrollment) -> bool:
+def _can_edit(user: Actor, enrollment: Enrollment) -> bool:
     """Only the school's own filed registrar edits, and only an active record (第7条)."""
     if not enrollment.is_active:
         return False
@@ -282,7 +279,7 @@ def _shown(spec: FieldSpec | None, value: Any) -> str:
     return str(value)
 
 
-def _field_changes(user: Any, person_id: Any) -> list[dict[str, Any]]:
+def _field_changes(user: Actor, person_id: Any) -> list[dict[str, Any]]:
     """The record history of personal fields (issue #6 §3.3: the values the audit trail masks), labelled."""
     out = []
     for row in record_history(viewer=user, person_id=person_id)[:200]:
@@ -307,7 +304,7 @@ def _render_detail(
     status: int = 200,
 ) -> HttpResponse:
     """Render the whole record — an audited full view (exactly one STUDENT_VIEWED per rendering)."""
-    user = request.user
+    user = actor_of(request)
     person = enrollment.person
     student_view(actor=user, enrollment=enrollment)
     today = timezone.localdate()
@@ -355,8 +352,9 @@ def _render_detail(
 @login_required
 @ui_errors
 def student_detail(request: HttpRequest, person_id: Any) -> HttpResponse:
-    ratelimit_hit(request.user, "list")  # issue #6 §3.10
-    enrollment = student_get(viewer=request.user, person_id=person_id)
+    user = actor_of(request)
+    ratelimit_hit(user, "list")  # issue #6 §3.10
+    enrollment = student_get(viewer=user, person_id=person_id)
     return _render_detail(request, enrollment)
 
 
@@ -365,11 +363,12 @@ def student_detail(request: HttpRequest, person_id: Any) -> HttpResponse:
 @ui_errors
 def student_reveal_view(request: HttpRequest, person_id: Any, field: str) -> HttpResponse:
     """Show one full identifier in place (htmx) — an audited STUDENT_REVEALED event."""
+    user = actor_of(request)
     if field not in REVEALABLE:
         raise Http404()
-    ratelimit_hit(request.user, "reveal")  # issue #6 §3.10: a 429 fragment above the account's limit
-    enrollment = student_get(viewer=request.user, person_id=person_id)
-    value = student_reveal(actor=request.user, enrollment=enrollment, field=field)
+    ratelimit_hit(user, "reveal")  # issue #6 §3.10: a 429 fragment above the account's limit
+    enrollment = student_get(viewer=user, person_id=person_id)
+    value = student_reveal(actor=user, enrollment=enrollment, field=field)
     template = "students/_revealed.html" if is_htmx(request) else "students/revealed_page.html"
     return render(
         request,
@@ -387,10 +386,11 @@ def student_reveal_view(request: HttpRequest, person_id: Any, field: str) -> Htt
 @require_POST
 @ui_errors
 def guardian_add_view(request: HttpRequest, person_id: Any) -> HttpResponse:
-    enrollment = student_get(viewer=request.user, person_id=person_id)
+    user = actor_of(request)
+    enrollment = student_get(viewer=user, person_id=person_id)
     form = GuardianForm(request.POST)
     try:
-        guardian_add(actor=request.user, enrollment=enrollment, data=form.raw())
+        guardian_add(actor=user, enrollment=enrollment, data=form.raw())
     except (NotFound, Forbidden):
         raise
     except ApplicationError as exc:
@@ -405,14 +405,15 @@ def guardian_add_view(request: HttpRequest, person_id: Any) -> HttpResponse:
 @ui_errors
 def archive_upload_view(request: HttpRequest, person_id: Any) -> HttpResponse:
     """第6条: add a document to the electronic archive (type by content, size-limited — in the service)."""
-    enrollment = student_get(viewer=request.user, person_id=person_id)
+    user = actor_of(request)
+    enrollment = student_get(viewer=user, person_id=person_id)
     form = ArchiveForm(request.POST, request.FILES)
     if form.is_valid():
         upload = form.cleaned_data["file"]
         data = upload.read(settings.ARCHIVE_MAX_BYTES + 1)
         try:
             archive_attach(
-                actor=request.user,
+                actor=user,
                 enrollment=enrollment,
                 kind=form.cleaned_data["kind"],
                 title=form.cleaned_data["title"],
@@ -432,9 +433,10 @@ def archive_upload_view(request: HttpRequest, person_id: Any) -> HttpResponse:
 @require_POST
 @ui_errors
 def archive_complete_view(request: HttpRequest, person_id: Any) -> HttpResponse:
-    enrollment = student_get(viewer=request.user, person_id=person_id)
+    user = actor_of(request)
+    enrollment = student_get(viewer=user, person_id=person_id)
     try:
-        archive_complete(actor=request.user, enrollment=enrollment)
+        archive_complete(actor=user, enrollment=enrollment)
     except (NotFound, Forbidden):
         raise
     except ApplicationError as exc:
@@ -451,8 +453,9 @@ def archive_file_view(request: HttpRequest, person_id: Any, doc_id: Any) -> File
 
     Each download is an audited read (ARCHIVE_DOWNLOADED).
     """
-    enrollment = student_get(viewer=request.user, person_id=person_id)
-    doc = archive_open(actor=request.user, enrollment=enrollment, doc_id=doc_id)
+    user = actor_of(request)
+    enrollment = student_get(viewer=user, person_id=person_id)
+    doc = archive_open(actor=user, enrollment=enrollment, doc_id=doc_id)
     ext = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}.get(doc.content_type, "bin")
     response = FileResponse(
         doc.file.open("rb"),
@@ -469,7 +472,7 @@ def archive_file_view(request: HttpRequest, person_id: Any, doc_id: Any) -> File
 # --------------------------------------------------------------------------------------------------------
 
 
-def _registrar_schools(user: Any) -> list[School]:
+def _registrar_schools(user: Actor) -> list[School]:
     """Schools where the user registers students: their own, plus the teaching points of a central school
     they keep the records of (第22条)."""
     units = school_registrar_units(user)
@@ -489,10 +492,6 @@ def _registrar_schools(user: Any) -> list[School]:
 
 
 def _extra_for(school: School) -> tuple[int | None, list[dict[str, Any]], Any]:
-    try:
-        from xueji.policies.queries import extra_fields_for, extra_validator_for
-    except ImportError:  # pragma: no cover
-        return None, [], None
     version, defs = extra_fields_for(school.province_code)
     _v, validator = extra_validator_for(school.province_code)
     return version, [d.to_dict() for d in defs], validator
@@ -502,7 +501,7 @@ def _extra_for(school: School) -> tuple[int | None, list[dict[str, Any]], Any]:
 @ui_errors
 def register_view(request: HttpRequest) -> HttpResponse:
     """新生注册 (第6、8、9条) — one student through the same validation as imports and the API."""
-    user = request.user
+    user = actor_of(request)
     schools = _registrar_schools(user)
     if not schools:
         if any(g.role == Role.SCHOOL_REGISTRAR for g in all_grants(user)) and not data_grants(user):
@@ -576,7 +575,7 @@ def _region_options(province_code: str) -> list[tuple[str, str]]:
 @login_required
 @ui_errors
 def problems_view(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = actor_of(request)
     require_student_roles(user)
     page = paginate(request, problems_open(viewer=user))
     return render(
@@ -594,7 +593,7 @@ def problems_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 @ui_errors
 def problem_resolve_view(request: HttpRequest, problem_id: Any) -> HttpResponse:
-    user = request.user
+    user = actor_of(request)
     problem = problem_get(viewer=user, problem_id=problem_id)
     try:
         problem_resolve(

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from chinese_calendar import constants
+
 
 @dataclass(frozen=True)
 class Deadline:
@@ -58,8 +60,6 @@ class Calendar:
 
 def from_package(years: Iterable[int] | None = None) -> Calendar:
     """Build a calendar from the ``chinesecalendar`` package (official data 2004–its last year)."""
-    from chinese_calendar import constants
-
     special: dict[date, bool] = {}
     for day in constants.holidays:
         special[day] = False

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
 
 from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import all_grants
+from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
 from xueji.core.errors import ApplicationError, FieldError
@@ -38,7 +38,7 @@ def _invalidate() -> None:
 
 
 @transaction.atomic
-def calendar_load_package(*, actor: Any) -> int:
+def calendar_load_package(*, actor: Actor | None) -> int:
     """Load every year the ``chinesecalendar`` package covers (idempotent; years already defined by a national
     admin are left alone). Returns the number of years loaded."""
     package = from_package()
@@ -69,7 +69,7 @@ def calendar_load_package(*, actor: Any) -> int:
 @transaction.atomic
 def calendar_year_define(
     *,
-    actor: Any,
+    actor: Actor,
     year: int,
     days_off: list[tuple[date, str]],
     make_up_workdays: list[tuple[date, str]],

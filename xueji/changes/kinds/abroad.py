@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop as N_
 
+from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError, Conflict, FieldError, NotFound
 from xueji.core.masking import mask_id_number
 from xueji.schools.enums import SchoolState
@@ -203,7 +204,7 @@ class Abroad(KindSpec):
             "archive_custodian_id": ctx.school.supervising_dept_id,
         }
 
-    def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
+    def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         status = request.facts["status"]
         set_status(request.enrollment, status, active=False)
         return {
@@ -320,7 +321,7 @@ class ReturnFromAbroad(KindSpec):
             "class_name": class_name[:30],
         }
 
-    def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
+    def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         Person.objects.select_for_update().get(pk=request.person_id)
         other = (
             Enrollment.objects.filter(person_id=request.person_id, is_active=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError
 from xueji.schools.models import School
 from xueji.students.models import Enrollment
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class Context:
-    actor: Any
+    actor: Actor
     today: date
     policy: Policy
     enrollment: Enrollment | None
@@ -105,6 +106,6 @@ class KindSpec:
         """Validate the facts; return the cleaned facts to store. Raise ApplicationError/FieldError."""
         return dict(ctx.facts)
 
-    def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
+    def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         """Write the change (the request is approved by its last step). Returns the 'after' for the audit."""
         raise NotImplementedError

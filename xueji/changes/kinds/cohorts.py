@@ -9,11 +9,15 @@ from uuid import UUID
 
 from django.db import transaction
 
+from xueji.accounts.jurisdiction import in_scope
+from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 from xueji.schools.models import School
 from xueji.students.models import Enrollment
 
 from ..models import ChangeRequest
+from ..parties import resolve
+from ..services import acts_for
 
 
 @dataclass(frozen=True)
@@ -48,13 +52,8 @@ def submit_each(*, enrollments: list[Enrollment], submit: Any, result: CohortRes
     return result
 
 
-def require_initiator(actor: Any, school: School, party: str) -> None:
+def require_initiator(actor: Actor, school: School, party: str) -> None:
     """The cohort operations check the actor once, up front, exactly as ``change_submit`` would."""
-    from xueji.accounts.jurisdiction import in_scope
-
-    from ..parties import resolve
-    from ..services import acts_for
-
     unit = resolve(party, school=school, target_school=school)
     if not acts_for(actor, unit, party):
         if in_scope(actor, school.org.path):

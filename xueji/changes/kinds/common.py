@@ -7,11 +7,13 @@ from typing import Any
 
 from django.utils import timezone
 
+from xueji.accounts.types import Actor
 from xueji.core.errors import FieldError
 from xueji.core.ids import uuid7
 from xueji.schools.models import School
-from xueji.students.enums import StudentStatus
-from xueji.students.models import Enrollment
+from xueji.students.enums import StudentStatus, stage_for_grade
+from xueji.students.models import ArchiveDocument, Enrollment, Guardian, IdentityKey, Person, StudentNumber
+from xueji.students.services import enrollment_snapshot_take
 from xueji.students.validation import parse_date
 
 
@@ -45,16 +47,13 @@ def move_to_school(
     grade: int,
     class_name: str,
     leaving_status: str,
-    actor: Any,
+    actor: Actor,
     now: datetime | None = None,
     stage: str | None = None,
 ) -> Enrollment:
     """籍随人走 (第12条): close the enrollment at the old school (kept as the sending school's read-only copy,
     its personal data frozen in an ``EnrollmentSnapshot``), open one at ``target`` with the same person and
     number; the archive (on the person) moves with them."""
-    from xueji.students.enums import stage_for_grade
-    from xueji.students.services import enrollment_snapshot_take
-
     now = now or timezone.now()
     # The sending school's copy is frozen as it stands now (issue #6 §3.5, 第15条).
     enrollment_snapshot_take(actor=actor, enrollment=enrollment, now=now)
@@ -89,8 +88,6 @@ def move_to_school(
 
 def _move_province(person_id: Any, province: str) -> None:
     """Cross-province moves re-home the person's rows (the partition key of every people table)."""
-    from xueji.students.models import ArchiveDocument, Guardian, IdentityKey, Person, StudentNumber
-
     Person.objects.filter(pk=person_id).update(province_code=province)
     for model in (Guardian, ArchiveDocument, IdentityKey, StudentNumber):
         model.objects.filter(person_id=person_id).update(province_code=province)

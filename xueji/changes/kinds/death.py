@@ -8,6 +8,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from xueji.accounts.types import Actor
 from xueji.core.errors import FieldError
 from xueji.students.enums import StudentStatus
 from xueji.workdays.services import official_calendar
@@ -58,6 +59,6 @@ class Death(KindSpec):
             "filed_late": ctx.today > deadline.due,
         }
 
-    def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
+    def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         set_status(request.enrollment, StudentStatus.DECEASED, active=False)
         return {"status": StudentStatus.DECEASED}

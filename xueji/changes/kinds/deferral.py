@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop as N_
 
 from xueji.accounts.jurisdiction import scope_q
+from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError, Conflict, FieldError
 from xueji.core.masking import mask_id_number
 from xueji.regions import divisions
@@ -234,7 +235,7 @@ class Deferral(KindSpec):
             "evidence": str(ctx.facts["evidence"]).strip()[:200],
         }
 
-    def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
+    def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         # Nothing to write: a deferred child has no record (第11条). The approved request IS the deferral.
         return {
             "deferred_until": request.facts["end_date"],
@@ -251,7 +252,7 @@ class DeferralDue:
     ended: bool  # already over: the child is back on the county's list to enter school
 
 
-def deferrals_ending(*, viewer: Any, today: date | None = None, within_days: int = 30) -> list[DeferralDue]:
+def deferrals_ending(*, viewer: Actor, today: date | None = None, within_days: int = 30) -> list[DeferralDue]:
     """Approved deferrals of the viewer's counties that end within ``within_days`` or have ended, soonest
     first — minus those renewed for a later school year and those whose child has since been registered."""
     today = today or timezone.localdate()

@@ -24,6 +24,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from xueji.accounts.types import Actor
+from xueji.audit.enums import EventType
+from xueji.audit.services import record
 from xueji.core.errors import ApplicationError, Conflict, FieldError
 from xueji.schools.models import School
 from xueji.students.enums import (
@@ -34,8 +37,9 @@ from xueji.students.enums import (
 )
 from xueji.students.models import Enrollment, ProblemRecord
 
-from ..enums import IN_SCHOOL, ChangeKind
+from ..enums import IN_SCHOOL, ChangeKind, Party
 from ..models import ChangeRequest
+from ..services import change_submit
 from ..workflow import OPEN_STATES
 from . import register
 from .base import Context, KindSpec
@@ -149,7 +153,7 @@ class _Leaving(KindSpec):
             "certificate_number": certificate,
         }
 
-    def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
+    def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         set_status(request.enrollment, self.status, active=False)
         request.facts["closed_on"] = today.isoformat()
         return {"status": self.status, "is_active": False, "closed_on": today.isoformat()}
@@ -194,7 +198,7 @@ LEAVING_KINDS = frozenset({ChangeKind.GRADUATION, ChangeKind.COMPLETION, ChangeK
 @transaction.atomic
 def graduate_cohort(
     *,
-    actor: Any,
+    actor: Actor,
     school: School,
     grade: int,
     kind: str = ChangeKind.GRADUATION,
@@ -203,12 +207,6 @@ def graduate_cohort(
     """Graduate (or complete) every student of ``school`` in its graduating ``grade`` (第19条), one request
     each, in one transaction. Students with business in flight or otherwise refused are skipped and
     reported; nothing is written for them."""
-    from xueji.audit.enums import EventType
-    from xueji.audit.services import record
-
-    from ..enums import Party
-    from ..services import change_submit
-
     if kind not in LEAVING_KINDS:
         raise FieldError("kind", "invalid_kind", "批量办理只能是毕业、结业或肄业")
     today = today or timezone.localdate()

@@ -29,6 +29,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop as N_
 
+from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError, Conflict, FieldError
 from xueji.core.masking import mask_id_number
 from xueji.regions import divisions
@@ -224,7 +225,7 @@ class KeyDataChange(KindSpec):
             "reason_text": str(ctx.facts.get("reason_text") or "")[:200],
         }
 
-    def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
+    def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         facts = request.facts
         person = Person.objects.select_for_update().get(pk=request.enrollment.person_id)
         old = {**_current(person), "student_number": person.student_number}

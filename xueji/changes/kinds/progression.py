@@ -28,6 +28,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop as N_
 
+from xueji.accounts.types import Actor
+from xueji.audit.enums import EventType
+from xueji.audit.services import record
 from xueji.core.errors import ApplicationError, Conflict, FieldError, NotFound
 from xueji.schools.enums import SchoolState
 from xueji.schools.models import School
@@ -39,6 +42,7 @@ from ..enums import ChangeKind, Entry, Party, Scope
 from ..models import ChangeRequest
 from ..parties import two_school_scope
 from ..policy import in_window
+from ..services import change_submit
 from ..workflow import RequestState
 from . import register
 from .base import Context, KindSpec
@@ -221,7 +225,7 @@ class Progression(KindSpec):
             "admission_ref": admission[:100],
         }
 
-    def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
+    def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         old = Enrollment.objects.select_for_update().get(pk=request.enrollment_id)
         if old.status not in self.from_statuses:
             raise Conflict("record_changed", "该学生的学籍状态已变化，请撤销本申请后重新办理")
@@ -306,7 +310,7 @@ def cohort_candidates(*, school: School, grade: int, today: date) -> list[Enroll
     return active + [e for e in graduated if e.person_id not in later]
 
 
-def require_cohort_source(*, actor: Any, from_school: School, to_school: School) -> None:
+def require_cohort_source(*, actor: Actor, from_school: School, to_school: School) -> None:
     """The parties of a whole-cohort progression (第14条; issue #6 §3.1). The admitting school's registrar acts
     (``TARGET_SCHOOL``), and may name as the graduating school only a school under the department that
     supervises the admitting school (对口/划片升学 is arranged by that department: for a county-run school its
@@ -321,7 +325,7 @@ def require_cohort_source(*, actor: Any, from_school: School, to_school: School)
 
 
 def cohort_preview(
-    *, actor: Any, from_school: School, to_school: School, grade: int, today: date
+    *, actor: Actor, from_school: School, to_school: School, grade: int, today: date
 ) -> list[Enrollment]:
     """The cohort ``progress_cohort`` would submit, for the admitting school's preview; same party rules."""
     require_cohort_source(actor=actor, from_school=from_school, to_school=to_school)
@@ -331,7 +335,7 @@ def cohort_preview(
 @transaction.atomic
 def progress_cohort(
     *,
-    actor: Any,
+    actor: Actor,
     from_school: School,
     to_school: School,
     grade: int,
@@ -344,11 +348,6 @@ def progress_cohort(
     registrar, all in one transaction. Everyone goes into ``class_name`` (the admitting school re-divides its
     classes afterwards). Students the kind refuses are skipped and reported. ``from_school`` outside the
     admitting school's department → ``NotFound`` and nothing written (``require_cohort_source``)."""
-    from xueji.audit.enums import EventType
-    from xueji.audit.services import record
-
-    from ..services import change_submit
-
     today = today or timezone.localdate()
     require_cohort_source(actor=actor, from_school=from_school, to_school=to_school)
     if grade not in (6, 9):

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop as N_
 
+from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError, FieldError
 from xueji.schools.enums import SchoolState, SchoolType
 from xueji.schools.models import School
@@ -174,7 +175,7 @@ class ReformPlacement(KindSpec):
             "record_school_id": enrollment.school_id,
         }
 
-    def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
+    def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         # 第11条: 学籍保留在原所在学校 — the enrollment is not touched; the approved request is the marker.
         enrollment = request.enrollment
         request.facts["placed_on"] = today.isoformat()
@@ -229,7 +230,7 @@ class ReformReturn(KindSpec):
             "class_name": class_name,
         }
 
-    def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
+    def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         e = request.enrollment
         e.grade, e.class_name = request.facts["grade"], request.facts["class_name"]
         e.save(update_fields=["grade", "class_name"])

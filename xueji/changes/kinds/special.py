@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop as N_
 
+from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError, FieldError
 from xueji.core.masking import mask_id_number
 from xueji.schools.enums import SchoolType
@@ -198,7 +199,7 @@ class SpecialEducation(KindSpec):
                 "残疾人证号中的残疾类别或等级与所填不一致",
             )
 
-    def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
+    def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         person = Person.objects.select_for_update().get(pk=request.person_id)
         before = {
             "disability_type": person.disability_type,
@@ -297,7 +298,7 @@ class SpecialEducationDecision(KindSpec):
             "status": status,
         }
 
-    def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
+    def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         e = request.enrollment
         facts = request.facts
         if facts["decision"] == "graduate":

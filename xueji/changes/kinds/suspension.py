@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop as N_
 
+from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError, FieldError
 from xueji.students.enums import StudentStatus, grade_range
 
@@ -122,7 +123,7 @@ class Suspension(KindSpec):
             "applicant_name": applicant[:60],
         }
 
-    def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
+    def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         set_status(request.enrollment, StudentStatus.SUSPENDED)  # 休学: record kept, still this school's
         return {"status": StudentStatus.SUSPENDED, "until": request.facts["end_date"]}
 
@@ -149,7 +150,7 @@ class Resumption(KindSpec):
         class_name = str(ctx.facts.get("class_name") or ctx.enrollment.class_name).strip()
         return {"resume_date": day.isoformat() if day else "", "grade": grade, "class_name": class_name[:30]}
 
-    def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
+    def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         e = request.enrollment
         e.grade, e.class_name, e.status = (
             request.facts["grade"],

@@ -10,10 +10,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop as N_
 
+from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError, FieldError
 from xueji.schools.enums import SchoolState
 from xueji.students.enums import StudentStatus
-from xueji.students.models import Enrollment
+from xueji.students.models import ArchiveDocument, Enrollment, Person
 
 from ..enums import ChangeKind, Entry, Party, Scope
 from ..parties import two_school_scope
@@ -103,9 +104,8 @@ class Transfer(KindSpec):
             "reason_text": str(ctx.facts.get("reason_text", ""))[:200],
         }
 
-    def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
+    def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         enrollment = request.enrollment
-        from xueji.students.models import ArchiveDocument, Person
 
         person = Person.objects.get(pk=enrollment.person_id)
         # The sending school's read-only backup of the electronic archive (第15条).

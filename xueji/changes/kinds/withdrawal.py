@@ -8,6 +8,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError, FieldError
 from xueji.students.enums import StudentStatus, is_compulsory
 from xueji.students.models import Enrollment
@@ -65,6 +66,6 @@ class Withdrawal(KindSpec):
             raise FieldError("applicant_name", "required", "请填写申请的监护人姓名（第十八条）")
         return {"applicant_name": applicant[:60], "reason_text": str(ctx.facts.get("reason_text", ""))[:200]}
 
-    def apply(self, request: Any, actor: Any, today: date) -> dict[str, Any]:
+    def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         set_status(request.enrollment, StudentStatus.WITHDRAWN, active=False)
         return {"status": StudentStatus.WITHDRAWN}
