@@ -183,7 +183,7 @@ def test_a_grant_above_the_filing_opens_no_data_until_filed_there(tree, school_a
     the county grant the filing covers keeps working."""
     from xueji.accounts.jurisdiction import data_grants, in_scope, scope_paths
     from xueji.accounts.models import RoleGrant
-    from xueji.students.queries import student_get
+    from xueji.students.queries import enrollment_get
 
     beijing = f.school("110105", "primary", name="朝阳实验小学")
     far_pupil = c.enrolled(beijing)
@@ -196,12 +196,12 @@ def test_a_grant_above_the_filing_opens_no_data_until_filed_there(tree, school_a
     assert scope_paths(county) == [f.dept("440105").path]
     assert in_scope(county, beijing.org.path) is False
     with pytest.raises(NotFound):
-        student_get(viewer=county, person_id=far_pupil.person_id)
+        enrollment_get(viewer=county, person_id=far_pupil.person_id)
 
     _file(fa.system_admin(), county, dept_code="000000")  # the ministry files its own registrars
     county = type(county).objects.get(pk=county.pk)
     assert scope_paths(county) == [national.path]
-    assert student_get(viewer=county, person_id=far_pupil.person_id).pk == far_pupil.pk
+    assert enrollment_get(viewer=county, person_id=far_pupil.person_id).pk == far_pupil.pk
 
 
 def test_a_school_grant_in_another_county_opens_nothing(tree, school_a, school_b):

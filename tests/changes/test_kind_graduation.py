@@ -14,7 +14,7 @@ from xueji.changes.workflow import RequestState, StepState
 from xueji.core.errors import ApplicationError, Conflict, FieldError, Forbidden, NotFound
 from xueji.students.enums import StudentStatus
 from xueji.students.models import Enrollment, ProblemRecord
-from xueji.students.queries import StudentFilters, student_get, student_list
+from xueji.students.queries import StudentFilters, enrollment_get, enrollment_list
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 6, 15)
@@ -54,9 +54,9 @@ def test_compulsory_graduation_is_the_schools_alone_and_the_record_stays_findabl
     assert (e.status, e.is_active) == ("07", False)
     assert req.facts["closed_on"] == "2026-06-15"
     assert req.facts["certificate_number"] == "HZ2026-001"
-    found = student_list(viewer=env["reg_p"], filters=StudentFilters(status="07", include_inactive=True))
+    found = enrollment_list(viewer=env["reg_p"], filters=StudentFilters(status="07", include_inactive=True))
     assert [x.pk for x in found] == [e.pk]
-    assert student_get(viewer=env["county"], person_id=e.person_id).pk == e.pk
+    assert enrollment_get(viewer=env["county"], person_id=e.person_id).pk == e.pk
     assert AuditEvent.objects.filter(event_type="change.applied", subject_id=str(e.person_id)).count() == 1
 
 

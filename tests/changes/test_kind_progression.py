@@ -10,7 +10,7 @@ from tests.factories import core as f
 from xueji.changes.kinds.graduation import graduate_cohort
 from xueji.changes.kinds.progression import cohort_candidates, progress_cohort, progression_lookup
 from xueji.changes.models import ApprovalStep, ChangeRequest
-from xueji.changes.queries import request_get
+from xueji.changes.queries import change_get
 from xueji.changes.services import change_decide, change_submit
 from xueji.core.errors import ApplicationError, FieldError, Forbidden, NotFound
 from xueji.students.models import Enrollment, Person, StudentNumber
@@ -77,7 +77,7 @@ def test_three_party_chain_moves_the_student_to_grade_7_keeping_person_and_numbe
         ("school_dept", "waiting"),
     ]
     # The graduating school's department sees the request (the request carries the old record's path).
-    assert request_get(viewer=env["haizhu"], request_id=req.pk).pk == req.pk
+    assert change_get(viewer=env["haizhu"], request_id=req.pk).pk == req.pk
     change_decide(actor=env["tianhe_dept"], request=req, action="approve", today=DAY)
     req = change_decide(actor=env["haizhu"], request=req, action="approve", today=DAY)
     assert req.state == "approved"
@@ -259,7 +259,7 @@ def test_graduated_student_progresses(env):
         env["primary"].org.path,
         True,
     )
-    assert request_get(viewer=env["haizhu"], request_id=req.pk).pk == req.pk
+    assert change_get(viewer=env["haizhu"], request_id=req.pk).pk == req.pk
     change_decide(actor=env["tianhe_dept"], request=req, action="approve", today=DAY)
     change_decide(actor=env["haizhu"], request=req, action="approve", today=DAY)
     old = Enrollment.objects.get(pk=e.pk)

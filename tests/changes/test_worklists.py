@@ -6,7 +6,7 @@ import pytest
 
 from tests.factories import changes as c
 from tests.factories import core as f
-from xueji.changes.queries import notifications_for, request_get, timeline, transfer_lookup, worklist
+from xueji.changes.queries import change_get, notifications_for, timeline, transfer_lookup, worklist
 from xueji.changes.services import change_submit
 from xueji.core.errors import NotFound
 from xueji.students.models import Person
@@ -53,10 +53,10 @@ def test_overdue_step_escalates_to_county_and_province(pending):
 
 def test_both_sides_see_the_request_and_outsiders_do_not(pending):
     req = pending["req"]
-    assert request_get(viewer=pending["reg_src"], request_id=req.pk) == req
-    assert request_get(viewer=pending["reg_dst"], request_id=req.pk) == req
+    assert change_get(viewer=pending["reg_src"], request_id=req.pk) == req
+    assert change_get(viewer=pending["reg_dst"], request_id=req.pk) == req
     with pytest.raises(NotFound):
-        request_get(viewer=f.registrar(f.school("440106", "primary")), request_id=req.pk)
+        change_get(viewer=f.registrar(f.school("440106", "primary")), request_id=req.pk)
     assert [r.pk for r in timeline(viewer=pending["reg_src"], person_id=pending["person"].pk)] == [req.pk]
 
 

@@ -20,7 +20,7 @@ from xueji.changes.services import change_decide, change_submit
 from xueji.core.errors import NotFound
 from xueji.core.masking import mask_phone
 from xueji.students.models import Enrollment, EnrollmentSnapshot, Person
-from xueji.students.queries import student_get
+from xueji.students.queries import enrollment_get
 from xueji.students.records import guardian_add, student_reveal, student_update
 
 pytestmark = pytest.mark.django_db
@@ -91,20 +91,20 @@ def test_the_move_freezes_the_former_enrollment(moved):
 
 @pytest.mark.parametrize("who", ["reg_src", "haizhu"])
 def test_former_school_and_county_see_the_snapshot(moved, who):
-    e = student_get(viewer=moved[who], person_id=moved["person"].pk)
+    e = enrollment_get(viewer=moved[who], person_id=moved["person"].pk)
     assert (e.pk, e.person.current_address, e.person.phone) == (moved["old"].pk, OLD_ADDRESS, OLD_PHONE)
 
 
 @pytest.mark.parametrize("who", ["reg_dst", "tianhe"])
 def test_new_school_and_county_see_the_current_record(moved, who):
-    e = student_get(viewer=moved[who], person_id=moved["person"].pk)
+    e = enrollment_get(viewer=moved[who], person_id=moved["person"].pk)
     assert (e.pk, e.person.current_address, e.person.phone) == (moved["new"].pk, NEW_ADDRESS, NEW_PHONE)
 
 
 @pytest.mark.parametrize("who", ["reg_src", "haizhu"])
 @pytest.mark.parametrize("field", ["phone", "id_number", "guardian_phone"])
 def test_former_viewers_cannot_reveal_current_identifiers(moved, who, field):
-    e = student_get(viewer=moved[who], person_id=moved["person"].pk)
+    e = enrollment_get(viewer=moved[who], person_id=moved["person"].pk)
     guardian = moved["person"].guardians.order_by("id").last()
     with pytest.raises(NotFound):
         student_reveal(actor=moved[who], enrollment=e, field=field, guardian_id=guardian.pk)

@@ -79,15 +79,15 @@ from .presenters import (
     work_item_out,
 )
 from .queries import (
+    change_get,
+    change_list,
+    change_reload,
     county_by_code,
     enrollment_in_scope,
     notification_mark_read,
     notifications_for,
     notifications_read,
     org_unit_by_id,
-    request_get,
-    request_list,
-    request_reload,
     school_named,
     student_in_scope,
     timeline,
@@ -197,7 +197,7 @@ def get_timeline(request: HttpRequest, person_id: UUID) -> Any:
 @router.get("/", response={200: ChangePageOut, **READ_ERRORS}, summary="学籍变动申请列表（管辖范围内）")
 def list_changes(request: HttpRequest, filters: Query[ChangeFiltersIn]) -> Any:
     viewer = _reader(request)
-    qs = request_list(
+    qs = change_list(
         viewer=viewer,
         kind=filters.kind,
         state=filters.state,
@@ -313,7 +313,7 @@ def submit_change(
     )
     if replayed:
         response["Idempotent-Replayed"] = "true"
-    return Status(201, receipt_out(request_reload(made.pk)))
+    return Status(201, receipt_out(change_reload(made.pk)))
 
 
 # --- cohorts and promotion -----------------------------------------------------------------------------------
@@ -384,7 +384,7 @@ def promotion_run(request: HttpRequest, payload: PromotionIn) -> Any:
 @router.get("/{request_id}", response={200: ChangeDetailOut, **READ_ERRORS}, summary="学籍变动申请详情")
 def get_change(request: HttpRequest, request_id: UUID) -> Any:
     viewer = _reader(request)
-    req = request_get(viewer=viewer, request_id=request_id)
+    req = change_get(viewer=viewer, request_id=request_id)
     return detail_out(viewer, req)
 
 
@@ -403,7 +403,7 @@ def decide(
     comment (400 ``required`` on ``comment``). Replays and conflicts: see the module docstring."""
     viewer = _reader(request)
     key = idempotency_key_check(idempotency_key)
-    req = request_get(viewer=viewer, request_id=request_id)
+    req = change_get(viewer=viewer, request_id=request_id)
     step = change_decide_once(
         actor=viewer,
         request=req,
@@ -420,17 +420,17 @@ def decide(
 )
 def resubmit(request: HttpRequest, request_id: UUID, payload: ResubmitIn) -> Any:
     viewer = _reader(request)
-    req = request_get(viewer=viewer, request_id=request_id)
+    req = change_get(viewer=viewer, request_id=request_id)
     change_resubmit(actor=viewer, request=req, comment=payload.comment)
-    return detail_out(viewer, request_get(viewer=viewer, request_id=request_id))
+    return detail_out(viewer, change_get(viewer=viewer, request_id=request_id))
 
 
 @router.post("/{request_id}/cancel", response={200: ChangeDetailOut, **WRITE_ERRORS}, summary="撤销申请")
 def cancel(request: HttpRequest, request_id: UUID, payload: CancelIn) -> Any:
     viewer = _reader(request)
-    req = request_get(viewer=viewer, request_id=request_id)
+    req = change_get(viewer=viewer, request_id=request_id)
     change_cancel(actor=viewer, request=req, reason=payload.reason)
-    return detail_out(viewer, request_get(viewer=viewer, request_id=request_id))
+    return detail_out(viewer, change_get(viewer=viewer, request_id=request_id))
 
 
 @router.post(
@@ -444,6 +444,6 @@ def add_attachment(
     """Evidence for an application or a decision, by a unit acting on the request, while it is open. The
     file itself is never served through this API (metadata only, as for the electronic archive)."""
     viewer = _reader(request)
-    req = request_get(viewer=viewer, request_id=request_id)
+    req = change_get(viewer=viewer, request_id=request_id)
     data = file.read(settings.ARCHIVE_MAX_BYTES + 1)
     return Status(201, attachment_out(attachment_add(actor=viewer, request=req, title=title, data=data)))

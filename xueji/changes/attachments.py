@@ -25,7 +25,7 @@ from xueji.core.errors import ApplicationError, FieldError, Forbidden, NotFound
 from xueji.students.records import sniff_content_type
 
 from .models import ApprovalStep, ChangeAttachment, ChangeRequest
-from .queries import request_get
+from .queries import change_get
 from .services import acts_for, is_initiator
 
 REQUEST_CLOSED = ApplicationError("request_closed", "申请已办结或已撤销，不能再添加附件")
@@ -104,7 +104,7 @@ def attachment_add(*, actor: Actor, request: ChangeRequest, title: str, data: by
 
 def attachment_open(*, actor: Actor, request_id: Any, attachment_id: Any) -> ChangeAttachment:
     """Open one attachment for download — visible to whoever sees the request; an audited read."""
-    req = request_get(viewer=actor, request_id=request_id)
+    req = change_get(viewer=actor, request_id=request_id)
     try:
         uuid.UUID(str(attachment_id))
     except ValueError:

@@ -28,10 +28,10 @@ from .models import ApprovalStep, ChangeRequest
 from .promotion import CATEGORIES, CATEGORY_LABELS
 from .queries import (
     WorkItem,
+    change_attachments,
+    change_steps,
     is_notify_step,
     person_names,
-    request_attachments,
-    request_steps,
     step_at,
     steps_total,
 )
@@ -240,7 +240,7 @@ def with_students(notifications: list[Any]) -> list[Any]:
 
 def request_page(user: Actor, req: ChangeRequest) -> dict[str, Any]:
     """What a request's page shows, and which of its actions the viewer may take."""
-    steps = request_steps(req)
+    steps = change_steps(req)
     current = next((s for s in steps if s.position == req.current_position), None)
     can_decide = bool(
         req.state == RequestState.PENDING and current and acts_for(user, current.org_unit, current.party)
@@ -257,7 +257,7 @@ def request_page(user: Actor, req: ChangeRequest) -> dict[str, Any]:
         "source": source,
         "target": target,
         "facts": fact_rows(req),
-        "attachments": request_attachments(req),
+        "attachments": change_attachments(req),
         "can_decide": can_decide,
         "decide_actions": step_actions(current) if can_decide and current else [],
         "can_resubmit": initiator and req.state == RequestState.RETURNED,
@@ -582,7 +582,7 @@ def api_actions(viewer: Actor, req: ChangeRequest, steps: list[ApprovalStep]) ->
 
 
 def detail_out(viewer: Actor, req: ChangeRequest) -> dict[str, Any]:
-    steps = request_steps(req)
+    steps = change_steps(req)
     return {
         **summary_out(req),
         "reason": req.reason,
@@ -591,7 +591,7 @@ def detail_out(viewer: Actor, req: ChangeRequest) -> dict[str, Any]:
         "facts": mask_facts(req.facts or {}),
         "before": mask_facts(req.before or {}),
         "steps": [step_out(s) for s in steps],
-        "attachments": [attachment_out(a) for a in request_attachments(req)],
+        "attachments": [attachment_out(a) for a in change_attachments(req)],
         "actions": api_actions(viewer, req, steps),
     }
 

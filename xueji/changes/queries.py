@@ -25,7 +25,7 @@ from xueji.schools.models import School
 from xueji.schools.queries import school_get
 from xueji.students.identity import normalise_number
 from xueji.students.models import Enrollment, Person
-from xueji.students.queries import StudentFilters, student_list
+from xueji.students.queries import StudentFilters, enrollment_list
 from xueji.workdays.services import official_calendar
 
 from .enums import IN_SCHOOL
@@ -33,7 +33,7 @@ from .models import ApprovalStep, ChangeRequest, Notification
 from .workflow import OPEN_STATES, RequestState, StepMode, StepState
 
 
-def requests_visible(viewer: Actor) -> QuerySet[ChangeRequest]:
+def changes_visible(viewer: Actor) -> QuerySet[ChangeRequest]:
     """Requests touching the viewer's subtree on either side (sending or receiving)."""
     paths = scope_paths(viewer)
     if not paths:
@@ -44,10 +44,10 @@ def requests_visible(viewer: Actor) -> QuerySet[ChangeRequest]:
     return ChangeRequest.objects.filter(q)
 
 
-def request_get(*, viewer: Actor, request_id: Any) -> ChangeRequest:
+def change_get(*, viewer: Actor, request_id: Any) -> ChangeRequest:
     try:
         req = (
-            requests_visible(viewer)
+            changes_visible(viewer)
             .select_related("person", "target_school", "initiator_org")
             .filter(pk=request_id)
             .first()
@@ -116,7 +116,7 @@ def my_requests(*, viewer: Actor, open_only: bool = True) -> QuerySet[ChangeRequ
 def timeline(*, viewer: Actor, person_id: Any) -> list[ChangeRequest]:
     """Every request of a student the viewer may see, newest first, with its steps prefetched."""
     return list(
-        requests_visible(viewer)
+        changes_visible(viewer)
         .filter(person_id=person_id)
         .prefetch_related("steps", "steps__org_unit", "steps__decided_by")
         .order_by("-created_at")
@@ -158,12 +158,12 @@ def transfer_lookup(*, student_number: str, name: str) -> Any:
 # --- reads of the pages and the API (views and api.py build no queryset of their own) ---------------------
 
 
-def request_reload(request_id: Any) -> ChangeRequest:
+def change_reload(request_id: Any) -> ChangeRequest:
     """A request the caller has already been allowed to see, read again after a write."""
     return ChangeRequest.objects.select_related("person", "target_school", "initiator_org").get(pk=request_id)
 
 
-def request_steps(req: ChangeRequest) -> list[ApprovalStep]:
+def change_steps(req: ChangeRequest) -> list[ApprovalStep]:
     """The request's steps in order, with their units and deciders."""
     return list(
         ApprovalStep.objects.filter(request=req).select_related("org_unit", "decided_by").order_by("position")
@@ -182,7 +182,7 @@ def steps_total(request_id: Any) -> int:
     return ApprovalStep.objects.filter(request_id=request_id).count()
 
 
-def request_attachments(req: ChangeRequest) -> list[Any]:
+def change_attachments(req: ChangeRequest) -> list[Any]:
     return list(req.attachments.select_related("uploaded_by").order_by("uploaded_at", "id"))
 
 
@@ -200,11 +200,11 @@ def person_names(person_ids: set[Any]) -> dict[Any, str]:
     return dict(Person.objects.filter(pk__in=person_ids).values_list("pk", "name"))
 
 
-def request_list(
+def change_list(
     *, viewer: Actor, kind: str = "", state: str = "", person_id: Any = None, initiated: bool = False
 ) -> QuerySet[ChangeRequest]:
     """The visible requests, filtered, newest first, with what a list row shows."""
-    qs = requests_visible(viewer).select_related(
+    qs = changes_visible(viewer).select_related(
         "person", "enrollment__school", "target_school", "initiator_org"
     )
     if kind:
@@ -229,7 +229,7 @@ def my_open_requests(*, viewer: Actor, limit: int = 50) -> list[ChangeRequest]:
 def open_request_of(viewer: Actor, person_id: Any) -> ChangeRequest | None:
     """The student's request in flight that the viewer may see, if any."""
     return (
-        requests_visible(viewer)
+        changes_visible(viewer)
         .filter(person_id=person_id, state__in=list(OPEN_STATES))
         .order_by("created_at")
         .first()
@@ -238,7 +238,7 @@ def open_request_of(viewer: Actor, person_id: Any) -> ChangeRequest | None:
 
 def persons_with_open_requests(viewer: Actor, person_ids: list[Any]) -> set[Any]:
     return set(
-        requests_visible(viewer)
+        changes_visible(viewer)
         .filter(person_id__in=person_ids, state__in=list(OPEN_STATES))
         .values_list("person_id", flat=True)
     )
@@ -300,7 +300,7 @@ def school_named(*, school_id: Any = None, school_code: str = "") -> School | No
 
 def graduating_students(*, viewer: Actor, school_id: Any, grade: int, limit: int = 2000) -> list[Enrollment]:
     """The attending pupils (在读/复学) of a school's grade, for a cohort graduation preview (第19条)."""
-    students = student_list(viewer=viewer, filters=StudentFilters(school_id=school_id, grade=grade))
+    students = enrollment_list(viewer=viewer, filters=StudentFilters(school_id=school_id, grade=grade))
     return list(students.filter(status__in=list(IN_SCHOOL))[:limit])
 
 

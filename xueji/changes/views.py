@@ -35,7 +35,7 @@ from xueji.core.errors import ApplicationError, Forbidden, NotFound
 from xueji.core.htmx import is_htmx
 from xueji.core.web import paginate, ui_errors
 from xueji.students.models import Enrollment
-from xueji.students.queries import student_get
+from xueji.students.queries import enrollment_get
 
 from . import kinds
 from .attachments import attachment_add, attachment_open, can_attach
@@ -75,6 +75,10 @@ from .presenters import (
 )
 from .promotion import promotion_check, promotion_preview
 from .queries import (
+    change_get,
+    change_list,
+    change_reload,
+    change_steps,
     county_units,
     days_left,
     graduating_students,
@@ -85,10 +89,6 @@ from .queries import (
     persons_with_open_requests,
     promotion_units,
     registrar_schools,
-    request_get,
-    request_list,
-    request_reload,
-    request_steps,
     school_named,
     timeline,
     unread_notification_ids,
@@ -242,7 +242,7 @@ def decide_view(request: HttpRequest, request_id: Any) -> HttpResponse:
     htmx: the worklist row is replaced by its new state (or re-rendered with the refusal, nothing changed).
     Otherwise: back to ``next`` (or the request's page) with a message."""
     user = actor_of(request)
-    req = request_get(viewer=user, request_id=request_id)
+    req = change_get(viewer=user, request_id=request_id)
     action = request.POST.get("action", "")
     comment = request.POST.get("comment", "")
     raw_position = request.POST.get("position", "")
@@ -261,15 +261,15 @@ def decide_view(request: HttpRequest, request_id: Any) -> HttpResponse:
     if error:
         messages.error(request, error)
     else:
-        messages.success(request, outcome(request_reload(req.pk), action))
+        messages.success(request, outcome(change_reload(req.pk), action))
     return redirect(_safe_next(request, reverse("changes:detail", args=[req.pk])))
 
 
 def _render_row_after(
     request: HttpRequest, req: ChangeRequest, *, position: int | None, action: str, error: str, comment: str
 ) -> HttpResponse:
-    req = request_reload(req.pk)
-    steps = {s.position: s for s in request_steps(req)}
+    req = change_reload(req.pk)
+    steps = {s.position: s for s in change_steps(req)}
     step = (steps.get(position) if position is not None else None) or steps[req.current_position]
     row = row_after_decision(
         req,
@@ -298,7 +298,7 @@ def request_list_view(request: HttpRequest) -> HttpResponse:
     kind = state = ""
     if form.is_bound and form.is_valid():
         kind, state = form.cleaned_data["kind"], form.cleaned_data["state"]
-    page = paginate(request, request_list(viewer=user, kind=kind, state=state))
+    page = paginate(request, change_list(viewer=user, kind=kind, state=state))
     mine = my_open_requests(viewer=user)
     context = {
         "form": form,
@@ -317,7 +317,7 @@ def _detail_context(request: HttpRequest, req: ChangeRequest) -> dict[str, Any]:
     student_url = ""
     if req.person_id:
         try:
-            student_get(viewer=user, person_id=req.person_id)
+            enrollment_get(viewer=user, person_id=req.person_id)
         except NotFound:
             pass
         else:
@@ -339,7 +339,7 @@ def _detail_context(request: HttpRequest, req: ChangeRequest) -> dict[str, Any]:
 def detail_view(request: HttpRequest, request_id: Any) -> HttpResponse:
     user = actor_of(request)
     _require_roles(user)
-    req = request_get(viewer=user, request_id=request_id)
+    req = change_get(viewer=user, request_id=request_id)
     return render(request, "changes/detail.html", _detail_context(request, req))
 
 
@@ -348,7 +348,7 @@ def detail_view(request: HttpRequest, request_id: Any) -> HttpResponse:
 @ui_errors
 def resubmit_view(request: HttpRequest, request_id: Any) -> HttpResponse:
     user = actor_of(request)
-    req = request_get(viewer=user, request_id=request_id)
+    req = change_get(viewer=user, request_id=request_id)
     try:
         change_resubmit(actor=user, request=req, comment=request.POST.get("comment", ""))
     except (NotFound, Forbidden):
@@ -365,7 +365,7 @@ def resubmit_view(request: HttpRequest, request_id: Any) -> HttpResponse:
 @ui_errors
 def cancel_view(request: HttpRequest, request_id: Any) -> HttpResponse:
     user = actor_of(request)
-    req = request_get(viewer=user, request_id=request_id)
+    req = change_get(viewer=user, request_id=request_id)
     try:
         change_cancel(actor=user, request=req, reason=request.POST.get("reason", ""))
     except (NotFound, Forbidden):
@@ -382,7 +382,7 @@ def cancel_view(request: HttpRequest, request_id: Any) -> HttpResponse:
 @ui_errors
 def attachment_upload_view(request: HttpRequest, request_id: Any) -> HttpResponse:
     user = actor_of(request)
-    req = request_get(viewer=user, request_id=request_id)
+    req = change_get(viewer=user, request_id=request_id)
     form = AttachmentForm(request.POST, request.FILES)
     upload = request.FILES.get("att-file")
     data = upload.read(settings.ARCHIVE_MAX_BYTES + 1) if upload else b""
@@ -486,7 +486,7 @@ def _new_on_record(
 ) -> HttpResponse:
     user, kind = actor_of(request), spec.kind
     person_id = (request.POST.get("student") if data is not None else None) or request.GET.get("student", "")
-    enrollment = student_get(viewer=user, person_id=person_id or None)
+    enrollment = enrollment_get(viewer=user, person_id=person_id or None)
     if not can_start_on_record(user, enrollment):
         raise Forbidden(
             "not_initiator", _("%(kind)s须由学生所在学校的学籍管理员发起") % {"kind": ChangeKind(kind).label}

@@ -31,7 +31,7 @@ from xueji.changes.queries import notifications_for, worklist
 from xueji.core.web import ui_errors, url_or_none
 from xueji.regions.enums import OrgLevel
 from xueji.regions.queries import org_roots
-from xueji.students.queries import StudentFilters, archives_due, problems_open, student_list
+from xueji.students.queries import StudentFilters, archives_due, enrollment_list, problems_open
 
 
 def days_left(due: date, today: date) -> int:
@@ -62,7 +62,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context.update(
         filed=bool(data_grants(user)),
         stats={
-            "active": student_list(viewer=user, filters=StudentFilters()).count(),
+            "active": enrollment_list(viewer=user, filters=StudentFilters()).count(),
             "overdue": overdue_count,
             "due_soon": due_count - overdue_count,
             "problems": problems.count(),

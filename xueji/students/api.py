@@ -46,6 +46,8 @@ from .fields import PERSON_FIELDS
 from .models import ArchiveDocument, Enrollment, Guardian, Person, ProblemRecord
 from .queries import (
     StudentFilters,
+    enrollment_get,
+    enrollment_list,
     history_with_values,
     listed_person,
     masked,
@@ -53,8 +55,6 @@ from .queries import (
     problems_open,
     record_documents,
     record_guardians,
-    student_get,
-    student_list,
 )
 from .records import (
     archive_attach,
@@ -231,7 +231,7 @@ def _history_visible(viewer: Actor, enrollment: Enrollment) -> QuerySet[AuditEve
 def list_students(request: HttpRequest, filters: Query[StudentFiltersIn]) -> Any:
     viewer = _reader(request)
     ratelimit_hit(viewer, "list")  # issue #6 §3.10: 429 above the account's limit
-    qs = student_list(
+    qs = enrollment_list(
         viewer=viewer,
         filters=StudentFilters(
             q=filters.q,
@@ -330,7 +330,7 @@ def get_student(request: HttpRequest, person_id: UUID) -> Any:
     """The full record of one student; the view is an audited event (第24条), rate-limited (issue #6 §3.10)."""
     viewer = _reader(request)
     ratelimit_hit(viewer, "list")
-    enrollment = student_get(viewer=viewer, person_id=person_id)
+    enrollment = enrollment_get(viewer=viewer, person_id=person_id)
     person = enrollment.person
     student_view(actor=viewer, enrollment=enrollment)
     return {
@@ -353,7 +353,7 @@ def update_student(request: HttpRequest, person_id: UUID, payload: StudentUpdate
     """第7条 ordinary edits by the school's registrar. Key fields → 400 ``key_field_change`` (第13条);
     anything not an editable basic field (学籍号, status, school, province…) → 400 ``unknown_fields``."""
     viewer = _reader(request)
-    enrollment = student_get(viewer=viewer, person_id=person_id)
+    enrollment = enrollment_get(viewer=viewer, person_id=person_id)
     changes = payload.model_dump(exclude_unset=True)
     if not changes:
         raise ApplicationError("no_changes", "请至少填写一个要修改的字段")
@@ -369,7 +369,7 @@ def update_student(request: HttpRequest, person_id: UUID, payload: StudentUpdate
 def reveal_identifier(request: HttpRequest, person_id: UUID, payload: RevealIn) -> Any:
     viewer = _reader(request)
     ratelimit_hit(viewer, "reveal")  # issue #6 §3.10: 429 above the account's limit
-    enrollment = student_get(viewer=viewer, person_id=person_id)
+    enrollment = enrollment_get(viewer=viewer, person_id=person_id)
     value = student_reveal(actor=viewer, enrollment=enrollment, field=payload.field)
     return {"field": payload.field, "value": value}
 
@@ -377,7 +377,7 @@ def reveal_identifier(request: HttpRequest, person_id: UUID, payload: RevealIn) 
 @router.post("/{person_id}/guardians", response={201: GuardianOut, **WRITE_ERRORS}, summary="添加家庭成员")
 def add_guardian(request: HttpRequest, person_id: UUID, payload: GuardianIn) -> Any:
     viewer = _reader(request)
-    enrollment = student_get(viewer=viewer, person_id=person_id)
+    enrollment = enrollment_get(viewer=viewer, person_id=person_id)
     guardian = guardian_add(actor=viewer, enrollment=enrollment, data=payload.model_dump())
     return Status(201, _guardian(guardian))
 
@@ -395,7 +395,7 @@ def attach_archive_document(
     title: Form[str] = "",
 ) -> Any:
     viewer = _reader(request)
-    enrollment = student_get(viewer=viewer, person_id=person_id)
+    enrollment = enrollment_get(viewer=viewer, person_id=person_id)
     # One byte past the limit is enough for the service to refuse an oversized file.
     data = file.read(settings.ARCHIVE_MAX_BYTES + 1)
     document = archive_attach(actor=viewer, enrollment=enrollment, kind=kind, title=title, data=data)
@@ -409,7 +409,7 @@ def attach_archive_document(
 )
 def complete_archive(request: HttpRequest, person_id: UUID) -> Any:
     viewer = _reader(request)
-    enrollment = student_get(viewer=viewer, person_id=person_id)
+    enrollment = enrollment_get(viewer=viewer, person_id=person_id)
     done = archive_complete(actor=viewer, enrollment=enrollment)
     assert done.archive_completed_at is not None
     return {
@@ -422,7 +422,7 @@ def complete_archive(request: HttpRequest, person_id: UUID) -> Any:
 @router.get("/{person_id}/history", response={200: HistoryPageOut, **READ_ERRORS}, summary="学籍记录变更历史")
 def student_history(request: HttpRequest, person_id: UUID, filters: Query[HistoryFiltersIn]) -> Any:
     viewer = _reader(request)
-    enrollment = student_get(viewer=viewer, person_id=person_id)
+    enrollment = enrollment_get(viewer=viewer, person_id=person_id)
     rows, count = _page(_history_visible(viewer, enrollment), filters.page, filters.page_size)
     # The audit keeps personal values masked; an authorised reader gets them from the record history
     # (issue #6 §3.3), scoped to what the reader may see.

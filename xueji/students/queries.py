@@ -44,7 +44,7 @@ def enrollments_visible(viewer: Actor) -> QuerySet[Enrollment]:
     return Enrollment.objects.filter(scope_q(viewer, "scope_path"))
 
 
-def student_list(*, viewer: Actor, filters: StudentFilters) -> QuerySet[Enrollment]:
+def enrollment_list(*, viewer: Actor, filters: StudentFilters) -> QuerySet[Enrollment]:
     qs = enrollments_visible(viewer).select_related("person", "school", "snapshot")
     if not filters.include_inactive:
         qs = qs.filter(is_active=True)
@@ -69,7 +69,7 @@ def student_list(*, viewer: Actor, filters: StudentFilters) -> QuerySet[Enrollme
     return qs.order_by("school_id", "grade", "class_name", "person__name")
 
 
-def student_get(*, viewer: Actor, person_id: Any) -> Enrollment:
+def enrollment_get(*, viewer: Actor, person_id: Any) -> Enrollment:
     """The viewer's enrollment of a person: the active one if visible, else the latest visible former one.
     Outside the viewer's jurisdiction → NotFound."""
     try:
@@ -98,10 +98,10 @@ def _freeze(enrollment: Enrollment) -> None:
 
 
 def listed_person(enrollment: Enrollment) -> Person:
-    """The person as a list row of ``student_list`` shows it: a former record that moved on shows its
+    """The person as a list row of ``enrollment_list`` shows it: a former record that moved on shows its
     snapshot (issue #6 §3.5), never what the new school recorded since (e.g. a changed name)."""
     if not enrollment.is_active:
-        snapshot = getattr(enrollment, "snapshot", None)  # select_related by student_list
+        snapshot = getattr(enrollment, "snapshot", None)  # select_related by enrollment_list
         if snapshot is not None:
             return snapshot.frozen_person(enrollment.person_id)
     return enrollment.person
@@ -136,11 +136,11 @@ def record_history(*, viewer: Actor, person_id: Any) -> QuerySet[FieldHistory]:
 
     Kept out of the audit trail (whose events carry the field names with masked values) and readable only by
     those who may see the student (第24条; security.md §2): the student must be visible to the viewer
-    (:func:`student_get`, else NotFound → 404), and of the history only the rows recorded while the record was
+    (:func:`enrollment_get`, else NotFound → 404), and of the history only the rows recorded while the record was
     held inside the viewer's jurisdiction are returned (a former school does not read what changed after the
     pupil left). Audit administrators hold no data scope and get NotFound (三权分立).
     """
-    enrollment = student_get(viewer=viewer, person_id=person_id)
+    enrollment = enrollment_get(viewer=viewer, person_id=person_id)
     return (
         FieldHistory.objects.filter(subject_type="student", subject_id=str(enrollment.person_id))
         .filter(scope_q(viewer, "scope_path"))
@@ -151,8 +151,8 @@ def record_history(*, viewer: Actor, person_id: Any) -> QuerySet[FieldHistory]:
 
 def student_history(*, viewer: Actor, person_id: Any, include_views: bool = True) -> QuerySet[AuditEvent]:
     """The audit events about one student, newest first — only if the viewer may see the student
-    (:func:`student_get`, else NotFound → 404; 第23、24条). ``include_views=False`` shows the changes only."""
-    enrollment = student_get(viewer=viewer, person_id=person_id)
+    (:func:`enrollment_get`, else NotFound → 404; 第23、24条). ``include_views=False`` shows the changes only."""
+    enrollment = enrollment_get(viewer=viewer, person_id=person_id)
     return events_about(subject_type="student", subject_id=enrollment.person_id, include_views=include_views)
 
 

@@ -58,6 +58,8 @@ from .forms import (
 from .models import Enrollment, ProblemRecord
 from .queries import (
     StudentFilters,
+    enrollment_get,
+    enrollment_list,
     frozen_at,
     listed_person,
     masked,
@@ -66,9 +68,7 @@ from .queries import (
     record_documents,
     record_guardians,
     record_history,
-    student_get,
     student_history,
-    student_list,
 )
 from .records import (
     archive_attach,
@@ -136,7 +136,7 @@ def student_list_view(request: HttpRequest) -> HttpResponse:
     require_student_roles(user)
     ratelimit_hit(user, "list")  # issue #6 §3.10: a Chinese 429 above the account's limit
     filters = filters_from(request)
-    page = paginate(request, student_list(viewer=user, filters=filters))
+    page = paginate(request, enrollment_list(viewer=user, filters=filters))
     context = {
         "page": page,
         "rows": [_row(e) for e in page.object_list],
@@ -354,7 +354,7 @@ def _render_detail(
 def student_detail(request: HttpRequest, person_id: Any) -> HttpResponse:
     user = actor_of(request)
     ratelimit_hit(user, "list")  # issue #6 §3.10
-    enrollment = student_get(viewer=user, person_id=person_id)
+    enrollment = enrollment_get(viewer=user, person_id=person_id)
     return _render_detail(request, enrollment)
 
 
@@ -367,7 +367,7 @@ def student_reveal_view(request: HttpRequest, person_id: Any, field: str) -> Htt
     if field not in REVEALABLE:
         raise Http404()
     ratelimit_hit(user, "reveal")  # issue #6 §3.10: a 429 fragment above the account's limit
-    enrollment = student_get(viewer=user, person_id=person_id)
+    enrollment = enrollment_get(viewer=user, person_id=person_id)
     value = student_reveal(actor=user, enrollment=enrollment, field=field)
     template = "students/_revealed.html" if is_htmx(request) else "students/revealed_page.html"
     return render(
@@ -387,7 +387,7 @@ def student_reveal_view(request: HttpRequest, person_id: Any, field: str) -> Htt
 @ui_errors
 def guardian_add_view(request: HttpRequest, person_id: Any) -> HttpResponse:
     user = actor_of(request)
-    enrollment = student_get(viewer=user, person_id=person_id)
+    enrollment = enrollment_get(viewer=user, person_id=person_id)
     form = GuardianForm(request.POST)
     try:
         guardian_add(actor=user, enrollment=enrollment, data=form.raw())
@@ -406,7 +406,7 @@ def guardian_add_view(request: HttpRequest, person_id: Any) -> HttpResponse:
 def archive_upload_view(request: HttpRequest, person_id: Any) -> HttpResponse:
     """第6条: add a document to the electronic archive (type by content, size-limited — in the service)."""
     user = actor_of(request)
-    enrollment = student_get(viewer=user, person_id=person_id)
+    enrollment = enrollment_get(viewer=user, person_id=person_id)
     form = ArchiveForm(request.POST, request.FILES)
     if form.is_valid():
         upload = form.cleaned_data["file"]
@@ -434,7 +434,7 @@ def archive_upload_view(request: HttpRequest, person_id: Any) -> HttpResponse:
 @ui_errors
 def archive_complete_view(request: HttpRequest, person_id: Any) -> HttpResponse:
     user = actor_of(request)
-    enrollment = student_get(viewer=user, person_id=person_id)
+    enrollment = enrollment_get(viewer=user, person_id=person_id)
     try:
         archive_complete(actor=user, enrollment=enrollment)
     except (NotFound, Forbidden):
@@ -454,7 +454,7 @@ def archive_file_view(request: HttpRequest, person_id: Any, doc_id: Any) -> File
     Each download is an audited read (ARCHIVE_DOWNLOADED).
     """
     user = actor_of(request)
-    enrollment = student_get(viewer=user, person_id=person_id)
+    enrollment = enrollment_get(viewer=user, person_id=person_id)
     doc = archive_open(actor=user, enrollment=enrollment, doc_id=doc_id)
     ext = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}.get(doc.content_type, "bin")
     response = FileResponse(
