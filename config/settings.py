@@ -320,6 +320,8 @@ PASSWORD_RESET_TTL_HOURS = int(os.environ.get("XUEJI_PASSWORD_RESET_TTL_HOURS", 
 
 # API tokens live this long (hours).
 API_TOKEN_TTL_HOURS = int(os.environ.get("XUEJI_API_TOKEN_TTL_HOURS", "12"))
+# A token's last use is written at most this often (seconds): read-only API calls then write nothing.
+API_TOKEN_TOUCH_SECONDS = int(os.environ.get("XUEJI_API_TOKEN_TOUCH_SECONDS", "60"))
 
 
 def _rate_limits(raw: str) -> dict[str, tuple[int, int]]:

@@ -12,7 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth import authenticate, user_logged_in
+from axes.handlers.proxy import AxesProxyHandler
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import update_last_login
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
@@ -92,8 +94,11 @@ def token_issue(request: HttpRequest, payload: TokenIn) -> Any:
         services.login_failed_recorded(username=payload.username, reason="API：须先修改密码", user=user)
         raise Forbidden("password_change_required", "须先在网页上修改密码后才能使用接口（第二十四条）")
     raw, row = issue_token(user)
-    # Counts as a login: stamps last_login (dormancy clock, 第24条) and clears axes failures.
-    user_logged_in.send(sender=User, request=request, user=user)
+    # Counts as a login: stamps last_login (dormancy clock, 第24条) and clears the lockout's failures. Not via
+    # the user_logged_in signal: axes' receiver would create a session just to hash it, and a token client
+    # has no session (issue 7: no session for token clients).
+    update_last_login(User, user)
+    AxesProxyHandler.reset_attempts(username=user.username)
     services.audit_account(
         EventType.TOKEN_ISSUED,
         actor=user,

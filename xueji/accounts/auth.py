@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja.errors import AuthenticationError
@@ -47,6 +48,20 @@ def usable(user: Actor) -> bool:
     return bool(user and user.is_active and user.sealed_at is None and not user.must_change_password)
 
 
+def touch_token(row: ApiToken, now: datetime | None = None) -> bool:
+    """Record a token's use at most once per ``API_TOKEN_TOUCH_SECONDS`` (default 60): a read-only API call
+    then writes nothing. Returns whether the row was written. The UPDATE is conditional, so concurrent calls
+    of one token write it once."""
+    now = now or timezone.now()
+    interval = timedelta(seconds=settings.API_TOKEN_TOUCH_SECONDS)
+    if row.last_used_at is not None and now - row.last_used_at < interval:
+        return False
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - interval)
+    written = ApiToken.objects.filter(stale, pk=row.pk).update(last_used_at=now)
+    row.last_used_at = now
+    return bool(written)
+
+
 class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         row = (
@@ -56,7 +71,7 @@ class TokenAuth(HttpBearer):
         )
         if row is None or not usable(row.user):
             return None
-        ApiToken.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
+        touch_token(row)
         request.user = row.user
         return row.user
 
