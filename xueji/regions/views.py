@@ -14,13 +14,17 @@ from xueji.core.web import ui_errors
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
 from xueji.regions.queries import org_children, org_get, org_roots
-from xueji.schools.queries import school_list
+from xueji.schools.queries import school_list, with_active_counts
 
 
 def _nodes(viewer: Actor, units: list[OrgUnit]) -> list[dict[str, Any]]:
     """Tree nodes: departments expand; schools carry their type and active-student count."""
     school_ids = [u.pk for u in units if u.level == OrgLevel.SCHOOL]
-    schools = {s.pk: s for s in school_list(viewer=viewer).filter(pk__in=school_ids)} if school_ids else {}
+    schools = (
+        {s.pk: s for s in with_active_counts(school_list(viewer=viewer).filter(pk__in=school_ids))}
+        if school_ids
+        else {}
+    )
     central_ids: set[int] = set()
     if schools:  # a central school opens onto its teaching points (第22条)
         central_ids = {
@@ -70,6 +74,8 @@ def detail(request: HttpRequest, org_id: int) -> HttpResponse:
     ancestors = [a for a in unit.ancestors() if a.pk != unit.pk]
     nodes = _nodes(viewer, list(org_children(viewer=viewer, parent=unit)))
     school = school_list(viewer=viewer).filter(pk=unit.pk).first() if unit.level == OrgLevel.SCHOOL else None
+    if school is not None:
+        with_active_counts([school])
     return render(
         request,
         "regions/detail.html",

@@ -31,7 +31,7 @@ from xueji.regions.services import department_for
 
 from .enums import DEFAULT_STAGES, Listing, Operator
 from .models import School
-from .queries import school_get, school_list
+from .queries import school_get, school_list, with_active_counts
 from .schemas import ErrorOut, SchoolCreateIn, SchoolDetailOut, SchoolFiltersIn, SchoolPageOut
 from .services import school_create
 
@@ -98,6 +98,7 @@ def list_schools(request: HttpRequest, filters: Query[SchoolFiltersIn]) -> Any:
     viewer = actor_of(request)
     qs = school_list(viewer=viewer, q=filters.q.strip(), school_type=filters.type, state=filters.state)
     rows, count = _page(qs, filters.page, filters.page_size)
+    rows = with_active_counts(rows)
     items = [
         {
             "id": s.pk,

@@ -42,6 +42,9 @@ class School(models.Model):
     successor = models.ForeignKey(OrgUnit, models.PROTECT, null=True, blank=True, related_name="+")
     address = models.CharField(_("地址"), max_length=200, blank=True)
 
+    # Not a column: set for the rows of a page by ``queries.with_active_counts``.
+    active_students: int
+
     class Meta:
         verbose_name = _("学校")
         verbose_name_plural = _("学校")

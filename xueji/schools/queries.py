@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -31,9 +32,24 @@ def school_list(*, viewer: Actor, q: str = "", school_type: str = "", state: str
         qs = qs.filter(school_type=school_type)
     if state:
         qs = qs.filter(state=state)
-    return qs.annotate(active_students=Count("enrollments", filter=Q(enrollments__is_active=True))).order_by(
-        "county_code", "school_code"
-    )
+    # No aggregate here: a picker or a page takes a few rows of a region that may hold thousands of schools
+    # and millions of enrollments; counts are added for the rows shown (:func:`with_active_counts`).
+    return qs.order_by("county_code", "school_code")
+
+
+def with_active_counts(schools: Iterable[School]) -> list[School]:
+    """Set ``active_students`` on each of ``schools`` — the rows of one page — with one grouped query over
+    the enrollment index (school, is_active, …): the cost follows the page, not the region (issue 7)."""
+    rows = list(schools)
+    if rows:
+        counts = dict(
+            School.objects.filter(pk__in=[s.pk for s in rows])
+            .annotate(n=Count("enrollments", filter=Q(enrollments__is_active=True)))
+            .values_list("pk", "n")
+        )
+        for school in rows:
+            school.active_students = counts.get(school.pk, 0)
+    return rows
 
 
 def school_get(*, viewer: Actor, school_id: Any = None, school_code: str | None = None) -> School:

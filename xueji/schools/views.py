@@ -24,7 +24,7 @@ from xueji.regions.services import department_for
 from .enums import Listing, SchoolState, SchoolType, Stage
 from .forms import SchoolForm
 from .models import School
-from .queries import class_counts, school_get, school_list
+from .queries import class_counts, school_get, school_list, with_active_counts
 from .services import school_create
 
 GRADE_LABELS = {
@@ -70,6 +70,7 @@ def school_list_view(request: HttpRequest) -> HttpResponse:
         state=state if state in SchoolState.values else "",
     )
     page = paginate(request, schools)
+    page.object_list = with_active_counts(page.object_list)
     return render(
         request,
         "schools/list.html",
