@@ -18,11 +18,10 @@ engine re-checks inside a submission with the same finders.
 from __future__ import annotations
 
 from xueji.accounts.types import Actor
-from xueji.audit.enums import EventType
-from xueji.audit.services import record
 from xueji.core.errors import NotFound
 from xueji.core.ratelimit import ratelimit_hit
 from xueji.students.models import Enrollment
+from xueji.students.services import identity_lookup_recorded
 
 from . import kinds
 from .enums import Entry
@@ -43,22 +42,16 @@ def national_lookup(*, viewer: Actor, kind: str, student_number: str, name: str)
     try:
         found = kinds.get(kind).lookup(student_number=student_number, name=name)
     except NotFound:
-        record(
-            event_type=EventType.IDENTITY_LOOKUP,
-            actor=viewer,
-            summary="跨区域身份查询：未找到学籍号与姓名均匹配的学生",
-            after={"kind": str(kind), "outcome": "not_found"},
-            success=False,
+        identity_lookup_recorded(
+            actor=viewer, kind=str(kind), summary="跨区域身份查询：未找到学籍号与姓名均匹配的学生"
         )
         raise
-    record(
-        event_type=EventType.IDENTITY_LOOKUP,
+    identity_lookup_recorded(
         actor=viewer,
-        subject_type="student",
-        subject_id=found.person_id,
-        org_unit_id=found.school_id,
-        province_code=found.province_code,
+        kind=str(kind),
         summary="跨区域身份查询：按学籍号和姓名查找学生",
-        after={"kind": str(kind), "outcome": "found"},
+        person_id=found.person_id,
+        school_id=found.school_id,
+        province_code=found.province_code,
     )
     return found

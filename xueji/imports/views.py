@@ -7,6 +7,7 @@ department registrars see the batches of their subtree. Anything outside the vie
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID
 
@@ -105,24 +106,30 @@ def batch_detail(request: HttpRequest, batch_id: UUID) -> HttpResponse:
     return render(request, "imports/detail.html", context)
 
 
-@login_required
-@ui_errors
-@require_POST
-def batch_commit(request: HttpRequest, batch_id: UUID) -> HttpResponse:
+def _start(request: HttpRequest, batch_id: UUID, start: Callable[..., bool], queued: str) -> HttpResponse:
+    """Run an import step (commit, or retry of the failed one) now or queue it, and say which happened.
+    A refusal for the viewer (not found, not allowed) propagates; a business refusal becomes a message."""
     user = actor_of(request)
     batch = queries.batch_get(viewer=user, batch_id=batch_id)
     try:
-        background = tasks.start_commit(actor=user, batch=batch)
+        background = start(actor=user, batch=batch)
     except ApplicationError as exc:
         if _refusal(exc):
             raise
         messages.error(request, exc.message)
     else:
         if background:
-            messages.info(request, _("文件较大，正在后台导入，请稍候"))
-        else:
+            messages.info(request, queued)
+        elif batch.status == ImportBatch.Status.COMMITTED:
             messages.success(request, _("已导入 %(n)d 名学生") % {"n": batch.created_count})
     return redirect("imports:detail", batch_id=batch.pk)
+
+
+@login_required
+@ui_errors
+@require_POST
+def batch_commit(request: HttpRequest, batch_id: UUID) -> HttpResponse:
+    return _start(request, batch_id, tasks.start_commit, _("文件较大，正在后台导入，请稍候"))
 
 
 @login_required
@@ -130,20 +137,7 @@ def batch_commit(request: HttpRequest, batch_id: UUID) -> HttpResponse:
 @require_POST
 def batch_retry(request: HttpRequest, batch_id: UUID) -> HttpResponse:
     """重试: run the failed step again with the same stored file (a crash or a killed worker wrote nothing)."""
-    user = actor_of(request)
-    batch = queries.batch_get(viewer=user, batch_id=batch_id)
-    try:
-        background = tasks.start_retry(actor=user, batch=batch)
-    except ApplicationError as exc:
-        if _refusal(exc):
-            raise
-        messages.error(request, exc.message)
-    else:
-        if background:
-            messages.info(request, _("已重新提交，正在后台处理，请稍候"))
-        elif batch.status == ImportBatch.Status.COMMITTED:
-            messages.success(request, _("已导入 %(n)d 名学生") % {"n": batch.created_count})
-    return redirect("imports:detail", batch_id=batch.pk)
+    return _start(request, batch_id, tasks.start_retry, _("已重新提交，正在后台处理，请稍候"))
 
 
 @login_required

@@ -60,6 +60,32 @@ class RowError:
 ENROLLED_ELSEWHERE = "该身份证件号的学生已在其他学校有学籍，请发起转学"
 
 
+def identity_lookup_recorded(
+    *,
+    actor: Actor,
+    kind: str,
+    summary: str,
+    person_id: Any = None,
+    school_id: Any = None,
+    province_code: str = "",
+) -> None:
+    """The audit event of a cross-region identity lookup (第23、24条; issue #6 §3.2): the record found (its
+    person) and the school holding it, so that side's audit administrator sees it; without ``person_id`` the
+    search found nothing. The payload is ``{kind, outcome}`` only — never the number or the name typed."""
+    found = person_id is not None
+    record(
+        event_type=EventType.IDENTITY_LOOKUP,
+        actor=actor,
+        subject_type="student" if found else "",
+        subject_id=person_id if found else "",
+        org_unit_id=school_id,
+        province_code=province_code,
+        summary=summary,
+        after={"kind": kind, "outcome": "found" if found else "not_found"},
+        success=found,
+    )
+
+
 def _enrolled_at(school_name: str) -> str:
     return (
         f"该身份证件号的学生已在“{school_name}”有在读学籍，不能重复建立学籍（第九条）；"
@@ -201,15 +227,13 @@ def _disclose_holder(actor: Actor, rejected: RegistrationRejected) -> Registrati
     """
     [(index, holder)] = rejected.holders.items()
     ratelimit_hit(actor, "lookup")
-    record(
-        event_type=EventType.IDENTITY_LOOKUP,
+    identity_lookup_recorded(
         actor=actor,
-        subject_type="student",
-        subject_id=holder.person_id,
-        org_unit_id=holder.school_id,
-        province_code=holder.province_code,
+        kind="registration",
         summary="跨区域身份查询：注册时证件号已在其他学校有学籍",
-        after={"kind": "registration", "outcome": "found"},
+        person_id=holder.person_id,
+        school_id=holder.school_id,
+        province_code=holder.province_code,
     )
     errors = [
         RowError(e.index, e.field, e.code, _enrolled_at(holder.school_name)) if e.index == index else e
