@@ -26,7 +26,7 @@ from xueji.accounts.jurisdiction import (
 )
 from xueji.accounts.types import Actor
 from xueji.audit.queries import recent_for_actor
-from xueji.changes.presenters import Row, from_to, school_names, student_of
+from xueji.changes.presenters import school_names, work_row
 from xueji.changes.queries import notifications_for, worklist
 from xueji.core.web import ui_errors, url_or_none
 from xueji.regions.enums import OrgLevel
@@ -87,12 +87,7 @@ def _change_summary(user: Actor, today: date) -> dict[str, Any]:
     items = worklist(viewer=user, today=today)
     mine = [i for i in items if not i.escalated]
     names = school_names([i.step.request for i in mine[:5]])
-    top = []
-    for item in mine[:5]:
-        req = item.step.request
-        name, number = student_of(req)
-        source, target = from_to(req, names)
-        top.append(Row(req, item.step, name, number, source, target, item.days_left, item.overdue))
+    top = [work_row(item, names) for item in mine[:5]]
     unread = notifications_for(viewer=user)
     return {
         "change_stats": {
