@@ -1,4 +1,4 @@
-"""Page slicing shared by the API routers.
+"""Page slicing shared by the API routers and the pages; counts capped for lists that reach a million rows.
 
 Page numbers are bounded (:data:`MAX_PAGE`): an unbounded ``page`` overflows the database's 64-bit
 LIMIT/OFFSET (SQLite "datatype mismatch", PostgreSQL "bigint out of range") and answered 500 (issue #6 §3.9).
@@ -8,14 +8,21 @@ Schemas declare ``le=MAX_PAGE`` so the OpenAPI schema says so and a bad value is
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
+from django.utils.functional import cached_property
 
 from .errors import FieldError
 
 # 10 million pages of up to 200 rows each covers every list the country has; offsets stay far below 2**63.
 MAX_PAGE = 10_000_000
+
+#: Lists that can reach a region's million students count exactly up to here and say "1 万+" beyond
+#: (issue 7): an exact count of a county or province costs a scan of every matching row on each page view.
+COUNT_CAP = 10_000
 
 
 def page_out_of_range() -> FieldError:
@@ -29,3 +36,54 @@ def page_of(qs: QuerySet[Any], page: int, page_size: int) -> tuple[list[Any], in
         raise page_out_of_range()
     start = (page - 1) * page_size
     return list(qs[start : start + page_size]), qs.count()
+
+
+def capped_count(qs: QuerySet[Any] | Sequence[Any], cap: int | None = None) -> int:
+    """The number of rows of ``qs`` if it is at most ``cap``, else ``cap + 1`` ("more than cap"): a count
+    over ``LIMIT cap + 1`` without the ordering, so its cost is bounded by the cap, not by the region."""
+    limit = (COUNT_CAP if cap is None else cap) + 1
+    if not isinstance(qs, QuerySet):
+        return min(len(qs), limit)
+    return qs.order_by().values("pk")[:limit].count()
+
+
+def capped_page_of(qs: QuerySet[Any], page: int, page_size: int) -> tuple[list[Any], int, bool]:
+    """Like :func:`page_of` with a :func:`capped_count`: items, count, and whether the count is exact."""
+    if not 1 <= page <= MAX_PAGE:
+        raise page_out_of_range()
+    start = (page - 1) * page_size
+    items = list(qs[start : start + page_size])
+    if page == 1 and len(items) < page_size:
+        return items, len(items), True  # the whole list is on this page: no count query
+    count = capped_count(qs)
+    return items, min(count, COUNT_CAP), count <= COUNT_CAP
+
+
+class CappedPaginator(Paginator):
+    """A Django paginator whose count stops at :data:`COUNT_CAP` (``capped`` says so; the pager then shows
+    "1 万+"). Pages beyond the cap are still served; the pager offers the ones up to it."""
+
+    @cached_property
+    def count(self) -> int:
+        return capped_count(cast("QuerySet[Any] | Sequence[Any]", self.object_list))
+
+    @property
+    def capped(self) -> bool:
+        return self.count > COUNT_CAP
+
+
+def batch_after(rows: Any, offset: int, size: int) -> tuple[list[Any], int | None]:
+    """``size`` rows of ``rows`` (a queryset or a list) from ``offset`` and the offset of the next batch, or
+    ``None`` when there is none — one query of ``size + 1`` rows, no count. Long histories show their latest
+    rows and load the rest on demand (issue 7: a record page whose cost does not grow with its history)."""
+    offset = max(0, min(offset, MAX_PAGE))
+    batch = list(rows[offset : offset + size + 1])
+    return batch[:size], (offset + size if len(batch) > size else None)
+
+
+def offset_param(value: str | None) -> int:
+    """A non-negative ``offset`` query parameter (anything else is 0)."""
+    try:
+        return max(0, min(int(value or 0), MAX_PAGE))
+    except ValueError:
+        return 0

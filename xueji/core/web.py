@@ -6,17 +6,19 @@ No domain code: an out-of-jurisdiction object is a 404 (architecture.md §3), de
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 
 from xueji.core.errors import Forbidden, NotFound
 from xueji.core.htmx import is_htmx
+from xueji.core.pagination import CappedPaginator
 from xueji.core.ratelimit import RateLimited
 
 PAGE_SIZE = 50
@@ -48,8 +50,12 @@ def rate_limited_response(request: HttpRequest, exc: RateLimited) -> HttpRespons
     return response
 
 
-def paginate(request: HttpRequest, object_list: Any, per_page: int = PAGE_SIZE) -> Page:
-    return Paginator(object_list, per_page).get_page(request.GET.get("page"))
+def paginate(
+    request: HttpRequest, object_list: QuerySet[Any] | Sequence[Any], per_page: int = PAGE_SIZE
+) -> Page:
+    """The requested page of a list; the count stops at :data:`~xueji.core.pagination.COUNT_CAP` (the pager
+    then says "1 万+"), so a page of a province's records does not count them all (issue 7)."""
+    return CappedPaginator(object_list, per_page).get_page(request.GET.get("page"))
 
 
 def url_or_none(name: str, *args: Any) -> str | None:

@@ -35,7 +35,7 @@ from xueji.audit.enums import EventType
 from xueji.audit.models import AuditEvent
 from xueji.core.errors import ApplicationError
 from xueji.core.masking import mask_phone
-from xueji.core.pagination import page_of
+from xueji.core.pagination import capped_page_of, page_of
 from xueji.core.ratelimit import ratelimit_hit
 from xueji.policies.queries import extra_validator_for
 from xueji.regions.models import OrgUnit
@@ -242,10 +242,11 @@ def list_students(request: HttpRequest, filters: Query[StudentFiltersIn]) -> Any
             include_inactive=filters.include_inactive,
         ),
     )
-    rows, count = _page(qs, filters.page, filters.page_size)
+    rows, count, exact = capped_page_of(qs, filters.page, filters.page_size)
     return {
         "items": [_list_item(e) for e in rows],
         "count": count,
+        "count_exact": exact,
         "page": filters.page,
         "page_size": filters.page_size,
     }

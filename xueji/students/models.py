@@ -177,7 +177,12 @@ class Enrollment(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["scope_path", "is_active"]),
+            # Region scoping is ``scope_path LIKE '<path>%'``: pattern operator class on PostgreSQL (issue 7).
+            models.Index(
+                fields=["scope_path", "is_active"],
+                opclasses=["varchar_pattern_ops", "bool_ops"],
+                name="enrollment_scope_pattern",
+            ),
             models.Index(fields=["school", "is_active", "grade", "class_name"]),
             models.Index(
                 fields=["province_code", "archive_due"],

@@ -6,17 +6,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from xueji.accounts.jurisdiction import scope_q
+from xueji.accounts.jurisdiction import scope_paths, scope_q
 from xueji.accounts.types import Actor
 from xueji.audit.models import AuditEvent, FieldHistory
 from xueji.audit.queries import events_about
 from xueji.core.errors import NotFound
 from xueji.core.masking import mask_id_number
 
-from .identity import normalise_number
 from .models import (
     ArchiveDocument,
     Enrollment,
@@ -26,11 +25,12 @@ from .models import (
     Person,
     ProblemRecord,
 )
+from .search import enrollment_q, parse_term
 
 
 @dataclass(frozen=True)
 class StudentFilters:
-    q: str = ""  # name, 学籍号, or an identity number (exact)
+    q: str = ""  # name (any part), pinyin, 学籍号, or an identity number (exact) — see search.parse_term
     school_id: int | None = None
     grade: int | None = None
     class_name: str = ""
@@ -48,16 +48,9 @@ def enrollment_list(*, viewer: Actor, filters: StudentFilters) -> QuerySet[Enrol
     qs = enrollments_visible(viewer).select_related("person", "school", "snapshot")
     if not filters.include_inactive:
         qs = qs.filter(is_active=True)
-    term = filters.q.strip()
-    if term:
-        number = normalise_number(term)
-        if len(number) == 19 and number[0] in "GJL":
-            qs = qs.filter(person__student_number=number)
-        elif len(number) >= 8 and any(c.isdigit() for c in number):
-            # An exact identity number (never a prefix search: that would enumerate IDs).
-            qs = qs.filter(person__id_number=number)
-        else:
-            qs = qs.filter(Q(person__name__startswith=term) | Q(person__name_pinyin__istartswith=term))
+    term = parse_term(filters.q)
+    if term.kind:
+        qs = qs.filter(enrollment_q(term, scope_paths(viewer)))
     if filters.school_id:
         qs = qs.filter(school_id=filters.school_id)
     if filters.grade:
@@ -66,7 +59,9 @@ def enrollment_list(*, viewer: Actor, filters: StudentFilters) -> QuerySet[Enrol
         qs = qs.filter(class_name=filters.class_name)
     if filters.status:
         qs = qs.filter(status=filters.status)
-    return qs.order_by("school_id", "grade", "class_name", "person__name")
+    return qs.order_by(
+        "school_id", "grade", "class_name", "person__name", "pk"
+    )  # pk: a total order for paging
 
 
 def enrollment_get(*, viewer: Actor, person_id: Any) -> Enrollment:
@@ -131,7 +126,9 @@ def record_documents(enrollment: Enrollment) -> QuerySet[ArchiveDocument]:
     return qs.order_by("uploaded_at", "id")
 
 
-def record_history(*, viewer: Actor, person_id: Any) -> QuerySet[FieldHistory]:
+def record_history(
+    *, viewer: Actor, person_id: Any, checked: Enrollment | None = None
+) -> QuerySet[FieldHistory]:
     """The before/after values of a student's personal fields (issue #6 §3.3), newest first.
 
     Kept out of the audit trail (whose events carry the field names with masked values) and readable only by
@@ -139,8 +136,9 @@ def record_history(*, viewer: Actor, person_id: Any) -> QuerySet[FieldHistory]:
     (:func:`enrollment_get`, else NotFound → 404), and of the history only the rows recorded while the record was
     held inside the viewer's jurisdiction are returned (a former school does not read what changed after the
     pupil left). Audit administrators hold no data scope and get NotFound (三权分立).
+    ``checked``: the enrollment :func:`enrollment_get` already returned for this viewer (the record page).
     """
-    enrollment = enrollment_get(viewer=viewer, person_id=person_id)
+    enrollment = checked or enrollment_get(viewer=viewer, person_id=person_id)
     return (
         FieldHistory.objects.filter(subject_type="student", subject_id=str(enrollment.person_id))
         .filter(scope_q(viewer, "scope_path"))
@@ -149,10 +147,13 @@ def record_history(*, viewer: Actor, person_id: Any) -> QuerySet[FieldHistory]:
     )
 
 
-def student_history(*, viewer: Actor, person_id: Any, include_views: bool = True) -> QuerySet[AuditEvent]:
+def student_history(
+    *, viewer: Actor, person_id: Any, include_views: bool = True, checked: Enrollment | None = None
+) -> QuerySet[AuditEvent]:
     """The audit events about one student, newest first — only if the viewer may see the student
-    (:func:`enrollment_get`, else NotFound → 404; 第23、24条). ``include_views=False`` shows the changes only."""
-    enrollment = enrollment_get(viewer=viewer, person_id=person_id)
+    (:func:`enrollment_get`, else NotFound → 404; 第23、24条). ``include_views=False`` shows the changes only.
+    ``checked``: the enrollment :func:`enrollment_get` already returned for this viewer (the record page)."""
+    enrollment = checked or enrollment_get(viewer=viewer, person_id=person_id)
     return events_about(subject_type="student", subject_id=enrollment.person_id, include_views=include_views)
 
 

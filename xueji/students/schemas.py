@@ -135,7 +135,10 @@ class StudentUpdateIn(PersonIn):
 
 
 class StudentFiltersIn(Schema):
-    q: str = Field("", description="姓名（前缀）、完整学籍号或完整身份证件号")
+    q: str = Field(
+        "",
+        description="姓名（任意部分，单字按姓氏前缀）、姓名拼音、完整学籍号或完整身份证件号（容许全角字符与空格）",
+    )
     school_id: int | None = None
     grade: int | None = Field(None, ge=1, le=12)
     class_name: str = ""
@@ -169,7 +172,8 @@ class StudentListItemOut(Schema):
 
 class StudentPageOut(Schema):
     items: list[StudentListItemOut]
-    count: int
+    count: int = Field(description="匹配的学籍数；超过 10 000 时为 10 000（count_exact 为 false）")
+    count_exact: bool = Field(True, description="count 是否为精确数（false：超过 10 000 条，请缩小查询范围）")
     page: int
     page_size: int
 

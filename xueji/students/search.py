@@ -1,0 +1,146 @@
+"""Student search that stays fast at national scale (issue 7): one reading of the search box for the web list,
+the API list and every other list of enrollments, served by indexes.
+
+What a term means (:func:`parse_term`; full-width characters and spaces typed or pasted are tolerated):
+
+- **学籍号** — G/J/L + 17 digits + a digit or X: the ``student_number`` btree.
+- **identity number** — 6–20 letters and digits with at least one digit: EXACT match only, never a prefix
+  (a prefix would enumerate numbers). It is looked up in the national identity registry
+  (:class:`~xueji.students.models.IdentityKey`, primary key ``"<document type>:<number>"``) for every document
+  type — a handful of primary-key probes. When identity numbers are encrypted, that key becomes a keyed hash
+  (blind index) computed the same way, and this search keeps working unchanged.
+- **pinyin** — Latin letters: ``UPPER(name_pinyin)`` by prefix, and by any part from 3 letters (PostgreSQL:
+  ``pg_trgm`` GIN index on ``UPPER(name_pinyin)``).
+- **name** — anything else (Chinese, with or without the middle dot of minority names): 1 character = the
+  surname (a prefix); 2 or more = any part of the name (张馨瑜 by 馨瑜).
+
+On PostgreSQL a name is found within the viewer's region from one GIN posting list: each enrollment carries
+``search_tokens`` (migration 0004, kept by triggers) — for every region level of its path, every two-character
+part of the name and its first character, as ``"<path>|<part>"``. A county registrar's search for 馨瑜 reads
+``"<county path>|馨瑜"`` and nothing else, however common 馨瑜 is in the country; the scope filter is applied as
+well (it is the security boundary, the tokens only the index). Two characters and one are exact through the
+tokens; three or more are checked with ``LIKE`` on the candidates (a set of bigrams is not an order).
+
+SQLite (the embedded default: a school or a county) runs the same filters as ``LIKE`` over its rows.
+
+Region scoping is ``scope_path LIKE '<unit path>%'`` served by a ``varchar_pattern_ops`` btree
+(``enrollment_scope_pattern``) on PostgreSQL, whose default btree cannot serve ``LIKE`` under a non-C
+collation such as ``C.UTF-8``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from django.db import connection
+from django.db.models import BooleanField, F, Q
+from django.db.models.expressions import Func
+
+from .enums import IdDocumentType
+from .models import IdentityKey
+
+TermKind = Literal["", "student_number", "id_number", "pinyin", "name"]
+
+_STUDENT_NUMBER = re.compile(r"^[GJL]\d{17}[\dX]$")
+_ID_NUMBER = re.compile(r"^(?=.*\d)[0-9A-Z()]{6,20}$")
+_PINYIN = re.compile(r"^[A-Za-z][A-Za-z' ]*$")
+_SPACES = re.compile(r"\s+")
+
+#: Pinyin is matched anywhere in the name from this many letters (trigrams need three); shorter is a prefix.
+PINYIN_INFIX_MIN = 3
+
+
+@dataclass(frozen=True)
+class Term:
+    kind: TermKind
+    value: str
+
+
+def parse_term(raw: str | None) -> Term:
+    """What the search box holds: NFKC (full-width → half-width), spaces removed inside numbers and Chinese
+    names, collapsed inside pinyin."""
+    text = unicodedata.normalize("NFKC", raw or "").strip()
+    if not text:
+        return Term("", "")
+    compact = _SPACES.sub("", text).upper()
+    if _STUDENT_NUMBER.match(compact):
+        return Term("student_number", compact)
+    if _ID_NUMBER.match(compact):
+        return Term("id_number", compact)
+    if _PINYIN.match(text):
+        return Term("pinyin", _SPACES.sub(" ", text).upper())
+    return Term("name", _SPACES.sub("", text))
+
+
+def bigrams(text: str) -> list[str]:
+    """The distinct two-character parts of ``text`` — what ``xueji_bigrams`` (SQL, migration 0004) returns."""
+    return sorted({text[i : i + 2] for i in range(len(text) - 1)})
+
+
+def name_parts(name: str) -> list[str]:
+    """The parts of a name term looked up in ``search_tokens``: its bigrams, or ``^`` + the surname."""
+    return bigrams(name) if len(name) >= 2 else [f"^{name}"]
+
+
+class _HasTokens(Func):
+    """``<enrollment>.search_tokens @> %s::text[]`` under whatever alias the enrollment table has in the query.
+
+    ``search_tokens`` is a PostgreSQL-only column kept by triggers (migration 0004), not a Django field, so it
+    is reached through ``scope_path``'s compiled column reference."""
+
+    output_field = BooleanField()
+
+    def __init__(self, tokens: list[str]) -> None:
+        super().__init__(F("scope_path"))
+        self.tokens = tokens
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        column, params = compiler.compile(self.source_expressions[0])
+        suffix = connection.ops.quote_name("scope_path")
+        assert column.endswith(suffix), column
+        tokens_column = column[: -len(suffix)] + connection.ops.quote_name("search_tokens")
+        return f"{tokens_column} @> %s::text[]", [*params, self.tokens]
+
+
+def _identity_keys(number: str) -> list[str]:
+    return [IdentityKey.make_key(t, number) for t in IdDocumentType.values]
+
+
+def person_q(term: Term, prefix: str = "") -> Q:
+    """The filter of ``term`` on a Person's own columns (``prefix``: the path to the Person from the queried
+    model, e.g. ``"person__"``). An empty term matches everything. Enrollment lists use
+    :func:`enrollment_q`, which serves names from the region-scoped tokens on PostgreSQL."""
+    p = prefix
+    if term.kind == "":
+        return Q()
+    if term.kind == "student_number":
+        return Q(**{f"{p}student_number": term.value})
+    if term.kind == "id_number":
+        holders = IdentityKey.objects.filter(key__in=_identity_keys(term.value)).values("person_id")
+        return Q(**{f"{p}pk__in": holders})
+    if term.kind == "pinyin":
+        if len(term.value.replace(" ", "")) >= PINYIN_INFIX_MIN:
+            return Q(**{f"{p}name_pinyin__icontains": term.value})
+        return Q(**{f"{p}name_pinyin__istartswith": term.value})
+    if len(term.value) == 1:
+        return Q(**{f"{p}name__startswith": term.value})
+    return Q(**{f"{p}name__contains": term.value})
+
+
+def enrollment_q(term: Term, paths: list[str]) -> Q:
+    """The filter of ``term`` on enrollments seen from the region ``paths`` (the viewer's scope paths, which the
+    caller applies as well). Names on PostgreSQL: one token per path, combined with OR."""
+    if term.kind != "name" or connection.vendor != "postgresql":
+        return person_q(term, "person__")
+    if not paths:
+        return Q(pk__in=[])
+    parts = name_parts(term.value)
+    q = Q()
+    for path in paths:
+        q |= Q(_HasTokens([f"{path}|{part}" for part in parts]))
+    if len(term.value) >= 3:
+        q &= Q(person__name__contains=term.value)
+    return q
