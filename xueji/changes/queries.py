@@ -113,14 +113,19 @@ def my_requests(*, viewer: Actor, open_only: bool = True) -> QuerySet[ChangeRequ
     return qs.order_by("-created_at")
 
 
-def timeline(*, viewer: Actor, person_id: Any) -> list[ChangeRequest]:
-    """Every request of a student the viewer may see, newest first, with its steps prefetched."""
-    return list(
+def timeline_requests(*, viewer: Actor, person_id: Any) -> QuerySet[ChangeRequest]:
+    """The requests of a student the viewer may see, newest first, with their steps prefetched (slice it)."""
+    return (
         changes_visible(viewer)
         .filter(person_id=person_id)
         .prefetch_related("steps", "steps__org_unit", "steps__decided_by")
-        .order_by("-created_at")
+        .order_by("-created_at", "-id")
     )
+
+
+def timeline(*, viewer: Actor, person_id: Any) -> list[ChangeRequest]:
+    """Every request of a student the viewer may see, newest first, with its steps prefetched."""
+    return list(timeline_requests(viewer=viewer, person_id=person_id))
 
 
 def notifications_for(*, viewer: Actor, unread_only: bool = True) -> QuerySet[Notification]:

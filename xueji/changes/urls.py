@@ -11,6 +11,7 @@ urlpatterns = [
     path("cohorts/graduation/", views.cohort_graduation_view, name="cohort_graduation"),
     path("cohorts/progression/", views.cohort_progression_view, name="cohort_progression"),
     path("promotion/", views.promotion_view, name="promotion"),
+    path("timeline/<uuid:person_id>/", views.timeline_more_view, name="timeline"),
     path("<uuid:request_id>/", views.detail_view, name="detail"),
     path("<uuid:request_id>/decide/", views.decide_view, name="decide"),
     path("<uuid:request_id>/resubmit/", views.resubmit_view, name="resubmit"),

@@ -33,6 +33,8 @@ from xueji.accounts.jurisdiction import data_grants, require_student_roles
 from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 from xueji.core.htmx import is_htmx
+from xueji.core.pagination import batch_after, offset_param
+from xueji.core.ratelimit import ratelimit_hit
 from xueji.core.web import paginate, ui_errors
 from xueji.students.models import Enrollment
 from xueji.students.queries import enrollment_get
@@ -90,7 +92,7 @@ from .queries import (
     promotion_units,
     registrar_schools,
     school_named,
-    timeline,
+    timeline_requests,
     unread_notification_ids,
     worklist,
 )
@@ -103,7 +105,7 @@ from .services import (
     change_submit,
 )
 from .tasks import promotion_enqueue, promotion_job
-from .workflow import OPEN_STATES, Action
+from .workflow import Action
 
 DECISIONS = (Action.APPROVE, Action.REJECT, Action.RETURN)
 NOTIFICATION_LIMIT = 20
@@ -168,18 +170,47 @@ def record_kinds(enrollment: Enrollment) -> list[dict[str, Any]]:
     return out
 
 
+#: The "学籍变动" tab shows the latest requests; earlier ones load on demand (issue 7).
+TIMELINE_FIRST = 10
+
+
+def _timeline_batch(viewer: Actor, person_id: Any, offset: int) -> dict[str, Any]:
+    requests, more = batch_after(
+        timeline_requests(viewer=viewer, person_id=person_id), offset, TIMELINE_FIRST
+    )
+    more_url = None
+    if more is not None:
+        more_url = f"{reverse('changes:timeline', args=[person_id])}?offset={more}"
+    return {"change_timeline": timeline_entries(requests), "timeline_more_url": more_url}
+
+
 def student_changes_context(viewer: Actor, enrollment: Enrollment) -> dict[str, Any]:
-    """The "学籍变动" tab of a student's page: every visible request with its steps, and what may be started."""
-    requests = timeline(viewer=viewer, person_id=enrollment.person_id)
+    """The "学籍变动" tab of a student's page: the latest visible requests with their steps (the rest on
+    demand), the one in progress, and what may be started."""
     can_start = can_start_on_record(viewer, enrollment)
-    open_req = next((r for r in requests if r.state in OPEN_STATES), None)
+    open_req = open_request_of(viewer=viewer, person_id=enrollment.person_id)
     return {
-        "change_timeline": timeline_entries(requests),
+        **_timeline_batch(viewer, enrollment.person_id, 0),
+        "change_count": timeline_requests(viewer=viewer, person_id=enrollment.person_id).count(),
         "change_open": open_req,
         "change_kinds": record_kinds(enrollment) if can_start and open_req is None else [],
         "change_can_start": can_start,
         "today": timezone.localdate(),
     }
+
+
+@login_required
+@ui_errors
+def timeline_more_view(request: HttpRequest, person_id: Any) -> HttpResponse:
+    """Earlier requests of a student's "学籍变动" tab (htmx), scoped like the record (404 outside it)."""
+    user = actor_of(request)
+    require_student_roles(user)
+    ratelimit_hit(user, "list")
+    enrollment = enrollment_get(viewer=user, person_id=person_id)
+    offset = offset_param(request.GET.get("offset"))
+    return render(
+        request, "changes/_timeline_items.html", _timeline_batch(user, enrollment.person_id, offset)
+    )
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ urlpatterns = [
     path("problems/", views.problems_view, name="problems"),
     path("problems/<uuid:problem_id>/resolve/", views.problem_resolve_view, name="problem_resolve"),
     path("<uuid:person_id>/", views.student_detail, name="detail"),
+    path("<uuid:person_id>/history/", views.student_history_view, name="history"),
     path("<uuid:person_id>/reveal/<str:field>/", views.student_reveal_view, name="reveal"),
     path("<uuid:person_id>/guardians/", views.guardian_add_view, name="guardian_add"),
     path("<uuid:person_id>/archive/", views.archive_upload_view, name="archive_upload"),

@@ -36,6 +36,7 @@ from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 from xueji.core.htmx import is_htmx
 from xueji.core.masking import mask_phone, mask_student_number
+from xueji.core.pagination import batch_after, offset_param
 from xueji.core.ratelimit import RateLimited, ratelimit_hit
 from xueji.core.web import paginate, ui_errors
 from xueji.policies.extra_fields import display_value
@@ -279,12 +280,37 @@ def _shown(spec: FieldSpec | None, value: Any) -> str:
     return str(value)
 
 
-def _field_changes(user: Actor, person_id: Any) -> list[dict[str, Any]]:
+#: A record page shows the latest rows of each history; the rest load on demand (issue 7).
+HISTORY_FIRST = 20
+
+
+def _more_url(person_id: Any, part: str, offset: int | None, include_views: bool = True) -> str | None:
+    if offset is None:
+        return None
+    url = reverse("students:history", args=[person_id])
+    return f"{url}?part={part}&offset={offset}" + ("" if include_views else "&views=0")
+
+
+def _events_batch(user: Actor, enrollment: Enrollment, include_views: bool, offset: int) -> dict[str, Any]:
+    person_id = enrollment.person_id
+    events, more = batch_after(
+        student_history(viewer=user, person_id=person_id, include_views=include_views, checked=enrollment),
+        offset,
+        HISTORY_FIRST,
+    )
+    return {"events": events, "more_url": _more_url(person_id, "events", more, include_views)}
+
+
+def _field_batch(user: Actor, enrollment: Enrollment, offset: int) -> dict[str, Any]:
     """The record history of personal fields (issue #6 §3.3: the values the audit trail masks), labelled."""
-    out = []
-    for row in record_history(viewer=user, person_id=person_id)[:200]:
+    person_id = enrollment.person_id
+    rows, more = batch_after(
+        record_history(viewer=user, person_id=person_id, checked=enrollment), offset, HISTORY_FIRST
+    )
+    changes = []
+    for row in rows:
         spec = _FIELD_SPECS.get(row.field.rsplit(".", 1)[-1])
-        out.append(
+        changes.append(
             {
                 "row": row,
                 "label": spec.label if spec else row.field,
@@ -292,7 +318,22 @@ def _field_changes(user: Actor, person_id: Any) -> list[dict[str, Any]]:
                 "after": _shown(spec, row.after),
             }
         )
-    return out
+    return {"changes": changes, "more_url": _more_url(person_id, "fields", more)}
+
+
+@login_required
+@ui_errors
+def student_history_view(request: HttpRequest, person_id: Any) -> HttpResponse:
+    """The next rows of a record's history (htmx "显示更早的记录"): audit events or field changes, scoped like
+    the record itself (404 outside the viewer's jurisdiction). Not a view of the record: no audit event."""
+    user = actor_of(request)
+    ratelimit_hit(user, "list")
+    enrollment = enrollment_get(viewer=user, person_id=person_id)
+    offset = offset_param(request.GET.get("offset"))
+    if request.GET.get("part") == "fields":
+        return render(request, "audit/_record_history_rows.html", _field_batch(user, enrollment, offset))
+    include_views = request.GET.get("views") != "0"
+    return render(request, "audit/_history_rows.html", _events_batch(user, enrollment, include_views, offset))
 
 
 def _render_detail(
@@ -309,8 +350,8 @@ def _render_detail(
     student_view(actor=user, enrollment=enrollment)
     today = timezone.localdate()
     include_views = request.GET.get("views") != "0"
-    history = list(student_history(viewer=user, person_id=person.pk, include_views=include_views)[:200])
-    field_changes = _field_changes(user, person.pk)
+    history = _events_batch(user, enrollment, include_views, 0)
+    field_changes = _field_batch(user, enrollment, 0)
     flash = request.session.pop(REGISTERED_FLASH, None)
     if flash and flash.get("person") != str(person.pk):
         flash = None
@@ -332,8 +373,10 @@ def _render_detail(
         "archive_days": (enrollment.archive_due - today).days,
         "overdue_days": max((today - enrollment.archive_due).days, 0),
         "grade": grade_label(enrollment.grade),
-        "history": history,
-        "field_changes": field_changes,
+        "history": history["events"],
+        "history_more_url": history["more_url"],
+        "field_changes": field_changes["changes"],
+        "field_more_url": field_changes["more_url"],
         "include_views": include_views,
         "flash": flash,
         "open_problems": open_problems,
