@@ -45,3 +45,22 @@ def test_access_log_has_no_query_string_referrer_or_user_agent(monkeypatch):
     assert "%(U)s" in fmt
     for atom in ("%(r)s", "%(q)s", "%(f)s", "%(a)s"):
         assert atom not in fmt
+
+
+def test_each_worker_freezes_its_warm_heap_once(monkeypatch):
+    """Issue 7: after the warm-up requests the worker's long-lived heap goes to the permanent generation, so
+    full collections no longer walk it (the list page's p95 pauses)."""
+    import gc
+    from types import SimpleNamespace
+
+    conf = _load(monkeypatch)
+    post_request = conf["post_request"]
+    frozen = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    worker = SimpleNamespace()
+    for _ in range(int(conf["GC_FREEZE_AFTER_REQUESTS"]) - 1):
+        post_request(worker, None, {}, None)  # type: ignore[operator]
+    assert frozen == []
+    for _ in range(50):
+        post_request(worker, None, {}, None)  # type: ignore[operator]
+    assert frozen == [True]

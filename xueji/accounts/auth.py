@@ -64,8 +64,9 @@ def touch_token(row: ApiToken, now: datetime | None = None) -> bool:
 
 class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
+        # The account's filing (第22条) comes with it: every data read checks it (issue 7: one query, not three).
         row = (
-            ApiToken.objects.select_related("user")
+            ApiToken.objects.select_related("user", "user__filing__filed_with")
             .filter(digest=token_digest(token), revoked_at__isnull=True, expires_at__gt=timezone.now())
             .first()
         )
