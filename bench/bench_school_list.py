@@ -4,7 +4,7 @@
 
 The named PostgreSQL database is CREATED here (refused if it exists, unless ``--drop-existing``), migrated,
 seeded with N demo students (``manage.py seed``) and DROPPED afterwards (unless ``--keep``). Without
-``DATABASE_URL`` a temporary SQLite file is used.
+``DATABASE_URL`` a temporary SQLite file is used (bench/_common.py; ``--reuse`` measures a database kept earlier).
 
 For a county registrar, interleaved over ``--rounds`` rounds, it prints p50/p95 latency of:
 - ``before``: the list query as it was — every school of the region annotated with its active-enrollment
@@ -19,66 +19,27 @@ and the ratios after/raw and before/after, with the EXPLAIN of the ``after`` cou
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
-import tempfile
-import time
-from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import add_database_arguments, explain, interleaved, pct, seeded_database
+
 PAGE = 50
 PICKER = 300  # students/views.py SCHOOL_SELECT_LIMIT
 
 
-def _pg_admin(url: str, sql: str) -> None:
-    import psycopg
-
-    admin = urlunparse(urlparse(url)._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def _timed(fn, rounds: int) -> list[float]:  # type: ignore[no-untyped-def]
-    out = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - started) * 1000)
-    return out
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("students", type=int, nargs="?", default=200_000)
+    add_database_arguments(parser)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--level", choices=["county", "city", "province"], default="county")
-    parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--drop-existing", action="store_true")
     args = parser.parse_args()
 
-    url = os.environ.get("DATABASE_URL")
-    name = ""
-    if url:
-        name = urlparse(url).path.lstrip("/")
-        if args.drop_existing:
-            _pg_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        _pg_admin(url, f'CREATE DATABASE "{name}"')
-    else:
-        os.environ["XUEJI_SQLITE_PATH"] = str(Path(tempfile.mkdtemp()) / "bench.sqlite3")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    with seeded_database(args):
+        _measure(args)
 
-    import django
 
-    django.setup()
-    from django.core.management import call_command
+def _measure(args: Any) -> None:
     from django.db import connection
     from django.db.models import Count, Q
 
@@ -88,93 +49,65 @@ def main() -> None:
     from xueji.schools.models import School
     from xueji.schools.queries import school_list, with_active_counts
 
-    try:
-        call_command("migrate", verbosity=0)
-        call_command("load_calendar", verbosity=0)
-        started = time.perf_counter()
-        call_command("seed", students=args.students, verbosity=0)
-        print(
-            f"seeded {args.students} students in {time.perf_counter() - started:.0f} s ({connection.vendor})"
+    grant = (
+        RoleGrant.objects.filter(role=Role.DEPT_REGISTRAR, org_unit__level=OrgLevel(args.level))
+        .select_related("user")
+        .first()
+    )
+    assert grant is not None, f"the demo seed has a {args.level} registrar"
+    viewer = grant.user
+    schools_in_scope = school_list(viewer=viewer).count()
+
+    def before() -> None:
+        qs = school_list(viewer=viewer).annotate(
+            active_students=Count("enrollments", filter=Q(enrollments__is_active=True))
         )
-        with connection.cursor() as cursor:  # what autovacuum does in production: statistics, visibility map
-            cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
-        grant = (
-            RoleGrant.objects.filter(role=Role.DEPT_REGISTRAR, org_unit__level=OrgLevel(args.level))
-            .select_related("user")
-            .first()
+        list(qs[:PAGE])
+
+    def after() -> None:
+        with_active_counts(school_list(viewer=viewer)[:PAGE])
+
+    def picker_before() -> None:  # the student page's school picker (up to 301 schools), as it was
+        qs = school_list(viewer=viewer).annotate(
+            active_students=Count("enrollments", filter=Q(enrollments__is_active=True))
         )
-        assert grant is not None, f"the demo seed has a {args.level} registrar"
-        viewer = grant.user
-        schools_in_scope = school_list(viewer=viewer).count()
+        list(qs[: PICKER + 1])
 
-        def before() -> None:
-            qs = school_list(viewer=viewer).annotate(
-                active_students=Count("enrollments", filter=Q(enrollments__is_active=True))
-            )
-            list(qs[:PAGE])
+    def picker_after() -> None:
+        list(school_list(viewer=viewer)[: PICKER + 1])
 
-        def after() -> None:
-            with_active_counts(school_list(viewer=viewer)[:PAGE])
+    page_sql, page_params = school_list(viewer=viewer).values_list("pk")[:PAGE].query.sql_with_params()
+    ids = list(school_list(viewer=viewer).values_list("pk", flat=True)[:PAGE])
+    count_qs = (
+        School.objects.filter(pk__in=ids)
+        .annotate(n=Count("enrollments", filter=Q(enrollments__is_active=True)))
+        .values_list("pk", "n")
+    )
+    count_sql, count_params = count_qs.query.sql_with_params()
 
-        def picker_before() -> None:  # the student page's school picker (up to 301 schools), as it was
-            qs = school_list(viewer=viewer).annotate(
-                active_students=Count("enrollments", filter=Q(enrollments__is_active=True))
-            )
-            list(qs[: PICKER + 1])
-
-        def picker_after() -> None:
-            list(school_list(viewer=viewer)[: PICKER + 1])
-
-        page_sql, page_params = school_list(viewer=viewer).values_list("pk")[:PAGE].query.sql_with_params()
-        ids = list(school_list(viewer=viewer).values_list("pk", flat=True)[:PAGE])
-        count_qs = (
-            School.objects.filter(pk__in=ids)
-            .annotate(n=Count("enrollments", filter=Q(enrollments__is_active=True)))
-            .values_list("pk", "n")
-        )
-        count_sql, count_params = count_qs.query.sql_with_params()
-
-        def raw() -> None:
-            with connection.cursor() as cursor:
-                cursor.execute(page_sql, page_params)
-                cursor.fetchall()
-                cursor.execute(count_sql, count_params)
-                cursor.fetchall()
-
-        runs = (
-            ("before", before),
-            ("after", after),
-            ("raw", raw),
-            ("picker_before", picker_before),
-            ("picker_after", picker_after),
-        )
-        for _label, fn in runs:  # warm caches
-            fn()
-        timings: dict[str, list[float]] = {label: [] for label, _fn in runs}
-        for _ in range(args.rounds):  # interleaved: all see the same machine load
-            for label, fn in runs:
-                timings[label] += _timed(fn, 1)
-
-        print(
-            f"{args.level} registrar {viewer.username}: {schools_in_scope} schools in scope, page of {PAGE}"
-        )
-        for label, values in timings.items():
-            print(f"{label:>13}: p50 {statistics.median(values):8.2f} ms   p95 {_pct(values, 0.95):8.2f} ms")
-        b, a, r = (statistics.median(timings[k]) for k in ("before", "after", "raw"))
-        pb, pa = (statistics.median(timings[k]) for k in ("picker_before", "picker_after"))
-        print(
-            f"page: after/raw {a / r:.2f}×   before/after {b / a:.1f}×;   picker: before/after {pb / pa:.1f}×"
-        )
-        explain = "EXPLAIN ANALYZE " if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN "
+    def raw() -> None:
         with connection.cursor() as cursor:
-            cursor.execute(explain + count_sql, count_params)
-            print("\n".join(" ".join(map(str, row)) for row in cursor.fetchall()))
-    finally:
-        if url and not args.keep:
-            from django.db import connections
+            cursor.execute(page_sql, page_params)
+            cursor.fetchall()
+            cursor.execute(count_sql, count_params)
+            cursor.fetchall()
 
-            connections.close_all()
-            _pg_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    runs = (
+        ("before", before),
+        ("after", after),
+        ("raw", raw),
+        ("picker_before", picker_before),
+        ("picker_after", picker_after),
+    )
+    timings = interleaved(list(runs), args.rounds)
+
+    print(f"{args.level} registrar {viewer.username}: {schools_in_scope} schools in scope, page of {PAGE}")
+    for label, values in timings.items():
+        print(f"{label:>13}: p50 {statistics.median(values):8.2f} ms   p95 {pct(values, 0.95):8.2f} ms")
+    b, a, r = (statistics.median(timings[k]) for k in ("before", "after", "raw"))
+    pb, pa = (statistics.median(timings[k]) for k in ("picker_before", "picker_after"))
+    print(f"page: after/raw {a / r:.2f}×   before/after {b / a:.1f}×;   picker: before/after {pb / pa:.1f}×")
+    print(explain(count_sql, count_params))
 
 
 if __name__ == "__main__":
