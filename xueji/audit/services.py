@@ -12,16 +12,33 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db import connection
-from django.db.models import JSONField
 from django.utils import timezone
 
 from xueji.core import context
+from xueji.core.bulk import insert_rows
 from xueji.core.types import ActorLike
 
 from . import redaction
 from .enums import EventType
 from .models import AuditEvent, FieldHistory
+
+EVENT_COLUMNS = (
+    "occurred_at",
+    "event_type",
+    "actor_id",
+    "actor_username",
+    "actor_role",
+    "org_unit_id",
+    "province_code",
+    "subject_type",
+    "subject_id",
+    "summary",
+    "before",
+    "after",
+    "success",
+    "request_id",
+    "ip",
+)
 
 
 def _actor_fields(actor: ActorLike | None) -> dict[str, Any]:
@@ -96,56 +113,37 @@ def record(
 def record_many(
     rows: Iterable[Mapping[str, Any]], *, event_type: EventType | str, actor: ActorLike | None
 ) -> int:
-    """Append one event per row for a set-based operation (import, promotion) with executemany.
+    """Append one event per row for a set-based operation (import, promotion): ``COPY`` on PostgreSQL,
+    ``executemany`` on SQLite (:func:`xueji.core.bulk.insert_rows`; issue 7).
 
     Each row mapping carries subject_type, subject_id, org_unit_id, province_code, summary and after;
     ``after`` and ``summary`` are sanitised like :func:`record`'s.
-    Uses raw executemany, because ``bulk_create`` runs at a fraction of the engine's speed (issue #2 §10).
     """
     ctx = context.current()
     now = timezone.now()
     actor_id = getattr(actor, "pk", None)
     username = actor.get_username() if actor is not None else "system"
-    table = AuditEvent._meta.db_table
-
-    json_field = JSONField()
-    params = [
-        (
-            now,
-            str(event_type),
-            actor_id,
-            username,
-            "",
-            row.get("org_unit_id"),
-            row.get("province_code", ""),
-            row.get("subject_type", ""),
-            str(row.get("subject_id", "")),
-            redaction.scrub_text(str(row.get("summary", "")))[:200],
-            None,
-            json_field.get_db_prep_value(
-                redaction.sanitise(row["after"], subject_type=str(row.get("subject_type", ""))), connection
-            )
+    kind = str(event_type)
+    events = [
+        {
+            "occurred_at": now,
+            "event_type": kind,
+            "actor_id": actor_id,
+            "actor_username": username,
+            "actor_role": "",
+            "org_unit_id": row.get("org_unit_id"),
+            "province_code": row.get("province_code", ""),
+            "subject_type": row.get("subject_type", ""),
+            "subject_id": str(row.get("subject_id", "")),
+            "summary": redaction.scrub_text(str(row.get("summary", "")))[:200],
+            "before": None,
+            "after": redaction.sanitise(row["after"], subject_type=str(row.get("subject_type", "")))
             if row.get("after") is not None
             else None,
-            True,
-            ctx.request_id,
-            ctx.ip,
-        )
+            "success": True,
+            "request_id": ctx.request_id,
+            "ip": ctx.ip,
+        }
         for row in rows
     ]
-    if not params:
-        return 0
-    columns = (
-        "occurred_at, event_type, actor_id, actor_username, actor_role, org_unit_id, province_code, "
-        "subject_type, subject_id, summary, before, after, success, request_id, ip"
-    )
-    placeholders = ", ".join(["%s"] * 15)
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608 - constant identifiers
-            [
-                tuple(connection.ops.adapt_datetimefield_value(v) if i == 0 else v for i, v in enumerate(p))
-                for p in params
-            ],
-        )
-    return len(params)
+    return insert_rows(AuditEvent, events, EVENT_COLUMNS)
