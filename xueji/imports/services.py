@@ -49,6 +49,7 @@ from xueji.students.services import ENROLLED_ELSEWHERE, RegistrationRejected, re
 from xueji.students.validation import CleanRegistration, RegistrationInvalid, clean_registration
 
 from . import readers
+from .checked import CheckedWriter, checked_path, checked_rows
 from .export import write_roster
 from .models import ImportBatch
 from .queries import RUNNING, batch_is_stale, enrolled_elsewhere, roster_rows
@@ -246,6 +247,12 @@ class _Pass:
 
 
 # ------------------------------------------------------------------------------------------ storage
+def _remove_stored(path: Path) -> None:
+    """The uploaded file and the dry run's rows kept beside it (:mod:`xueji.imports.checked`)."""
+    path.unlink(missing_ok=True)
+    checked_path(path).unlink(missing_ok=True)
+
+
 def storage_dir() -> Path:
     return Path(settings.VAR_DIR) / "imports"
 
@@ -451,8 +458,8 @@ def import_files_purge(*, actor: Actor | None, now: datetime) -> int:
     for batch in old.iterator(chunk_size=500):
         path = stored_path(batch)
         if path.exists():
-            path.unlink(missing_ok=True)
             removed += 1
+        _remove_stored(path)
         ImportBatch.objects.filter(pk=batch.pk, file_purged_at__isnull=True).exclude(
             status__in=RUNNING
         ).update(file_purged_at=now)
@@ -574,6 +581,10 @@ def import_batch_check(
     run = _Pass(batch, timezone.localdate())
     total_hint = max(batch.progress_total, 1)
     valid = 0
+    # The rows validated here, for the commit of the same file on the same day (validate once, issue 7).
+    kept = CheckedWriter(
+        stored_path(batch), sha256=batch.file_sha256, today=run.today, stages=list(school.stages)
+    )
     try:
         _require_active(school)
         for chunk in run.chunks():
@@ -582,6 +593,8 @@ def import_batch_check(
                 holder = held.get(reg.identity_key or "")
                 if holder is None:
                     valid += 1
+                    if not run.problems.count:
+                        kept.write(number, reg)
                     continue
                 run.problems.bad_rows += 1
                 # Issue #6 §3.2: the dry run answers in bulk, so it never names the school that holds the record.
@@ -593,6 +606,7 @@ def import_batch_check(
             if progress is not None:
                 progress("check", run.total, total_hint)
     except ApplicationError as exc:
+        kept.discard()
         _finish(
             batch,
             Status.INVALID,
@@ -604,6 +618,7 @@ def import_batch_check(
         )
         raise
     except BaseException:
+        kept.discard()
         message = "校验失败（系统错误），请稍后重试"
         _finish(
             batch,
@@ -617,6 +632,10 @@ def import_batch_check(
         )
         raise
     status = Status.CHECKED if run.problems.count == 0 else Status.INVALID
+    if status == Status.CHECKED:
+        kept.finish()
+    else:
+        kept.discard()
     message = (
         f"校验通过：{run.total} 行均可导入"
         if status == Status.CHECKED
@@ -721,9 +740,20 @@ def import_batch_commit(
     total = max(batch.total_rows, 1)
     created = 0
     side = _SideProgress(batch)
+    # The dry run's rows when it checked this very file today for these stages; else validate again.
+    reused = checked_rows(
+        stored_path(batch),
+        sha256=batch.file_sha256,
+        today=run.today,
+        stages=list(school.stages),
+        rows=batch.valid_rows,
+        chunk=CHUNK_ROWS,
+    )
+    chunks = reused if reused is not None else run.chunks(stop_on_problem=True)
+    done = 0
     try:
         with transaction.atomic():
-            for chunk in run.chunks(stop_on_problem=True):
+            for chunk in chunks:
                 try:
                     results = register_students(
                         actor=actor,
@@ -738,9 +768,12 @@ def import_batch_commit(
                         run.problems.add(chunk[error.index][0], ID_COLUMN, error.code, error.message)
                     break
                 created += len(results)
-                side.write(run.total, total)
+                done += len(chunk)
+                side.write(run.total or done, total)
                 if progress is not None:
-                    progress("commit", run.total, total)
+                    progress("commit", run.total or done, total)
+            if reused is not None:
+                run.total = batch.total_rows  # the dry run counted the file's rows
             if run.problems.count:
                 raise ImportAborted(
                     "import_aborted",
@@ -788,7 +821,7 @@ def import_batch_commit(
             )
             path = stored_path(batch)
             # Personal data is kept no longer than needed: the stored file goes once it is imported.
-            transaction.on_commit(lambda: path.unlink(missing_ok=True))
+            transaction.on_commit(lambda: _remove_stored(path))
     except IntegrityError as exc:
         _fail(batch, "file_already_imported", "该文件刚被另一操作导入，同一文件不会重复导入", run)
         raise Conflict("file_already_imported", "该文件刚被另一操作导入，同一文件不会重复导入") from exc
