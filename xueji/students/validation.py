@@ -91,13 +91,25 @@ def _code(spec: FieldSpec, raw: str) -> str:
     raise FieldError(spec.key, "invalid_code", f"{spec.label}“{raw}”不是有效代码")
 
 
+DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y.%m.%d")
+# The common spellings of DATE_FORMATS, read without strptime (≈10 % of an import's validation; issue 7).
+_DATE = re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})|(\d{4})(\d{2})(\d{2})")
+
+
 def parse_date(value: Any, key: str, label: str) -> date:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
     raw = _text(value)
-    for fmt in ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y.%m.%d"):
+    m = _DATE.fullmatch(raw)
+    if m is not None:
+        y, mo, d = (m[1], m[3], m[4]) if m[1] else (m[5], m[6], m[7])
+        try:
+            return date(int(y), int(mo), int(d))
+        except ValueError:
+            pass  # 2018-02-30: strptime below refuses it too, with the same message
+    for fmt in DATE_FORMATS:
         try:
             return datetime.strptime(raw, fmt).date()
         except ValueError:
