@@ -81,6 +81,7 @@ def test_page_size_is_capped_at_200(openapi: dict) -> None:
         "include_inactive",
         "page",
         "page_size",
+        "after",
     }
 
 

@@ -47,6 +47,12 @@ def capped_count(qs: QuerySet[Any] | Sequence[Any], cap: int | None = None) -> i
     return qs.order_by().values("pk")[:limit].count()
 
 
+def capped_total(qs: QuerySet[Any]) -> tuple[int, bool]:
+    """The :func:`capped_count` of ``qs`` as ``(count up to the cap, exact?)``."""
+    count = capped_count(qs)
+    return min(count, COUNT_CAP), count <= COUNT_CAP
+
+
 def capped_page_of(qs: QuerySet[Any], page: int, page_size: int) -> tuple[list[Any], int, bool]:
     """Like :func:`page_of` with a :func:`capped_count`: items, count, and whether the count is exact."""
     if not 1 <= page <= MAX_PAGE:
@@ -55,8 +61,7 @@ def capped_page_of(qs: QuerySet[Any], page: int, page_size: int) -> tuple[list[A
     items = list(qs[start : start + page_size])
     if page == 1 and len(items) < page_size:
         return items, len(items), True  # the whole list is on this page: no count query
-    count = capped_count(qs)
-    return items, min(count, COUNT_CAP), count <= COUNT_CAP
+    return (items, *capped_total(qs))
 
 
 class CappedPaginator(Paginator):

@@ -33,9 +33,9 @@ from xueji.accounts.jurisdiction import (
 from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.models import AuditEvent
-from xueji.core.errors import ApplicationError
+from xueji.core.errors import ApplicationError, FieldError
 from xueji.core.masking import mask_phone
-from xueji.core.pagination import capped_page_of, page_of
+from xueji.core.pagination import capped_page_of, capped_total, page_of
 from xueji.core.ratelimit import ratelimit_hit
 from xueji.policies.queries import extra_validator_for
 from xueji.regions.models import OrgUnit
@@ -46,6 +46,7 @@ from .fields import PERSON_FIELDS
 from .models import ArchiveDocument, Enrollment, Guardian, Person, ProblemRecord
 from .queries import (
     StudentFilters,
+    after_q,
     enrollment_get,
     enrollment_list,
     history_with_values,
@@ -242,11 +243,19 @@ def list_students(request: HttpRequest, filters: Query[StudentFiltersIn]) -> Any
             include_inactive=filters.include_inactive,
         ),
     )
-    rows, count, exact = capped_page_of(qs, filters.page, filters.page_size)
+    if filters.after is not None:
+        if filters.page != 1:
+            raise FieldError("page", "invalid_input", "page：使用 after 分页时 page 须为 1")
+        total, exact = capped_total(qs)
+        rows = list(qs.filter(after_q(viewer=viewer, enrollment_id=filters.after))[: filters.page_size])
+        count = total
+    else:
+        rows, count, exact = capped_page_of(qs, filters.page, filters.page_size)
     return {
         "items": [_list_item(e) for e in rows],
         "count": count,
         "count_exact": exact,
+        "next_after": rows[-1].pk if len(rows) == filters.page_size else None,
         "page": filters.page,
         "page_size": filters.page_size,
     }

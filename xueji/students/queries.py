@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from xueji.accounts.jurisdiction import scope_paths, scope_q
@@ -62,6 +62,30 @@ def enrollment_list(*, viewer: Actor, filters: StudentFilters) -> QuerySet[Enrol
     return qs.order_by(
         "school_id", "grade", "class_name", "person__name", "pk"
     )  # pk: a total order for paging
+
+
+#: The list's order (:func:`enrollment_list`), ending in the primary key so that it is total.
+LIST_ORDER = ("school_id", "grade", "class_name", "person__name", "pk")
+
+
+def after_q(*, viewer: Actor, enrollment_id: Any) -> Q:
+    """Keyset pagination: the rows after ``enrollment_id`` in :data:`LIST_ORDER`. The cursor row must be one the
+    viewer sees (else NotFound: a cursor is not a way to learn about other regions' records)."""
+    row = (
+        enrollments_visible(viewer)
+        .filter(pk=enrollment_id)
+        .values_list("school_id", "grade", "class_name", "person__name", "pk")
+        .first()
+    )
+    if row is None:
+        raise NotFound()
+    q = Q()
+    for i, field in enumerate(LIST_ORDER):
+        step = Q(**{f"{field}__gt": row[i]})
+        for j in range(i):
+            step &= Q(**{LIST_ORDER[j]: row[j]})
+        q |= step
+    return q
 
 
 def enrollment_get(*, viewer: Actor, person_id: Any) -> Enrollment:

@@ -146,6 +146,11 @@ class StudentFiltersIn(Schema):
     include_inactive: bool = Field(False, description="包括已不在读（转出、毕业等）的学籍")
     page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
+    after: UUID | None = Field(
+        None,
+        description="键集分页：上一页响应中的 next_after（学籍ID）；给出时从该学籍之后开始，page 须为 1。"
+        "长列表逐页读取用它，深页码（OFFSET）越往后越慢",
+    )
 
 
 class StudentListItemOut(Schema):
@@ -174,6 +179,7 @@ class StudentPageOut(Schema):
     items: list[StudentListItemOut]
     count: int = Field(description="匹配的学籍数；超过 10 000 时为 10 000（count_exact 为 false）")
     count_exact: bool = Field(True, description="count 是否为精确数（false：超过 10 000 条，请缩小查询范围）")
+    next_after: UUID | None = Field(None, description="下一页的 after 参数；没有下一页时为 null")
     page: int
     page_size: int
 
