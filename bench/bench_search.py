@@ -15,7 +15,9 @@ Interleaved over ``--rounds`` rounds (each figure beside the engine's own in the
    学籍号 — each beside ``raw``: the same page and capped-count SQL run on a cursor;
 2. ``/students/`` full page (session login, unfiltered) for both, beside the same SQL;
 3. the web record page of a student with no history and of one with 200 change requests and 10 000 audit
-   events (created here through the services), and their ratio.
+   events (created here through the services), and their ratio;
+4. the dashboard's 在读 count of a city: counting the region's enrollments (as it was) vs the maintained
+   per-school counts (xueji/students/counters.py), after checking that both give the same number.
 
 Then the EXPLAIN ANALYZE of the county's page query for each kind of term. Rate limits are lifted for the run
 (``XUEJI_RATE_LIMITS``): they would refuse a benchmark's request rate, as they should a person's.
@@ -163,6 +165,17 @@ def main() -> None:
 
             qs = enrollment_list(viewer=viewer, filters=StudentFilters())
             runs += [(f"{who} /students/", page), (f"{who} raw /students/", _raw(qs))]
+
+        # The dashboard's 在读 count for a city: counting the region's rows vs the maintained per-school counts.
+        from xueji.students.counters import active_count, counts_compact
+
+        counts_compact()
+        city = registrar(Role.DEPT_REGISTRAR, "city")
+        assert active_count(viewer=city) == enrollment_list(viewer=city, filters=StudentFilters()).count()
+        runs += [
+            ("city count rows", lambda: enrollment_list(viewer=city, filters=StudentFilters()).count()),
+            ("city count maintained", lambda: active_count(viewer=city)),
+        ]
 
         school_registrar = viewers["school"]
         empty = enrollment_list(viewer=school_registrar, filters=StudentFilters(grade=4))[0]

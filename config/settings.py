@@ -306,6 +306,7 @@ XUEJI_SCHEDULE = {
     "xueji.core.tasks.purge_rate_counters": "daily 03:45",
     "xueji.imports.tasks.reap_stale": "every 60s",
     "xueji.scheduling.tasks.reap_lost_tasks": "every 60s",
+    "xueji.students.tasks.compact_counts": "every 60s",
 }
 # Files of imports never committed are deleted after this many days (personal data is not kept).
 XUEJI_IMPORT_FILE_RETENTION_DAYS = int(os.environ.get("XUEJI_IMPORT_FILE_RETENTION_DAYS", "7"))

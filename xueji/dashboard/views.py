@@ -31,7 +31,8 @@ from xueji.changes.queries import notifications_for, worklist
 from xueji.core.web import ui_errors, url_or_none
 from xueji.regions.enums import OrgLevel
 from xueji.regions.queries import org_roots
-from xueji.students.queries import StudentFilters, archives_due, enrollment_list, problems_open
+from xueji.students.counters import active_count
+from xueji.students.queries import archives_due, problems_open
 
 
 def days_left(due: date, today: date) -> int:
@@ -62,7 +63,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context.update(
         filed=bool(data_grants(user)),
         stats={
-            "active": enrollment_list(viewer=user, filters=StudentFilters()).count(),
+            "active": active_count(viewer=user),  # maintained per-school counts (issue 7)
             "overdue": overdue_count,
             "due_soon": due_count - overdue_count,
             "problems": problems.count(),

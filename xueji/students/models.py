@@ -386,3 +386,32 @@ class ProblemRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.get_state_display()}"
+
+
+class SchoolActiveCount(models.Model):
+    """在读学籍 per school, for counts that do not scan a region's enrollments (issue 7: dashboards of a province
+    or the ministry). Never written by application code: database triggers on the enrollment table append a
+    :class:`SchoolCountDelta` for every change of active enrollments, and :func:`xueji.students.counters.
+    counts_compact` (every minute, ``XUEJI_SCHEDULE``) folds them in here. A count is this row plus the deltas
+    not folded yet, so it is exact at any moment (:func:`xueji.students.counters.active_count`)."""
+
+    school = models.OneToOneField(School, models.CASCADE, primary_key=True, related_name="+")
+    active = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.school_id}: {self.active}"
+
+
+class SchoolCountDelta(models.Model):
+    """A change of a school's active enrollments not yet folded into :class:`SchoolActiveCount` (appended by
+    triggers: no row is ever updated, so concurrent registrations, transfers and imports never wait on each
+    other for a counter, and two transfers in opposite directions cannot deadlock on one)."""
+
+    id = models.BigAutoField(primary_key=True)
+    # No database constraint: its check would take a key-share lock on the school row, which an import holds
+    # FOR UPDATE for its whole transaction — a transfer into that school would wait for the import.
+    school = models.ForeignKey(School, models.CASCADE, related_name="+", db_constraint=False)
+    delta = models.IntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.school_id}: {self.delta:+d}"
