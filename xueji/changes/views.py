@@ -171,7 +171,7 @@ def record_kinds(enrollment: Enrollment) -> list[dict[str, Any]]:
 
 
 #: The "学籍变动" tab shows the latest requests; earlier ones load on demand (issue 7).
-TIMELINE_FIRST = 10
+TIMELINE_FIRST = 5
 
 
 def _timeline_batch(viewer: Actor, person_id: Any, offset: int) -> dict[str, Any]:
@@ -189,9 +189,13 @@ def student_changes_context(viewer: Actor, enrollment: Enrollment) -> dict[str, 
     demand), the one in progress, and what may be started."""
     can_start = can_start_on_record(viewer, enrollment)
     open_req = open_request_of(viewer=viewer, person_id=enrollment.person_id)
+    batch = _timeline_batch(viewer, enrollment.person_id, 0)
+    count = len(batch["change_timeline"])
+    if batch["timeline_more_url"] is not None:  # more than the page shows: count them (one indexed count)
+        count = timeline_requests(viewer=viewer, person_id=enrollment.person_id).count()
     return {
-        **_timeline_batch(viewer, enrollment.person_id, 0),
-        "change_count": timeline_requests(viewer=viewer, person_id=enrollment.person_id).count(),
+        **batch,
+        "change_count": count,
         "change_open": open_req,
         "change_kinds": record_kinds(enrollment) if can_start and open_req is None else [],
         "change_can_start": can_start,

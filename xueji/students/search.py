@@ -76,7 +76,7 @@ def parse_term(raw: str | None) -> Term:
 
 
 def bigrams(text: str) -> list[str]:
-    """The distinct two-character parts of ``text`` — what ``xueji_bigrams`` (SQL, migration 0004) returns."""
+    """The distinct two-character parts of ``text`` — as ``xueji_search_tokens`` (migration 0004) takes them."""
     return sorted({text[i : i + 2] for i in range(len(text) - 1)})
 
 

@@ -281,7 +281,7 @@ def _shown(spec: FieldSpec | None, value: Any) -> str:
 
 
 #: A record page shows the latest rows of each history; the rest load on demand (issue 7).
-HISTORY_FIRST = 20
+HISTORY_FIRST = 15
 
 
 def _more_url(person_id: Any, part: str, offset: int | None, include_views: bool = True) -> str | None:
