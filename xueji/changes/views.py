@@ -212,9 +212,8 @@ def timeline_more_view(request: HttpRequest, person_id: Any) -> HttpResponse:
     ratelimit_hit(user, "list")
     enrollment = enrollment_get(viewer=user, person_id=person_id)
     offset = offset_param(request.GET.get("offset"))
-    return render(
-        request, "changes/_timeline_items.html", _timeline_batch(user, enrollment.person_id, offset)
-    )
+    context = {**_timeline_batch(user, enrollment.person_id, offset), "today": timezone.localdate()}
+    return render(request, "changes/_timeline_items.html", context)
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -66,7 +66,8 @@ def capped_page_of(qs: QuerySet[Any], page: int, page_size: int) -> tuple[list[A
 
 class CappedPaginator(Paginator):
     """A Django paginator whose count stops at :data:`COUNT_CAP` (``capped`` says so; the pager then shows
-    "1 万+"). Pages beyond the cap are still served; the pager offers the ones up to it."""
+    "1 万+" and asks to narrow the search). Pages run up to the cap; a page number beyond it shows the last
+    of them. The API walks a whole long list with keyset pagination instead (``after``)."""
 
     @cached_property
     def count(self) -> int:

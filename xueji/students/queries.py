@@ -38,6 +38,11 @@ class StudentFilters:
     include_inactive: bool = False
 
 
+#: The list's order (:func:`enrollment_list`), ending in the primary key so that it is total (paging by
+#: OFFSET or by keyset, :func:`after_q`, never shows a row twice or skips one).
+LIST_ORDER = ("school_id", "grade", "class_name", "person__name", "pk")
+
+
 def enrollments_visible(viewer: Actor) -> QuerySet[Enrollment]:
     """Every enrollment (current and former) in the viewer's subtree. Former students stay findable by the
     levels that held them (domain.md §9 lesson 9)."""
@@ -59,24 +64,13 @@ def enrollment_list(*, viewer: Actor, filters: StudentFilters) -> QuerySet[Enrol
         qs = qs.filter(class_name=filters.class_name)
     if filters.status:
         qs = qs.filter(status=filters.status)
-    return qs.order_by(
-        "school_id", "grade", "class_name", "person__name", "pk"
-    )  # pk: a total order for paging
-
-
-#: The list's order (:func:`enrollment_list`), ending in the primary key so that it is total.
-LIST_ORDER = ("school_id", "grade", "class_name", "person__name", "pk")
+    return qs.order_by(*LIST_ORDER)
 
 
 def after_q(*, viewer: Actor, enrollment_id: Any) -> Q:
     """Keyset pagination: the rows after ``enrollment_id`` in :data:`LIST_ORDER`. The cursor row must be one the
     viewer sees (else NotFound: a cursor is not a way to learn about other regions' records)."""
-    row = (
-        enrollments_visible(viewer)
-        .filter(pk=enrollment_id)
-        .values_list("school_id", "grade", "class_name", "person__name", "pk")
-        .first()
-    )
+    row = enrollments_visible(viewer).filter(pk=enrollment_id).values_list(*LIST_ORDER).first()
     if row is None:
         raise NotFound()
     q = Q()
