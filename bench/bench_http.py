@@ -53,11 +53,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _payloads(school: Any, n: int, seed: int) -> list[dict[str, Any]]:
-    """``n`` registrations for ``school`` as the API takes them, made by the demo seed's generator."""
+def _payloads(school: Any, n: int, seed: int, taken: set[str]) -> list[dict[str, Any]]:
+    """``n`` registrations for ``school`` as the API takes them, made by the demo seed's generator; identity
+    numbers already registered (or in ``taken``) are skipped, so every request registers a new student."""
     from django.utils import timezone
 
     from xueji.students.demo import COUNTIES, Slot, StudentMaker
+    from xueji.students.models import IdentityKey
 
     maker = StudentMaker(seed=seed, today=timezone.localdate())
     county = school.org.division_code if school.org.division_code in COUNTIES else next(iter(COUNTIES))
@@ -71,6 +73,10 @@ def _payloads(school: Any, n: int, seed: int) -> list[dict[str, Any]]:
         person, enrollment, guardians = maker.registration(slot, school.school_type)
         if person["id_type"] != "1":
             continue  # resident ID cards only: the same checks for every request
+        key = IdentityKey.make_key("1", person["id_number"])
+        if key in taken or IdentityKey.objects.filter(key=key).exists():
+            continue
+        taken.add(key)
         out.append(
             {
                 "school_id": school.pk,
@@ -256,15 +262,17 @@ def main() -> None:
             # Warm every worker (imports, connections, the heap freeze after 20 requests each).
             for _ in range(200):
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=10).read()
-            http_adds = _adds_over_http(port, registrar_token, _payloads(school, args.adds, seed=101))
-            local_adds = _adds_in_process(registrar_token, _payloads(school, args.adds, seed=202))
             print(f"{connection.vendor}, {args.students} students; server: gunicorn config/gunicorn.conf.py")
-            print(
-                f"add a student, {args.adds} one after another (ms): over HTTP p50 "
-                f"{statistics.median(http_adds):.2f} p95 {pct(http_adds, 0.95):.2f}; in process p50 "
-                f"{statistics.median(local_adds):.2f} p95 {pct(local_adds, 0.95):.2f}; "
-                f"ratio {statistics.median(http_adds) / statistics.median(local_adds):.2f}×"
-            )
+            if args.adds:
+                taken: set[str] = set()
+                http_adds = _adds_over_http(port, registrar_token, _payloads(school, args.adds, 101, taken))
+                local_adds = _adds_in_process(registrar_token, _payloads(school, args.adds, 202, taken))
+                print(
+                    f"add a student, {args.adds} one after another (ms): over HTTP p50 "
+                    f"{statistics.median(http_adds):.2f} p95 {pct(http_adds, 0.95):.2f}; in process p50 "
+                    f"{statistics.median(local_adds):.2f} p95 {pct(local_adds, 0.95):.2f}; "
+                    f"ratio {statistics.median(http_adds) / statistics.median(local_adds):.2f}×"
+                )
             result = asyncio.run(_open_loop(port, county_token, ids, args.rate, args.duration))
         finally:
             server.terminate()
