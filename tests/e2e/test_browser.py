@@ -247,3 +247,38 @@ def test_import_a_small_csv(live_server, browser, media):  # type: ignore[no-unt
     assert Person.objects.filter(name="赵导入").count() == 1
     assert Enrollment.objects.get(person__name="赵导入").school_id == school.pk
     context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_record_history_loads_earlier_rows_on_demand(live_server, browser):  # type: ignore[no-untyped-def]
+    """Issue 7: the record page shows the latest history rows; "显示更早的记录" appends the earlier ones in place
+    (htmx, CSP intact), at desktop and phone widths."""
+    from xueji.audit.services import record
+    from xueji.students import views as student_views
+
+    school = f.school("440105", "primary", name="海珠区第一小学")
+    f.registrar(school, username="reg_hist")
+    e = sf.student(school, None, name="林小雨")
+    total = student_views.HISTORY_FIRST + 4
+    for i in range(total):
+        record(
+            event_type=EventType.STUDENT_UPDATED,
+            actor=None,
+            subject_type="student",
+            subject_id=e.person_id,
+            summary=f"第{i:03d}次修改",
+        )
+    for width, name in ((1280, "history-more-1280"), (390, "history-more-390")):
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        _login(page, live_server, "reg_hist")
+        page.goto(f"{live_server.url}{reverse('students:detail', args=[e.person_id])}?views=0#history")
+        rows = page.locator("#history table.history").first.locator("tbody tr:not(.more-row)")
+        assert rows.count() == student_views.HISTORY_FIRST
+        assert page.locator("text=第000次修改").count() == 0
+        page.click("button:has-text('显示更早的记录')")
+        page.locator("text=第000次修改").wait_for()
+        assert rows.count() == total + 1  # + the registration event
+        assert page.locator("button:has-text('显示更早的记录')").count() == 0
+        _shot(page, name)
+        context.close()
