@@ -222,6 +222,8 @@ def phase_import(args: argparse.Namespace) -> dict[str, Any]:
     from xueji.imports import services
 
     actor, school = _actor_school()
+    if args.revalidate:
+        services.checked_rows = lambda *a, **k: None  # type: ignore[assignment]  # the commit reads the file again
     profiler = None
     if args.profile:
         import cProfile
@@ -475,6 +477,11 @@ def main() -> None:
         "--refusal-rows", type=int, default=None, help="rows of the refusal file (default rows/10)"
     )
     parser.add_argument("--profile", action="store_true", help="cProfile the CSV dry run + commit (stderr)")
+    parser.add_argument(
+        "--revalidate",
+        action="store_true",
+        help="commit without reusing the dry run's rows (validate twice, as before issue 7): for comparison",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database and files")
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
@@ -531,7 +538,8 @@ def main() -> None:
 
         setup = _child(env, "setup")
         print(f"  database set up in {setup['seconds']:.1f} s", flush=True)
-        imp = _child(env, "import", "--file", str(csv_path), *(["--profile"] if args.profile else []))
+        flags = [*(["--profile"] if args.profile else []), *(["--revalidate"] if args.revalidate else [])]
+        imp = _child(env, "import", "--file", str(csv_path), *flags)
         raw_file = _child(env, "raw_file", "--file", str(csv_path))
         raw_tables = _child(env, "raw_tables")
         ref = _child(env, "refusal", "--file", str(refusal_path))

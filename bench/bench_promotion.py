@@ -404,8 +404,8 @@ def run(engine: str, n: int, admin_url: str = PG_ADMIN) -> dict[str, Any]:
         province = OrgUnit.objects.exclude(level="school").get(code="440000")
         actor = User.objects.create_user(username="bench_province", password="x")  # noqa: S106
         RoleGrant.objects.create(user=actor, role=Role.DEPT_REGISTRAR, org_unit=province)
-        RegistrarFiling.objects.create(
-            user=actor, filed_with=province, filed_on=date(2026, 1, 5), trained_on=date(2026, 1, 10)
+        RegistrarFiling.objects.create(  # filed with the department above (第22条; the ministry for a province)
+            user=actor, filed_with=province.parent, filed_on=date(2026, 1, 5), trained_on=date(2026, 1, 10)
         )
         timings["setup_schools_s"] = round(time.perf_counter() - t0, 2)
         t0 = time.perf_counter()
