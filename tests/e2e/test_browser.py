@@ -256,6 +256,7 @@ def test_record_history_loads_earlier_rows_on_demand(live_server, browser):  # t
     from xueji.audit.services import record
     from xueji.students import views as student_views
 
+    f.departments()
     school = f.school("440105", "primary", name="海珠区第一小学")
     f.registrar(school, username="reg_hist")
     e = sf.student(school, None, name="林小雨")
