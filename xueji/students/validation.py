@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -126,6 +127,26 @@ def _ym(value: Any, spec: FieldSpec) -> str:
     raise FieldError(spec.key, "invalid_ym", f"{spec.label}“{_text(value)}”无效（格式 YYYYMM）")
 
 
+_CN_DIGITS = "一二三四五六七八九"
+#: Grade names a registrar types or an old spreadsheet holds (issue 8 item 7): 一年级 … 九年级, 初一 … 初三,
+#: 高一 … 高三, 七年级 = 初一; "3" and "3年级" too.
+GRADE_WORDS: dict[str, int] = {
+    **{f"{c}年级": i + 1 for i, c in enumerate(_CN_DIGITS)},
+    **{f"初{c}": i + 7 for i, c in enumerate("一二三")},
+    **{f"高{c}": i + 10 for i, c in enumerate("一二三")},
+    **{f"{n}年级": n for n in range(1, 10)},
+}
+
+
+def grade_number(raw: str) -> int | None:
+    """1–12 from a number or a grade name (spaces and full-width characters tolerated), else None."""
+    text = unicodedata.normalize("NFKC", raw).replace(" ", "")
+    if text.isdigit():
+        number = int(text)
+        return number if 1 <= number <= 12 else None
+    return GRADE_WORDS.get(text)
+
+
 def _bool(spec: FieldSpec, raw: str) -> bool:
     low = raw.lower()
     if low in _TRUE:
@@ -135,7 +156,40 @@ def _bool(spec: FieldSpec, raw: str) -> bool:
     raise FieldError(spec.key, "invalid_bool", f"{spec.label}须填“是”或“否”")
 
 
+#: Columns holding long digit strings that Excel turns into numbers (issue 8 item 7).
+EXCEL_TEXT_KEYS = frozenset({"id_number", "phone", "student_number"})
+# What a number Excel displays or exports looks like: 4.40105E+17, 440105201803140032.0
+_EXCEL_NUMBER = re.compile(r"\d+(\.\d+)?[eE]\+?\d+|\d+\.0+")
+# Floats carry 15–16 significant digits: a longer number read from a numeric cell has lost its last digits.
+_FLOAT_EXACT_BELOW = 10**15
+
+
+def excel_number_problem(spec: FieldSpec, value: Any) -> FieldError | None:
+    """A digit-string column that Excel stored or exported as a number: reported as the format problem it is,
+    with how to fix it — not as a wrong check digit or phone number (issue 8 item 7). A numeric cell is fine
+    when the number survived (an 11-digit phone); an 18-digit identity number never does."""
+    if spec.key not in EXCEL_TEXT_KEYS:
+        return None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and (not value.is_integer() or abs(value) >= _FLOAT_EXACT_BELOW):
+        shown = f"{value:.6G}"
+    elif isinstance(value, str) and _EXCEL_NUMBER.fullmatch(value.strip()):
+        shown = value.strip()
+    else:
+        return None
+    return FieldError(
+        spec.key,
+        "excel_number",
+        f"{spec.label}“{shown}”被 Excel 当成了数字（科学计数法或末尾“.0”），后几位可能已丢失：请先把该列设为“文本”格式，"
+        "再重新输入完整号码（只改格式找不回丢失的数字）",
+    )
+
+
 def _convert(spec: FieldSpec, value: Any) -> Any:
+    problem = excel_number_problem(spec, value)
+    if problem is not None:
+        raise problem
     if spec.kind == "date":
         return parse_date(value, spec.key, spec.label)
     if spec.kind == "ym":
@@ -152,12 +206,13 @@ def _convert(spec: FieldSpec, value: Any) -> Any:
             raise FieldError(spec.key, "invalid_region", f"{spec.label}“{raw}”不是有效的6位行政区划代码")
         return raw
     if spec.kind == "grade":
-        try:
-            grade = int(raw)
-        except ValueError:
-            grade = 0
-        if not 1 <= grade <= 12:
-            raise FieldError(spec.key, "invalid_grade", f"{spec.label}须为 1–12 的整数")
+        grade = grade_number(raw)
+        if grade is None:
+            raise FieldError(
+                spec.key,
+                "invalid_grade",
+                f"{spec.label}“{raw}”无效：填 1–12 或年级名称（如 一年级、初一、高一）",
+            )
         return grade
     if spec.kind == "phone":
         if not _PHONE.match(raw.replace(" ", "")):
@@ -227,7 +282,8 @@ def clean_registration(
     for index, raw_guardian in enumerate(filled[:MAX_GUARDIANS]):
         guardian = clean_fields(GUARDIAN_FIELDS, raw_guardian, errors, prefix=f"guardians.{index}.")
         guardians.append(guardian)
-        if guardian.get("id_type") or guardian.get("id_number"):
+        bad_number = f"guardians.{index}.id_number" in errors  # e.g. an Excel number: that message stands
+        if (guardian.get("id_type") or guardian.get("id_number")) and not bad_number:
             try:
                 parsed = validate_identity(
                     guardian.get("id_type") or "",
@@ -244,7 +300,7 @@ def clean_registration(
         errors.setdefault("guardians", "家庭成员中至少有一人是监护人")
 
     identity = ParsedIdentity("Z", "", None, None, None)
-    if "id_type" in person and "id_type" not in errors:
+    if "id_type" in person and "id_type" not in errors and "id_number" not in errors:
         try:
             identity = validate_identity(
                 person["id_type"],
