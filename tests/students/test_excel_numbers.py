@@ -109,3 +109,11 @@ def test_a_grade_that_is_none_of_these_is_refused_naming_the_field(typed):
             today=timezone.localdate(),
         )  # fmt: skip
     assert "一年级" in exc.value.fields["grade"]
+
+
+def test_an_identity_number_whose_last_digits_excel_zeroed_says_so():
+    """Excel keeps 15 significant digits: the number comes back ending in 000 with a wrong check digit."""
+    message = _errors(id_number=ID[:15] + "000")["id_number"]
+    assert "校验位错误" in message and "Excel" in message
+    plain = _errors(id_number=ID[:17] + ("1" if ID[17] != "1" else "2"))["id_number"]
+    assert "校验位错误" in plain and "Excel" not in plain

@@ -170,6 +170,15 @@ def check_gb11643(
         number[6:14], field=field, doc_label=label, today=_today(today), code=f"{code_prefix}_birth_date"
     )
     if mod11_2_check_char(number[:17]) != number[17]:
+        if number.endswith("000"):
+            # Excel keeps 15 significant digits: an 18-digit number once stored as a number ends in 000
+            # (issue 8 item 7). Say so, with the fix, rather than only "wrong check digit".
+            raise FieldError(
+                field,
+                f"{code_prefix}_checksum",
+                f"{label}校验位错误，且末三位为 000：很可能被 Excel 当成数字后丢失了后几位。请把该列设为“文本”格式，"
+                "再重新输入完整号码",
+            )
         raise FieldError(field, f"{code_prefix}_checksum", f"{label}校验位错误，请核对号码")
     return born, _gender_from_parity(number[16])
 
