@@ -333,6 +333,9 @@ def test_detail_shows_facts_in_chinese_and_the_chain(client, s, pending):
     assert chain.index("海珠二小") < chain.index("海珠一小") < chain.index(county)
     assert "已同意" in chain and "待办理" in chain and "未开始" in chain
     assert "办理期限" in body
+    # Issue 8 item 12: the rule set by its name, not its internal code.
+    assert pending.policy_version == "national-2025"
+    assert "国家规则（2025 年办法）" in body and "national-2025" not in body
     assert 'name="action" value="approve"' in body  # the acting school decides here too
     _login(client, s["haizhu"])
     assert 'name="action" value="approve"' not in _body(

@@ -238,6 +238,18 @@ def with_students(notifications: list[Any]) -> list[Any]:
     return notifications
 
 
+def policy_label(version: str) -> str:
+    """The rule set a request was decided under, as people name it (issue 8 item 12: no internal codes on
+    screen): ``national-2025`` → 国家规则（2025 年办法）, ``440000-v3`` → 广东省学籍变动规则第 3 版."""
+    if version.startswith("national-"):
+        return _("国家规则（%(year)s 年办法）") % {"year": version.removeprefix("national-")}
+    code, _sep, number = version.partition("-v")
+    division = divisions.get_division(code)
+    if division is None or not number.isdigit():
+        return version
+    return _("%(province)s学籍变动规则第 %(n)s 版") % {"province": division.name, "n": number}
+
+
 def request_page(user: Actor, req: ChangeRequest) -> dict[str, Any]:
     """What a request's page shows, and which of its actions the viewer may take."""
     steps = change_steps(req)
@@ -250,6 +262,7 @@ def request_page(user: Actor, req: ChangeRequest) -> dict[str, Any]:
     source, target = from_to(req, school_names([req]))
     return {
         "req": req,
+        "policy_label": policy_label(req.policy_version) if req.policy_version else "",
         "steps": steps,
         "current": current if req.is_open else None,
         "name": name,
