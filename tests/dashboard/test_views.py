@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -104,3 +105,14 @@ def test_dashboard_switches_to_english(client, school_a, registrar_a, settings):
     assert ">Dashboard<" in body and "Students enrolled" in body and "Archives overdue" in body
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
     assert "在读学生" in client.get(reverse("dashboard:dashboard")).content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_language_menu_names_each_language_in_its_own_script(client, registrar_a, settings, language):
+    """Issue 8 item 14: a reader of either language finds theirs (English, 简体中文) whatever the page's language."""
+    client.force_login(registrar_a)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    body = client.get(reverse("dashboard:dashboard")).content.decode()
+    assert re.search(r'<option value="zh-hans" lang="zh-hans"[^>]*>简体中文</option>', body)
+    assert re.search(r'<option value="en" lang="en"[^>]*>English</option>', body)
