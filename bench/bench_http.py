@@ -186,7 +186,8 @@ async def _open_loop(port: int, token: str, ids: list[str], rate: float, duratio
 
 def _raw_lookup_tps(viewer: Any, ids: list[str], seconds: float = 5.0) -> float:
     """The look-up's own SQL on one cursor, in a loop: the enrollment with its person and school, and the
-    audit insert, committed — what the database does for one request."""
+    audit insert (through ``audit.services.record``, the one writer), committed — what the database does for one
+    request, without the request path around it."""
     from django.db import connection, transaction
 
     from xueji.audit.services import record

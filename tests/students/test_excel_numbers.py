@@ -1,4 +1,4 @@
-"""Digit strings that Excel turned into numbers (issue 8 item 7): the identity number, phone and 学籍号 columns
+"""Digit strings that Excel turned into numbers (issue 8 item 7): the identity number and phone columns
 report an Excel format problem and how to fix it, in the form, the API and the import alike (one validator)."""
 
 from __future__ import annotations

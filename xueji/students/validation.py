@@ -157,7 +157,7 @@ def _bool(spec: FieldSpec, raw: str) -> bool:
 
 
 #: Columns holding long digit strings that Excel turns into numbers (issue 8 item 7).
-EXCEL_TEXT_KEYS = frozenset({"id_number", "phone", "student_number"})
+EXCEL_TEXT_KEYS = frozenset({"id_number", "phone"})
 # What a number Excel displays or exports looks like: 4.40105E+17, 440105201803140032.0
 _EXCEL_NUMBER = re.compile(r"\d+(\.\d+)?[eE]\+?\d+|\d+\.0+")
 # Floats carry 15–16 significant digits: a longer number read from a numeric cell has lost its last digits.
@@ -169,8 +169,6 @@ def excel_number_problem(spec: FieldSpec, value: Any) -> FieldError | None:
     with how to fix it — not as a wrong check digit or phone number (issue 8 item 7). A numeric cell is fine
     when the number survived (an 11-digit phone); an 18-digit identity number never does."""
     if spec.key not in EXCEL_TEXT_KEYS:
-        return None
-    if isinstance(value, bool):
         return None
     if isinstance(value, float) and (not value.is_integer() or abs(value) >= _FLOAT_EXACT_BELOW):
         shown = f"{value:.6G}"

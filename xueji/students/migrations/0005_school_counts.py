@@ -4,7 +4,7 @@ triggers that append deltas, and the counts of the enrollments that exist now.""
 import django.db.models.deletion
 from django.db import migrations, models
 
-from xueji.students.counters import install_triggers
+from xueji.students.counters import TRIGGERS, install_triggers
 
 
 def _install(apps, schema_editor):
@@ -17,7 +17,7 @@ def _install(apps, schema_editor):
 
 def _remove(apps, schema_editor):
     on = " ON students_enrollment" if schema_editor.connection.vendor == "postgresql" else ""
-    for name in ("enrollment_count_insert", "enrollment_count_delete", "enrollment_count_update"):
+    for name in TRIGGERS:
         schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}{on}")
 
 
