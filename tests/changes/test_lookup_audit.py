@@ -211,7 +211,7 @@ def test_web_return_from_abroad_lookup_is_audited(client, world: World) -> None:
     response = client.post(url, {"student_number": world.student.student_number, "name": "王猜测"})
 
     assert response.status_code == 400
-    assert "未找到学籍号与姓名均匹配的学生" in response.content.decode()
+    assert "未找到学籍号（或身份证件号）与姓名均匹配的学生" in response.content.decode()
     assert lookups() == [
         (receiving.pk, "", "", None, False, {"kind": "return_from_abroad", "outcome": "not_found"})
     ]

@@ -598,3 +598,28 @@ def test_problem_of_other_region_is_404(client, people, problem, who):
     )
     assert response.status_code == 404
     assert ProblemRecord.objects.get().state == "open"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("without_id", [False, True])
+def test_registrar_reveals_the_full_student_number_audited(client, school_a, registrar_a, without_id):
+    """Issue 8 item 1: the school's registrar sees the full 学籍号 of its own students (J-numbered pupils without
+    an ID too) through the audited reveal; the page itself shows it masked."""
+    e = (sf.student_without_id if without_id else sf.student)(school_a, registrar_a, name="林小雨")
+    number = e.person.student_number
+    client.force_login(registrar_a)
+    page = client.get(reverse("students:detail", args=[e.person_id])).content.decode()
+    assert number not in page and mask_student_number(number) in page
+    assert reverse("students:reveal", args=[e.person_id, "student_number"]) in page
+    response = client.post(reverse("students:reveal", args=[e.person_id, "student_number"]), **HTMX)
+    assert response.status_code == 200 and number in response.content.decode()
+    event = AuditEvent.objects.get(event_type=EventType.STUDENT_REVEALED, subject_id=str(e.person_id))
+    assert event.after == {"field": "student_number"} and number not in str(event.summary)
+
+
+@pytest.mark.django_db
+def test_student_number_reveal_out_of_scope_is_404(client, people, student_a):
+    client.force_login(people["registrar_b"])
+    url = reverse("students:reveal", args=[student_a.person_id, "student_number"])
+    assert client.post(url, **HTMX).status_code == 404
+    assert _events(EventType.STUDENT_REVEALED) == 0

@@ -28,10 +28,16 @@ __all__ = ["KindForm"]
 
 
 class LookupForm(SpecForm):
-    """The receiving school names the student by 学籍号 AND 姓名 (both must match: numbers cannot be probed)."""
+    """The receiving school names the student by 学籍号 (or identity number) AND 姓名 (both must match: numbers
+    cannot be probed). Spaces and full-width characters typed or pasted are tolerated (max_length leaves room)."""
 
     student_number = text_input(
-        _("学籍号"), required=True, max_length=19, autocomplete="off", spellcheck="false"
+        _("学籍号或身份证件号"),
+        required=True,
+        max_length=40,
+        autocomplete="off",
+        spellcheck="false",
+        help_text=_("可填学籍号，也可填学生的身份证件号；须与姓名同时匹配"),
     )
     name = text_input(_("姓名"), required=True, max_length=60)
 

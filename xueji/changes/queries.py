@@ -23,9 +23,9 @@ from xueji.regions.models import OrgUnit
 from xueji.schools.enums import SchoolState
 from xueji.schools.models import School
 from xueji.schools.queries import school_get
-from xueji.students.identity import normalise_number
 from xueji.students.models import Enrollment, Person
 from xueji.students.queries import StudentFilters, enrollment_list
+from xueji.students.search import identified_q
 from xueji.workdays.services import official_calendar
 
 from .enums import IN_SCHOOL
@@ -143,20 +143,20 @@ def notification_mark_read(*, viewer: Actor, notification_ids: list[int]) -> int
 
 
 def transfer_lookup(*, student_number: str, name: str) -> Any:
-    """For a receiving school (第15条): find the active record to transfer by 学籍号 AND name, nationally.
+    """For a receiving school (第15条): find the active record to transfer by 学籍号 (or identity number) AND
+    name, nationally.
 
     Returns the enrollment or raises NotFound; both must match so that numbers cannot be probed for names.
     The caller reveals only the school's name before the request is made.
     """
+    q = identified_q(student_number, name, "person__")
     enrollment = (
-        Enrollment.objects.select_related("school", "school__org", "person")
-        .filter(
-            person__student_number=normalise_number(student_number), person__name=name.strip(), is_active=True
-        )
-        .first()
+        Enrollment.objects.select_related("school", "school__org", "person").filter(q, is_active=True).first()
+        if q is not None
+        else None
     )
     if enrollment is None:
-        raise NotFound("未找到学籍号与姓名均匹配的在读学生")
+        raise NotFound("未找到学籍号（或身份证件号）与姓名均匹配的在读学生")
     return enrollment
 
 

@@ -52,7 +52,7 @@ class LookupIn(_Closed):
     """A student outside the caller's jurisdiction, named by 学籍号 AND 姓名 (both must match, nationally):
     转学 (第15条) and 升学 (第14条) are started by the receiving school, 境外返回 (第20条) too."""
 
-    student_number: str = Field(min_length=1, max_length=40, description="学籍号")
+    student_number: str = Field(min_length=1, max_length=40, description="学籍号或身份证件号（任一证件类型；空格、全角字符可容忍）")
     name: str = Field(min_length=1, max_length=60, description="姓名")
 
 

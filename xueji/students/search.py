@@ -130,6 +130,28 @@ def person_q(term: Term, prefix: str = "") -> Q:
     return Q(**{f"{p}name__contains": term.value})
 
 
+#: Middle-dot look-alikes typed for the separator of minority names (张·某): one form, U+00B7, is stored.
+_DOTS = str.maketrans(dict.fromkeys("•・‧∙⋅･．", "·"))
+
+
+def normalise_name(raw: str | None) -> str:
+    """A typed or pasted name as it is stored: NFKC (full-width → half-width), no whitespace anywhere, the
+    middle dot of minority names as U+00B7 whatever look-alike was typed."""
+    return _SPACES.sub("", unicodedata.normalize("NFKC", raw or "")).translate(_DOTS)
+
+
+def identified_q(number: str | None, name: str | None, prefix: str = "") -> Q | None:
+    """The person named by a 学籍号 OR an identity number (any document type) AND a name — how a receiving
+    school names a student it cannot see (第14、15、20条). Both must match, so numbers cannot be probed for
+    names; spaces and full-width characters are tolerated in both. ``None`` when the number is neither a
+    学籍号 nor an identity number, or the name is empty (nothing to look up)."""
+    term = parse_term(number)
+    clean_name = normalise_name(name)
+    if term.kind not in {"student_number", "id_number"} or not clean_name:
+        return None
+    return person_q(term, prefix) & Q(**{f"{prefix}name": clean_name})
+
+
 def enrollment_q(term: Term, paths: list[str]) -> Q:
     """The filter of ``term`` on enrollments seen from the region ``paths`` (the viewer's scope paths, which the
     caller applies as well). Names on PostgreSQL: one token per path, combined with OR."""

@@ -212,7 +212,8 @@ BASIC_GROUPS = (
         ),
     ),
 )
-REVEALABLE = ("id_number", "phone")
+REVEALABLE = ("student_number", "id_number", "phone")
+REVEAL_LABELS = {"student_number": _("学籍号"), "id_number": _("身份证件号"), "phone": _("联系电话")}
 
 
 def _basic_groups(enrollment: Enrollment) -> list[dict[str, Any]]:
@@ -231,6 +232,19 @@ def _basic_groups(enrollment: Enrollment) -> list[dict[str, Any]]:
             elif key == "phone":
                 row.update(value=mask_phone(value), reveal=can_reveal, mono=True)
             rows.append(row)
+        if keys is IDENTITY_KEYS:
+            # Issue 8 item 1: the full 学籍号 (J-numbered pupils without an ID too) through the same audited
+            # reveal; a former school's copy may reveal it as well — it never changes (第8条).
+            rows.insert(
+                0,
+                {
+                    "label": _("学籍号"),
+                    "key": "student_number",
+                    "value": mask_student_number(person.student_number),
+                    "reveal": True,
+                    "mono": True,
+                },
+            )
         groups.append({"title": title, "rows": rows})
     e = enrollment
     school_rows = [
@@ -420,7 +434,7 @@ def student_reveal_view(request: HttpRequest, person_id: Any, field: str) -> Htt
             "value": value,
             "e": enrollment,
             "field": field,
-            "label": _("身份证件号") if field == "id_number" else _("联系电话"),
+            "label": REVEAL_LABELS[field],
         },
     )
 

@@ -36,6 +36,7 @@ from xueji.students.enums import Nationality, Stage, StudentStatus, grade_range,
 from xueji.students.forms import GRADE_LABELS
 from xueji.students.identity import normalise_number, validate_identity
 from xueji.students.models import Enrollment, Person
+from xueji.students.search import identified_q
 
 from ..enums import ChangeKind, Entry, Party
 from ..models import ChangeRequest
@@ -74,12 +75,12 @@ def _flag(value: Any) -> bool:
 
 
 def person_by_number(student_number: str, name: str) -> Person:
-    """A person found nationally by 学籍号 AND name (both must match, so numbers cannot be probed)."""
-    person = Person.objects.filter(
-        student_number=normalise_number(student_number), name=str(name or "").strip()
-    ).first()
+    """A person found nationally by 学籍号 (or identity number) AND name (both must match, so numbers cannot
+    be probed)."""
+    q = identified_q(student_number, name)
+    person = Person.objects.filter(q).first() if q is not None else None
     if person is None:
-        raise NotFound("未找到学籍号与姓名均匹配的学生")
+        raise NotFound("未找到学籍号（或身份证件号）与姓名均匹配的学生")
     return person
 
 
@@ -101,7 +102,7 @@ class ReturnFromAbroadForm(KindForm):
     kind = ChangeKind.RETURN_FROM_ABROAD
     article = _("第二十条")
     intro = _("境外返回的学生由接收学校按学习经历编入相应年级，学籍号不变，并标注境外学习经历。")
-    student_number = text_input(_("学籍号"), required=True, max_length=19, autocomplete="off")
+    student_number = text_input(_("学籍号或身份证件号"), required=True, max_length=40, autocomplete="off")
     name = text_input(_("姓名"), required=True, max_length=60)
     abroad_from = date_input(
         _("境外学习开始日期"), required=False, help_text=_("已办理出境就读的，可留空（按出境日期）")
@@ -246,7 +247,7 @@ class ReturnFromAbroad(KindSpec):
         person = person_by_number(student_number, name)
         latest = Enrollment.objects.filter(person_id=person.pk).order_by("-registered_at").first()
         if latest is None:  # a person is created with their first enrollment
-            raise NotFound("未找到学籍号与姓名均匹配的学生")
+            raise NotFound("未找到学籍号（或身份证件号）与姓名均匹配的学生")
         return latest
 
     def fact_text(self, key: str, value: Any) -> str | None:

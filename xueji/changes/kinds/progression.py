@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.db import transaction
-from django.db.models import CharField
+from django.db.models import CharField, Q
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -35,8 +35,8 @@ from xueji.core.errors import ApplicationError, Conflict, FieldError, NotFound
 from xueji.schools.enums import SchoolState
 from xueji.schools.models import School
 from xueji.students.enums import Stage, StudentStatus, entry_methods_for
-from xueji.students.identity import normalise_number
 from xueji.students.models import ArchiveDocument, Enrollment, Person
+from xueji.students.search import identified_q, normalise_name
 
 from ..enums import ChangeKind, Entry, Party, Scope
 from ..models import ChangeRequest
@@ -62,14 +62,15 @@ GRADUATED = StudentStatus.GRADUATED
 def progression_lookup(*, student_number: str, name: str) -> Enrollment:
     """For the admitting school (第14条): the record to progress, found nationally by 学籍号 AND name —
     the active record, else the latest graduated one. Both must match (numbers cannot be probed)."""
-    qs = Enrollment.objects.select_related("school", "school__org", "person").filter(
-        person__student_number=normalise_number(student_number), person__name=str(name).strip()
-    )
-    enrollment = qs.filter(is_active=True).first() or (
-        qs.filter(status=GRADUATED).order_by("-registered_at").first()
+    q = identified_q(student_number, name, "person__")
+    qs = Enrollment.objects.select_related("school", "school__org", "person").filter(q or Q(pk__in=[]))
+    enrollment = (
+        (qs.filter(is_active=True).first() or qs.filter(status=GRADUATED).order_by("-registered_at").first())
+        if q is not None
+        else None
     )
     if enrollment is None:
-        raise NotFound("未找到学籍号与姓名均匹配的在读或已毕业学生")
+        raise NotFound("未找到学籍号（或身份证件号）与姓名均匹配的在读或已毕业学生")
     return enrollment
 
 
@@ -155,10 +156,12 @@ class Progression(KindSpec):
                 f"只有{stage_label}毕业年级（{last}年级）的学生或已毕业学生可以办理升学",
             )
         person = Person.objects.get(pk=enrollment.person_id)
-        given_number = normalise_number(str(ctx.facts.get("student_number") or ""))
-        if given_number and given_number != person.student_number:
-            raise FieldError("student_number", "student_number_mismatch", "学籍号与所选学生不符")
-        given_name = str(ctx.facts.get("name") or "").strip()
+        given_number = str(ctx.facts.get("student_number") or "").strip()
+        if given_number:
+            by_number = identified_q(given_number, person.name)
+            if by_number is None or not Person.objects.filter(by_number, pk=person.pk).exists():
+                raise FieldError("student_number", "student_number_mismatch", "学籍号与所选学生不符")
+        given_name = normalise_name(str(ctx.facts.get("name") or ""))
         if given_name and given_name != person.name:
             raise FieldError("name", "name_mismatch", "姓名与学籍号不符")
         elsewhere = (
