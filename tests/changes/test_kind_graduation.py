@@ -129,7 +129,7 @@ def _open_suspension(env, e):
         kind="suspension",
         enrollment=e,
         facts={
-            "start_date": "2026-06-16",
+            "start_date": "2026-06-15",
             "end_date": "2026-12-31",
             "reason": "illness",
             "applicant_name": "张大明",

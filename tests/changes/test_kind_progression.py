@@ -294,7 +294,7 @@ def test_progress_cohort_submits_each_and_reports_the_skipped(env):
         kind="suspension",
         enrollment=busy,
         facts={
-            "start_date": "2026-10-08",
+            "start_date": "2026-09-24",
             "end_date": "2027-07-01",
             "reason": "illness",
             "applicant_name": "张大明",
@@ -381,7 +381,7 @@ def test_progress_cohort_refuses_a_graduating_school_outside_the_admitting_depar
         kind="suspension",
         enrollment=busy,
         facts={
-            "start_date": "2026-10-08",
+            "start_date": "2026-09-24",
             "end_date": "2027-07-01",
             "reason": "illness",
             "applicant_name": "张大明",

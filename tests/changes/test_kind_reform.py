@@ -33,7 +33,7 @@ def env(tree):
 def _place(env, e=None, **kw):
     facts = {
         "reform_school_id": env["reform"].pk,
-        "start_date": "2026-10-08",
+        "start_date": "2026-09-24",
         "decision_ref": "海教专〔2026〕3号",
     }
     facts.update(kw)
@@ -49,7 +49,7 @@ def _placed(env):
 
 
 def _return(env, **kw):
-    facts = {"return_date": "2027-09-01", "grade": 9, "class_name": "9(4)班"}
+    facts = {"return_date": "2026-09-24", "grade": 9, "class_name": "9(4)班"}
     facts.update(kw)
     return change_submit(
         actor=env["reg"], kind="reform_return", enrollment=env["student"], facts=facts, today=DAY
@@ -71,7 +71,7 @@ def test_placement_keeps_the_record_active_at_the_original_school_and_marks_it(e
     assert (marker.pk, marker.facts["reform_school_name"], marker.facts["start_date"]) == (
         req.pk,
         "广州市专门学校",
-        "2026-10-08",
+        "2026-09-24",
     )
 
 
@@ -154,7 +154,7 @@ def test_return_without_a_placement_is_refused(env):
     [
         ({"grade": 10}, "grade", "grade_out_of_stage"),
         ({"grade": ""}, "grade", "invalid_grade"),
-        ({"return_date": "2026-10-01"}, "return_date", "before_placement"),
+        ({"return_date": "2026-09-20"}, "return_date", "before_placement"),
     ],
 )
 def test_return_rules(env, facts, field, code):

@@ -30,7 +30,7 @@ def env(tree):
 
 def _suspend(env, enrollment, **facts):
     data = {
-        "start_date": "2026-10-08",
+        "start_date": "2026-09-24",
         "end_date": "2027-07-01",
         "reason": "illness",
         "applicant_name": "张大明",
@@ -73,7 +73,7 @@ def test_resumption_returns_to_the_chosen_grade(env, choice, grade):
         actor=env["reg_p"],
         kind="resumption",
         enrollment=e,
-        facts={"resume_date": "2027-03-01", "grade_choice": choice},
+        facts={"resume_date": "2026-09-24", "grade_choice": choice},
         today=DAY,
     )
     change_decide(actor=env["county"], request=req, action="approve", today=DAY)
@@ -88,7 +88,7 @@ def test_resumption_only_from_suspension(env):
             actor=env["reg_p"],
             kind="resumption",
             enrollment=e,
-            facts={"resume_date": "2027-03-01"},
+            facts={"resume_date": "2026-09-24"},
             today=DAY,
         )
     assert exc.value.code == "status_not_allowed"

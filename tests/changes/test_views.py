@@ -192,7 +192,9 @@ def test_worklist_shows_the_step_with_working_days_left(client, s, pending):
 def test_approve_from_the_worklist_with_htmx_advances_and_rerenders_the_row(client, s, pending):
     _login(client, s["reg_src"])
     response = client.post(
-        reverse("changes:decide", args=[pending.pk]), {"action": "approve", "position": "1"}, **HTMX
+        reverse("changes:decide", args=[pending.pk]),
+        {"action": "approve", "position": "1", "confirm": "1"},
+        **HTMX,
     )
     assert response.status_code == 200
     body = _body(response)
@@ -213,7 +215,9 @@ def test_approve_from_the_worklist_with_htmx_advances_and_rerenders_the_row(clie
     _login(client, s["haizhu"])
     assert "林小雨" in _body(client.get(reverse("changes:worklist")))
     response = client.post(
-        reverse("changes:decide", args=[pending.pk]), {"action": "approve", "position": "2"}, **HTMX
+        reverse("changes:decide", args=[pending.pk]),
+        {"action": "approve", "position": "2", "confirm": "1"},
+        **HTMX,
     )
     assert "已办结" in _body(response)
     new = Enrollment.objects.get(person_id=s["person"].pk, is_active=True)

@@ -22,6 +22,8 @@ EXPECTED = {
     (RequestState.PENDING, Action.CANCEL): RequestState.CANCELLED,
     (RequestState.RETURNED, Action.RESUBMIT): RequestState.PENDING,
     (RequestState.RETURNED, Action.CANCEL): RequestState.CANCELLED,
+    (RequestState.SCHEDULED, Action.APPLY): RequestState.APPROVED,
+    (RequestState.SCHEDULED, Action.CANCEL): RequestState.CANCELLED,
 }
 
 
@@ -41,6 +43,16 @@ def test_table_is_exactly_the_expected_one():
 def test_final_approval_completes_request():
     assert next_state(RequestState.PENDING, Action.APPROVE, last_step=True) == RequestState.APPROVED
     assert next_state(RequestState.PENDING, Action.REJECT, last_step=True) == RequestState.REJECTED
+
+
+def test_final_approval_of_a_change_starting_later_schedules_it():
+    """A start date after the approval (第16条 休学开始日期): approved, applied on the date by the task."""
+    after = next_state(RequestState.PENDING, Action.APPROVE, last_step=True, deferred=True)
+    assert after == RequestState.SCHEDULED
+    assert next_state(after, Action.APPLY) == RequestState.APPROVED
+    assert next_state(RequestState.PENDING, Action.APPROVE, last_step=False, deferred=True) == "pending"
+    with pytest.raises(IllegalTransition):
+        next_state(RequestState.APPROVED, Action.APPLY)
 
 
 @pytest.mark.parametrize(("mode", "action"), list(itertools.product(StepMode.values, Action.values)))

@@ -194,7 +194,7 @@ def test_org_tree_expands_lazily(live_server, browser):  # type: ignore[no-untyp
     f.departments()
     school = f.school("440105", "primary", name="海珠区第一小学")
     f.user("dept_registrar", f.dept("440100"), username="city_reg")
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     page = context.new_page()
     _login(page, live_server, "city_reg")
     page.goto(f"{live_server.url}{reverse('regions:tree')}")
@@ -229,7 +229,7 @@ def test_import_a_small_csv(live_server, browser, media):  # type: ignore[no-unt
     values += [guardian.get(s.key, "") for s in GUARDIAN_FIELDS]
     csv = ",".join(headers) + "\n" + ",".join(str(v) for v in values) + "\n"
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     page = context.new_page()
     _login(page, live_server, "reg_imp")
     page.goto(f"{live_server.url}{new_url}")
@@ -270,7 +270,7 @@ def test_record_history_loads_earlier_rows_on_demand(live_server, browser):  # t
             summary=f"第{i:03d}次修改",
         )
     for width, name in ((1280, "history-more-1280"), (390, "history-more-390")):
-        context = browser.new_context(viewport={"width": width, "height": 900})
+        context = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
         page = context.new_page()
         _login(page, live_server, "reg_hist")
         page.goto(f"{live_server.url}{reverse('students:detail', args=[e.person_id])}?views=0#history")

@@ -116,6 +116,7 @@ def test_transfer_start_approve_and_arrive(live_server, browser, media):  # type
     _shot(page, "change-worklist-error-1280")
     row = page.locator(f"#wi-{req.pk}-1")
     row.locator("button[value=approve]").click()
+    page.locator(f"#wi-{req.pk}-1 [data-testid=confirm-approve]").click()  # confirmed after before → after
     page.locator(f"#wi-{req.pk}-1 [data-testid=done]").wait_for()
     assert "已同意" in page.locator(f"#wi-{req.pk}-1").inner_text()
     assert ChangeRequest.objects.get(pk=req.pk).current_position == 2
@@ -130,6 +131,7 @@ def test_transfer_start_approve_and_arrive(live_server, browser, media):  # type
     assert page.locator(f"#wi-{late_req.pk}-1 button").count() == 0
     _shot(page, "change-worklist-county-1280")
     page.locator(f"#wi-{req.pk}-2 button[value=approve]").click()
+    page.locator(f"#wi-{req.pk}-2 [data-testid=confirm-approve]").click()
     page.locator(f"#wi-{req.pk}-2 [data-testid=done]").wait_for()
     assert "已办结" in page.locator(f"#wi-{req.pk}-2").inner_text()
 

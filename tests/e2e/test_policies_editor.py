@@ -17,7 +17,7 @@ def test_add_rows_with_htmx_and_save(live_server, browser, client, tree):
     user = pf.province_registrar("440000", username="gd_browser")
     client.force_login(user)
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
-    context = browser.new_context(viewport={"width": 390, "height": 900})
+    context = browser.new_context(viewport={"width": 390, "height": 900}, locale="zh-CN")
     context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}])
     page = context.new_page()
     page.goto(live_server.url + "/policies/new/")

@@ -76,6 +76,20 @@ def registrar(sch: School, **kwargs: Any) -> User:
     return user(Role.SCHOOL_REGISTRAR, sch.org, **kwargs)
 
 
+#: Age-for-grade bands wide enough for every age and grade (issue 8 item 4). The factories register a child born
+#: on 2018-03-14 in 一年级 — data older than the rule, whose age moves with the calendar — so tests about other
+#: things use these (tests/conftest.py; the import worker harness); national defaults are not validated.
+LENIENT_GRADE_AGE: dict[str, Any] = {
+    "age_on": "08-31",
+    **{stage: {"normal": [-20, 20], "allowed": [-20, 20]} for stage in ("primary", "junior", "senior")},
+}
+
+
+def han_digits(n: int) -> str:
+    """``n`` in Chinese numerals (12 → 一二): generated names may not contain digits (issue 8 item 3)."""
+    return str(n).translate(str.maketrans("0123456789", "〇一二三四五六七八九"))
+
+
 def resident_id(
     region: str = "440105", birth: date = date(2018, 3, 14), seq: int = 12, gender: str = "1"
 ) -> str:

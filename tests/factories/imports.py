@@ -27,7 +27,7 @@ def student_row(**overrides: Any) -> dict[str, Any]:
     gender = overrides.pop("gender", "1")
     n = next(_seq)
     row = {
-        "姓名": f"学生{n}",
+        "姓名": f"学生{f.han_digits(n)}",
         "性别": gender,
         "出生日期": birth.isoformat(),
         "出生地": "440105",

@@ -21,10 +21,10 @@ def workbook():
 def test_template_has_one_column_per_field_and_two_guardian_blocks(workbook):
     ws = workbook["学生信息"]
     headers = [c.value for c in ws[1]]
-    expected = [s.label for s in PERSON_FIELDS] + [s.label for s in ENROLLMENT_FIELDS]
+    expected = [s.label for s in PERSON_FIELDS] + [s.label for s in ENROLLMENT_FIELDS] + ["年龄核实原因"]
     expected += [f"家庭成员{n}{s.label}" for n in (1, 2) for s in GUARDIAN_FIELDS]
     assert headers == expected
-    assert len(headers) == 35 + 8 + 24
+    assert len(headers) == 35 + 8 + 1 + 24
     assert workbook.sheetnames == ["学生信息", "代码表", "填写说明"]
     assert workbook["代码表"].sheet_state == "hidden"
 

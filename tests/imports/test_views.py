@@ -169,7 +169,7 @@ def test_template_download(as_registrar):
     assert wb["学生信息"]["A1"].value == "姓名"
 
 
-def test_roster_export_is_masked_and_audited(as_registrar, school_a, registrar_a, tmp_path):
+def test_roster_export_has_the_default_columns_and_is_audited(as_registrar, school_a, registrar_a, tmp_path):
     rows = fi.students(2)
     batch = make_batch(school_a, registrar_a, tmp_path, rows)
     services.import_batch_check(actor=registrar_a, batch=batch)
@@ -178,13 +178,18 @@ def test_roster_export_is_masked_and_audited(as_registrar, school_a, registrar_a
     assert response.status_code == 200
     ws = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     table = list(ws.iter_rows(values_only=True))
-    assert table[0][:6] == ("学籍号", "姓名", "性别", "出生日期", "身份证件类型", "身份证件号")
+    assert table[0] == ("学籍号", "姓名", "性别", "出生日期", "学校", "年级", "班级", "班内学号", "学籍状态")
     assert len(table) == 3
-    ids = {r[5] for r in table[1:]}
-    assert ids == {n[:3] + "*" * 11 + n[-4:] for n in (rows[0]["身份证件号"], rows[1]["身份证件号"])}
-    assert all(r[0].startswith("G") and "*" in r[0] for r in table[1:])
+    # The school's own registrar sees its students' 学籍号 in full (issue 8 item 1); no ID number by default.
+    numbers = set(Person.objects.values_list("student_number", flat=True))
+    assert {r[0] for r in table[1:]} == numbers
+    assert {r[5] for r in table[1:]} == {"一年级"}
     event = AuditEvent.objects.get(event_type=EventType.ROSTER_EXPORTED)
-    assert (event.actor_id, event.after["count"]) == (registrar_a.pk, 2)
+    assert (event.actor_id, event.after["count"], event.after["school"]) == (
+        registrar_a.pk,
+        2,
+        school_a.school_code,
+    )
 
 
 def test_roster_export_needs_post(as_registrar, school_a):
@@ -195,6 +200,7 @@ def test_list_page_for_registrar(as_registrar, school_a, registrar_a, tmp_path):
     make_batch(school_a, registrar_a, tmp_path, fi.students(1))
     html = as_registrar.get(reverse("imports:list")).content.decode()
     assert "x.csv" in html and reverse("imports:new") in html and "导出海珠区第一小学名册" in html
+    assert reverse("imports:roster") in html
 
 
 def test_unfiled_registrar_cannot_upload(client, school_a):

@@ -30,7 +30,7 @@ def test_county_tree_opens_on_its_schools_with_counts(client, school_a, registra
     body = response.content.decode()
     assert response.status_code == 200
     assert "广东省广州市海珠区教育局" in body
-    assert school_a.name in body and "在读 1 人" in body
+    assert school_a.name in body and "在籍 1 人" in body
     assert "天河区" not in body
 
 

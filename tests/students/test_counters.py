@@ -26,7 +26,7 @@ def test_the_triggers_exist_after_the_migrations():
 def test_counts_follow_every_kind_of_write_and_survive_compaction(registrar_a, school_a, school_b):
     county = f.user("dept_registrar", school_a.org.parent)
     registrar_b = f.registrar(school_b, username="reg_b")
-    a = [sf.student(school_a, registrar_a, name=f"甲{i}") for i in range(3)]
+    a = [sf.student(school_a, registrar_a, name=f"甲{f.han_digits(i)}") for i in range(3)]
     sf.student(school_b, registrar_b, name="乙")
     assert active_count(viewer=registrar_a) == _rows(registrar_a) == 3
     assert active_count(viewer=registrar_b) == 1
@@ -55,10 +55,10 @@ def test_a_viewer_without_data_scope_counts_nothing(school_a, registrar_a):
 
 def test_the_dashboard_shows_the_maintained_count(client, registrar_a, school_a):
     for i in range(2):
-        sf.student(school_a, registrar_a, name=f"甲{i}")
+        sf.student(school_a, registrar_a, name=f"甲{f.han_digits(i)}")
     counts_compact()
     sf.student(school_a, registrar_a, name="丙")  # pending, not folded yet
     client.force_login(registrar_a)
     response = client.get("/")
     assert response.context["stats"]["active"] == 3
-    assert '<div class="num">3</div><div class="label">在读学生</div>' in response.content.decode()
+    assert '<div class="num">3</div><div class="label">在籍学生<span' in response.content.decode()

@@ -127,7 +127,7 @@ def test_web_list_and_api_use_the_same_search(client, registrar_a, school_a):
 def test_counts_stop_at_the_cap(client, registrar_a, school_a, monkeypatch):
     monkeypatch.setattr(pagination, "COUNT_CAP", 2)
     for i in range(4):
-        sf.student(school_a, registrar_a, name=f"学生{i}")
+        sf.student(school_a, registrar_a, name=f"学生{f.han_digits(i)}")
     client.force_login(registrar_a)
     api = client.get("/api/v1/students/", {"page_size": 1}).json()
     assert api["count"] == 2 and api["count_exact"] is False
@@ -202,7 +202,9 @@ def test_postgresql_serves_region_scoping_from_the_pattern_index(registrar_a):
 def test_keyset_pages_walk_the_whole_list_once(client, registrar_a, school_a):
     """``after`` (the last row's enrollment id) walks a long list without OFFSET: every row once, in order."""
     for i in range(7):
-        sf.student(school_a, registrar_a, name=f"学生{i % 3}")  # equal names: the key ends in the id
+        sf.student(
+            school_a, registrar_a, name=f"学生{f.han_digits(i % 3)}"
+        )  # equal names: the key ends in the id
     client.force_login(registrar_a)
     seen, after = [], None
     for _ in range(10):

@@ -211,7 +211,7 @@ def test_htmx_search_returns_only_the_results_partial(client, registrar_a, stude
 
 @pytest.mark.django_db
 def test_list_is_paginated_by_50(client, registrar_a, school_a):
-    regs = [sf.registration(school_a, name=f"学生{i:02d}") for i in range(51)]
+    regs = [sf.registration(school_a, name=f"学生{f.han_digits(i)}") for i in range(51)]
     register_students(actor=registrar_a, school=school_a, registrations=regs)
     client.force_login(registrar_a)
     first = client.get(reverse("students:list")).content.decode()

@@ -9,6 +9,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
 
+from xueji.core.dates import DateTextInput
 from xueji.core.errors import ApplicationError
 
 from .enums import Role
@@ -112,12 +113,12 @@ class FilingForm(ServiceForm):
     filed_with_code = forms.CharField(
         label=_("备案机关代码"), max_length=16, help_text=_("上级教育行政部门的行政区划代码（第二十二条）")
     )
-    filed_on = forms.DateField(label=_("备案日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    filed_on = forms.DateField(label=_("备案日期"), widget=DateTextInput())
     filing_reference = forms.CharField(label=_("备案编号"), max_length=60, required=False)
     trained_on = forms.DateField(
         label=_("培训日期"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DateTextInput(),
         help_text=_("先培训后上岗：培训日期登记后方可办理学籍业务"),
     )
     training_course = forms.CharField(label=_("培训内容"), max_length=120, required=False)

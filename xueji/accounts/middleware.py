@@ -8,6 +8,12 @@
 - An expired session (idle timeout: the session row outlived ``SESSION_COOKIE_AGE``, or the admin idle
   limit) sends the browser to ``/login/?reason=timeout|idle&next=<where it was>`` ("登录超时，请重新登录");
   htmx requests get ``HX-Redirect`` to that page instead of a login form swapped into a fragment.
+- Every signed-in request stamps ``SESSION_SEEN_AT`` (the idle clock the page shows, session_clock.py),
+  except the page's own status read (``accounts:session_status``), which is not activity.
+- A form posted without a session to a page that needs login (the session expired while the user was
+  typing) goes to the login page with ``next=<the form page>`` before the CSRF check: the post cannot
+  succeed anyway, and a stale CSRF token (rotated by a login in another tab) would otherwise answer a
+  confusing 403 "页面已过期". The page keeps the typed values as a draft (static/js/session.js).
 - An account that owes a password change (administrator's one-time password, or older than the dengbao
   maximum age, 第24条 定期更改密码) reaches only the password-change page, logout and static files.
 
@@ -24,8 +30,9 @@ from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, logout
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 
 from xueji.core.htmx import is_htmx
 
@@ -75,6 +82,24 @@ def session_timed_out(request: HttpRequest) -> bool:
     return settings.SESSION_COOKIE_NAME in request.COOKIES and request.session.session_key is None
 
 
+def end_keeping_cookie(request: HttpRequest) -> None:
+    """End the session (its row is deleted) but leave the browser's cookie naming it, so that the next
+    request is recognised as a timeout ("登录超时", ``session_timed_out``), not as a visitor who never
+    signed in. Only for the page's status read, whose response does not save the session
+    (session_clock.leave_unrenewed): a save would bring the row back."""
+    request.session.delete()
+    request.user = AnonymousUser()
+
+
+def needs_login(request: HttpRequest) -> bool:
+    """The view at this path is behind ``login_required`` (which marks its wrapper with ``login_url``)."""
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return False
+    return hasattr(match.func, "login_url")
+
+
 def _redirect(request: HttpRequest, url: str) -> HttpResponse:
     if is_htmx(request):
         response = HttpResponse(status=200)
@@ -107,6 +132,8 @@ class AccountPolicyMiddleware:
                 request.session.flush()
                 return self.get_response(request)
             timed_out = session_timed_out(request)
+            if request.method == "POST" and needs_login(request):
+                return _redirect(request, login_url_for(request, "timeout" if timed_out else ""))
             response = self.get_response(request)
             if response.status_code == 302 and response["Location"].startswith(f"{settings.LOGIN_URL}?"):
                 # A page that needs login (``login_required``): say why, and come back here afterwards.
@@ -130,13 +157,12 @@ class AccountPolicyMiddleware:
             elif time.time() - float(started) > absolute_session_seconds():
                 reason = "expired"
             idle = request.session.get(SESSION_IDLE)
-            if not reason and idle:
-                now = time.time()
-                seen = float(request.session.get(SESSION_SEEN_AT) or now)
-                if now - seen > float(idle):
-                    reason = "idle"
-                else:
-                    request.session[SESSION_SEEN_AT] = now
+            now = time.time()
+            seen = float(request.session.get(SESSION_SEEN_AT) or now)
+            if not reason and idle and now - seen > float(idle):
+                reason = "idle"
+            elif not reason and path != reverse("accounts:session_status"):
+                request.session[SESSION_SEEN_AT] = now
         if reason:
             logout_recorded(
                 user=user,
@@ -147,13 +173,22 @@ class AccountPolicyMiddleware:
                     "idle": "长时间未操作",
                 }[reason],
             )
+            if path == reverse("accounts:session_status"):
+                end_keeping_cookie(request)
+                return self.get_response(request)  # the page's status read answers {"active": false}
             logout(request)
             if reason == "idle":
                 return _redirect(request, login_url_for(request, reason))
             return _redirect(request, f"{login_url}?{urlencode({'reason': reason})}")
 
         if passwords.change_required(user):
-            allowed = (reverse("accounts:password_change"), reverse("accounts:logout"), login_url)
+            allowed = (
+                reverse("accounts:password_change"),
+                reverse("accounts:logout"),
+                login_url,
+                reverse("accounts:session_status"),
+                reverse("accounts:session_keepalive"),
+            )
             if path not in allowed:
                 return _redirect(request, allowed[0])
         return self.get_response(request)

@@ -21,16 +21,18 @@ from django.contrib.auth import authenticate, login, logout, update_session_auth
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_noop as N_
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 
@@ -47,21 +49,23 @@ from .forms import (
     UserFilterForm,
 )
 from .jurisdiction import all_grants, data_grants, roles
-from .middleware import SESSION_IDLE, SESSION_LOGIN_AT, SESSION_SEEN_AT
+from .middleware import SESSION_IDLE, SESSION_LOGIN_AT, SESSION_SEEN_AT, end_keeping_cookie
 from .models import User
+from .session_clock import leave_unrenewed, session_clock
 
-GENERIC_LOGIN_ERROR = "用户名或密码错误"
-SEALED_LOGIN_ERROR = "账号已封存（半年以上未使用，第二十四条），请联系安全管理员解封"
+# Marked for the catalogue (N_) and translated where they are shown (`_()` below).
+GENERIC_LOGIN_ERROR = N_("用户名或密码错误")
+SEALED_LOGIN_ERROR = N_("账号已封存（半年以上未使用，第二十四条），请联系安全管理员解封")
 REASONS = {
-    "sealed": "账号已封存，会话已结束。请联系安全管理员解封（第二十四条）",
-    "inactive": "账号已停用，会话已结束",
-    "expired": "会话已超过最长时限，请重新登录",
-    "idle": "登录超时，请重新登录（长时间未操作，会话已结束）",
-    "timeout": "登录超时，请重新登录",
+    "sealed": gettext_lazy("账号已封存，会话已结束。请联系安全管理员解封（第二十四条）"),
+    "inactive": gettext_lazy("账号已停用，会话已结束"),
+    "expired": gettext_lazy("会话已超过最长时限，请重新登录"),
+    "idle": gettext_lazy("登录超时，请重新登录（长时间未操作，会话已结束）"),
+    "timeout": gettext_lazy("登录超时，请重新登录"),
 }
 
 
-TEMPORARY_SPENT_ERROR = "一次性临时密码已使用或已失效，请联系系统管理员重新申请重置密码"
+TEMPORARY_SPENT_ERROR = N_("一次性临时密码已使用或已失效，请联系系统管理员重新申请重置密码")
 
 
 def _spend_temporary_credential(user: User) -> bool:
@@ -143,10 +147,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
         else:
             login(request, user)  # rotates the session key (ASVS 7.2.4) and stamps last_login
             _tell_about_resets(request, user)
-            request.session[SESSION_LOGIN_AT] = time.time()
+            request.session[SESSION_LOGIN_AT] = request.session[SESSION_SEEN_AT] = time.time()
             if roles(user) & ADMIN_ROLES:
                 request.session[SESSION_IDLE] = admin_idle_seconds()
-                request.session[SESSION_SEEN_AT] = time.time()
             services.login_recorded(user=user, channel="web")
             if passwords.change_required(user):
                 return HttpResponseRedirect(reverse("accounts:password_change"))
@@ -167,6 +170,34 @@ def logout_view(request: HttpRequest) -> HttpResponse:
         services.logout_recorded(user=user)
     logout(request)
     return HttpResponseRedirect(settings.LOGOUT_REDIRECT_URL)
+
+
+@never_cache
+@require_GET
+def session_status_view(request: HttpRequest) -> JsonResponse:
+    """GET: how long this session has left (session_clock.py), for the page's timeout warning.
+
+    Reading it is not activity: the session is not saved (``SESSION_SAVE_EVERY_REQUEST`` would renew its
+    expiry) and the middleware does not stamp ``SESSION_SEEN_AT``, so a page left open still times out.
+    A session whose time is up ends here (its row may outlive the clock by the time a response took), so
+    that "重新登录" finds the user signed out; the cookie stays, so the next request says "登录超时"."""
+    leave_unrenewed(request)
+    if not request.user.is_authenticated:
+        return JsonResponse({"active": False})
+    clock = session_clock(request)
+    if clock.remaining <= 0:
+        end_keeping_cookie(request)
+    return JsonResponse(clock.as_json())
+
+
+@never_cache
+@require_POST
+def session_keepalive_view(request: HttpRequest) -> JsonResponse:
+    """POST (CSRF-checked): "继续使用". An ordinary signed-in request renews the session and restarts the
+    idle clock (middleware); answers the new clock. Without a session: 401 ``{"active": false}``."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"active": False}, status=401)
+    return JsonResponse(session_clock(request).as_json())
 
 
 @sensitive_post_parameters("old_password", "new_password1", "new_password2")

@@ -27,14 +27,19 @@ class EventType(models.TextChoices):
     STUDENT_VIEWED = "student.viewed", _("查看学生完整信息")
     STUDENT_REVEALED = "student.revealed", _("查看完整证件号/电话")
     GUARDIAN_ADDED = "student.guardian_added", _("添加家庭成员")
+    GUARDIAN_UPDATED = "student.guardian_updated", _("修改家庭成员")
+    GUARDIAN_REMOVED = "student.guardian_removed", _("删除家庭成员")
+    CLASS_ASSIGNED = "student.class_assigned", _("分班/调班")
     ARCHIVE_ATTACHED = "archive.attached", _("上传档案材料")
     ARCHIVE_DOWNLOADED = "archive.downloaded", _("下载档案材料")
     ARCHIVE_COMPLETED = "archive.completed", _("档案建立完成")
+    DOCUMENT_PRINTED = "document.printed", _("打印或下载学籍表单")
     PROBLEM_OPENED = "problem.opened", _("生成问题学籍")
     PROBLEM_RESOLVED = "problem.resolved", _("处理问题学籍")
     EXTRA_FIELDS_DEFINED = "policy.extra_fields_defined", _("定义非基础学籍信息")
     EXTRA_FIELDS_FILED = "policy.extra_fields_filed", _("非基础学籍信息报部备案")
     EXTRA_FIELDS_ACTIVATED = "policy.extra_fields_activated", _("启用非基础学籍信息")
+    RULES_FILED = "policy.rules_filed", _("省级学籍规则新版本报部备案")
     IMPORT_COMMITTED = "import.committed", _("批量导入")
     ROSTER_EXPORTED = "export.roster", _("导出名册")
     CHANGE_SUBMITTED = "change.submitted", _("提交学籍变动申请")
@@ -46,3 +51,16 @@ class EventType(models.TextChoices):
     CALENDAR_UPDATED = "calendar.updated", _("维护官方日历")
     IDENTITY_LOOKUP = "identity.lookup", _("跨区域身份查询")
     RATE_LIMITED = "security.rate_limited", _("操作频率超限")
+
+
+#: What an event is about, as the audit pages name it (the stored ``subject_type`` is a code, never shown).
+SUBJECT_TYPE_LABELS = {
+    "student": _("学生"),
+    "school": _("学校"),
+    "org": _("机构"),
+    "user": _("账号"),
+    "username": _("账号"),
+    "import_batch": _("导入批次"),
+    "calendar": _("官方日历"),
+    "extra_field_set": _("非基础学籍信息"),
+}

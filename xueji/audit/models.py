@@ -75,6 +75,10 @@ class AuditEvent(AppendOnlyModel):
 
     objects = AppendOnlyQuerySet.as_manager()
 
+    # Not columns: set for the rows of a page by ``queries.with_subjects``.
+    subject_type_label: str
+    subject_label: str
+
     class Meta:
         verbose_name = _("审计事件")
         verbose_name_plural = _("审计事件")

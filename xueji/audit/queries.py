@@ -7,6 +7,7 @@ read audit records, never student records.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
@@ -22,11 +23,11 @@ from xueji.core.errors import NotFound
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
 
-from .enums import EventType
+from .enums import SUBJECT_TYPE_LABELS, EventType
 from .models import AuditEvent
 
 #: Read-only events (who looked at a record); a history can hide them to show the changes only.
-VIEW_EVENTS = frozenset({EventType.STUDENT_VIEWED, EventType.STUDENT_REVEALED})
+VIEW_EVENTS = frozenset({EventType.STUDENT_VIEWED, EventType.STUDENT_REVEALED, EventType.DOCUMENT_PRINTED})
 
 
 def events_about(*, subject_type: str, subject_id: Any, include_views: bool = True) -> QuerySet[AuditEvent]:
@@ -39,6 +40,38 @@ def events_about(*, subject_type: str, subject_id: Any, include_views: bool = Tr
     return qs.select_related("actor").order_by("-occurred_at", "-id")
 
 
+#: Who may be named how: per subject type, a function (viewer, subject ids) → {subject id: label} that names
+#: only the subjects the viewer may see. Apps above the audit register theirs in ``AppConfig.ready`` (the
+#: students app names a student by masked name and masked 学籍号).
+SubjectLabeller = Callable[[Actor, Iterable[str]], dict[str, str]]
+_LABELLERS: dict[str, SubjectLabeller] = {}
+
+
+def register_subject_labeller(subject_type: str, labeller: SubjectLabeller) -> None:
+    """Name the subjects of ``subject_type`` on the audit pages (replaces by type: ``ready()`` may run twice)."""
+    _LABELLERS[subject_type] = labeller
+
+
+def with_subjects(viewer: Actor, events: Iterable[AuditEvent]) -> list[AuditEvent]:
+    """The events with ``subject_type_label`` (学生, 学校 … — never the stored code) and ``subject_label`` set:
+    what the viewer may know of the subject (a student: masked name and masked 学籍号, only if the viewer may
+    see the student, 第24条), else "". One query per subject type on the page, not one per event."""
+    rows = list(events)
+    ids: dict[str, set[str]] = {}
+    for ev in rows:
+        if ev.subject_type in _LABELLERS and ev.subject_id:
+            ids.setdefault(ev.subject_type, set()).add(ev.subject_id)
+    labels = {
+        (subject_type, subject_id): label
+        for subject_type, wanted in ids.items()
+        for subject_id, label in _LABELLERS[subject_type](viewer, sorted(wanted)).items()
+    }
+    for ev in rows:
+        ev.subject_type_label = str(SUBJECT_TYPE_LABELS.get(ev.subject_type, "")) if ev.subject_type else ""
+        ev.subject_label = labels.get((ev.subject_type, ev.subject_id), "")
+    return rows
+
+
 def recent_for_actor(*, viewer: Actor, limit: int = 10) -> QuerySet[AuditEvent]:
     """The viewer's own latest actions (their dashboard's "最近操作"), record views left out."""
     if not getattr(viewer, "is_authenticated", False):
@@ -46,6 +79,7 @@ def recent_for_actor(*, viewer: Actor, limit: int = 10) -> QuerySet[AuditEvent]:
     return (
         AuditEvent.objects.filter(actor_id=viewer.pk)
         .exclude(event_type__in=[str(e) for e in VIEW_EVENTS])
+        .select_related("actor")  # the rows show the actor's name: one join, not a query per event
         .order_by("-occurred_at", "-id")[:limit]
     )
 

@@ -92,6 +92,8 @@ PUBLIC_KEYS = frozenset(
         "deferred_until",
         "renewal_of",
         "closed_on",
+        "effective_on",  # the date an approved change takes effect (changes, ADR 0005)
+        "approved_by",  # the staff account whose approval a scheduled change applies on
         "filing_due",
         "filing_due_provisional",
         "filed_late",

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from xueji.accounts.auth import actor_of
+from xueji.core.dates import DAY_PATTERN, parse_day
+from xueji.core.pagination import PAGE_SIZES, page_size_param
 from xueji.core.ratelimit import ratelimit_hit
 from xueji.core.web import paginate, ui_errors
 
 from .enums import EventType
-from .queries import AuditFilters, event_list
-
-
-def _date(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value or "")
-    except ValueError:
-        return None
+from .queries import AuditFilters, event_list, with_subjects
 
 
 @login_required
@@ -30,12 +24,36 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     ratelimit_hit(user, "list")  # issue #6 §3.10: a Chinese 429 above the account's limit
     get = request.GET
     event_type = get.get("type", "")
+    raw_from, raw_to = get.get("from", "").strip(), get.get("to", "").strip()
+    date_from, date_to = parse_day(raw_from), parse_day(raw_to)
+    errors = {}
+    if raw_from and date_from is None:
+        errors["from"] = _("起始日期“%(v)s”不是有效日期（格式 YYYY-MM-DD）") % {"v": raw_from[:20]}
+    if raw_to and date_to is None:
+        errors["to"] = _("截止日期“%(v)s”不是有效日期（格式 YYYY-MM-DD）") % {"v": raw_to[:20]}
     filters = AuditFilters(
         event_type=event_type if event_type in EventType.values else "",
         actor=get.get("actor", "").strip()[:150],
-        date_from=_date(get.get("from")),
-        date_to=_date(get.get("to")),
+        date_from=date_from,
+        date_to=date_to,
         subject=get.get("subject", "").strip()[:64],
     )
-    page = paginate(request, event_list(viewer=user, filters=filters))
-    return render(request, "audit/list.html", {"page": page, "f": filters, "types": EventType.choices})
+    page = paginate(
+        request, event_list(viewer=user, filters=filters), per_page=page_size_param(get.get("size"))
+    )
+    return render(
+        request,
+        "audit/list.html",
+        {
+            "page": page,
+            # what each event is about — a student only if the viewer may see them
+            "events": with_subjects(user, page.object_list),
+            "f": filters,
+            "raw": {"from": raw_from[:20], "to": raw_to[:20]},
+            "errors": errors,
+            "day_pattern": DAY_PATTERN,
+            "types": EventType.choices,
+            "sizes": PAGE_SIZES,
+        },
+        status=400 if errors else 200,
+    )

@@ -40,6 +40,13 @@ in-flight duplicates; what happens to a repeated decision does not depend on the
   (the same decision resent with a different body);
 - it was decided by someone else → 409 ``step_already_decided`` (or ``request_not_pending`` once closed).
 
+Batch approval (``POST /changes/decisions/batch`` ``{items: [{request_id, position}], comment}``): each item is
+decided on its own, in its own transaction, exactly as ``POST /changes/{id}/decisions`` with ``approve`` would
+decide it; the answer is 200 with one result per item. An item outside the caller's reach is ``not_found`` (as
+the single path's 404: nothing revealed), one the caller may see but not decide gets the single path's error
+(``not_your_step``, ``step_already_decided`` …); neither is decided and the others go on. A resent batch is
+harmless: an item the caller already approved at that position is a replay (``ok``, nothing written).
+
 Statuses: 201 created, 200 ok, 400 ApplicationError, 401, 403 Forbidden, 404 not found or out of scope,
 409 Conflict, 422 schema error or idempotency misuse.
 """
@@ -68,12 +75,14 @@ from .kinds import graduation, progression
 from .lookups import LOOKUP_KINDS, national_lookup
 from .presenters import (
     attachment_out,
+    batch_item_out,
     cohort_out,
     decision_receipt_out,
     detail_out,
     notification_out,
     promotion_out,
     receipt_out,
+    returned_item_out,
     summary_out,
     timeline_item_out,
     work_item_out,
@@ -88,6 +97,7 @@ from .queries import (
     notifications_for,
     notifications_read,
     org_unit_by_id,
+    returned_to,
     school_named,
     student_in_scope,
     timeline,
@@ -95,6 +105,8 @@ from .queries import (
 )
 from .schemas import (
     AttachmentOut,
+    BatchApproveIn,
+    BatchApproveOut,
     CancelIn,
     ChangeDetailOut,
     ChangeFiltersIn,
@@ -123,6 +135,7 @@ from .schemas import (
 from .services import (
     IDEMPOTENCY_HEADER,
     body_fingerprint,
+    change_approve_batch,
     change_cancel,
     change_decide_once,
     change_resubmit,
@@ -157,7 +170,12 @@ def get_worklist(request: HttpRequest, filters: Query[WorklistFiltersIn]) -> Any
         for item in worklist(viewer=viewer)
         if not filters.kind or item.step.request.kind == filters.kind
     ]
-    return {"items": items, "count": len(items)}
+    returned = [
+        returned_item_out(r)
+        for r in returned_to(viewer=viewer)
+        if not filters.kind or r.request.kind == filters.kind
+    ]
+    return {"items": items, "count": len(items), "returned": returned}
 
 
 @router.get("/notifications", response={200: NotificationPageOut, **READ_ERRORS}, summary="站内通知")
@@ -314,6 +332,26 @@ def submit_change(
     if replayed:
         response["Idempotent-Replayed"] = "true"
     return Status(201, receipt_out(change_reload(made.pk)))
+
+
+# --- batch approval ------------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/decisions/batch",
+    response={200: BatchApproveOut, **WRITE_ERRORS},
+    summary="批量通过待办（逐项办理，逐项返回结果）",
+)
+def approve_batch(request: HttpRequest, payload: BatchApproveIn) -> Any:
+    """Approve (or, on a 备案 step, file) each item as the single decision would, each in its own transaction;
+    one result per item (see the module docstring). At most 100 items."""
+    viewer = _reader(request)
+    items = [(str(i.request_id), i.position) for i in payload.items]
+    unique = list(dict.fromkeys(items))
+    results = change_approve_batch(actor=viewer, items=unique, comment=payload.comment)
+    out = [batch_item_out(r) for r in results]
+    approved = sum(1 for r in results if r.ok)
+    return {"items": out, "approved": approved, "refused": len(results) - approved}
 
 
 # --- cohorts and promotion -----------------------------------------------------------------------------------

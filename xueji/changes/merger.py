@@ -54,7 +54,8 @@ from .models import ChangeRequest, Notification
 from .promotion import _hyphenated, require_department_registrar
 from .workflow import RequestState
 
-OPEN_STATES = (RequestState.PENDING, RequestState.RETURNED)
+# Business in flight at the school: being approved, or approved and waiting for its start date (ADR 0005).
+OPEN_STATES = (RequestState.PENDING, RequestState.RETURNED, RequestState.SCHEDULED)
 LIST_LIMIT = 50
 
 

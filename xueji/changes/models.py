@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -13,7 +15,7 @@ from xueji.schools.models import School
 from xueji.students.models import Enrollment, Person
 
 from .enums import ChangeKind, Party, Scope
-from .workflow import RequestState, StepMode, StepState
+from .workflow import IN_FLIGHT_STATES, RequestState, StepMode, StepState
 
 
 class ChangeRequest(models.Model):
@@ -43,16 +45,20 @@ class ChangeRequest(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The date the change takes (scheduled) or took (approved) effect: its start date when the last approval
+    # came before it (第16条 休学开始日期 …), else the day of that approval (ADR 0005).
+    effective_on = models.DateField(_("生效日期"), null=True, blank=True)
     idempotency_key = models.CharField(max_length=80, blank=True)
 
     class Meta:
         verbose_name = _("学籍变动申请")
         verbose_name_plural = _("学籍变动申请")
         constraints = [
-            # A student has at most one request in flight (graduation and every other change wait for it).
+            # A student has at most one request in flight — being approved or approved and waiting for its
+            # start date (graduation and every other change wait for it).
             models.UniqueConstraint(
                 fields=["person"],
-                condition=Q(state__in=["pending", "returned"]),
+                condition=Q(state__in=sorted(s.value for s in IN_FLIGHT_STATES)),
                 name="change_one_open_per_person",
             ),
             models.UniqueConstraint(
@@ -61,7 +67,11 @@ class ChangeRequest(models.Model):
                 name="change_idempotency_key",
             ),
         ]
-        indexes = [models.Index(fields=["state", "kind"])]
+        indexes = [
+            models.Index(fields=["state", "kind"]),
+            # The daily task: scheduled requests whose start date has come.
+            models.Index(fields=["state", "effective_on"], name="change_state_effective"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.get_state_display()}"
@@ -69,6 +79,10 @@ class ChangeRequest(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in {RequestState.PENDING, RequestState.RETURNED}
+
+    @property
+    def is_scheduled(self) -> bool:
+        return self.state == RequestState.SCHEDULED
 
 
 class ApprovalStep(models.Model):
@@ -116,12 +130,21 @@ class ChangeAttachment(models.Model):
 
 
 class Notification(models.Model):
-    """An in-system notice: work landed on an org unit's list (all its registrars/approvers see it)."""
+    """An in-system notice to an org unit (all its registrars/approvers see it): work landed on its list
+    (``needs_action``: a step to decide, a returned request to complete) or news of a request (decided,
+    scheduled, in effect). A work notice is marked done (``done_at``) once the work is finished — decided,
+    resubmitted, cancelled or applied — by whoever did it."""
 
     org_unit = models.ForeignKey(OrgUnit, models.CASCADE, related_name="notifications")
     request = models.ForeignKey(ChangeRequest, models.CASCADE, null=True, blank=True, related_name="+")
     message = models.CharField(max_length=300)
+    #: What happened, rendered in the reader's language (:data:`NOTICE_TEXTS`); ``message`` keeps the Chinese
+    #: text as written (older rows and free notices have no ``notice``).
+    notice = models.CharField(max_length=20, blank=True, default="")
+    params = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    needs_action = models.BooleanField(_("待办"), default=False)
+    done_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
     read_by = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
 
     class Meta:
@@ -129,4 +152,39 @@ class Notification(models.Model):
         indexes = [models.Index(fields=["org_unit", "created_at"])]
 
     def __str__(self) -> str:
-        return self.message
+        return self.text
+
+    @property
+    def text(self) -> str:
+        """The notice in the active language: its template with the kind/party/mode labels looked up now."""
+        template = NOTICE_TEXTS.get(self.notice)
+        if template is None:
+            return self.message
+        p = dict(self.params)
+        values = {
+            "kind": _choice_label(ChangeKind, p.get("kind")),
+            "party": _choice_label(Party, p.get("party")),
+            "mode": _choice_label(StepMode, p.get("mode")),
+            "date": p.get("date", ""),
+            "reason": p.get("reason", ""),
+        }
+        return str(template) % values
+
+
+def _choice_label(choices: Any, value: Any) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return str(value or "")
+
+
+#: The notices the engine writes (kept as keys + parameters so that each reader sees their own language).
+NOTICE_TEXTS = {
+    "work": _("待办：%(kind)s（%(party)s%(mode)s）"),
+    "scheduled": _("%(kind)s已批准，将于%(date)s生效"),
+    "applied": _("%(kind)s已生效"),
+    "completed": _("%(kind)s已办结"),
+    "returned": _("%(kind)s被退回，请补充材料"),
+    "rejected": _("%(kind)s未通过"),
+    "voided": _("%(kind)s未能生效：%(reason)s"),
+}

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from xueji.policies.models import ProvinceRuleSet
+from xueji.policies.queries import rule_set_in_force
+from xueji.policies.rules import GRADE_AGE, GRADE_AGE_DEFAULT, SCHOOL_ENTRY_AGE, merge_rules
 
 from .enums import ChangeKind, Party, Scope
 
@@ -66,7 +67,10 @@ NATIONAL_DEFAULTS: dict[str, Any] = {
     "suspension_max_months": 12,  # 第16条: 不超过 1 年
     "resumption_grade": "original",  # or "next"
     "deferral_months": 12,
-    "school_entry_age": 6,  # 第11条: 年满六周岁 (7 where conditions lack: a province may set 7)  # 第11条: 一般为一学年
+    "school_entry_age": SCHOOL_ENTRY_AGE,  # 第11条: 年满六周岁 (7 where conditions lack: a province may set 7)
+    # 第9条/第11条 (issue 8 item 4): age-for-grade plausibility at registration, bands per stage; defined with
+    # its validation in xueji.policies.rules, which registration (below this app) reads.
+    GRADE_AGE: copy.deepcopy(GRADE_AGE_DEFAULT),
     "required_evidence": {
         ChangeKind.SUSPENSION: {"illness": "医院诊断证明", "other": "相关证明材料"},
         ChangeKind.DEATH: {"any": "死亡证明"},
@@ -104,27 +108,17 @@ class Policy:
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if key == "chains":
-            for kind, variants in value.items():
-                out["chains"].setdefault(kind, {}).update(variants)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = {**out[key], **value}
-        else:
-            out[key] = value
+    """Province rules over the defaults: ``chains`` per kind and variant, every other key as
+    :func:`xueji.policies.rules.merge_rules` does (one level deep for mappings)."""
+    out = merge_rules(base, {k: v for k, v in override.items() if k != "chains"})
+    for kind, variants in (override.get("chains") or {}).items():
+        out["chains"].setdefault(kind, {}).update(copy.deepcopy(variants))
     return out
 
 
 def policy_for(province_code: str, on: date) -> Policy:
     """National defaults overridden by the province's newest filed rule set effective on ``on``."""
-    rules = (
-        ProvinceRuleSet.objects.filter(
-            province_code=province_code, effective_from__lte=on, filed_on__isnull=False
-        )
-        .order_by("-effective_from", "-version")
-        .first()
-    )
+    rules = rule_set_in_force(province_code, on)
     if rules is None:
         return Policy(copy.deepcopy(NATIONAL_DEFAULTS))
     data = merge(NATIONAL_DEFAULTS, rules.rules)

@@ -11,24 +11,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
 
 from xueji.accounts.types import Actor
+from xueji.core.errors import NotFound
 from xueji.core.masking import mask_id_number, mask_student_number
+from xueji.core.masking import mask_name as core_mask_name
 from xueji.regions import divisions
+from xueji.schools.grades import grade_label as school_grade_label
 from xueji.students.enums import DisabilityType, EntryMethod, Gender, IdDocumentType, Stage, StudentStatus
-from xueji.students.forms import GRADE_LABELS
 
 from . import kinds
 from .enums import ChangeKind
 from .models import ApprovalStep, ChangeRequest
 from .promotion import CATEGORIES, CATEGORY_LABELS
 from .queries import (
+    ReturnedItem,
     WorkItem,
     change_attachments,
+    change_get,
     change_steps,
     is_notify_step,
     person_names,
@@ -36,8 +42,17 @@ from .queries import (
     steps_total,
 )
 from .queries import school_names as _school_names
-from .services import acts_for, is_initiator
-from .workflow import MODE_ACTIONS, OPEN_STATES, Action, RequestState, StepMode, StepState, next_state
+from .services import BatchItem, acts_for, is_initiator, starts_later
+from .workflow import (
+    IN_FLIGHT_STATES,
+    MODE_ACTIONS,
+    OPEN_STATES,
+    Action,
+    RequestState,
+    StepMode,
+    StepState,
+    next_state,
+)
 
 # --------------------------------------------------------------------------------------------------------
 # Names, numbers, schools
@@ -50,11 +65,7 @@ def mask_number(number: str) -> str:
 
 def mask_name(name: str) -> str:
     """张*明 / 李* — the admitting school sees who is coming without the full names of another school's pupils."""
-    if len(name) <= 1:
-        return name
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
+    return core_mask_name(name)
 
 
 def student_of(req: ChangeRequest) -> tuple[str, str]:
@@ -79,8 +90,8 @@ def from_to(req: ChangeRequest, names: dict[Any, str]) -> tuple[str, str]:
     return source, target
 
 
-def grade_label(grade: Any) -> Any:
-    return GRADE_LABELS.get(grade, grade)
+def grade_label(grade: Any) -> str:
+    return school_grade_label(grade)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -115,10 +126,24 @@ class Row:
     done: str = ""  # after a decision: what happened
     error: str = ""
     comment: str = ""
+    changes: list[ChangeLine] = field(default_factory=list)  # what the approval writes (before → after)
+    starts_on: date | None = None  # the change's start date when still to come (its approval schedules it)
+    last_step: bool = False  # the card's step is the chain's last (its approval completes the request)
+    confirm: bool = False  # the approval's confirmation is open on the card
+    returned: bool = False  # returned to the viewer's unit: resubmit or withdraw
 
     @property
     def dom_id(self) -> str:
         return f"wi-{self.req.pk}-{self.step.position}"
+
+    @property
+    def batch_value(self) -> str:
+        """The value of the card's checkbox in a batch approval (``<request id>:<position>``)."""
+        return f"{self.req.pk}:{self.step.position}"
+
+    @property
+    def can_approve(self) -> bool:
+        return any(value == Action.APPROVE for value, _label in self.actions)
 
     @property
     def days_label(self) -> str:
@@ -147,6 +172,92 @@ def work_row(item: WorkItem, names: dict[Any, str]) -> Row:
         overdue=item.overdue,
         escalated=item.escalated,
         actions=[] if item.escalated else step_actions(item.step),
+        changes=change_lines(req),
+        starts_on=starts_later(req, timezone.localdate()),
+    )
+
+
+def card_row(
+    viewer: Actor, req: ChangeRequest, step: ApprovalStep, *, days_left: int | None, confirm: bool = False
+) -> Row:
+    """One work card as the viewer may act on it; ``confirm``: with the approval's confirmation open — what
+    will change, before → after, and when."""
+    step.request = req
+    mine = (
+        req.state == RequestState.PENDING
+        and step.position == req.current_position
+        and step.state == StepState.PENDING
+        and acts_for(viewer, step.org_unit, step.party)
+    )
+    name, number = student_of(req)
+    source, target = from_to(req, school_names([req]))
+    return Row(
+        req=req,
+        step=step,
+        name=name,
+        number=number,
+        source=source,
+        target=target,
+        days_left=days_left,
+        overdue=days_left is not None and days_left < 0,
+        actions=step_actions(step) if mine else [],
+        changes=change_lines(req),
+        starts_on=starts_later(req, timezone.localdate()),
+        confirm=confirm and mine,
+        last_step=step.position == steps_total(req.pk) - 1,
+    )
+
+
+def batch_preview(viewer: Actor, items: list[tuple[str, int]]) -> list[dict[str, Any]]:
+    """The confirmation of a batch approval: each selected item with what its approval changes, and — said
+    before anything is done — the items the viewer cannot decide (they will get their refusal, not a
+    decision). An item the viewer may not see is shown as not found, exactly as the single path answers."""
+    rows: list[dict[str, Any]] = []
+    found = []
+    for request_id, position in items:
+        try:
+            req = change_get(viewer=viewer, request_id=request_id)
+        except NotFound:
+            rows.append(
+                {
+                    "value": f"{request_id}:{position}",
+                    "req": None,
+                    "why": _("未找到该申请或不在您的管辖范围内"),
+                }
+            )
+            continue
+        step = step_at(req, position)
+        if step is None:
+            rows.append({"value": f"{request_id}:{position}", "req": None, "why": _("未找到该办理环节")})
+            continue
+        found.append(req)
+        row = card_row(viewer, req, step, days_left=None)
+        why = ""
+        if not row.can_approve:
+            why = (
+                _("该环节已办理或不由您办理，不会办理")
+                if req.state != RequestState.PENDING or step.position != req.current_position
+                else _("当前环节由%(unit)s办理，您不能办理") % {"unit": step.org_unit.name}
+            )
+        rows.append({"value": row.batch_value, "req": req, "row": row, "why": why})
+    return rows
+
+
+def returned_row(item: ReturnedItem, names: dict[Any, str]) -> Row:
+    """A request returned to the viewer's unit (its initiator): who returned it and why; resubmit or cancel."""
+    req = item.request
+    name, number = student_of(req)
+    source, target = from_to(req, names)
+    return Row(
+        req=req,
+        step=item.step,
+        name=name,
+        number=number,
+        source=source,
+        target=target,
+        changes=change_lines(req),
+        starts_on=starts_later(req, timezone.localdate()),
+        returned=True,
     )
 
 
@@ -157,7 +268,17 @@ def row_after_decision(
     step.request = req
     name, number = student_of(req)
     source, target = from_to(req, school_names([req]))
-    row = Row(req=req, step=step, name=name, number=number, source=source, target=target, days_left=days_left)
+    row = Row(
+        req=req,
+        step=step,
+        name=name,
+        number=number,
+        source=source,
+        target=target,
+        days_left=days_left,
+        changes=change_lines(req) if req.state in IN_FLIGHT_STATES else [],
+        starts_on=starts_later(req, timezone.localdate()),
+    )
     row.overdue = row.days_left is not None and row.days_left < 0
     if error:
         still_mine = (
@@ -178,6 +299,8 @@ def outcome(req: ChangeRequest, action: str) -> str:
     """What the viewer's decision did, in a sentence for the replaced row."""
     if req.state == RequestState.APPROVED:
         return _("已办结，学籍变动已生效")
+    if req.state == RequestState.SCHEDULED and req.effective_on is not None:
+        return _("已批准，将于 %(day)s 生效（到期由系统自动办理）") % {"day": req.effective_on.isoformat()}
     if req.state == RequestState.REJECTED:
         return _("已不同意，申请结束，学籍未作变动")
     if req.state == RequestState.RETURNED:
@@ -209,6 +332,7 @@ def list_rows(requests: list[ChangeRequest]) -> list[dict[str, Any]]:
                 "source": source,
                 "target": target,
                 "current": current if req.state in OPEN_STATES else None,
+                "starts_on": req.effective_on if req.state == RequestState.SCHEDULED else None,
             }
         )
     return rows
@@ -220,8 +344,20 @@ def timeline_entries(requests: list[ChangeRequest]) -> list[dict[str, Any]]:
     entries = []
     for req in requests:
         source, target = from_to(req, names)
-        entries.append({"req": req, "steps": list(req.steps.all()), "source": source, "target": target})
+        entries.append(
+            {
+                "req": req,
+                "steps": list(req.steps.all()),
+                "source": source,
+                "target": target,
+                "effective_on": req.effective_on if req.state in _EFFECTIVE_SHOWN else None,
+            }
+        )
     return entries
+
+
+# The states in which a request's date of effect is shown (to come, or reached).
+_EFFECTIVE_SHOWN = frozenset({RequestState.SCHEDULED, RequestState.APPROVED})
 
 
 def with_students(notifications: list[Any]) -> list[Any]:
@@ -260,8 +396,13 @@ def request_page(user: Actor, req: ChangeRequest) -> dict[str, Any]:
     initiator = is_initiator(user, req)
     name, number = student_of(req)
     source, target = from_to(req, school_names([req]))
+    # Before → after while nothing is written yet (pending, returned, scheduled): the record as it is now.
+    changes = change_lines(req) if req.state in IN_FLIGHT_STATES else []
     return {
         "req": req,
+        "changes": changes,
+        "starts_on": starts_later(req, timezone.localdate()),
+        "effective_on": req.effective_on if req.state in _EFFECTIVE_SHOWN else None,
         "policy_label": policy_label(req.policy_version) if req.policy_version else "",
         "steps": steps,
         "current": current if req.is_open else None,
@@ -274,7 +415,7 @@ def request_page(user: Actor, req: ChangeRequest) -> dict[str, Any]:
         "can_decide": can_decide,
         "decide_actions": step_actions(current) if can_decide and current else [],
         "can_resubmit": initiator and req.state == RequestState.RETURNED,
-        "can_cancel": initiator and req.is_open,
+        "can_cancel": initiator and req.state in IN_FLIGHT_STATES,
     }
 
 
@@ -349,7 +490,7 @@ def _code_label(choices: Any) -> Callable[[Any], str]:
 
 
 def _grade_text(value: Any) -> str:
-    return str(GRADE_LABELS.get(int(value), value)) if str(value).isdigit() else str(value)
+    return school_grade_label(value)
 
 
 def _month_text(value: Any) -> str:
@@ -376,6 +517,7 @@ _SHARED_TEXT: dict[str, Callable[[Any], str]] = {
     "entry_method": _code_label(EntryMethod),
     "entry_ym": _month_text,
     "household_code": _division_text,
+    "status": _code_label(StudentStatus),
 }
 
 
@@ -390,6 +532,66 @@ def fact_text(spec: kinds.KindSpec, key: str, value: Any) -> str:
         return own
     shared = _SHARED_TEXT.get(key)
     return shared(value) if shared is not None else str(value)
+
+
+# Labels of what an approval changes (``KindSpec.what_changes``): the facts' vocabulary and the record's values.
+CHANGE_LABELS: dict[str, str] = {
+    **FACT_LABELS,
+    "status": N_("学籍状态"),
+    "school": N_("学籍所在学校"),
+    "id_number": N_("身份证件号"),  # the kinds give it masked
+    "reform_school_name": N_("就读专门学校"),
+    "service_name": N_("安置方式"),
+}
+
+
+@dataclass(frozen=True)
+class ChangeLine:
+    """One value the approval changes: ``label`` before → after (as a page shows them)."""
+
+    label: str
+    before: str
+    after: str
+
+
+def change_lines(req: ChangeRequest) -> list[ChangeLine]:
+    """What the request's last approval writes to the record, before (the record now) → after, reusing the
+    facts' labels and display; values that stay the same are left out. Empty for a kind that shows only its
+    facts (e.g. 缓学: the child has no record)."""
+    spec = kinds.get(req.kind)
+    lines = []
+    for key, before, after in spec.what_changes(req):
+        old, new = fact_text(spec, key, before), fact_text(spec, key, after)
+        if old == new:
+            continue
+        label = CHANGE_LABELS.get(key, key)
+        lines.append(ChangeLine(_(label), old or "—", new or "—"))
+    return lines
+
+
+def batch_rows(results: list[BatchItem]) -> list[dict[str, Any]]:
+    """The per-item result list of a batch approval: the student and kind of each item the viewer may see,
+    what its approval did or why it was refused (an item not visible is named by nothing but its refusal)."""
+    visible = [r.request for r in results if r.request is not None]
+    names = school_names(visible)
+    rows = []
+    for r in results:
+        req = r.request
+        name, number = student_of(req) if req is not None else ("", "")
+        source, target = from_to(req, names) if req is not None else ("", "")
+        rows.append(
+            {
+                "item": r,
+                "req": req,
+                "name": name,
+                "number": number,
+                "source": source,
+                "target": target,
+                "kind_label": req.get_kind_display() if req is not None else "",
+                "text": outcome(req, Action.APPROVE) if r.ok and req is not None else r.message,
+            }
+        )
+    return rows
 
 
 def fact_rows(req: ChangeRequest) -> list[tuple[str, str]]:
@@ -528,6 +730,7 @@ def summary_out(req: ChangeRequest) -> dict[str, Any]:
         "initiator_org_id": req.initiator_org_id,
         "initiator_org_name": req.initiator_org.name,
         "current_position": req.current_position,
+        "effective_on": req.effective_on,
         "created_at": req.created_at,
         "updated_at": req.updated_at,
         "closed_at": req.closed_at,
@@ -587,7 +790,7 @@ def api_actions(viewer: Actor, req: ChangeRequest, steps: list[ApprovalStep]) ->
         current = next((s for s in steps if s.position == req.current_position), None)
         if current is not None and current.state == StepState.PENDING:
             out += api_step_actions(viewer, current)
-    if req.is_open and is_initiator(viewer, req):
+    if req.state in IN_FLIGHT_STATES and is_initiator(viewer, req):
         if req.state == RequestState.RETURNED:
             out.append(str(Action.RESUBMIT))
         out.append(str(Action.CANCEL))
@@ -670,9 +873,37 @@ def notification_out(n: Any, read: set[int]) -> dict[str, Any]:
         "id": n.pk,
         "request_id": n.request_id,
         "org_unit_id": n.org_unit_id,
-        "message": n.message,
+        "message": n.text,
         "created_at": n.created_at,
         "read": n.pk in read,
+        "needs_action": n.needs_action,
+        "done": n.done_at is not None,
+        "done_at": n.done_at,
+    }
+
+
+def batch_item_out(r: BatchItem) -> dict[str, Any]:
+    """One item of a batch approval (API): the request's state after it when it was decided."""
+    req = r.request
+    return {
+        "request_id": r.request_id,
+        "position": r.position,
+        "ok": r.ok,
+        "code": r.code,
+        "message": r.message,
+        "request_state_after": req.state if r.ok and req is not None else "",
+        "effective_on": req.effective_on if r.ok and req is not None else None,
+    }
+
+
+def returned_item_out(item: ReturnedItem) -> dict[str, Any]:
+    """A request returned to the caller's unit (API worklist): who returned it and why."""
+    step = item.step
+    return {
+        **summary_out(item.request),
+        "returned_by": step.org_unit.name,
+        "returned_at": step.decided_at,
+        "comment": step.comment,
     }
 
 

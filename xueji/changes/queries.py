@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from xueji.accounts.enums import Role
@@ -30,7 +30,7 @@ from xueji.workdays.services import official_calendar
 
 from .enums import IN_SCHOOL
 from .models import ApprovalStep, ChangeRequest, Notification
-from .workflow import OPEN_STATES, RequestState, StepMode, StepState
+from .workflow import IN_FLIGHT_STATES, RequestState, StepMode, StepState
 
 
 def changes_visible(viewer: Actor) -> QuerySet[ChangeRequest]:
@@ -89,7 +89,14 @@ def worklist(*, viewer: Actor, today: date | None = None) -> list[WorkItem]:
         return []
     base = ApprovalStep.objects.filter(
         state=StepState.PENDING, request__state=RequestState.PENDING
-    ).select_related("request", "request__person", "org_unit", "request__target_school")
+    ).select_related(
+        "request",
+        "request__person",
+        "org_unit",
+        "request__target_school",
+        "request__initiator_org",
+        "request__enrollment__school",  # the card shows what the approval changes
+    )
     mine = list(base.filter(org_unit_id__in=units).order_by("due_on", "started_on"))
     below_q = Q()
     for g in data_grants(viewer):
@@ -106,11 +113,46 @@ def worklist(*, viewer: Actor, today: date | None = None) -> list[WorkItem]:
 
 
 def my_requests(*, viewer: Actor, open_only: bool = True) -> QuerySet[ChangeRequest]:
-    """Requests the viewer's units started (to follow, resubmit or cancel)."""
+    """Requests the viewer's units started (to follow, resubmit or cancel — an approved one too until its
+    start date)."""
     qs = ChangeRequest.objects.filter(initiator_org_id__in=acting_units(viewer)).select_related("person")
     if open_only:
-        qs = qs.filter(state__in=[RequestState.PENDING, RequestState.RETURNED])
+        qs = qs.filter(state__in=list(IN_FLIGHT_STATES))
     return qs.order_by("-created_at")
+
+
+@dataclass(frozen=True)
+class ReturnedItem:
+    """A request returned (退回) to a unit that started it: the step that returned it, with its comment."""
+
+    request: ChangeRequest
+    step: ApprovalStep
+
+
+def returned_to(*, viewer: Actor, limit: int = 200) -> list[ReturnedItem]:
+    """Requests the viewer's units started that were returned for more material, oldest return first: they
+    are the initiator's work (resubmit or withdraw) and sit on its worklist."""
+    units = acting_units(viewer)
+    if not units:
+        return []
+    steps = (
+        ApprovalStep.objects.filter(
+            state=StepState.RETURNED,
+            request__state=RequestState.RETURNED,
+            request__initiator_org_id__in=units,
+            request__current_position=F("position"),
+        )
+        .select_related(
+            "request",
+            "request__person",
+            "request__target_school",
+            "request__initiator_org",
+            "request__enrollment__school",
+            "org_unit",
+        )
+        .order_by("decided_at")[:limit]
+    )
+    return [ReturnedItem(s.request, s) for s in steps]
 
 
 def timeline_requests(*, viewer: Actor, person_id: Any) -> QuerySet[ChangeRequest]:
@@ -235,7 +277,7 @@ def open_request_of(viewer: Actor, person_id: Any) -> ChangeRequest | None:
     """The student's request in flight that the viewer may see, if any."""
     return (
         changes_visible(viewer)
-        .filter(person_id=person_id, state__in=list(OPEN_STATES))
+        .filter(person_id=person_id, state__in=list(IN_FLIGHT_STATES))
         .order_by("created_at")
         .first()
     )
@@ -244,7 +286,7 @@ def open_request_of(viewer: Actor, person_id: Any) -> ChangeRequest | None:
 def persons_with_open_requests(viewer: Actor, person_ids: list[Any]) -> set[Any]:
     return set(
         changes_visible(viewer)
-        .filter(person_id__in=person_ids, state__in=list(OPEN_STATES))
+        .filter(person_id__in=person_ids, state__in=list(IN_FLIGHT_STATES))
         .values_list("person_id", flat=True)
     )
 

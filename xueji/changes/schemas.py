@@ -52,7 +52,9 @@ class LookupIn(_Closed):
     """A student outside the caller's jurisdiction, named by 学籍号 AND 姓名 (both must match, nationally):
     转学 (第15条) and 升学 (第14条) are started by the receiving school, 境外返回 (第20条) too."""
 
-    student_number: str = Field(min_length=1, max_length=40, description="学籍号或身份证件号（任一证件类型；空格、全角字符可容忍）")
+    student_number: str = Field(
+        min_length=1, max_length=40, description="学籍号或身份证件号（任一证件类型；空格、全角字符可容忍）"
+    )
     name: str = Field(min_length=1, max_length=60, description="姓名")
 
 
@@ -163,6 +165,35 @@ class DecisionOut(Schema):
     comment: str
 
 
+class BatchItemIn(_Closed):
+    request_id: UUID = Field(description="申请ID")
+    position: int = Field(ge=0, le=100, description="办理的环节序号（待办列表中的 position）")
+
+
+class BatchApproveIn(_Closed):
+    items: list[BatchItemIn] = Field(min_length=1, max_length=100, description="要通过的待办（最多 100 项）")
+    comment: str = Field("", max_length=500, description="意见（可不填，用于每一项）")
+
+
+class BatchItemOut(Schema):
+    """One item's result: decided (``ok``) with the request state after it, or refused with the error the
+    single decision would give (``code``, ``message``); an item outside the caller's reach is ``not_found``."""
+
+    request_id: str
+    position: int
+    ok: bool
+    code: str
+    message: str
+    request_state_after: str = Field(description="办理后的申请状态（pending/scheduled/approved；未办理为空）")
+    effective_on: date | None = Field(description="生效日期（已批准待生效时为将来的日期）")
+
+
+class BatchApproveOut(Schema):
+    items: list[BatchItemOut]
+    approved: int
+    refused: int
+
+
 class ResubmitIn(_Closed):
     comment: str = Field("", max_length=200, description="补充说明")
 
@@ -176,7 +207,9 @@ class CancelIn(_Closed):
 
 class ChangeFiltersIn(Schema):
     kind: str = Field("", description="业务类型")
-    state: str = Field("", description="状态：pending、returned、approved、rejected、cancelled")
+    state: str = Field(
+        "", description="状态：pending、returned、scheduled（已批准待生效）、approved、rejected、cancelled"
+    )
     person_id: UUID | None = Field(None, description="学生（人员ID）")
     initiated: bool = Field(False, description="只看本单位发起的申请")
     page: int = Field(1, ge=1, le=MAX_PAGE)
@@ -200,6 +233,9 @@ class ChangeOut(Schema):
     initiator_org_id: int
     initiator_org_name: str
     current_position: int
+    effective_on: date | None = Field(
+        description="生效日期：已批准待生效（scheduled）为将生效的日期，已办结为生效的日期"
+    )
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
@@ -279,9 +315,18 @@ class WorkItemOut(Schema):
     actions: list[str] = Field(description="一键办理：调用者在该环节可执行的操作；上级督办（escalated）为空")
 
 
+class ReturnedItemOut(ChangeOut):
+    """A request of the caller's unit returned for more material: resubmit or cancel it."""
+
+    returned_by: str
+    returned_at: datetime | None
+    comment: str
+
+
 class WorklistOut(Schema):
     items: list[WorkItemOut]
     count: int
+    returned: list[ReturnedItemOut] = Field(description="本单位发起、被退回补充材料的申请（重新提交或撤销）")
 
 
 class TimelineItemOut(ChangeOut):
@@ -309,6 +354,9 @@ class NotificationOut(Schema):
     message: str
     created_at: datetime
     read: bool
+    needs_action: bool = Field(description="待办通知（需要办理的环节或被退回的申请）")
+    done: bool = Field(description="所提示的事项已办理完毕（已审核、已重新提交、已撤销或已生效）")
+    done_at: datetime | None
 
 
 class NotificationPageOut(Schema):

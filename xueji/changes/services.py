@@ -5,19 +5,27 @@ transactions), checks the transition in :mod:`xueji.changes.workflow` and the ac
 current step, writes the step and the request, the audit event and the notifications — all in one
 transaction. Only the final approval calls the kind's ``apply``; rejection and cancellation leave the student's
 record exactly as it was, because nothing was written to it before.
+
+A change with a start date later than its final approval (``KindSpec.effective_fact``: 休学 第16条 …) is
+``scheduled``, not applied: :func:`scheduled_changes_apply` (the daily task) applies it on that date, each request
+in its own transaction, audited as the system acting on the approval (ADR 0005). Work notices are marked done
+as soon as the work they announce is finished.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import data_grants, in_scope
@@ -36,10 +44,11 @@ from .enums import ChangeKind, Party
 from .kinds.base import Context
 from .models import ApprovalStep, ChangeRequest, Notification
 from .policy import policy_for
+from .queries import change_get
 from .workflow import (
     FINAL_STATES,
+    IN_FLIGHT_STATES,
     MODE_ACTIONS,
-    OPEN_STATES,
     Action,
     IllegalTransition,
     RequestState,
@@ -49,7 +58,11 @@ from .workflow import (
     step_result,
 )
 
-ONE_OPEN = Conflict("request_in_flight", "该学生已有正在办理的学籍业务，请待其办结或撤销后再申请")
+log = logging.getLogger(__name__)
+
+ONE_OPEN = Conflict(
+    "request_in_flight", "该学生已有正在办理（或已批准待生效）的学籍业务，请待其办结或撤销后再申请"
+)
 
 
 def acts_for(actor: Actor, org_unit: OrgUnit, party: str) -> bool:
@@ -98,10 +111,36 @@ def _start_step(step: ApprovalStep, today: date) -> None:
         deadline = official_calendar().add_working_days(today, step.clock_days)
         step.due_on, step.due_provisional = deadline.due, deadline.provisional
     step.save()
-    Notification.objects.create(
-        org_unit=step.org_unit,
-        request=step.request,
-        message=f"待办：{step.request.get_kind_display()}（{step.get_party_display()}{step.get_mode_display()}）",
+    notify(
+        step.org_unit,
+        step.request,
+        "work",
+        needs_action=True,
+        kind=step.request.kind,
+        party=step.party,
+        mode=step.mode,
+    )
+
+
+def notify(
+    org_unit: Any, request: ChangeRequest | None, notice: str, *, needs_action: bool = False, **params: Any
+) -> Notification:
+    """Write one notice (:data:`~.models.NOTICE_TEXTS`): kept as a key and parameters, so each reader sees
+    it in their language; ``message`` keeps the Chinese text for exports and older readers."""
+    n = Notification(
+        org_unit=org_unit, request=request, notice=notice, params=params, needs_action=needs_action
+    )
+    with translation.override("zh-hans"):
+        n.message = n.text[:300]
+    n.save()
+    return n
+
+
+def _notices_done(req: ChangeRequest) -> None:
+    """The work the request's notices announced is finished (a step decided, a returned request resubmitted
+    or withdrawn, the request ended or applied): mark them done for everyone who sees them."""
+    Notification.objects.filter(request=req, needs_action=True, done_at__isnull=True).update(
+        done_at=timezone.now()
     )
 
 
@@ -255,12 +294,17 @@ def _locked(request: ChangeRequest) -> ChangeRequest:
 
 
 def _transition(
-    req: ChangeRequest, action: str, *, last_step: bool = False, fields: tuple[str, ...] = ()
+    req: ChangeRequest,
+    action: str,
+    *,
+    last_step: bool = False,
+    deferred: bool = False,
+    fields: tuple[str, ...] = (),
 ) -> None:
     """The one place a request's state is written: the state after ``action`` from the workflow table
     (raises :class:`IllegalTransition` for a pair the table does not hold). A request that ends is closed
     now; a refused or withdrawn one has its steps not yet decided cancelled (nothing was applied)."""
-    req.state = next_state(req.state, action, last_step=last_step)
+    req.state = next_state(req.state, action, last_step=last_step, deferred=deferred)
     update = ["state", "updated_at", *fields]
     if req.state in FINAL_STATES:
         req.closed_at = timezone.now()
@@ -272,25 +316,53 @@ def _transition(
     req.save(update_fields=update)
 
 
+def starts_later(request: ChangeRequest, today: date) -> date | None:
+    """The start date of the request's change when it lies after ``today`` (the approval then schedules it)."""
+    effective = kinds.get(request.kind).effective_on(request.facts)
+    return effective if effective is not None and effective > today else None
+
+
 def _complete(request: ChangeRequest, actor: Actor, today: date) -> ChangeRequest:
+    """The last approval: apply the change now, or — when it starts on a later date — schedule it for the
+    daily task (第16条: a suspension runs from its start date; the record is untouched until then)."""
+    _notices_done(request)
+    later = starts_later(request, today)
+    if later is not None:
+        request.effective_on = later
+        _transition(request, Action.APPROVE, last_step=True, deferred=True, fields=("effective_on",))
+        notify(request.initiator_org, request, "scheduled", kind=request.kind, date=later.isoformat())
+        return request
+    return _apply(request, actor, today, Action.APPROVE)
+
+
+def _apply(
+    request: ChangeRequest, actor: Actor, today: date, action: str, *, system: bool = False
+) -> ChangeRequest:
+    """Write the change (the kind's ``apply``) and complete the request: at the last approval (``approve``,
+    by its approver) or on the start date (``apply``, by the system on behalf of that approval)."""
     spec = kinds.get(request.kind)
     after = spec.apply(request, actor, today)
-    _transition(request, Action.APPROVE, last_step=True, fields=("facts",))
+    request.effective_on = today
+    _transition(request, action, last_step=True, fields=("facts", "effective_on"))
+    summary = f"{request.get_kind_display()}办结生效"
+    if system:
+        summary = f"{request.get_kind_display()}到生效日期，按批准自动生效"
+        after = {**after, "request": str(request.pk), "approved_by": getattr(actor, "pk", None)}
     record(
         event_type=EventType.CHANGE_APPLIED,
-        actor=actor,
+        actor=None if system else actor,
+        actor_role="system" if system else "",
         subject_type="student",
         subject_id=request.person_id or request.pk,
         province_code=request.province_code,
-        summary=f"{request.get_kind_display()}办结生效",
+        summary=summary,
         before=request.before,
         after=after,
         # Personal values (a key-data change's names and numbers) go to the record history, not the audit.
         history_scope=request.enrollment.scope_path if request.enrollment is not None else "",
     )
-    Notification.objects.create(
-        org_unit=request.initiator_org, request=request, message=f"{request.get_kind_display()}已办结"
-    )
+    _notices_done(request)
+    notify(request.initiator_org, request, "applied" if system else "completed", kind=request.kind)
     return request
 
 
@@ -349,6 +421,11 @@ def change_decide(
         comment.strip()[:500],
     )
     step.save()
+    _notices_done(req)  # the step's work is done, whoever of its unit did it
+    decided: dict[str, Any] = {"request": str(req.pk), "position": step.position, "action": action}
+    later = starts_later(req, today) if new_state == RequestState.APPROVED else None
+    if later is not None:
+        decided["effective_on"] = later.isoformat()  # approved now, in effect on its start date
     record(
         event_type=EventType.CHANGE_DECIDED,
         actor=actor,
@@ -357,7 +434,7 @@ def change_decide(
         org_unit_id=step.org_unit_id,
         province_code=req.province_code,
         summary=f"{req.get_kind_display()}：{step.org_unit.name}{Action(action).label}",
-        after={"request": str(req.pk), "position": step.position, "action": action},
+        after=decided,
     )
     if new_state == RequestState.APPROVED:
         return _complete(req, actor, today)
@@ -367,10 +444,13 @@ def change_decide(
         _start_step(ApprovalStep.objects.get(request=req, position=req.current_position), today)
     else:
         _transition(req, action)
-        Notification.objects.create(
-            org_unit=req.initiator_org,
-            request=req,
-            message=f"{req.get_kind_display()}{'未通过' if new_state == RequestState.REJECTED else '被退回，请补充材料'}",
+        returned = new_state == RequestState.RETURNED
+        notify(
+            req.initiator_org,
+            req,
+            "returned" if returned else "rejected",
+            needs_action=returned,  # the initiator resubmits or withdraws it
+            kind=req.kind,
         )
     return req
 
@@ -390,6 +470,7 @@ def change_resubmit(
         raise ApplicationError("illegal_action", "只有被退回的申请可以重新提交") from exc
     step = ApprovalStep.objects.get(request=req, position=req.current_position)
     step.decided_by, step.decided_at, step.comment = None, None, ""
+    _notices_done(req)  # the return's notice: the material is in
     _start_step(step, today)
     record(
         event_type=EventType.CHANGE_RESUBMITTED,
@@ -405,7 +486,8 @@ def change_resubmit(
 
 @transaction.atomic
 def change_cancel(*, actor: Actor, request: ChangeRequest, reason: str) -> ChangeRequest:
-    """The initiator withdraws an open request; the record stays exactly as it was (nothing was applied)."""
+    """The initiator withdraws an open request, or an approved one before its start date (``scheduled``):
+    the record stays exactly as it was (nothing was applied)."""
     req = _locked(request)
     if not is_initiator(actor, req):
         raise (
@@ -419,6 +501,7 @@ def change_cancel(*, actor: Actor, request: ChangeRequest, reason: str) -> Chang
         _transition(req, Action.CANCEL)
     except IllegalTransition as exc:
         raise ApplicationError("illegal_action", f"申请已{req.get_state_display()}，不能撤销") from exc
+    _notices_done(req)
     record(
         event_type=EventType.CHANGE_CANCELLED,
         actor=actor,
@@ -433,8 +516,9 @@ def change_cancel(*, actor: Actor, request: ChangeRequest, reason: str) -> Chang
 
 @transaction.atomic
 def clear_pending_business(*, actor: Actor, enrollment: Enrollment, reason: str) -> int:
-    """在办业务清理 (domain.md §3.1): a department cancels every open request of a student so that graduation
-    can proceed. Only a department registrar whose jurisdiction covers the record. Returns how many."""
+    """在办业务清理 (domain.md §3.1): a department cancels every request of a student in flight (open, or
+    approved and waiting for its start date) so that graduation can proceed. Only a department registrar
+    whose jurisdiction covers the record. Returns how many."""
     if not in_scope(actor, enrollment.scope_path):
         raise NotFound()
     if not any(g.role in {Role.DEPT_REGISTRAR, Role.APPROVER} for g in data_grants(actor)):
@@ -443,11 +527,12 @@ def clear_pending_business(*, actor: Actor, enrollment: Enrollment, reason: str)
         raise FieldError("reason", "required", "请填写清理原因")
     open_requests = list(
         ChangeRequest.objects.select_for_update().filter(
-            person_id=enrollment.person_id, state__in=list(OPEN_STATES)
+            person_id=enrollment.person_id, state__in=list(IN_FLIGHT_STATES)
         )
     )
     for req in open_requests:
         _transition(req, Action.CANCEL)
+        _notices_done(req)
         record(
             event_type=EventType.CHANGE_CANCELLED,
             actor=actor,
@@ -458,6 +543,177 @@ def clear_pending_business(*, actor: Actor, enrollment: Enrollment, reason: str)
             after={"request": str(req.pk), "reason": reason.strip()[:200]},
         )
     return len(open_requests)
+
+
+# --- changes that start on a later date (ADR 0005) -----------------------------------------------------------
+
+
+def _last_approver(req: ChangeRequest) -> Actor | None:
+    step = (
+        ApprovalStep.objects.filter(request=req, decided_by__isnull=False)
+        .select_related("decided_by")
+        .order_by("-position")
+        .first()
+    )
+    return step.decided_by if step is not None else None
+
+
+def _still_applies(req: ChangeRequest) -> ApplicationError | None:
+    """The record must still be one the kind starts from (it cannot change through another request while this
+    one is in flight, but a merger or the annual promotion may have touched it): else the change is void."""
+    spec = kinds.get(req.kind)
+    enrollment = req.enrollment
+    if not spec.needs_enrollment or enrollment is None:
+        return None
+    if not enrollment.is_active and enrollment.status not in spec.closed_statuses:
+        return ApplicationError("record_inactive", "该学籍已不在读，已批准的变动未能生效")
+    if spec.from_statuses is not None and enrollment.status not in spec.from_statuses:
+        return ApplicationError(
+            "status_not_allowed",
+            f"学籍状态已变为“{enrollment.get_status_display()}”，已批准的{req.get_kind_display()}未能生效",
+        )
+    return None
+
+
+@transaction.atomic
+def scheduled_change_apply(*, actor: None, request_id: Any, today: date) -> str:
+    """Apply one scheduled change whose start date has come, as the system on behalf of its last approval.
+
+    Idempotent: the row is locked and anything but a ``scheduled`` request due by ``today`` is left alone
+    (``"skipped"``), so a second run — or two workers — apply it once. A record that no longer fits the kind,
+    or a refusal of the kind's ``apply``, voids the request (``"voided"``: cancelled, the record untouched,
+    the initiator told). Returns ``"applied"``, ``"voided"`` or ``"skipped"``."""
+    req = ChangeRequest.objects.select_for_update().filter(pk=request_id).first()
+    if req is None or req.state != RequestState.SCHEDULED or req.effective_on is None:
+        return "skipped"
+    if req.effective_on > today:
+        return "skipped"
+    approver = _last_approver(req)
+    refusal = _still_applies(req)
+    if approver is None:
+        refusal = ApplicationError("no_approval", "没有找到批准记录，变动未能生效")
+    if refusal is None and approver is not None:
+        try:
+            with transaction.atomic():
+                # On its start date — also when a missed day is caught up: the change took effect then.
+                _apply(req, approver, req.effective_on, Action.APPLY, system=True)
+        except ApplicationError as exc:
+            refusal = exc
+            req.refresh_from_db()
+        else:
+            return "applied"
+    assert refusal is not None
+    _transition(req, Action.CANCEL)
+    _notices_done(req)
+    record(
+        event_type=EventType.CHANGE_CANCELLED,
+        actor=None,
+        actor_role="system",
+        subject_type="student",
+        subject_id=req.person_id or req.pk,
+        province_code=req.province_code,
+        summary=f"{req.get_kind_display()}到生效日期未能生效",
+        after={"request": str(req.pk), "code": refusal.code},
+    )
+    notify(req.initiator_org, req, "voided", kind=req.kind, reason=refusal.message[:200])
+    return "voided"
+
+
+@dataclass(frozen=True)
+class ScheduledApplyReport:
+    applied: int = 0
+    voided: int = 0
+    failed: int = 0
+
+
+def scheduled_changes_apply(*, actor: None, today: date) -> ScheduledApplyReport:
+    """The daily task: every scheduled change whose start date is ``today`` or earlier (a missed day is
+    caught up), oldest first, each in its own transaction — one that fails is logged, left scheduled and
+    retried on the next run; the others go on."""
+    due = list(
+        ChangeRequest.objects.filter(state=RequestState.SCHEDULED, effective_on__lte=today)
+        .order_by("effective_on", "created_at")
+        .values_list("pk", flat=True)
+    )
+    counts = {"applied": 0, "voided": 0, "skipped": 0, "failed": 0}
+    for pk in due:
+        try:
+            counts[scheduled_change_apply(actor=None, request_id=pk, today=today)] += 1
+        except Exception:  # one bad row must not stop the others; it stays scheduled and is retried
+            log.exception("scheduled change %s could not be applied", pk)
+            counts["failed"] += 1
+    if due:
+        log.info("scheduled changes: %s", counts)
+    return ScheduledApplyReport(applied=counts["applied"], voided=counts["voided"], failed=counts["failed"])
+
+
+# --- batch approval -----------------------------------------------------------------------------------------
+
+BATCH_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One item of a batch approval: what the viewer asked for and what came of it."""
+
+    request_id: str
+    position: int
+    ok: bool
+    code: str = ""
+    message: str = ""
+    request: ChangeRequest | None = None  # visible to the viewer (None: not found or out of scope)
+
+
+def batch_items_parse(values: list[str]) -> list[tuple[str, int]]:
+    """``"<request id>:<position>"`` values (the worklist's checkboxes) → (id, position), duplicates dropped;
+    a malformed value, none at all, or more than :data:`BATCH_LIMIT` → FieldError on ``items``."""
+    items: list[tuple[str, int]] = []
+    for value in values:
+        request_id, _sep, position = str(value).strip().partition(":")
+        try:
+            request_id = str(uuid.UUID(request_id))
+        except ValueError:
+            request_id = ""
+        if not request_id or not position.isdigit():
+            raise FieldError("items", "invalid", "所选事项无效，请刷新待办列表后重新选择")
+        if (request_id, int(position)) not in items:
+            items.append((request_id, int(position)))
+    if not items:
+        raise FieldError("items", "required", "请至少选择一项待办")
+    if len(items) > BATCH_LIMIT:
+        raise FieldError("items", "too_many", f"一次最多批量办理 {BATCH_LIMIT} 项")
+    return items
+
+
+def change_approve_batch(
+    *, actor: Actor, items: list[tuple[str, int]], comment: str = "", today: date | None = None
+) -> list[BatchItem]:
+    """批量通过: approve (or, on a 备案 step, file) each ``(request id, position)`` exactly as the single path
+    would — each in its own transaction, with the same checks (:func:`change_decide`). An item the viewer
+    may not see answers as one that does not exist; one they may see but not decide (another unit's step,
+    decided meanwhile, no longer pending) gets its refusal; neither is decided, and the other items go on."""
+    if len(items) > BATCH_LIMIT:
+        raise FieldError("items", "too_many", f"一次最多批量办理 {BATCH_LIMIT} 项")
+    results: list[BatchItem] = []
+    for request_id, position in items:
+        req: ChangeRequest | None = None
+        try:
+            req = change_get(viewer=actor, request_id=request_id)  # scoped: 404 exactly as the single path
+            req = change_decide(
+                actor=actor,
+                request=req,
+                action=Action.APPROVE,
+                comment=comment,
+                position=position,
+                today=today,
+            )
+        except NotFound as exc:
+            results.append(BatchItem(request_id, position, False, exc.code, exc.message))
+        except ApplicationError as exc:
+            results.append(BatchItem(request_id, position, False, exc.code, exc.message, req))
+        else:
+            results.append(BatchItem(request_id, position, True, request=req))
+    return results
 
 
 # --- idempotency (the API's Idempotency-Key; see the module docstring of xueji.changes.api) --------------------
@@ -567,9 +823,11 @@ def change_decide_once(
 __all__ = [
     "IDEMPOTENCY_HEADER",
     "StepMode",
+    "change_approve_batch",
     "change_cancel",
     "change_decide",
     "change_resubmit",
     "change_submit",
     "clear_pending_business",
+    "scheduled_changes_apply",
 ]

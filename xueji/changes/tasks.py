@@ -1,5 +1,6 @@
-"""Queue tasks of changes: the annual promotion started from the web (第7条), and the clean-up of attachment
-files left on disk without a database row.
+"""Queue tasks of changes: the annual promotion started from the web (第7条), the daily application of
+approved changes whose start date has come (第16条 休学 from its start date …; ADR 0005), and the clean-up of
+attachment files left on disk without a database row.
 
 The promotion is one transaction (``promotion.promotion_run``): a worker killed while it runs leaves nothing
 written, and the run is re-runnable (students promoted already are skipped), so running it again is the
@@ -31,6 +32,7 @@ from xueji.students.models import ArchiveDocument
 
 from .models import ChangeAttachment
 from .promotion import PromotionReport, promotion_run
+from .services import scheduled_changes_apply
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +133,15 @@ def promotion_job(*, viewer: Actor, task_id: str) -> PromotionJob | None:
         school_year=job.school_year,
         report=PromotionReport(**value["report"]),
     )
+
+
+# --------------------------------------------------------------------------------------------- start dates
+@task()
+def apply_due_changes() -> dict[str, int]:
+    """Scheduled (daily, ``XUEJI_SCHEDULE``): apply every approved change whose start date is today or past
+    (:func:`scheduled_changes_apply`; idempotent, each request in its own transaction). Returns the counts."""
+    report = scheduled_changes_apply(actor=None, today=timezone.localdate())
+    return {"applied": report.applied, "voided": report.voided, "failed": report.failed}
 
 
 # --------------------------------------------------------------------------------------------- clean-up

@@ -5,7 +5,11 @@ annual promotion.
   (:mod:`xueji.changes.services`), the cohort services and :mod:`xueji.changes.attachments`. A request outside
   the viewer's jurisdiction is a 404 on every page (第5、23条); the admin roles have no change pages.
 - The worklist decides in place: an htmx POST of approve / reject / return replaces the row with its new
-  state; reject and return need a comment (the engine refuses without one and nothing changes).
+  state; reject and return need a comment (the engine refuses without one and nothing changes). An approval
+  is confirmed first: the card (or, without htmx, a page) shows what will change, before → after, and when.
+- County and city departments approve in batch: the worklist's checkboxes, one confirmation listing every
+  item, then one result per item (each decided alone, with the single path's checks).
+- Requests returned to the viewer's unit (its initiator) sit on its worklist to resubmit or withdraw.
 - 学籍号 and identity numbers are masked on every page (security.md §0); rows, sentences and masking are
   :mod:`xueji.changes.presenters`; what a kind's page asks and offers is its spec (:mod:`xueji.changes.kinds`).
 - Views build no queryset: every read is a function of :mod:`xueji.changes.queries`.
@@ -36,6 +40,7 @@ from xueji.core.htmx import is_htmx
 from xueji.core.pagination import batch_after, offset_param
 from xueji.core.ratelimit import ratelimit_hit
 from xueji.core.web import paginate, ui_errors
+from xueji.regions.enums import OrgLevel
 from xueji.students.models import Enrollment
 from xueji.students.queries import enrollment_get
 
@@ -53,12 +58,16 @@ from .forms import (
     RequestFilterForm,
     ResubmitForm,
 )
+from .kinds.abroad import overseas_marks
 from .kinds.deferral import deferrals_ending
 from .kinds.graduation import graduate_cohort
 from .kinds.progression import cohort_preview, progress_cohort
 from .lookups import national_lookup
 from .models import ChangeRequest
 from .presenters import (
+    batch_preview,
+    batch_rows,
+    card_row,
     found_summary,
     grade_label,
     graduation_preview,
@@ -68,9 +77,11 @@ from .presenters import (
     progression_preview,
     promotion_page,
     request_page,
+    returned_row,
     row_after_decision,
     school_names,
     skipped_rows,
+    student_of,
     timeline_entries,
     with_students,
     work_row,
@@ -91,18 +102,23 @@ from .queries import (
     persons_with_open_requests,
     promotion_units,
     registrar_schools,
+    returned_to,
     school_named,
+    step_at,
     timeline_requests,
     unread_notification_ids,
     worklist,
 )
 from .services import (
     ONE_OPEN,
+    batch_items_parse,
     can_start_on_record,
+    change_approve_batch,
     change_cancel,
     change_decide,
     change_resubmit,
     change_submit,
+    starts_later,
 )
 from .tasks import promotion_enqueue, promotion_job
 from .workflow import Action
@@ -200,6 +216,8 @@ def student_changes_context(viewer: Actor, enrollment: Enrollment) -> dict[str, 
         "change_kinds": record_kinds(enrollment) if can_start and open_req is None else [],
         "change_can_start": can_start,
         "today": timezone.localdate(),
+        # 第20条 / issue 8 item 5: the overseas periods are marked on the record itself, not only in the history.
+        "overseas_marks": overseas_marks(person_id=enrollment.person_id),
     }
 
 
@@ -230,12 +248,17 @@ def worklist_view(request: HttpRequest) -> HttpResponse:
     _require_roles(user)
     today = timezone.localdate()
     items = worklist(viewer=user, today=today)
-    names = school_names([i.step.request for i in items])
+    returned = returned_to(viewer=user)
+    names = school_names([i.step.request for i in items] + [r.request for r in returned])
     rows = [work_row(i, names) for i in items]
+    mine = [r for r in rows if not r.escalated]
     context = {
-        "rows": [r for r in rows if not r.escalated],
+        "rows": mine,
         "escalated": [r for r in rows if r.escalated],
+        "returned": [returned_row(r, names) for r in returned],
         "overdue_count": sum(1 for r in rows if r.overdue and not r.escalated),
+        # 批量通过: county and city (and province) departments, when something can be approved.
+        "can_batch": can_batch(user) and any(r.can_approve for r in mine),
         "filed": bool(data_grants(user)),
         "starts": start_links(user),
         **_notifications_context(user),
@@ -243,6 +266,11 @@ def worklist_view(request: HttpRequest) -> HttpResponse:
     if county_units(user):
         context["deferrals"] = deferrals_ending(viewer=user, today=today)
     return render(request, "changes/worklist.html", context)
+
+
+def can_batch(user: Actor) -> bool:
+    """Batch approval is offered to departments (county level and up), whose lists hold many schools' items."""
+    return any(g.org_unit.level != OrgLevel.SCHOOL for g in data_grants(user))
 
 
 def _notifications_context(user: Actor) -> dict[str, Any]:
@@ -273,14 +301,21 @@ def notifications_read_view(request: HttpRequest) -> HttpResponse:
 def decide_view(request: HttpRequest, request_id: Any) -> HttpResponse:
     """Approve / reject / return the current step (the engine checks the step, the actor and the comment).
 
-    htmx: the worklist row is replaced by its new state (or re-rendered with the refusal, nothing changed).
-    Otherwise: back to ``next`` (or the request's page) with a message."""
+    An approval without ``confirm=1`` decides nothing: it shows what will change, before → after, and asks
+    for confirmation (htmx: on the card; otherwise a page). htmx: the worklist row is replaced by its new
+    state (or re-rendered with the refusal, nothing changed). Otherwise: back to ``next`` (or the request's
+    page) with a message."""
     user = actor_of(request)
     req = change_get(viewer=user, request_id=request_id)
     action = request.POST.get("action", "")
     comment = request.POST.get("comment", "")
     raw_position = request.POST.get("position", "")
     position = int(raw_position) if raw_position.isdigit() else None
+    if action == Action.APPROVE and request.POST.get("confirm") != "1":
+        confirmation = _confirm(request, req, position=position, comment=comment)
+        if confirmation is not None:
+            return confirmation
+        # Not the viewer's step to decide (now): the engine answers as it always does (refusal or replay).
     error = ""
     try:
         if action not in DECISIONS:
@@ -297,6 +332,92 @@ def decide_view(request: HttpRequest, request_id: Any) -> HttpResponse:
     else:
         messages.success(request, outcome(change_reload(req.pk), action))
     return redirect(_safe_next(request, reverse("changes:detail", args=[req.pk])))
+
+
+def _card_step(req: ChangeRequest, position: int | None) -> Any:
+    step = step_at(req, position if position is not None else req.current_position)
+    if step is None:
+        raise NotFound()
+    return step
+
+
+def _confirm(
+    request: HttpRequest, req: ChangeRequest, *, position: int | None, comment: str
+) -> HttpResponse | None:
+    """The approval's confirmation: the card with before → after (htmx) or the page; None when the viewer
+    cannot decide the step now (the caller lets the engine answer)."""
+    user = actor_of(request)
+    step = step_at(req, position if position is not None else req.current_position)
+    if step is None:
+        return None
+    row = card_row(user, req, step, days_left=days_left(step, timezone.localdate()), confirm=True)
+    if not row.confirm:
+        return None
+    row.comment = comment
+    if is_htmx(request):
+        return render(request, "changes/_work_item.html", {"row": row})
+    name, number = student_of(req)
+    context = {
+        "req": req,
+        "row": row,
+        "name": name,
+        "number": number,
+        "changes": row.changes,
+        "starts_later": starts_later(req, timezone.localdate()),
+        "next": _safe_next(request, reverse("changes:detail", args=[req.pk])),
+    }
+    return render(request, "changes/confirm.html", context)
+
+
+@login_required
+@ui_errors
+def work_item_view(request: HttpRequest, request_id: Any) -> HttpResponse:
+    """One work card (htmx: closing an approval's confirmation puts the card back as it was)."""
+    user = actor_of(request)
+    _require_roles(user)
+    req = change_get(viewer=user, request_id=request_id)
+    raw = request.GET.get("position", "")
+    step = _card_step(req, int(raw) if raw.isdigit() else None)
+    if not is_htmx(request):
+        return redirect(reverse("changes:worklist") + f"#wi-{req.pk}-{step.position}")
+    row = card_row(user, req, step, days_left=days_left(step, timezone.localdate()))
+    return render(request, "changes/_work_item.html", {"row": row, "can_batch": can_batch(user)})
+
+
+@login_required
+@require_POST
+@ui_errors
+def batch_view(request: HttpRequest) -> HttpResponse:
+    """批量通过: the selected cards (``item`` = ``<request id>:<position>``, or ``all=1`` for every card the
+    viewer can approve) → one confirmation listing each with what it changes → one result per item, each
+    decided on its own with the single path's checks (``services.change_approve_batch``)."""
+    user = actor_of(request)
+    _require_roles(user)
+    values = request.POST.getlist("item")
+    if request.POST.get("all") == "1":
+        cards = [work_row(i, {}) for i in worklist(viewer=user) if not i.escalated]
+        values = [card.batch_value for card in cards if card.can_approve]
+    try:
+        items = batch_items_parse(values)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("changes:worklist")
+    comment = request.POST.get("comment", "")
+    if request.POST.get("confirm") != "1":
+        preview = batch_preview(user, items)
+        context = {
+            "preview": preview,
+            "ready": sum(1 for p in preview if p["req"] is not None and not p["why"]),
+            "comment": comment,
+        }
+        return render(request, "changes/batch.html", context)
+    results = change_approve_batch(actor=user, items=items, comment=comment)
+    context = {
+        "results": batch_rows(results),
+        "approved": sum(1 for r in results if r.ok),
+        "refused": sum(1 for r in results if not r.ok),
+    }
+    return render(request, "changes/batch.html", context)
 
 
 def _render_row_after(

@@ -5,6 +5,10 @@ the last step — the change is applied), reject (the request ends, the record u
 material (the initiator resubmits, the same step acts again). The initiator may cancel while it is open.
 A "notify" step (备案, e.g. 第18条 withdrawal) is acknowledged, not approved: the party can file it but not refuse.
 Only the final step applies the change to the enrollment (architecture.md convention 4).
+
+A change with a start date (休学 第16条 from its 开始日期, …) takes effect on that date: a final approval before it
+leaves the request ``scheduled`` (已批准待生效) and the daily task applies it on the date (``apply``); until
+then the initiator may still withdraw it (nothing was written). ADR 0005.
 """
 
 from __future__ import annotations
@@ -16,12 +20,15 @@ from django.utils.translation import gettext_lazy as _
 class RequestState(models.TextChoices):
     PENDING = "pending", _("办理中")
     RETURNED = "returned", _("已退回补充材料")
+    SCHEDULED = "scheduled", _("已批准待生效")
     APPROVED = "approved", _("已办结")
     REJECTED = "rejected", _("未通过")
     CANCELLED = "cancelled", _("已撤销")
 
 
 OPEN_STATES = frozenset({RequestState.PENDING, RequestState.RETURNED})
+#: A student's business in flight: being approved, or approved and waiting for its start date (one at a time).
+IN_FLIGHT_STATES = OPEN_STATES | {RequestState.SCHEDULED}
 FINAL_STATES = frozenset({RequestState.APPROVED, RequestState.REJECTED, RequestState.CANCELLED})
 
 
@@ -31,6 +38,7 @@ class Action(models.TextChoices):
     RETURN = "return", _("退回补充材料")
     RESUBMIT = "resubmit", _("重新提交")
     CANCEL = "cancel", _("撤销申请")
+    APPLY = "apply", _("到期生效")  # the system, on the start date of a scheduled change
 
 
 class StepMode(models.TextChoices):
@@ -63,6 +71,8 @@ _TABLE: dict[tuple[str, str], str] = {
     (RequestState.PENDING, Action.CANCEL): RequestState.CANCELLED,
     (RequestState.RETURNED, Action.RESUBMIT): RequestState.PENDING,
     (RequestState.RETURNED, Action.CANCEL): RequestState.CANCELLED,
+    (RequestState.SCHEDULED, Action.APPLY): RequestState.APPROVED,
+    (RequestState.SCHEDULED, Action.CANCEL): RequestState.CANCELLED,
 }
 
 # Which actions a step in each mode admits.
@@ -80,14 +90,17 @@ STEP_RESULT: dict[tuple[str, str], str] = {
 }
 
 
-def next_state(state: str, action: str, *, last_step: bool = False) -> str:
-    """The request state after ``action``; raises :class:`IllegalTransition` for any pair not in the table."""
+def next_state(state: str, action: str, *, last_step: bool = False, deferred: bool = False) -> str:
+    """The request state after ``action``; raises :class:`IllegalTransition` for any pair not in the table.
+
+    The last step's approval completes the request: ``approved`` (applied now), or ``scheduled`` when the
+    change starts on a later date (``deferred``)."""
     try:
         after = _TABLE[(state, action)]
     except KeyError:
         raise IllegalTransition(state, action) from None
     if action == Action.APPROVE and last_step:
-        return RequestState.APPROVED
+        return RequestState.SCHEDULED if deferred else RequestState.APPROVED
     return after
 
 

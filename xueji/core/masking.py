@@ -28,6 +28,16 @@ def mask_student_number(number: str) -> str:
     return number[:7] + MASK_CHAR * (len(number) - 11) + number[-4:]
 
 
+def mask_name(name: str) -> str:
+    """A person's name: the first and the last character (``张*明``, ``欧**明``); two characters keep the first
+    (``李*``); one stays as it is."""
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + MASK_CHAR
+    return name[0] + MASK_CHAR * (len(name) - 2) + name[-1]
+
+
 def mask_phone(phone: str) -> str:
     """A phone number: the first 3 and the last 4 digits (``138****8000``); shorter ones → ``****``."""
     if len(phone) >= 7:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
@@ -23,6 +23,12 @@ MAX_PAGE = 10_000_000
 #: Lists that can reach a region's million students count exactly up to here and say "1 万+" beyond
 #: (issue 7): an exact count of a county or province costs a scan of every matching row on each page view.
 COUNT_CAP = 10_000
+
+#: The page sizes a page offers (issue 8 item 11); anything else asked for is the default.
+PAGE_SIZES = (20, 50, 100)
+DEFAULT_PAGE_SIZE = 50
+#: Page numbers shown on each side of the current one in a pager.
+PAGE_WINDOW = 2
 
 
 def page_out_of_range() -> FieldError:
@@ -64,6 +70,45 @@ def capped_page_of(qs: QuerySet[Any], page: int, page_size: int) -> tuple[list[A
     return (items, *capped_total(qs))
 
 
+def page_size_param(value: str | None) -> int:
+    """The ``size`` query parameter of a page: one of :data:`PAGE_SIZES`, else :data:`DEFAULT_PAGE_SIZE`."""
+    try:
+        size = int(value or "")
+    except ValueError:
+        return DEFAULT_PAGE_SIZE
+    return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
+
+
+def page_links(number: int, num_pages: int, *, capped: bool = False) -> list[int | None]:
+    """The page numbers a pager links to around page ``number``: the first, :data:`PAGE_WINDOW` on each side,
+    the last — ``None`` where numbers are left out (an ellipsis). A capped list (more than :data:`COUNT_CAP`
+    rows) has no known last page: it ends with an ellipsis after the window instead."""
+    low, high = max(1, number - PAGE_WINDOW), min(num_pages, number + PAGE_WINDOW)
+    links: list[int | None] = []
+    if low > 1:
+        links.append(1)
+        if low > 2:
+            links.append(2 if low == 3 else None)  # an ellipsis never stands for one page
+    links.extend(range(low, high + 1))
+    if capped:
+        links.append(None)
+    elif high < num_pages:
+        if high < num_pages - 1:
+            links.append(num_pages - 1 if high == num_pages - 2 else None)
+        links.append(num_pages)
+    return links
+
+
+class CappedPage(Page):
+    """A page that knows the page numbers its pager links to (:func:`page_links`)."""
+
+    paginator: CappedPaginator
+
+    @property
+    def links(self) -> list[int | None]:
+        return page_links(self.number, self.paginator.num_pages, capped=self.paginator.capped)
+
+
 class CappedPaginator(Paginator):
     """A Django paginator whose count stops at :data:`COUNT_CAP` (``capped`` says so; the pager then shows
     "1 万+" and asks to narrow the search). Pages run up to the cap; a page number beyond it shows the last
@@ -76,6 +121,9 @@ class CappedPaginator(Paginator):
     @property
     def capped(self) -> bool:
         return self.count > COUNT_CAP
+
+    def _get_page(self, *args: Any, **kwargs: Any) -> CappedPage:
+        return CappedPage(*args, **kwargs)
 
 
 def batch_after(rows: Any, offset: int, size: int) -> tuple[list[Any], int | None]:

@@ -44,6 +44,7 @@ DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
     "lookup": (100, 86400),
     "export": (20, 86400),
     "list": (600, 3600),
+    "print": (60, 3600),
 }
 
 #: Sent once per (account, bucket, window), on the first refused request, with the keyword arguments ``user``,
@@ -57,6 +58,7 @@ BUCKET_LABELS = {
     "lookup": "跨区域身份查询",
     "export": "导出名册",
     "list": "浏览列表和学生详情",
+    "print": "生成 PDF 学籍表单",
 }
 
 

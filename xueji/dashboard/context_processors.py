@@ -23,6 +23,7 @@ NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
     ("students:list", "学生查询", frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER})),
     ("students:register", "新生注册", frozenset({Role.SCHOOL_REGISTRAR})),
     ("imports:list", "批量导入", frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR})),
+    ("imports:roster", "名册导出", frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR})),
     ("changes:worklist", "待办审核", frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER})),
     ("changes:list", "学籍变动", frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER})),
     ("students:problems", "问题学籍", frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER})),

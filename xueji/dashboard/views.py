@@ -25,12 +25,13 @@ from xueji.accounts.jurisdiction import (
     roles,
 )
 from xueji.accounts.types import Actor
-from xueji.audit.queries import recent_for_actor
+from xueji.audit.queries import recent_for_actor, with_subjects
 from xueji.changes.presenters import school_names, work_row
 from xueji.changes.queries import notifications_for, worklist
 from xueji.core.web import ui_errors, url_or_none
 from xueji.regions.enums import OrgLevel
 from xueji.regions.queries import org_roots
+from xueji.schools.grades import grade_label
 from xueji.students.counters import active_count
 from xueji.students.queries import archives_due, problems_open
 
@@ -48,7 +49,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "roots": org_roots(user),
         "level_label": OrgLevel(level).label if level else "",
-        "recent_events": list(recent_for_actor(viewer=user, limit=8)),
+        # each event names its student (masked) where the viewer may still see them
+        "recent_events": with_subjects(user, recent_for_actor(viewer=user, limit=8)),
     }
     if is_admin_only(user) or not has_student_roles(user):
         context["is_audit_admin"] = Role.AUDIT_ADMIN in roles(user)
@@ -58,12 +60,17 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     due = archives_due(viewer=user, within_days=14, today=today)
     overdue_count = archives_due(viewer=user, within_days=-1, today=today).count()
     due_count = due.count()
-    worklist = [(e, days_left(e.archive_due, today), -days_left(e.archive_due, today)) for e in due[:20]]
+    worklist = [
+        (e, days_left(e.archive_due, today), -days_left(e.archive_due, today), grade_label(e.grade))
+        for e in due[:20]
+    ]
     problems = problems_open(viewer=user)
     context.update(
         filed=bool(data_grants(user)),
         stats={
-            "active": active_count(viewer=user),  # maintained per-school counts (issue 7)
+            # 在籍 (active enrollments, 休学 included) = the student list's default (unfiltered) count; the
+            # maintained per-school counts (issue 7). 在读 is the status 01 of the list's status filter.
+            "active": active_count(viewer=user),
             "overdue": overdue_count,
             "due_soon": due_count - overdue_count,
             "problems": problems.count(),

@@ -12,14 +12,19 @@ from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.http import content_disposition_header
-from ninja import File, Form, Router, Schema, Status
+from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from xueji.accounts.auth import actor_of
 from xueji.core.errors import NotFound
+from xueji.core.pagination import MAX_PAGE, capped_page_of
+from xueji.core.ratelimit import ratelimit_hit
+from xueji.schools.grades import grade_label
 from xueji.schools.models import School
+from xueji.students.queries import listed_person
 
 from . import queries, services, tasks
+from .export import COLUMNS_BY_KEY, cell_value
 from .models import ImportBatch
 from .template import TEMPLATE_FILE_NAME, build_template
 
@@ -110,6 +115,30 @@ def _out(batch: ImportBatch, background: bool = False) -> dict[str, Any]:
     }
 
 
+class CreatedIn(Schema):
+    page: int = Field(1, ge=1, le=MAX_PAGE, description="页码")
+    page_size: int = Field(50, ge=1, le=200, description="每页条数（最多 200）")
+
+
+class CreatedOut(Schema):
+    student_number: str = Field(description="学籍号：本校学籍管理员看到完整号码，其他角色为脱敏号码")
+    name: str
+    gender: str
+    grade: int
+    grade_label: str
+    class_name: str
+    status: str
+    status_label: str
+
+
+class CreatedPageOut(Schema):
+    items: list[CreatedOut]
+    count: int
+    count_exact: bool
+    page: int
+    page_size: int
+
+
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
 
 
@@ -185,3 +214,54 @@ def retry_batch(request: HttpRequest, batch_id: UUID) -> Status:
     batch = queries.batch_get(viewer=user, batch_id=batch_id)
     background = tasks.start_retry(actor=user, batch=batch)
     return Status(202 if background else 200, _out(batch, background))
+
+
+@router.get(
+    "/{uuid:batch_id}/students",
+    response={200: CreatedPageOut, 429: ErrorOut, **ERRORS},
+    summary="本批导入的学生（学籍号按角色脱敏）",
+)
+def created_students(request: HttpRequest, batch_id: UUID, params: Query[CreatedIn]) -> dict[str, Any]:
+    """The students a committed batch created, by grade and class (issue 8 item 8). 学籍号 in full only for a
+    registrar of the batch's school; masked for department registrars. Empty before the batch is committed."""
+    user = actor_of(request)
+    batch = queries.batch_get(viewer=user, batch_id=batch_id)
+    ratelimit_hit(user, "list")  # issue #6 §3.10: 429 above the account's limit
+    if batch.status != ImportBatch.Status.COMMITTED:
+        return {
+            "items": [],
+            "count": 0,
+            "count_exact": True,
+            "page": params.page,
+            "page_size": params.page_size,
+        }
+    rows, count, exact = capped_page_of(
+        queries.created_list(viewer=user, batch=batch), params.page, params.page_size
+    )
+    full = queries.full_number_schools(user)
+    items = []
+    for enrollment in rows:
+        person = listed_person(enrollment)
+        items.append(
+            {
+                "student_number": cell_value(
+                    COLUMNS_BY_KEY["student_number"],
+                    person.student_number,
+                    full_number=enrollment.school_id in full,
+                ),
+                "name": person.name,
+                "gender": person.gender,
+                "grade": enrollment.grade,
+                "grade_label": grade_label(enrollment.grade),
+                "class_name": enrollment.class_name,
+                "status": enrollment.status,
+                "status_label": cell_value(COLUMNS_BY_KEY["status"], enrollment.status, full_number=False),
+            }
+        )
+    return {
+        "items": items,
+        "count": count,
+        "count_exact": exact,
+        "page": params.page,
+        "page_size": params.page_size,
+    }

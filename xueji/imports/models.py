@@ -65,3 +65,45 @@ class ImportBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} · {self.get_status_display()}"
+
+
+class RosterExport(models.Model):
+    """A roster export too large to build inside a web request (issue 8 item 9), built by a queue task.
+
+    Holds what was asked (the unit, the filters, the columns) and where the finished file lies; never the data.
+    The file is private to the account that asked (anyone else: 404) and is deleted after
+    ``XUEJI_ROSTER_EXPORT_RETENTION_HOURS`` (``tasks.purge_files``)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("生成中")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    province_code = models.CharField(max_length=6)
+    org_unit = models.ForeignKey("regions.OrgUnit", models.PROTECT, related_name="+")
+    # {"school_code": "", "grade": None, "class_name": ""}: the filters inside the unit (no personal data).
+    filters = models.JSONField(default=dict, blank=True)
+    columns = models.JSONField(default=list)
+    status = models.CharField(_("状态"), max_length=8, choices=Status.choices, default=Status.QUEUED)
+    row_count = models.PositiveIntegerField(default=0)  # rows written so far (progress), then in the file
+    expected_rows = models.PositiveIntegerField(default=0)
+    file_path = models.CharField(max_length=300, blank=True)
+    message = models.CharField(max_length=300, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    file_purged_at = models.DateTimeField(null=True, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    worker_host = models.CharField(max_length=100, blank=True)
+    worker_pid = models.PositiveIntegerField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("名册导出")
+        verbose_name_plural = _("名册导出")
+        indexes = [models.Index(fields=["requested_by", "-created_at"], name="roster_export_by_user")]
+
+    def __str__(self) -> str:
+        return f"{self.org_unit_id} · {self.get_status_display()}"

@@ -1,25 +1,32 @@
 """Reads for bulk registration: batches within the viewer's jurisdiction, live progress, duplicate look-ups
-for the dry run (side-effect free), and the school roster for export."""
+for the dry run (side-effect free), the students a batch created, and rosters for export (issue 8 items 8, 9)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from xueji.accounts.jurisdiction import school_registrar_units, scope_q
+from xueji.accounts.enums import Role
+from xueji.accounts.jurisdiction import data_grants, school_registrar_units, scope_q
 from xueji.accounts.types import Actor
 from xueji.core.errors import NotFound
+from xueji.regions.enums import OrgLevel
+from xueji.regions.models import OrgUnit
 from xueji.scheduling.workers import worker_gone
 from xueji.schools.enums import SchoolState
 from xueji.schools.models import School
 from xueji.students.models import Enrollment, IdentityKey
+from xueji.students.queries import listed_person
 
-from .models import ImportBatch
+from .models import ImportBatch, RosterExport
 
 QUERY_CHUNK = 900  # under SQLite's bound-parameter limit
 RUNNING = frozenset({ImportBatch.Status.CHECKING, ImportBatch.Status.COMMITTING})
@@ -137,30 +144,159 @@ def enrolled_elsewhere(identity_keys: list[str]) -> dict[str, str]:
     return {key: schools[pid] for key, pid in persons.items() if pid in schools}
 
 
-# ------------------------------------------------------------------------------------ roster
-ROSTER_FIELDS = (
-    "person__student_number",
-    "person__name",
-    "person__gender",
-    "person__birth_date",
-    "person__id_type",
-    "person__id_number",
-    "person__ethnicity",
-    "grade",
-    "class_name",
-    "class_number",
-    "entry_ym",
-    "study_mode",
-    "status",
-    "registered_at",
-)
+# ------------------------------------------------------------------------------------ who sees what
+def full_number_schools(viewer: Actor) -> frozenset[int]:
+    """Schools whose students' 学籍号 the viewer sees in full: those where the viewer is a filed school
+    registrar, with the teaching points its central school keeps (issue 8 item 1; 第22条). Everyone else — a
+    county or city registrar, an approver — sees a 学籍号 masked in lists and exports (第24条) and reveals one
+    at a time on the record page (audited, rate-limited)."""
+    units = [u.id for u in school_registrar_units(viewer)]
+    if not units:
+        return frozenset()
+    points = School.objects.filter(central_school_id__in=units).values_list("pk", flat=True)
+    return frozenset(units) | frozenset(points)
 
 
-def roster_rows(*, school: School, chunk_size: int = 2000) -> Iterator[tuple[Any, ...]]:
-    """Active enrollments of ``school`` ordered by grade, class, class number — streamed from the cursor."""
+# ------------------------------------------------------------------------------------ created students
+CREATED_ORDER = ("grade", "class_name", "class_number", "person__name", "pk")
+
+
+def created_list(*, viewer: Actor, batch: ImportBatch) -> QuerySet[Enrollment]:
+    """The students ``batch`` registered (issue 8 item 8): its enrollments at the batch's school, within the
+    viewer's jurisdiction, by grade, class and class number. ``batch`` comes from :func:`batch_get` (scoped).
+    A record that has since moved on shows its snapshot (``students.queries.listed_person``)."""
     return (
-        Enrollment.objects.filter(school=school, is_active=True)
-        .order_by("grade", "class_name", "class_number", "person__name")
-        .values_list(*ROSTER_FIELDS)
-        .iterator(chunk_size=chunk_size)
+        Enrollment.objects.filter(scope_q(viewer, "scope_path"))
+        .filter(school_id=batch.school_id, import_batch_id=batch.pk)
+        .select_related("person", "snapshot")
+        .order_by(*CREATED_ORDER)
     )
+
+
+def created_rows(*, viewer: Actor, batch: ImportBatch, chunk_size: int = 2000) -> Iterator[tuple[Any, ...]]:
+    """:func:`created_list` as rows of ``export.CREATED_COLUMNS`` then ``school_id``, streamed in chunks;
+    the person as the viewer may see it (a record that moved on: its snapshot)."""
+    for enrollment in created_list(viewer=viewer, batch=batch).iterator(chunk_size=chunk_size):
+        person = listed_person(enrollment)
+        yield (
+            person.student_number,
+            person.name,
+            person.gender,
+            enrollment.grade,
+            enrollment.class_name,
+            enrollment.status,
+            enrollment.school_id,
+        )
+
+
+# ------------------------------------------------------------------------------------ roster export
+#: Department levels whose registrars export a region's roster, and the units they may export (第5条: the
+#: county and the city manage their region; a province or the ministry picks one of its cities or counties).
+ROSTER_LEVELS = frozenset({OrgLevel.CITY, OrgLevel.COUNTY})
+
+
+def roster_units(viewer: Actor) -> list[OrgUnit]:
+    """The units the viewer may export a roster of, in tree order: the viewer's own schools (school
+    registrars, with the teaching points of their central school), and for a department registrar every
+    city and county department in their subtree. Empty for other roles (approvers, admins)."""
+    units: dict[int, OrgUnit] = {}
+    for school in registrar_schools(viewer=viewer):
+        units[school.org.pk] = school.org
+    dept_paths = [g.org_unit.path for g in data_grants(viewer) if g.role == Role.DEPT_REGISTRAR]
+    if dept_paths:
+        q = Q()
+        for path in dept_paths:
+            q |= Q(path__startswith=path)
+        for unit in OrgUnit.objects.filter(q, level__in=ROSTER_LEVELS, is_active=True):
+            units[unit.pk] = unit
+    return sorted(units.values(), key=lambda u: u.path)
+
+
+def roster_school(*, unit: OrgUnit, school_code: str) -> School | None:
+    """The active school with ``school_code`` inside ``unit`` (a unit from :func:`roster_units`), else None —
+    the same answer for a code that does not exist and for one outside the unit, so the filter reveals no
+    school beyond the viewer's region."""
+    return (
+        School.objects.select_related("org")
+        .filter(school_code=school_code, org__path__startswith=unit.path, state=SchoolState.ACTIVE)
+        .first()
+    )
+
+
+def roster_queryset(
+    *,
+    viewer: Actor,
+    unit: OrgUnit,
+    school: School | None = None,
+    grade: int | None = None,
+    class_name: str = "",
+) -> QuerySet[Enrollment]:
+    """Active enrollments (在读 and the other statuses of a current 学籍) of ``unit``'s subtree, narrowed by
+    school, grade and class, always within the viewer's jurisdiction; ordered by school, grade, class and
+    class number. ``scope_path LIKE 'path%'`` is served by the pattern index (issue 7)."""
+    qs = Enrollment.objects.filter(scope_q(viewer, "scope_path")).filter(
+        scope_path__startswith=unit.path, is_active=True
+    )
+    if school is not None:
+        qs = qs.filter(school_id=school.pk)
+    if grade:
+        qs = qs.filter(grade=grade)
+    if class_name:
+        qs = qs.filter(class_name=class_name)
+    return qs.order_by("school_id", "grade", "class_name", "class_number", "person__name", "pk")
+
+
+def roster_rows(
+    qs: QuerySet[Enrollment], paths: list[str], *, chunk_size: int = 2000
+) -> Iterator[tuple[Any, ...]]:
+    """The rows of ``qs`` as ``values_list(*paths)``, streamed from a server-side cursor (never the whole
+    region in memory)."""
+    return qs.values_list(*paths).iterator(chunk_size=chunk_size)
+
+
+def export_get(*, viewer: Actor, export_id: UUID | str) -> RosterExport:
+    """One background roster export — only its own requester sees it (NotFound for everyone else)."""
+    try:
+        return RosterExport.objects.select_related("org_unit").get(pk=export_id, requested_by=viewer)
+    except (RosterExport.DoesNotExist, ValueError):
+        raise NotFound() from None
+
+
+def export_list(*, viewer: Actor, limit: int = 10) -> list[RosterExport]:
+    """The viewer's latest background roster exports."""
+    return list(
+        RosterExport.objects.filter(requested_by=viewer)
+        .select_related("org_unit")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def export_is_stale(export: RosterExport, *, now: Any = None) -> bool:
+    """A background export shown as running whose process is gone (it will never finish)."""
+    if export.status != RosterExport.Status.RUNNING:
+        return False
+    return worker_gone(
+        host=export.worker_host,
+        pid=export.worker_pid,
+        heartbeat_at=export.heartbeat_at,
+        now=now or timezone.now(),
+    )
+
+
+def export_retention() -> timedelta:
+    """How long a finished export's file is kept (``XUEJI_ROSTER_EXPORT_RETENTION_HOURS``, default 24)."""
+    return timedelta(hours=int(getattr(settings, "XUEJI_ROSTER_EXPORT_RETENTION_HOURS", 24)))
+
+
+def export_ready(export: RosterExport, *, now: Any = None) -> bool:
+    """The export's file can be downloaded: written, not purged, not older than :func:`export_retention`."""
+    if export.status != RosterExport.Status.DONE or export.file_purged_at is not None or not export.file_path:
+        return False
+    if (now or timezone.now()) - export.created_at > export_retention():
+        return False
+    return (Path(settings.VAR_DIR) / export.file_path).is_file()
+
+
+def running_exports() -> QuerySet[RosterExport]:
+    """Every export shown as running (system-wide; for the stale-job reaper, not for a viewer)."""
+    return RosterExport.objects.filter(status=RosterExport.Status.RUNNING)

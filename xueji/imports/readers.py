@@ -848,6 +848,32 @@ def read_header(sheet: SheetFile) -> tuple[int, list[Any]]:
         rows.close()
 
 
+def head_rows(sheet: SheetFile, count: int) -> list[tuple[int, list[Any]]]:
+    """The header and the first data rows — ``count`` non-blank rows in all — for the dry run's preview
+    (issue 8 item 8). Like :func:`read_header`, an .xlsx loads only the first shared strings when they do."""
+
+    def take(rows: Iterator[tuple[int, list[Any]]]) -> list[tuple[int, list[Any]]]:
+        out: list[tuple[int, list[Any]]] = []
+        for number, values in rows:
+            if any(v is not None and v != "" and (not isinstance(v, str) or v.strip()) for v in values):
+                out.append((number, values))
+                if len(out) >= count:
+                    break
+        return out
+
+    if sheet.kind == "xlsx":
+        try:
+            with XlsxRows(sheet.path, strings_limit=HEADER_STRINGS) as head:
+                return take(iter(head))
+        except IndexError:
+            pass
+    rows = iter_rows(sheet)
+    try:
+        return take(rows)
+    finally:
+        rows.close()
+
+
 def _first_row(rows: Iterator[tuple[int, list[Any]]]) -> tuple[int, list[Any]]:
     for number, values in rows:
         if any(v not in (None, "") for v in values):
@@ -868,6 +894,7 @@ __all__ = [
     "SheetFile",
     "XlsxRows",
     "check_size",
+    "head_rows",
     "iter_rows",
     "not_a_spreadsheet",
     "prescan",

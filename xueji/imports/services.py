@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -39,21 +40,52 @@ from xueji.accounts.jurisdiction import require_registrar_for_school
 from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
-from xueji.core.errors import ApplicationError, Conflict
+from xueji.core.errors import ApplicationError, Conflict, FieldError, NotFound
 from xueji.core.ids import uuid7
+from xueji.core.pagination import capped_count
+from xueji.policies.queries import grade_age_rules_for
+from xueji.policies.rules import GradeAgeRules
+from xueji.regions.enums import OrgLevel
+from xueji.regions.models import OrgUnit
 from xueji.scheduling.workers import this_worker
 from xueji.schools.enums import SchoolState
 from xueji.schools.models import School
 from xueji.students.fields import ENROLLMENT_FIELDS, GUARDIAN_FIELDS, MAX_GUARDIANS, PERSON_FIELDS
 from xueji.students.services import ENROLLED_ELSEWHERE, RegistrationRejected, register_students
-from xueji.students.validation import CleanRegistration, RegistrationInvalid, clean_registration
+from xueji.students.validation import (
+    AGE_CONFIRM_REASON,
+    AGE_CONFIRMED,
+    CleanRegistration,
+    RegistrationInvalid,
+    clean_registration,
+)
 
 from . import readers
 from .checked import CheckedWriter, checked_path, checked_rows
-from .export import write_roster
-from .models import ImportBatch
-from .queries import RUNNING, batch_is_stale, enrolled_elsewhere, roster_rows
-from .template import GUARDIAN_PREFIX, HeaderMap, match_headers
+from .export import (
+    COLUMNS_BY_KEY,
+    CREATED_COLUMNS,
+    DEFAULT_COLUMNS,
+    EXCEL_MAX_ROWS,
+    roster_columns,
+    value_paths,
+    write_roster,
+)
+from .models import ImportBatch, RosterExport
+from .problems import ProblemLog, logged_problems, problems_path, write_problems_workbook
+from .queries import (
+    RUNNING,
+    batch_is_stale,
+    created_rows,
+    enrolled_elsewhere,
+    export_is_stale,
+    export_retention,
+    full_number_schools,
+    roster_queryset,
+    roster_rows,
+    roster_units,
+)
+from .template import AGE_REASON_COLUMN, GUARDIAN_PREFIX, HeaderMap, match_headers
 
 CHUNK_ROWS = 5000
 MAX_STORED_ERRORS = 1000
@@ -71,11 +103,15 @@ class Problems:
     count: int = 0
     items: list[dict[str, Any]] = field(default_factory=list)
     bad_rows: int = 0
+    # The dry run keeps every problem in a file beside the upload (issue 8 item 8: the problems workbook).
+    log: ProblemLog | None = None
 
     def add(self, row: int, column: str, code: str, message: str) -> None:
         self.count += 1
         if len(self.items) < MAX_STORED_ERRORS:
             self.items.append({"row": row, "column": column, "code": code, "message": message})
+        if self.log is not None:
+            self.log.add(row, column, code, message)
 
 
 class ImportAborted(ApplicationError):
@@ -108,6 +144,8 @@ class RowMapper:
 
         for spec in (*PERSON_FIELDS, *ENROLLMENT_FIELDS):
             self.labels[spec.key] = spec.label
+        # The age confirmation's errors point at its reason column (issue 8 item 4).
+        self.labels[AGE_CONFIRMED] = self.labels[AGE_CONFIRM_REASON] = AGE_REASON_COLUMN.header
         self.guardian_labels = {spec.key: spec.label for spec in GUARDIAN_FIELDS}
         self.header = header
 
@@ -122,7 +160,14 @@ class RowMapper:
         return self.labels.get(key, key)
 
     def clean(
-        self, number: int, values: list[Any], *, stages: list[str], today: date, problems: Problems
+        self,
+        number: int,
+        values: list[Any],
+        *,
+        stages: list[str],
+        today: date,
+        problems: Problems,
+        grade_age: GradeAgeRules | None = None,
     ) -> CleanRegistration | None:
         """Validate one row; on failure record every problem of the row and return None."""
         if len(values) < self.width:
@@ -141,7 +186,9 @@ class RowMapper:
                 guardians.append(raw)
                 blocks.append(block)
         try:
-            return clean_registration(person, enrollment, guardians, school_stages=stages, today=today)
+            return clean_registration(
+                person, enrollment, guardians, school_stages=stages, today=today, grade_age=grade_age
+            )
         except RegistrationInvalid as exc:
             problems.bad_rows += 1
             for key, message in exc.fields.items():
@@ -202,6 +249,7 @@ class _Pass:
         rows = readers.iter_rows(sheet)
         mapper: RowMapper | None = None
         stages = list(self.batch.school.stages)
+        grade_age = grade_age_rules_for(self.batch.school.province_code, self.today)
         chunk: list[tuple[int, CleanRegistration]] = []
         problems = self.problems
         seen = self.seen_keys
@@ -215,7 +263,9 @@ class _Pass:
                 if _is_blank_row(values):
                     continue
                 self.total += 1
-                reg = mapper.clean(number, values, stages=stages, today=self.today, problems=problems)
+                reg = mapper.clean(
+                    number, values, stages=stages, today=self.today, problems=problems, grade_age=grade_age
+                )
                 if reg is not None:
                     key = reg.identity_key
                     if key is not None:
@@ -248,9 +298,11 @@ class _Pass:
 
 # ------------------------------------------------------------------------------------------ storage
 def _remove_stored(path: Path) -> None:
-    """The uploaded file and the dry run's rows kept beside it (:mod:`xueji.imports.checked`)."""
+    """The uploaded file and what the dry run kept beside it: its rows (:mod:`xueji.imports.checked`) and its
+    problems (:mod:`xueji.imports.problems`)."""
     path.unlink(missing_ok=True)
     checked_path(path).unlink(missing_ok=True)
+    problems_path(path).unlink(missing_ok=True)
 
 
 def storage_dir() -> Path:
@@ -585,6 +637,7 @@ def import_batch_check(
     kept = CheckedWriter(
         stored_path(batch), sha256=batch.file_sha256, today=run.today, stages=list(school.stages)
     )
+    log = run.problems.log = ProblemLog(stored_path(batch))
     try:
         _require_active(school)
         for chunk in run.chunks():
@@ -607,6 +660,8 @@ def import_batch_check(
                 progress("check", run.total, total_hint)
     except ApplicationError as exc:
         kept.discard()
+        log.add(0, "", exc.code, exc.message)
+        log.finish(batch.attempt)
         _finish(
             batch,
             Status.INVALID,
@@ -619,6 +674,7 @@ def import_batch_check(
         raise
     except BaseException:
         kept.discard()
+        log.discard()
         message = "校验失败（系统错误），请稍后重试"
         _finish(
             batch,
@@ -636,6 +692,7 @@ def import_batch_check(
         kept.finish()
     else:
         kept.discard()
+    log.finish(batch.attempt)
     message = (
         f"校验通过：{run.total} 行均可导入"
         if status == Status.CHECKED
@@ -884,24 +941,363 @@ def import_upload(*, actor: Actor, school: School, uploaded: Any) -> ImportBatch
         path.unlink(missing_ok=True)
 
 
-def roster_export(*, actor: Actor, school: School, target: Path) -> int:
-    """Write the school's roster of active students to ``target`` (.xlsx, identity numbers masked) and record
-    a ``ROSTER_EXPORTED`` audit event (第23、24条: every export of personal data is logged). Only the school's
-    registrar may export (NotFound outside their jurisdiction)."""
-    require_registrar_for_school(actor, school)
+# ------------------------------------------------------------------------------------------ exports
+@dataclass(frozen=True)
+class RosterSpec:
+    """What a roster export asks for (issue 8 item 9): a unit from :func:`queries.roster_units` (a school, or
+    a city or county department), optionally one school inside it, a grade and a class, and the columns."""
+
+    unit: OrgUnit
+    columns: tuple[str, ...] = DEFAULT_COLUMNS
+    school: School | None = None
+    grade: int | None = None
+    class_name: str = ""
+
+    @property
+    def title(self) -> str:
+        name = self.school.name if self.school is not None else self.unit.name
+        return f"{name}学生名册"
+
+    def filters(self) -> dict[str, Any]:
+        """The filters as stored on a background export and in the audit (codes, never personal data)."""
+        return {
+            "school": self.school.school_code if self.school is not None else "",
+            "grade": self.grade,
+            "class_name": self.class_name,
+        }
+
+
+def _require_roster_unit(actor: Actor, spec: RosterSpec) -> None:
+    """第5条/第23条: a school registrar exports their school, a city or county registrar their region; any
+    other unit is NotFound (as if it did not exist)."""
+    if spec.unit.pk not in {u.pk for u in roster_units(actor)}:
+        raise NotFound()
+    if spec.school is not None and not spec.school.org.path.startswith(spec.unit.path):
+        raise NotFound()
+    if not spec.columns or any(key not in COLUMNS_BY_KEY for key in spec.columns):
+        raise FieldError("columns", "invalid_columns", "请至少选择一列，且只能选择列表中的列")
+
+
+def roster_export_max_rows() -> int:
+    """The longest roster one file may hold: Excel's sheet limit, or less by ``XUEJI_ROSTER_EXPORT_MAX_ROWS``."""
+    return min(int(getattr(settings, "XUEJI_ROSTER_EXPORT_MAX_ROWS", EXCEL_MAX_ROWS)), EXCEL_MAX_ROWS)
+
+
+def roster_export_inline_rows() -> int:
+    """Rosters up to this many rows are written inside the web request; longer ones by a queue task."""
+    return int(getattr(settings, "XUEJI_ROSTER_EXPORT_INLINE_ROWS", 20_000))
+
+
+def roster_export_size(*, actor: Actor, spec: RosterSpec, cap: int) -> int:
+    """The number of students ``spec`` selects, counted up to ``cap + 1`` (a bounded count)."""
+    _require_roster_unit(actor, spec)
+    return capped_count(_roster_qs(actor, spec), cap)
+
+
+def _roster_qs(actor: Actor, spec: RosterSpec) -> Any:
+    return roster_queryset(
+        viewer=actor, unit=spec.unit, school=spec.school, grade=spec.grade, class_name=spec.class_name
+    )
+
+
+def export_too_large(limit: int) -> ApplicationError:
+    return ApplicationError(
+        "export_too_large",
+        f"所选范围内在读学生超过 {limit} 人，超出一个 Excel 工作表的容量，请按区县、学校或年级缩小范围后分批导出",
+        {"unit": "范围过大"},
+    )
+
+
+def _record_export(actor: Actor, spec: RosterSpec, *, count: int, masked: bool) -> None:
+    unit, school = spec.unit, spec.school
+    subject = school.pk if school is not None else unit.pk
+    record(
+        event_type=EventType.ROSTER_EXPORTED,
+        actor=actor,
+        subject_type="school" if school is not None or unit.level == OrgLevel.SCHOOL else "org_unit",
+        subject_id=subject,
+        org_unit_id=unit.pk,
+        province_code=unit.province_code,
+        summary=f"导出{spec.title} {count} 人",
+        after={
+            "kind": "roster",
+            "org_unit_id": unit.pk,
+            **spec.filters(),
+            "keys": list(spec.columns),
+            "count": count,
+            "masked": masked,
+        },
+    )
+
+
+#: A background export writes its progress and heartbeat after this many rows.
+HEARTBEAT_ROWS = 20_000
+
+
+class _Counted:
+    """Rows passed through, counting those of schools whose 学籍号 the exporter sees in full."""
+
+    def __init__(
+        self, rows: Iterator[tuple[Any, ...]], full: frozenset[int], tick: Callable[[int], None] | None
+    ):
+        self.rows, self.full, self.tick = rows, full, tick
+        self.full_rows = 0
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        for done, row in enumerate(self.rows, start=1):
+            if row[-1] in self.full:
+                self.full_rows += 1
+            yield row
+            if self.tick is not None and done % HEARTBEAT_ROWS == 0:
+                self.tick(done)
+
+
+def _write_roster_file(
+    actor: Actor, spec: RosterSpec, target: Path, tick: Callable[[int], None] | None = None
+) -> tuple[int, bool]:
+    columns = roster_columns(spec.columns)
+    full = full_number_schools(actor)
+    rows = _Counted(roster_rows(_roster_qs(actor, spec), value_paths(columns)), full, tick)
+    limit = roster_export_max_rows()
+    count = write_roster(
+        target, rows, columns=columns, full_number_schools=full, title=spec.title, limit=limit + 1
+    )
+    if count > limit:
+        raise export_too_large(limit)
+    masked = "student_number" not in spec.columns or rows.full_rows == 0
+    return count, masked
+
+
+def roster_export_write(*, actor: Actor, spec: RosterSpec, target: Path) -> int:
+    """Write the roster ``spec`` asks for to ``target`` (.xlsx) and record a ``ROSTER_EXPORTED`` audit event:
+    who exported which unit with which filters and columns, how many rows — never the data (第23、24条: every
+    export of personal data is logged). Identity numbers are masked; 学籍号 only for the exporter's own schools
+    in full (:mod:`xueji.imports.export`). NotFound for a unit outside the exporter's jurisdiction."""
+    _require_roster_unit(actor, spec)
     with transaction.atomic():
-        count = write_roster(Path(target), roster_rows(school=school), title=f"{school.name}学生名册")
+        count, masked = _write_roster_file(actor, spec, Path(target))
+        _record_export(actor, spec, count=count, masked=masked)
+    return count
+
+
+def roster_export(*, actor: Actor, school: School, target: Path) -> int:
+    """The school's roster with the default columns (the list page's button and ``manage.py export_roster``).
+    Only the school's registrar exports this way (NotFound outside their jurisdiction)."""
+    require_registrar_for_school(actor, school)
+    return roster_export_write(actor=actor, spec=RosterSpec(unit=school.org, school=school), target=target)
+
+
+# -- background exports
+def exports_dir() -> Path:
+    return Path(settings.VAR_DIR) / "exports"
+
+
+def export_file(export: RosterExport) -> Path:
+    return Path(settings.VAR_DIR) / export.file_path
+
+
+def roster_export_queue(*, actor: Actor, spec: RosterSpec, expected: int) -> RosterExport:
+    """Record a roster export for the queue (the caller enqueues it in the same transaction)."""
+    _require_roster_unit(actor, spec)
+    return RosterExport.objects.create(
+        requested_by=actor,
+        province_code=spec.unit.province_code,
+        org_unit=spec.unit,
+        filters={**spec.filters(), "school_id": spec.school.pk if spec.school is not None else None},
+        columns=list(spec.columns),
+        expected_rows=expected,
+    )
+
+
+def _spec_of(export: RosterExport) -> RosterSpec:
+    school_id = (export.filters or {}).get("school_id")
+    school = School.objects.select_related("org").filter(pk=school_id).first() if school_id else None
+    if school_id and school is None:
+        raise NotFound()
+    return RosterSpec(
+        unit=export.org_unit,
+        columns=tuple(export.columns),
+        school=school,
+        grade=(export.filters or {}).get("grade"),
+        class_name=(export.filters or {}).get("class_name") or "",
+    )
+
+
+EXPORT_LOST_MESSAGE = "后台任务中断（处理进程已退出），请重新导出"
+
+
+def roster_export_build(*, export_id: Any) -> RosterExport | None:
+    """Queue task body: write a queued export's file and audit it (see :func:`roster_export_write`).
+
+    The requester's jurisdiction is checked again now (a grant withdrawn meanwhile ends the export). The file
+    is written outside any transaction — only reads, and a heartbeat every :data:`HEARTBEAT_ROWS` rows — then the audit event
+    and the DONE state are written together; a failure leaves no file and no event. Returns None when the
+    export is not queued (already run or superseded)."""
+    claimed = RosterExport.objects.filter(pk=export_id, status=RosterExport.Status.QUEUED)
+    host, pid = this_worker()
+    if not claimed.update(
+        status=RosterExport.Status.RUNNING, worker_host=host, worker_pid=pid, heartbeat_at=timezone.now()
+    ):
+        return None
+    export = RosterExport.objects.select_related("org_unit", "requested_by").get(pk=export_id)
+    actor = export.requested_by
+    directory = exports_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / f"{export.pk}.xlsx"
+    partial = directory / f"{export.pk}.partial"
+
+    def tick(done: int) -> None:
+        RosterExport.objects.filter(pk=export.pk).update(row_count=done, heartbeat_at=timezone.now())
+
+    try:
+        spec = _spec_of(export)
+        _require_roster_unit(actor, spec)
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        count, masked = _write_roster_file(actor, spec, partial, tick)
+        partial.rename(final)
+        with transaction.atomic():
+            _record_export(actor, spec, count=count, masked=masked)
+            RosterExport.objects.filter(pk=export.pk).update(
+                status=RosterExport.Status.DONE,
+                row_count=count,
+                file_path=str(final.relative_to(Path(settings.VAR_DIR))),
+                finished_at=timezone.now(),
+                message=f"已导出 {count} 名学生",
+            )
+    except ApplicationError as exc:
+        partial.unlink(missing_ok=True)
+        final.unlink(missing_ok=True)
+        message = "您已无权导出该范围的名册" if isinstance(exc, NotFound) else exc.message
+        _export_failed(export, message)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        final.unlink(missing_ok=True)
+        _export_failed(export, "导出失败（系统错误），请稍后重新导出")
+        raise
+    export.refresh_from_db()
+    return export
+
+
+def _export_failed(export: RosterExport, message: str) -> None:
+    RosterExport.objects.filter(pk=export.pk).update(
+        status=RosterExport.Status.FAILED, message=message[:300], finished_at=timezone.now()
+    )
+
+
+def roster_export_mark_lost(*, export: RosterExport) -> bool:
+    """Mark an export whose process is gone (:func:`queries.export_is_stale`) FAILED; its partial file goes."""
+    with transaction.atomic():
+        locked = RosterExport.objects.select_for_update().get(pk=export.pk)
+        if not export_is_stale(locked):
+            return False
+        _export_failed(locked, EXPORT_LOST_MESSAGE)
+    (exports_dir() / f"{export.pk}.partial").unlink(missing_ok=True)
+    export.refresh_from_db()
+    return True
+
+
+def roster_exports_purge(*, now: datetime) -> int:
+    """Delete export files older than ``XUEJI_ROSTER_EXPORT_RETENTION_HOURS`` (default 24): an export is
+    fetched soon after it is made, and a file of minors' data is not kept (《个人信息保护法》第19条).
+    Returns the number of files removed."""
+    cutoff = now - export_retention()
+    removed = 0
+    old = RosterExport.objects.filter(created_at__lt=cutoff, file_purged_at__isnull=True).exclude(
+        status__in=[RosterExport.Status.QUEUED, RosterExport.Status.RUNNING]
+    )
+    for export in old.iterator(chunk_size=500):
+        path = export_file(export) if export.file_path else None
+        if path is not None and path.exists():
+            path.unlink()
+            removed += 1
+        RosterExport.objects.filter(pk=export.pk).update(file_purged_at=now)
+    directory = exports_dir()
+    if directory.is_dir():
+        for path in directory.iterdir():
+            if path.is_file() and datetime.fromtimestamp(path.stat().st_mtime, tz=UTC) < cutoff:
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+# -- the students an import created, and the problems of a dry run (issue 8 item 8)
+def created_export(*, actor: Actor, batch: ImportBatch, target: Path) -> int:
+    """Write the students ``batch`` created (学籍号, 姓名, 性别, 年级, 班级, 学籍状态) to ``target`` and audit the
+    export (第24条). 学籍号 in full only for the school's own registrar. ``batch`` comes from ``batch_get``."""
+    columns = roster_columns(CREATED_COLUMNS)
+    full = full_number_schools(actor)
+    school = batch.school
+    with transaction.atomic():
+        count = write_roster(
+            Path(target),
+            created_rows(viewer=actor, batch=batch),
+            columns=columns,
+            full_number_schools=full,
+            title="本批导入的学生",
+        )
         record(
             event_type=EventType.ROSTER_EXPORTED,
             actor=actor,
-            subject_type="school",
-            subject_id=school.pk,
+            subject_type="import_batch",
+            subject_id=batch.pk,
             org_unit_id=school.pk,
             province_code=school.province_code,
-            summary=f"导出{school.name}学生名册 {count} 人",
-            after={"school": school.school_code, "count": count, "masked": True},
+            summary=f"导出批量导入学生名单 {count} 人（{batch.file_name}）",
+            after={
+                "kind": "created",
+                "school": school.school_code,
+                "keys": list(CREATED_COLUMNS),
+                "count": count,
+                "masked": school.pk not in full,
+            },
         )
     return count
+
+
+def problems_source(batch: ImportBatch) -> Callable[[], Iterable[dict[str, Any]]]:
+    """Every problem of the batch's last dry run when its log is there (:mod:`xueji.imports.problems`), else
+    the problems stored on the batch (a failed commit, a lost worker, a purged file)."""
+    path = stored_path(batch)
+    logged = batch.status == Status.INVALID and batch.phase in {"check", ""}
+    if logged and logged_problems(path, attempt=batch.attempt) is not None:
+        return lambda: logged_problems(path, attempt=batch.attempt) or iter(())
+    return lambda: iter(batch.errors)
+
+
+def problems_export(*, actor: Actor, batch: ImportBatch, target: Path) -> int:
+    """Write the problems workbook of ``batch`` to ``target`` (one row per problem; for the school's own
+    registrar also the upload with every bad cell filled red and commented) and audit the download: the copy
+    holds the uploaded personal data (第24条). Returns the number of problems listed. ``batch`` comes from
+    ``batch_get`` (scoped); a department registrar gets the list without the copy."""
+    if batch.status in RUNNING or not batch.error_count:
+        raise Conflict("no_problems", "该批次没有可下载的问题清单")
+    own = batch.school_id in full_number_schools(actor)
+    stored = stored_path(batch) if own and batch.file_purged_at is None else None
+    school = batch.school
+    with transaction.atomic():
+        listed = write_problems_workbook(
+            Path(target),
+            problems=problems_source(batch),
+            total=batch.error_count,
+            stored=stored,
+            rows=max(batch.total_rows, batch.progress_total),
+        )
+        record(
+            event_type=EventType.ROSTER_EXPORTED,
+            actor=actor,
+            subject_type="import_batch",
+            subject_id=batch.pk,
+            org_unit_id=school.pk,
+            province_code=school.province_code,
+            summary=f"下载导入问题清单 {listed} 条（{batch.file_name}）",
+            after={
+                "kind": "problems",
+                "school": school.school_code,
+                "count": listed,
+                "masked": stored is None,
+            },
+        )
+    return listed
 
 
 __all__ = [
@@ -909,7 +1305,9 @@ __all__ = [
     "MAX_STORED_ERRORS",
     "ImportAborted",
     "Problems",
+    "RosterSpec",
     "RowMapper",
+    "created_export",
     "import_batch_check",
     "import_batch_check_start",
     "import_batch_claim",
@@ -920,5 +1318,12 @@ __all__ = [
     "import_batch_retry",
     "import_files_purge",
     "import_upload",
+    "problems_export",
     "roster_export",
+    "roster_export_build",
+    "roster_export_mark_lost",
+    "roster_export_queue",
+    "roster_export_size",
+    "roster_export_write",
+    "roster_exports_purge",
 ]

@@ -16,11 +16,20 @@ Failure behaviour, stated plainly:
 - Progress: the dry run stores it after every chunk. A commit stores it through a second connection on
   PostgreSQL; on SQLite the import holds the single write lock, so the page shows "导入中" with the row count
   of the dry run and no percentage until the import has finished.
+
+Roster exports (issue 8 item 9) follow the same split, decided by size rather than refused: a roster of up
+to ``XUEJI_ROSTER_EXPORT_INLINE_ROWS`` students (default 20 000 — a school, a small county) is written in the
+request and downloaded at once; a larger one (a city) is written by :func:`build_roster` on the queue and
+fetched from its page when ready, by its requester only, within ``XUEJI_ROSTER_EXPORT_RETENTION_HOURS``. Both
+stream rows from a server-side cursor into openpyxl's write-only mode, so memory does not grow with the
+region. Beyond one Excel sheet (1 048 575 rows, or ``XUEJI_ROSTER_EXPORT_MAX_ROWS``) the export is refused
+with a message asking to narrow the range.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from uuid import UUID
 
 from django.conf import settings
@@ -33,7 +42,7 @@ from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError
 
 from . import queries, services
-from .models import ImportBatch
+from .models import ImportBatch, RosterExport
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +140,46 @@ def _run(phase: str, batch_id: str, user_id: int, attempt: int) -> str:
     return str(batch.status)
 
 
+# ------------------------------------------------------------------------------------------ roster exports
+def start_roster_export(
+    *, actor: Actor, spec: services.RosterSpec, target: Path
+) -> tuple[int, RosterExport | None]:
+    """Write the roster now into ``target`` — ``(rows, None)`` — or, above the inline size, queue it and
+    return ``(expected rows, export)``. Refusals (jurisdiction, columns, too large) are raised here."""
+    inline = services.roster_export_inline_rows()
+    size = services.roster_export_size(actor=actor, spec=spec, cap=inline)
+    if size <= inline:
+        return services.roster_export_write(actor=actor, spec=spec, target=target), None
+    limit = services.roster_export_max_rows()
+    size = services.roster_export_size(actor=actor, spec=spec, cap=limit)
+    if size > limit:
+        raise services.export_too_large(limit)
+    with transaction.atomic():
+        export = services.roster_export_queue(actor=actor, spec=spec, expected=size)
+        result = build_roster.enqueue(str(export.pk))
+        RosterExport.objects.filter(pk=export.pk).update(task_id=str(result.id))
+    return size, export
+
+
+@task()
+def build_roster(export_id: str) -> str:
+    """Queue task: write one queued roster export (a no-op when it already ran)."""
+    export = services.roster_export_build(export_id=UUID(export_id))
+    return "superseded" if export is None else str(export.status)
+
+
 # ------------------------------------------------------------------------------------------ schedule
 @task()
 def reap_stale() -> int:
     """Scheduled (every minute): mark batches whose process is gone FAILED and retryable, and their queue
-    tasks FAILED (:func:`services.import_batch_mark_lost`). Returns the number of batches marked."""
+    tasks FAILED (:func:`services.import_batch_mark_lost`); the same for roster exports. Returns the number
+    of batches and exports marked."""
     now = timezone.now()
     marked = 0
+    for export in queries.running_exports():
+        if queries.export_is_stale(export, now=now) and services.roster_export_mark_lost(export=export):
+            marked += 1
+            log.warning("roster export %s: process gone, marked failed", export.pk)
     for batch in queries.running_batches():
         if queries.batch_is_stale(batch, now=now) and services.import_batch_mark_lost(batch=batch):
             marked += 1
@@ -152,5 +194,7 @@ def reap_stale() -> int:
 
 @task()
 def purge_files() -> int:
-    """Scheduled (daily): delete files of imports never committed after XUEJI_IMPORT_FILE_RETENTION_DAYS."""
-    return services.import_files_purge(actor=None, now=timezone.now())
+    """Scheduled (daily): delete files of imports never committed after XUEJI_IMPORT_FILE_RETENTION_DAYS and
+    roster export files after XUEJI_ROSTER_EXPORT_RETENTION_HOURS."""
+    now = timezone.now()
+    return services.import_files_purge(actor=None, now=now) + services.roster_exports_purge(now=now)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from xueji.core.errors import ApplicationError
 from xueji.students.fields import ENROLLMENT_FIELDS, GUARDIAN_FIELDS, MAX_GUARDIANS, PERSON_FIELDS, FieldSpec
+from xueji.students.validation import AGE_CONFIRM_REASON, REASON_MAX
 
 GUARDIAN_PREFIX = "家庭成员"
 DATA_SHEET = "学生信息"
@@ -48,9 +49,25 @@ class Column:
         return self.spec.required
 
 
+#: Issue 8 item 4: the import's way to confirm an age outside the normal band for the grade (a file has no
+#: checkbox): a reason here IS the confirmation (:func:`xueji.students.validation.check_grade_age`). Optional.
+AGE_REASON_COLUMN = Column(
+    "年龄核实原因",
+    "enrollment",
+    FieldSpec(
+        AGE_CONFIRM_REASON,
+        "年龄核实原因",
+        "text",
+        max_length=REASON_MAX,
+        help="仅当学生年龄超出本省规则对该年级的正常范围时填写（如缓学、留级、跳级、插班）；填写即确认年龄与年级属实",
+    ),
+)
+
+
 def _columns() -> tuple[Column, ...]:
     cols = [Column(s.label, "person", s) for s in PERSON_FIELDS]
     cols += [Column(s.label, "enrollment", s) for s in ENROLLMENT_FIELDS]
+    cols.append(AGE_REASON_COLUMN)
     for block in range(MAX_GUARDIANS):
         cols += [
             Column(f"{GUARDIAN_PREFIX}{block + 1}{s.label}", "guardian", s, block) for s in GUARDIAN_FIELDS

@@ -14,6 +14,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from xueji.core.dates import DateTextInput
+
 from .extra_fields import CHOICE_TYPES, MAX_FIELDS, TEXT, TYPE_LABELS, DefinitionInvalid, FieldDef
 
 PREFIX = "rows"
@@ -201,7 +203,7 @@ class FilingForm(forms.Form):
     filed_on = forms.DateField(
         label=_("报部备案日期"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DateTextInput(),
         error_messages={"invalid": _("报部备案日期格式不正确（YYYY-MM-DD）")},
     )
     filing_reference = forms.CharField(
@@ -214,3 +216,93 @@ class FilingForm(forms.Form):
     def attach(self, fields: dict[str, str]) -> None:
         for name, message in fields.items():
             self.add_error(name if name in self.fields else None, message)
+
+
+class GradeAgeForm(forms.Form):
+    """A new filed version of the province's age rules (issue 8 item 4; 第11条): school entry age, the counting
+    day and, per stage, the normal and the allowed band in years from the expected age. The checks live in
+    :func:`xueji.policies.rules.validate_rules`; the form only assembles the rule and puts its errors
+    (``grade_age.primary.normal`` …) on the inputs."""
+
+    school_entry_age = forms.TypedChoiceField(
+        label=_("入学年龄（一年级）"),
+        choices=[(6, _("6 周岁")), (7, _("7 周岁（条件不具备的地区）"))],
+        coerce=int,
+    )
+    age_on = forms.CharField(
+        label=_("年龄计算日（MM-DD）"), max_length=5, help_text=_("如 08-31：当年 8 月 31 日的周岁")
+    )
+    effective_from = forms.DateField(
+        label=_("生效日期"),
+        widget=DateTextInput(),
+        error_messages={"invalid": _("生效日期格式不正确（YYYY-MM-DD）")},
+    )
+    filed_on = forms.DateField(
+        label=_("报部备案日期"),
+        widget=DateTextInput(),
+        error_messages={"invalid": _("报部备案日期格式不正确（YYYY-MM-DD）")},
+    )
+    filing_reference = forms.CharField(label=_("备案文号"), max_length=80)
+
+    STAGES = (("primary", _("小学")), ("junior", _("初中")), ("senior", _("普通高中")))
+    BAND_INPUTS = (("normal", 0), ("normal", 1), ("allowed", 0), ("allowed", 1))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        labels = {
+            ("normal", 0): _("正常下限"),
+            ("normal", 1): _("正常上限"),
+            ("allowed", 0): _("可确认下限"),
+            ("allowed", 1): _("可确认上限"),
+        }
+        for stage, stage_label in self.STAGES:
+            for band, end in self.BAND_INPUTS:
+                self.fields[self.band_input(stage, band, end)] = forms.IntegerField(
+                    label=f"{stage_label}{labels[(band, end)]}",
+                    widget=forms.NumberInput(attrs={"step": 1}),
+                )
+
+    @staticmethod
+    def band_input(stage: str, band: str, end: int) -> str:
+        return f"{stage}_{band}_{'low' if end == 0 else 'high'}"
+
+    @classmethod
+    def initial_from(cls, rules: Any) -> dict[str, Any]:
+        """Initial values from a resolved :class:`~xueji.policies.rules.GradeAgeRules` (the rule in force)."""
+        data: dict[str, Any] = {
+            "school_entry_age": rules.entry_age,
+            "age_on": f"{rules.age_on[0]:02d}-{rules.age_on[1]:02d}",
+        }
+        for stage, _label in cls.STAGES:
+            for band, end in cls.BAND_INPUTS:
+                data[cls.band_input(stage, band, end)] = rules.bands[stage][band][end]
+        return data
+
+    def stage_rows(self) -> list[tuple[Any, list[forms.BoundField]]]:
+        return [
+            (label, [self[self.band_input(stage, b, e)] for b, e in self.BAND_INPUTS])
+            for stage, label in self.STAGES
+        ]
+
+    def rules(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        grade_age: dict[str, Any] = {"age_on": data["age_on"].strip()}
+        for stage, _label in self.STAGES:
+            grade_age[stage] = {
+                band: [data[self.band_input(stage, band, 0)], data[self.band_input(stage, band, 1)]]
+                for band in ("normal", "allowed")
+            }
+        return {"school_entry_age": data["school_entry_age"], "grade_age": grade_age}
+
+    def attach(self, fields: dict[str, str]) -> None:
+        """Put a service error (``school_entry_age``, ``grade_age.junior.allowed``, ``filed_on`` …) on its input."""
+        for key, message in fields.items():
+            parts = key.split(".")
+            if key in self.fields:
+                self.add_error(key, message)
+            elif len(parts) == 3 and parts[0] == "grade_age":
+                self.add_error(self.band_input(parts[1], parts[2], 0), message)
+            elif key == "grade_age.age_on":
+                self.add_error("age_on", message)
+            else:
+                self.add_error(None, message)

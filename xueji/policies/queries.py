@@ -8,7 +8,9 @@ Field sets of other provinces are "not found", never "forbidden".
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 
 from django.db.models import QuerySet
@@ -21,7 +23,10 @@ from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
 
 from .extra_fields import FieldDef, load_definition, values_validator
-from .models import ExtraFieldSet
+from .models import ExtraFieldSet, ProvinceRuleSet
+from .rules import GradeAgeRules, RulesInvalid
+
+logger = logging.getLogger(__name__)
 
 Validator = Callable[[Mapping[str, Any]], tuple[dict[str, Any], dict[str, str]]]
 
@@ -114,3 +119,39 @@ def state_of(field_set: ExtraFieldSet) -> str:
     if field_set.is_active:
         return "active"
     return "filed" if field_set.filed_on is not None else "draft"
+
+
+def rule_set_in_force(province_code: str, on: date) -> ProvinceRuleSet | None:
+    """The province's rule set in force on ``on``: the newest filed version effective by then (第5条: the
+    province's 实施细则, filed with the ministry), or ``None`` — the national defaults apply. The one reading
+    of "which version binds", for the change workflow (:func:`xueji.changes.policy.policy_for`) and for
+    registration (:func:`grade_age_rules_for`)."""
+    return (
+        ProvinceRuleSet.objects.filter(
+            province_code=province_code, effective_from__lte=on, filed_on__isnull=False
+        )
+        .order_by("-effective_from", "-version")
+        .first()
+    )
+
+
+def grade_age_rules_for(province_code: str, on: date) -> GradeAgeRules:
+    """The age-for-grade rule binding a registration in ``province_code`` on ``on`` (issue 8 item 4; 第11条):
+    the national defaults overridden by the province's rule set in force. Pass it to
+    ``clean_registration(grade_age=…)`` — the form, the API and the import all do."""
+    rules = rule_set_in_force(province_code, on)
+    if rules is None:
+        return GradeAgeRules.from_rules(None)
+    try:
+        return GradeAgeRules.from_rules(rules.rules, version=f"{province_code}-v{rules.version}")
+    except RulesInvalid:
+        # Stored before rule sets were validated: registration must not stop — the national rule applies.
+        logger.exception("province %s rule set v%s: invalid grade_age rule", province_code, rules.version)
+        return GradeAgeRules.from_rules(None)
+
+
+def rule_sets_for(viewer: Actor, province_code: str) -> QuerySet[ProvinceRuleSet]:
+    """The rule set versions of one province the viewer may read, newest first (empty outside its reach)."""
+    if not can_view_province(viewer, province_code):
+        return ProvinceRuleSet.objects.none()
+    return ProvinceRuleSet.objects.filter(province_code=province_code).order_by("-version")

@@ -15,8 +15,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
+from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -26,15 +29,20 @@ from xueji.accounts.jurisdiction import NOT_FILED, data_grants, roles
 from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
+from xueji.core.bulk import insert_rows
 from xueji.core.errors import ApplicationError, Conflict, Forbidden, NotFound
+from xueji.core.ids import uuid7
 from xueji.regions.models import OrgUnit
 
 from .extra_fields import validate_definition
-from .models import ExtraFieldSet
+from .models import ExtraFieldSet, ProvinceRuleSet, RuleConfirmation
 from .queries import can_view_province, definable_provinces
+from .rules import GRADE_AGE, RulesInvalid, validate_rules
 
 SUBJECT = "extra_field_set"
+RULE_SET_SUBJECT = "province_rule_set"
 MAX_REFERENCE = 60
+MAX_RULE_REFERENCE = 80
 
 NOT_PROVINCE_REGISTRAR = "not_province_registrar"
 
@@ -237,3 +245,129 @@ def extra_fields_activate(*, actor: Actor, field_set: ExtraFieldSet) -> ExtraFie
             after={"action": "activated", "active_version": current.version},
         )
     return current
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """One confirmed exception to a soft rule, as registration hands it over (see :class:`RuleConfirmation`)."""
+
+    person_id: UUID
+    enrollment_id: UUID
+    province_code: str
+    scope_path: str
+    rule: str
+    rule_version: str
+    detail: str
+    reason: str
+
+
+def rule_confirmations_add(*, actor: Actor | None, items: Sequence[Confirmation], now: datetime) -> None:
+    """Keep the registrar's confirmations and their reasons (issue 8 item 4; 第9条, 第11条), set-based, in the
+    caller's transaction (``register_students``: the registration and its confirmations are written together
+    or not at all). The registration's own audit event names the confirmed rules; the reasons stay here."""
+    if not items:
+        return
+    rows = [
+        {
+            "id": uuid7(),
+            "rule": item.rule,
+            "rule_version": item.rule_version[:40],
+            "person_id": item.person_id,
+            "enrollment_id": item.enrollment_id,
+            "province_code": item.province_code,
+            "scope_path": item.scope_path,
+            "detail": item.detail[:200],
+            "reason": item.reason[:200],
+            "confirmed_by_id": getattr(actor, "pk", None),
+            "confirmed_at": now,
+        }
+        for item in items
+    ]
+    with transaction.atomic():
+        insert_rows(RuleConfirmation, rows, list(rows[0]))
+
+
+def grade_age_file(
+    *,
+    actor: Actor,
+    province_code: str,
+    rules: dict[str, Any],
+    effective_from: date | None,
+    filed_on: date | None,
+    filing_reference: str,
+) -> ProvinceRuleSet:
+    """A new version of the province's rule set with its registration age rules (``school_entry_age``,
+    ``grade_age``; issue 8 item 4, 第11条), filed with the ministry, binding from ``effective_from``.
+
+    第5条: the province department makes its 实施细则 and files them; only its filed ``dept_registrar`` may
+    (:func:`_province_authority`: NotFound outside the actor's jurisdiction, Forbidden otherwise). The new
+    version copies every other key of the newest version (approval chains, windows …) so that it replaces the
+    age rules only; versions are never edited (``policy_for`` reads the newest filed one in force). Raises
+    ``invalid_rules`` with a Chinese message per key, ``invalid_filing`` for the dates and the reference, or
+    ``version_conflict``. One ``RULES_FILED`` audit event (the keys and the bands, no personal data).
+    """
+    reference = (filing_reference or "").strip()
+    with transaction.atomic():
+        unit = _province_authority(actor, province_code)
+        own = {k: rules[k] for k in ("school_entry_age", GRADE_AGE) if k in rules}
+        try:
+            validate_rules(own)
+        except RulesInvalid as exc:
+            raise ApplicationError(
+                "invalid_rules", "规则有误：" + "；".join(exc.fields.values()), exc.fields
+            ) from exc
+        errors: dict[str, str] = {}
+        if not isinstance(filed_on, date):
+            errors["filed_on"] = "报部备案日期为必填项"
+        elif filed_on > timezone.localdate():
+            errors["filed_on"] = "报部备案日期不能晚于今天"
+        if not isinstance(effective_from, date):
+            errors["effective_from"] = "生效日期为必填项"
+        elif isinstance(filed_on, date) and effective_from < filed_on:
+            errors["effective_from"] = "生效日期不能早于报部备案日期"
+        if not reference:
+            errors["filing_reference"] = "备案文号为必填项"
+        elif len(reference) > MAX_RULE_REFERENCE:
+            errors["filing_reference"] = f"备案文号不能超过 {MAX_RULE_REFERENCE} 个字符"
+        if errors:
+            raise ApplicationError("invalid_filing", "备案信息有误：" + "；".join(errors.values()), errors)
+        assert isinstance(effective_from, date) and isinstance(filed_on, date)  # checked above
+        latest = (
+            ProvinceRuleSet.objects.select_for_update()
+            .filter(province_code=province_code)
+            .order_by("-version")
+            .first()
+        )
+        base = dict(latest.rules) if latest is not None else {}
+        base.pop("school_entry_age", None)
+        base.pop(GRADE_AGE, None)
+        try:
+            with transaction.atomic():
+                rule_set = ProvinceRuleSet.objects.create(
+                    province_code=province_code,
+                    version=(latest.version if latest else 0) + 1,
+                    effective_from=effective_from,
+                    rules={**base, **own},
+                    filed_on=filed_on,
+                    filing_reference=reference,
+                    created_by=actor,
+                )
+        except IntegrityError as exc:
+            raise Conflict("version_conflict", "另一位管理员同时备案了新版本，请刷新后重试") from exc
+        record(
+            event_type=EventType.RULES_FILED,
+            actor=actor,
+            subject_type=RULE_SET_SUBJECT,
+            subject_id=rule_set.pk,
+            org_unit_id=unit.pk,
+            province_code=province_code,
+            summary=f"{unit.name}学籍规则第 {rule_set.version} 版报部备案（{reference}），"
+            f"{effective_from:%Y-%m-%d} 起生效：入学年龄与年级",
+            after={
+                "version": rule_set.version,
+                "keys": sorted(own),
+                "filed_on": filed_on.isoformat(),
+                "filing_reference": reference,
+            },
+        )
+    return rule_set

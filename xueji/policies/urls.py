@@ -1,4 +1,4 @@
-"""Pages for province-defined non-basic fields (第3条), mounted at /policies/."""
+"""Pages for province-defined non-basic fields (第3条) and the registration age rules (第11条), at /policies/."""
 
 from django.urls import path
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("<int:pk>/edit/", views.field_set_edit, name="edit"),
     path("<int:pk>/file/", views.field_set_file, name="file"),
     path("<int:pk>/activate/", views.field_set_activate, name="activate"),
+    path("grade-age/", views.grade_age, name="grade_age"),
 ]

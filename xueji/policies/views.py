@@ -13,6 +13,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -23,18 +25,27 @@ from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 
 from .extra_fields import MAX_FIELDS, TYPE_LABELS, DefinitionInvalid
-from .forms import PREFIX, FieldSetEditor, FilingForm, new_row
+from .forms import PREFIX, FieldSetEditor, FilingForm, GradeAgeForm, new_row
 from .models import ExtraFieldSet
 from .queries import (
     definable_provinces,
     field_defs,
     field_set_get,
     field_sets_for,
+    grade_age_rules_for,
+    rule_sets_for,
     sees_all_provinces,
     state_of,
     viewer_provinces,
 )
-from .services import extra_fields_activate, extra_fields_define, extra_fields_file, extra_fields_revise
+from .rules import STAGE_LABELS, GradeAgeRules
+from .services import (
+    extra_fields_activate,
+    extra_fields_define,
+    extra_fields_file,
+    extra_fields_revise,
+    grade_age_file,
+)
 
 STATE_BADGES = {
     "active": ("ok", "生效中"),
@@ -329,3 +340,98 @@ def field_set_activate(request: HttpRequest, pk: int) -> HttpResponse:
         request, _("第 %(v)s 版已生效，本省学生的非基础学籍信息按此版本校验。") % {"v": activated.version}
     )
     return redirect("policies:detail", pk=activated.pk)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Registration age rules (issue 8 item 4; 第11条): the rule in force, its versions, a new filed version
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _grade_rows(rules: GradeAgeRules) -> list[dict[str, Any]]:
+    """One row per grade: the expected age and the normal / allowed ages on the counting day."""
+    rows = []
+    for grade in range(1, 13):
+        # 1–12 numbering (一年级 … 高三); schools' grade names sit on this app's floor, not below it.
+        stage = "primary" if grade <= 6 else "junior" if grade <= 9 else "senior"
+        expected = rules.expected_age(grade)
+        bands = rules.bands[stage]
+        rows.append(
+            {
+                "grade": grade,
+                "stage": STAGE_LABELS[stage],
+                "expected": expected,
+                "normal": (expected + bands["normal"][0], expected + bands["normal"][1]),
+                "allowed": (expected + bands["allowed"][0], expected + bands["allowed"][1]),
+            }
+        )
+    return rows
+
+
+def _render_grade_age(
+    request: HttpRequest, user: Actor, province: Any, form: GradeAgeForm | None, status: int = 200
+) -> HttpResponse:
+    today = timezone.localdate()
+    rules = grade_age_rules_for(province.province_code, today)
+    can_file = province.province_code in {u.province_code for u in definable_provinces(user)}
+    if can_file and form is None:
+        form = GradeAgeForm(initial=GradeAgeForm.initial_from(rules))
+    return render(
+        request,
+        "policies/grade_age.html",
+        {
+            "province": province,
+            "provinces": viewer_provinces(user),
+            "rules": rules,
+            "rows": _grade_rows(rules),
+            "versions": rule_sets_for(user, province.province_code),
+            "form": form if can_file else None,
+        },
+        status=status,
+    )
+
+
+def _province_for(user: Actor, code: str) -> Any:
+    provinces = viewer_provinces(user)
+    if not provinces:
+        raise Http404
+    chosen = next((p for p in provinces if p.province_code == code), None) if code else provinces[0]
+    if chosen is None:
+        raise Http404  # another province: not found, never forbidden
+    return chosen
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def grade_age(request: HttpRequest) -> HttpResponse:
+    """学籍年龄规则: the age-for-grade rule in force in a province (national defaults or its filed version),
+    the versions, and — for the province's filed registrar — a new version with its ministry filing."""
+    user = actor_of(request)
+    _require_reader(user)
+    province = _province_for(user, request.GET.get("province", "") or request.POST.get("province", ""))
+    if request.method == "GET":
+        return _render_grade_age(request, user, province, None)
+    form = GradeAgeForm(request.POST)
+    if not form.is_valid():
+        return _render_grade_age(request, user, province, form, status=400)
+    try:
+        rule_set = grade_age_file(
+            actor=user,
+            province_code=province.province_code,
+            rules=form.rules(),
+            effective_from=form.cleaned_data["effective_from"],
+            filed_on=form.cleaned_data["filed_on"],
+            filing_reference=form.cleaned_data["filing_reference"],
+        )
+    except (NotFound, Forbidden) as exc:
+        _refuse(exc)
+    except ApplicationError as exc:
+        if exc.code == NOT_FILED.code:
+            _refuse(exc)
+        form.attach(exc.fields or {"": exc.message})
+        return _render_grade_age(request, user, province, form, status=exc.status)
+    messages.success(
+        request,
+        _("学籍规则第 %(v)s 版已备案，%(day)s 起注册时按新的年龄规则校验。")
+        % {"v": rule_set.version, "day": f"{rule_set.effective_from:%Y-%m-%d}"},
+    )
+    return redirect(f"{reverse('policies:grade_age')}?province={province.province_code}")

@@ -15,12 +15,16 @@ Two different questions, two different lists:
   a county abolished since then (e.g. 110103 崇文区, merged into 东城区 in 2010) stays valid in that
   person's number. ``is_known_address_code`` therefore accepts current ∪ historical codes, plus the fixed
   codes of 港澳台居民居住证 (810000 香港, 820000 澳门, 830000 台湾).
+* **A code abolished before a person was born cannot be in that person's number** (``abolished_codes.csv``,
+  GB/T 2260 change history with years): an address code is assigned at or after birth, and never after the
+  code was abolished. ``abolished_before`` answers that for the codes whose abolition year is known.
 """
 
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 
@@ -28,6 +32,8 @@ __all__ = [
     "LEVELS",
     "PERMIT_ADDRESS_CODES",
     "Division",
+    "abolished_before",
+    "abolished_in",
     "all_divisions",
     "children",
     "full_name",
@@ -40,6 +46,11 @@ __all__ = [
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DIVISIONS_CSV = DATA_DIR / "divisions.csv"
 HISTORICAL_TXT = DATA_DIR / "historical_codes.txt"
+ABOLISHED_CSV = DATA_DIR / "abolished_codes.csv"
+#: Years after a code's last year during which a number may still carry it. The source dates changes by year
+#: only (崇文区 "-2010": merged in July 2010), and household registration offices do not switch codes on the
+#: day of a change; so only a birth at least this many years after the last year is certainly impossible.
+ABOLITION_GRACE_YEARS = 1
 
 LEVELS = ("province", "city", "county")
 # Fixed address codes of 港澳台居民居住证 (GB 11643 structure); 830000 is not a GB/T 2260 county code.
@@ -91,6 +102,27 @@ def _tree() -> _Tree:
 def _historical_codes() -> frozenset[str]:
     text = HISTORICAL_TXT.read_text(encoding="utf-8")
     return frozenset(line.strip() for line in text.splitlines() if line.strip())
+
+
+@cache
+def _abolished() -> dict[str, int]:
+    with ABOLISHED_CSV.open(encoding="utf-8", newline="") as fh:
+        return {row["code"]: int(row["last_year"]) for row in csv.DictReader(fh)}
+
+
+def abolished_in(code: str) -> int | None:
+    """The last year in which the abolished code ``code`` was valid, or None (current, or no known date)."""
+    return _abolished().get(code)
+
+
+def abolished_before(code: str, born: date) -> int | None:
+    """The code's last year if it was abolished before ``born`` (so no number of a person born then can carry
+    it), else None. Dated by year only: a birth in the year of the change or the next
+    (:data:`ABOLITION_GRACE_YEARS`) is not refused. Codes without a known abolition year give None."""
+    last = _abolished().get(code)
+    if last is None or born.year <= last + ABOLITION_GRACE_YEARS:
+        return None
+    return last
 
 
 def get_division(code: str) -> Division | None:

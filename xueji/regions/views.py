@@ -1,7 +1,11 @@
-"""The org tree (第5条 五级管理): the viewer's roots, expanded lazily with htmx."""
+"""The org tree (第5条 五级管理): the viewer's roots, expanded lazily with htmx; and the region-code type-ahead
+of the forms (GB/T 2260 codes of the whole country)."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from functools import cache
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -11,6 +15,7 @@ from django.shortcuts import render
 from xueji.accounts.auth import actor_of
 from xueji.accounts.types import Actor
 from xueji.core.web import ui_errors
+from xueji.regions import divisions
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
 from xueji.regions.queries import org_children, org_get, org_roots
@@ -81,3 +86,58 @@ def detail(request: HttpRequest, org_id: int) -> HttpResponse:
         "regions/detail.html",
         {"unit": unit, "ancestors": ancestors, "nodes": nodes, "school": school},
     )
+
+
+# --------------------------------------------------------------------------------------------------------
+# Region codes suggested as one types (issue 8 item 11)
+# --------------------------------------------------------------------------------------------------------
+
+#: Suggestions shown at most (a datalist longer than a screen helps nobody; typing more narrows it).
+SUGGEST_LIMIT = 20
+
+
+@cache
+def _division_names() -> tuple[tuple[str, str, str], ...]:
+    """(code, name, full name) of every current division, by code — built once per process."""
+    return tuple((d.code, d.name, divisions.full_name(d.code)) for d in divisions.all_divisions())
+
+
+def region_suggestions(text: str, limit: int = SUGGEST_LIMIT) -> list[tuple[str, str]]:
+    """Current GB/T 2260 divisions of the whole country (not only the user's province) for what was typed:
+    digits are a code prefix (4401 → 广州市 and its districts); anything else a name — the division's own name
+    first (exactly, then beginning with it, then containing it), then its full name ("广州 海珠": every part).
+    Returns (code, full name) pairs, at most ``limit``. Historical codes (valid only in old ID numbers) are
+    never suggested: forms take current divisions."""
+    query = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text or "")).strip()
+    if not query:
+        return []
+    names = _division_names()
+    if query.replace(" ", "").isdigit():
+        prefix = query.replace(" ", "")
+        return [(code, full) for code, _name, full in names if code.startswith(prefix)][:limit]
+    parts = query.split(" ")
+    ranked: list[tuple[int, str, str]] = []
+    for code, name, full in names:
+        if name == query:
+            rank = 0
+        elif name.startswith(query):
+            rank = 1
+        elif query in name:
+            rank = 2
+        elif all(part in full for part in parts):
+            rank = 3
+        else:
+            continue
+        ranked.append((rank, code, full))
+    ranked.sort()
+    return [(code, full) for _rank, code, full in ranked[:limit]]
+
+
+@login_required
+def region_suggest(request: HttpRequest) -> HttpResponse:
+    """The ``<option>``s of a region code box's datalist (htmx ``hx-get`` from the box: the typed text comes as
+    ``q``, or under the box's own name). Public reference data: any signed-in user; nothing is recorded."""
+    text = request.GET.get("q")
+    if text is None:
+        text = next((str(v) for v in request.GET.dict().values()), "")
+    return render(request, "regions/_suggestions.html", {"options": region_suggestions(text[:40])})

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class SchoolType(models.TextChoices):
@@ -28,7 +29,8 @@ class SchoolState(models.TextChoices):
 
     ACTIVE = "active", _("正常")
     MERGED = "merged", _("已合并")
-    CLOSED = "closed", _("已撤销")
+    # "已撤销" also names a withdrawn change request; a closed school reads differently in English.
+    CLOSED = "closed", pgettext_lazy("school state", "已撤销")
 
 
 class Listing(models.TextChoices):

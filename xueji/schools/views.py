@@ -23,24 +23,10 @@ from xueji.regions.services import department_for
 
 from .enums import Listing, SchoolState, SchoolType, Stage
 from .forms import SchoolForm
+from .grades import grade_label
 from .models import School
 from .queries import class_counts, school_get, school_list, with_active_counts
 from .services import school_create
-
-GRADE_LABELS = {
-    1: "一年级",
-    2: "二年级",
-    3: "三年级",
-    4: "四年级",
-    5: "五年级",
-    6: "六年级",
-    7: "初一（七年级）",
-    8: "初二（八年级）",
-    9: "初三（九年级）",
-    10: "高一",
-    11: "高二",
-    12: "高三",
-}
 
 
 def creator_units(user: Actor) -> list[OrgUnit]:
@@ -94,7 +80,7 @@ def grade_class_counts(viewer: Actor, school: School) -> list[dict[str, Any]]:
     return [
         {
             "grade": g,
-            "label": GRADE_LABELS.get(g, str(g)),
+            "label": grade_label(g),
             "classes": classes,
             "total": sum(n for _c, n in classes),
         }

@@ -37,7 +37,7 @@ from xueji.core.errors import ApplicationError, FieldError
 from xueji.core.masking import mask_phone
 from xueji.core.pagination import capped_page_of, capped_total, page_of
 from xueji.core.ratelimit import ratelimit_hit
-from xueji.policies.queries import extra_validator_for
+from xueji.policies.queries import extra_validator_for, grade_age_rules_for
 from xueji.regions.models import OrgUnit
 from xueji.schools.queries import school_get
 
@@ -98,7 +98,7 @@ WRITE_ERRORS: dict[int, Any] = {400: ErrorOut, **READ_ERRORS}
 
 # Access events (查看/显示完整信息) are the audit administrator's business (/api/v1/audit/events); a record's
 # history shows what happened to the record.
-ACCESS_EVENTS = (EventType.STUDENT_VIEWED, EventType.STUDENT_REVEALED)
+ACCESS_EVENTS = (EventType.STUDENT_VIEWED, EventType.STUDENT_REVEALED, EventType.DOCUMENT_PRINTED)
 _PERSON_PLAIN = tuple(s.key for s in PERSON_FIELDS if s.key not in {"id_number", "phone"})
 
 
@@ -278,12 +278,13 @@ def register_student(request: HttpRequest, payload: StudentRegisterIn) -> Any:
     version, validator = extra_validator_for(school.province_code)
     registration = clean_registration(
         payload.person.model_dump(),
-        payload.enrollment.model_dump(),
+        payload.raw_enrollment(),
         [g.model_dump() for g in payload.guardians],
         school_stages=list(school.stages),
         today=timezone.localdate(),
         extra_validator=validator,
         raw_extra=payload.extra,
+        grade_age=grade_age_rules_for(school.province_code, timezone.localdate()),
     )
     [done] = register_students(
         actor=viewer,

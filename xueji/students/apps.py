@@ -15,3 +15,9 @@ class StudentsConfig(AppConfig):
         take their key or header (policies stands below students and learns them here)."""
         specs = (*PERSON_FIELDS, *ENROLLMENT_FIELDS)
         reserve_basic_fields(keys=[s.key for s in specs], labels=[s.label for s in specs])
+        # The audit pages name a student by masked name and 学籍号, to those who may see the student.
+        from xueji.audit.queries import register_subject_labeller  # noqa: PLC0415 - apps.ready: loads audit models
+
+        from .queries import student_labels  # noqa: PLC0415 - apps.ready: queries load the models
+
+        register_subject_labeller("student", student_labels)

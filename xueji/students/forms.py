@@ -9,33 +9,27 @@ checks an import row or an API call.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
+
+from xueji.core.dates import DateTextInput, MonthTextInput
+from xueji.schools.grades import GRADE_LABELS  # the one table of grade names (re-exported for the forms)
 
 from .enums import OverseasChineseStatus, Stage, grade_range
 from .fields import ENROLLMENT_FIELDS, GUARDIAN_FIELDS, MAX_GUARDIANS, PERSON_FIELDS, FieldSpec
 from .models import ArchiveDocument, ProblemRecord
+from .validation import AGE_CONFIRM_REASON, AGE_CONFIRMED, REASON_MAX
 
 YES_NO = [("", _("请选择")), ("1", _("是")), ("0", _("否"))]
-GRADE_LABELS = {
-    1: _("一年级"),
-    2: _("二年级"),
-    3: _("三年级"),
-    4: _("四年级"),
-    5: _("五年级"),
-    6: _("六年级"),
-    7: _("初一（七年级）"),
-    8: _("初二（八年级）"),
-    9: _("初三（九年级）"),
-    10: _("高一"),
-    11: _("高二"),
-    12: _("高三"),
-}
 
 # Layout of the registration form (national sheet order, grouped for a phone screen).
 BASIC_KEYS = (
@@ -85,6 +79,34 @@ REGISTRATION_INITIAL = {
 }
 
 
+class RegionCodeInput(forms.TextInput):
+    """A region code box (出生地, 户口所在地): a type-ahead over every current GB/T 2260 division of the country, by
+    code prefix or by name (issue 8 item 11). As one types, htmx asks ``regions:suggest`` and fills the box's
+    own ``<datalist>`` — rendered with it, so any page (registration, the record's family form) gets it."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        base = {"maxlength": 20, "autocomplete": "off", "placeholder": "440105"}  # a place name may be typed
+        super().__init__(attrs={**base, **(attrs or {})})
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        attrs = dict(attrs or {})
+        list_id = re.sub(r"[^A-Za-z0-9_-]", "-", str(attrs.get("id") or f"id_{name}")) + "-regions"
+        attrs.update(
+            {
+                "list": list_id,
+                "hx-get": reverse("regions:suggest"),
+                "hx-trigger": "input changed delay:250ms",
+                "hx-target": f"#{list_id}",
+                "hx-swap": "innerHTML",
+                "hx-sync": "this:replace",
+            }
+        )
+        box = super().render(name, value, attrs, renderer)
+        return box + format_html('<datalist id="{}"></datalist>', list_id)  # both parts escaped: safe
+
+
 def _widget(spec: FieldSpec, stages: Iterable[str] = ()) -> forms.Widget:
     attrs: dict[str, Any] = {}
     if spec.required:
@@ -99,21 +121,13 @@ def _widget(spec: FieldSpec, stages: Iterable[str] = ()) -> forms.Widget:
         return forms.Select(
             attrs=attrs, choices=[("", _("请选择")), *[(str(g), GRADE_LABELS[g]) for g in grades]]
         )
-    if spec.kind == "date":
-        return forms.DateInput(attrs={**attrs, "type": "date"})
-    if spec.kind == "ym":
-        return forms.TextInput(attrs={**attrs, "type": "month", "placeholder": "YYYY-MM"})
+    if spec.kind == "date":  # YYYY-MM-DD whatever the browser's locale (issue 8 item 12)
+        return DateTextInput(attrs)
+    if spec.kind == "ym":  # not the browser's month control: older browsers lack it
+        return MonthTextInput(attrs)
     if spec.kind == "region":
-        return forms.TextInput(
-            attrs={
-                **attrs,
-                "inputmode": "numeric",
-                "maxlength": 6,
-                "list": "regions",
-                "autocomplete": "off",
-                "placeholder": "440105",
-            }
-        )
+        # Any current GB/T 2260 code, by code prefix or name, suggested as one types (regions:suggest).
+        return RegionCodeInput(attrs)
     if spec.kind == "phone":
         return forms.TextInput(attrs={**attrs, "type": "tel", "autocomplete": "off"})
     if spec.kind == "postal":
@@ -219,6 +233,26 @@ class RegistrationForm(SpecForm):
         self.extra_specs = list(extra_specs)
         for item in self.extra_specs:
             self.fields[f"extra.{item['key']}"] = extra_field(item)
+        # Issue 8 item 4: shown with the warning that the age does not fit the grade (see asks_age_confirmation).
+        self.fields[AGE_CONFIRMED] = forms.BooleanField(label=_("年龄与年级属实，确认注册"), required=False)
+        self.fields[AGE_CONFIRM_REASON] = forms.CharField(
+            label=_("原因"),
+            required=False,  # the length is checked with the rule (validation.check_grade_age)
+            help_text=_("如缓学、留级、跳级、插班；原因随学籍保存，审计日志只记录“已确认”"),
+            widget=forms.TextInput(attrs={"maxlength": REASON_MAX}),
+        )
+
+    @property
+    def asks_age_confirmation(self) -> bool:
+        """Show the age confirmation: the validation asked for it, or the registrar already ticked it."""
+        return bool(
+            self.is_bound
+            and (
+                self.errors.get(AGE_CONFIRMED)
+                or self.errors.get(AGE_CONFIRM_REASON)
+                or self._raw(AGE_CONFIRMED)
+            )
+        )
 
     # -- input, in the shapes clean_registration takes --------------------------------------------------
     def _raw(self, name: str) -> str:
@@ -228,7 +262,8 @@ class RegistrationForm(SpecForm):
         return {s.key: self._raw(s.key) for s in PERSON_FIELDS}
 
     def raw_enrollment(self) -> dict[str, str]:
-        return {s.key: self._raw(s.key) for s in ENROLLMENT_FIELDS}
+        confirmation = {key: self._raw(key) for key in (AGE_CONFIRMED, AGE_CONFIRM_REASON)}
+        return {**{s.key: self._raw(s.key) for s in ENROLLMENT_FIELDS}, **confirmation}
 
     def raw_guardians(self) -> list[dict[str, str]]:
         return [
@@ -311,7 +346,7 @@ def extra_field(item: Mapping[str, Any]) -> forms.Field:
     elif kind == "boolean":
         widget = forms.Select(attrs=attrs, choices=YES_NO)
     elif kind == "date":
-        widget = forms.DateInput(attrs={**attrs, "type": "date"})
+        widget = DateTextInput(attrs)
     elif kind in {"integer", "decimal"}:
         widget = forms.TextInput(attrs={**attrs, "inputmode": "decimal" if kind == "decimal" else "numeric"})
     else:

@@ -16,6 +16,7 @@ Every failure raises :class:`xueji.core.errors.FieldError` on field ``id_number`
 ``id_checksum``             check character wrong (GB 11643 MOD 11-2, HKID)
 ``id_birth_date``           encoded birth date not a real date, in the future, or before 1900
 ``id_region_unknown``       encoded address/province code unknown
+``id_region_abolished``     the address code was abolished before the encoded birth date (GB/T 2260 history)
 ``id_type_mismatch``        the number belongs to another document type (message names it)
 ``id_not_allowed_for_type`` a number was given for type Z (其他), which is registered without one
 ``id_birth_mismatch``       the number's birth date differs from the record's 出生日期 (field birth_date)
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from xueji.core.errors import FieldError
+from xueji.regions import divisions
 from xueji.students.enums import Gender, IdDocumentType
 
 __all__ = [
@@ -46,6 +48,8 @@ __all__ = [
 ]
 
 KnownRegion = Callable[[str], bool]
+#: ``(address code, birth date) -> last year of the code`` when it was abolished before that birth, else None.
+RegionAbolished = Callable[[str, date], int | None]
 
 MIN_BIRTH_DATE = date(1900, 1, 1)
 
@@ -188,11 +192,20 @@ def check_gb11643(
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _validate_resident_id(number: str, *, today: date, known_region: KnownRegion | None) -> ParsedIdentity:
+def _validate_resident_id(
+    number: str,
+    *,
+    today: date,
+    known_region: KnownRegion | None,
+    region_abolished: RegionAbolished | None = None,
+) -> ParsedIdentity:
     """Type 1 居民身份证 (GB 11643-1999).
 
     《中小学生学籍管理办法》 第6条 (register from a valid identity document) and 第9条 (the number must agree
-    with 出生日期/性别). 18 characters, real birth date, MOD 11-2 check, known (incl. abolished) address code.
+    with 出生日期/性别; 学校不得使用虚假信息). 18 characters, real birth date, MOD 11-2 check, known (incl.
+    abolished) address code — but not one abolished before the birth date it encodes (issue 8 item 5): an
+    address code is assigned at or after birth, never after the code was abolished (e.g. 110103 崇文区,
+    merged into 东城区 in 2010, in the number of a child born in 2014).
     """
     if len(number) == 15 and number.isascii() and number.isdigit():
         raise FieldError(
@@ -220,6 +233,14 @@ def _validate_resident_id(number: str, *, today: date, known_region: KnownRegion
             "id_number",
             "id_region_unknown",
             f"身份证件号前6位地址码 {region} 不是有效的行政区划代码",
+        )
+    last_year = region_abolished(region, born) if region_abolished is not None else None
+    if last_year is not None:
+        raise FieldError(
+            "id_number",
+            "id_region_abolished",
+            f"身份证件号前6位地址码 {region} 已于 {last_year} 年撤销，早于号码中的出生日期 {born:%Y-%m-%d}，"
+            "不可能是有效的身份证号码：请对照户口簿核对号码（第九条）",
         )
     return ParsedIdentity(IdDocumentType.RESIDENT_ID.value, number, born, gender, region)
 
@@ -403,6 +424,7 @@ def validate_identity(
     *,
     today: date | None = None,
     known_region: KnownRegion | None = None,
+    region_abolished: RegionAbolished | None = divisions.abolished_before,
 ) -> ParsedIdentity:
     """Validate an identity document (type + number) and return what the number encodes.
 
@@ -413,6 +435,9 @@ def validate_identity(
 
     ``known_region(code) -> bool`` decides whether a 6-digit address code exists (historical codes
     included); ``None`` skips that check (the province prefix is still checked structurally).
+    ``region_abolished(code, born)`` refuses a 居民身份证 whose address code was abolished before the birth
+    date it encodes (default: the GB/T 2260 history in :func:`xueji.regions.divisions.abolished_before`;
+    ``None`` skips it).
     ``today`` bounds the birth date (defaults to ``date.today()``; pass the local date in services).
     """
     doc_type = normalise_number(doc_type)
@@ -436,7 +461,9 @@ def validate_identity(
         raise FieldError("id_number", "id_required", "请填写身份证件号")
 
     if doc_type == IdDocumentType.RESIDENT_ID:
-        return _validate_resident_id(num, today=today_, known_region=known_region)
+        return _validate_resident_id(
+            num, today=today_, known_region=known_region, region_abolished=region_abolished
+        )
     if doc_type == IdDocumentType.HK_MACAU_TAIWAN_RESIDENCE_PERMIT:
         return _validate_residence_permit(num, today=today_)
     if doc_type == IdDocumentType.FOREIGN_PERMANENT_RESIDENT:

@@ -4,6 +4,8 @@ family members, the electronic archive (第6条) and problem records (第9条)."
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 import uuid
 from typing import Any
 
@@ -16,12 +18,13 @@ from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import data_grants, in_scope, require_registrar_for_school
 from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
-from xueji.audit.services import record
+from xueji.audit.services import record, record_many
 from xueji.core.errors import ApplicationError, FieldError, Forbidden, NotFound
+from xueji.policies.queries import extra_validator_for
 
 from .fields import GUARDIAN_FIELDS, PERSON_FIELDS
 from .models import ArchiveDocument, Enrollment, FrozenPerson, Guardian, Person, ProblemRecord
-from .validation import clean_fields
+from .validation import FOREIGN_DOCUMENT_TYPES, clean_fields
 
 # 第13条 / issue #3: these change only through the key-data change flow with evidence and approval.
 KEY_FIELDS = frozenset({"name", "id_type", "id_number", "gender", "birth_date"})
@@ -35,6 +38,11 @@ def _audit_subject(enrollment: Enrollment) -> dict[str, Any]:
         "org_unit_id": enrollment.school_id,
         "province_code": enrollment.province_code,
     }
+
+
+def _foreign(enrollment: Enrollment) -> bool:
+    """The student holds a foreign identity document (their and their family's names may be Latin)."""
+    return enrollment.person.id_type in FOREIGN_DOCUMENT_TYPES
 
 
 def _require_active(enrollment: Enrollment) -> None:
@@ -123,8 +131,11 @@ def _is_uuid(value: Any) -> bool:
 
 
 @transaction.atomic
-def student_update(*, actor: Actor, enrollment: Enrollment, changes: dict[str, Any]) -> Person:
-    """Edit ordinary basic fields (第7条: the school keeps the record current).
+def student_update(
+    *, actor: Actor, enrollment: Enrollment, changes: dict[str, Any], extra: dict[str, Any] | None = None
+) -> Person:
+    """Edit ordinary basic fields and, with ``extra``, the province's non-basic fields (第3条; validated against
+    the province's active field set) — 第7条: the school keeps the record current.
 
     Key fields (姓名, 证件, 性别, 出生日期) are refused here: they change only through the key-data change flow
     (第13条). The audit event names the changed fields with masked values; the before/after values go to the
@@ -146,15 +157,37 @@ def student_update(*, actor: Actor, enrollment: Enrollment, changes: dict[str, A
             "unknown_fields", "包含无法修改的字段", dict.fromkeys(sorted(unknown), "未知字段")
         )
     errors: dict[str, str] = {}
-    clean = clean_fields(specs, changes, errors)
+    # A foreign student's names may be Latin (issue 8 item 3): their document type is not part of this edit.
+    clean = clean_fields(specs, changes, errors, latin_names=_foreign(enrollment) or None)
+    new_extra: dict[str, Any] | None = None
+    if extra is not None:
+        _version, validator = extra_validator_for(enrollment.province_code)
+        new_extra, extra_errors = validator(extra)
+        errors.update({f"extra.{k}": v for k, v in extra_errors.items()})
     if errors:
         raise ApplicationError("invalid_input", next(iter(errors.values())), errors)
     person = Person.objects.select_for_update().get(pk=enrollment.person_id)
+    # Only what changes is written and kept in the history: saving an unchanged form records nothing.
+    clean = {k: v for k, v in clean.items() if getattr(person, k) != v}
     before = {k: _jsonable(getattr(person, k)) for k in clean}
+    after = {k: _jsonable(v) for k, v in clean.items()}
+    fields = list(clean)
+    if new_extra is not None:
+        old_extra = dict(person.extra or {})
+        merged = {**old_extra, **new_extra}
+        for key in set(extra or {}) - set(new_extra):  # a field left blank is removed
+            merged.pop(key, None)
+        for key in sorted(set(old_extra) | set(merged)):
+            if old_extra.get(key) != merged.get(key):
+                before[f"extra.{key}"], after[f"extra.{key}"] = old_extra.get(key), merged.get(key)
+        if merged != old_extra:
+            person.extra = merged
+            fields.append("extra")
+    if not fields:
+        return person
     for k, v in clean.items():
         setattr(person, k, v)
-    person.save(update_fields=[*clean.keys(), "updated_at"])
-    after = {k: _jsonable(v) for k, v in clean.items()}
+    person.save(update_fields=[*fields, "updated_at"])
     # The audit keeps which fields changed, values masked; the values go to the record history (issue #6 §3.3).
     record(
         event_type=EventType.STUDENT_UPDATED,
@@ -177,7 +210,7 @@ def guardian_add(*, actor: Actor, enrollment: Enrollment, data: dict[str, Any]) 
     require_registrar_for_school(actor, enrollment.school)
     _require_active(enrollment)
     errors: dict[str, str] = {}
-    clean = clean_fields(GUARDIAN_FIELDS, data, errors)
+    clean = clean_fields(GUARDIAN_FIELDS, data, errors, latin_names=_foreign(enrollment) or None)
     if errors:
         raise ApplicationError("invalid_input", next(iter(errors.values())), errors)
     if Guardian.objects.filter(person_id=enrollment.person_id).count() >= 4:
@@ -192,6 +225,159 @@ def guardian_add(*, actor: Actor, enrollment: Enrollment, data: dict[str, Any]) 
         **_audit_subject(enrollment),
     )
     return guardian
+
+
+def _guardian_of(enrollment: Enrollment, guardian_id: Any) -> Guardian:
+    guardian = (
+        Guardian.objects.select_for_update().filter(person_id=enrollment.person_id, pk=guardian_id).first()
+        if _is_uuid(guardian_id)
+        else None
+    )
+    if guardian is None:
+        raise NotFound()
+    return guardian
+
+
+@transaction.atomic
+def guardian_update(
+    *, actor: Actor, enrollment: Enrollment, guardian_id: Any, data: dict[str, Any]
+) -> Guardian:
+    """Edit one family member (第7条). The values before and after go to the record history (masked in the
+    audit). At least one family member stays the guardian, as at registration."""
+    require_registrar_for_school(actor, enrollment.school)
+    _require_active(enrollment)
+    guardian = _guardian_of(enrollment, guardian_id)
+    errors: dict[str, str] = {}
+    clean = clean_fields(GUARDIAN_FIELDS, data, errors, latin_names=_foreign(enrollment) or None)
+    if errors:
+        raise ApplicationError("invalid_input", next(iter(errors.values())), errors)
+    clean = {k: v for k, v in clean.items() if getattr(guardian, k) != v}
+    if not clean:
+        return guardian
+    n = _guardian_number(enrollment, guardian)
+    before = {f"guardians.{n}.{k}": _jsonable(getattr(guardian, k)) for k in clean}
+    after = {f"guardians.{n}.{k}": _jsonable(v) for k, v in clean.items()}
+    for k, v in clean.items():
+        setattr(guardian, k, v)
+    guardian.save(update_fields=list(clean))
+    _require_a_guardian(enrollment)
+    record(
+        event_type=EventType.GUARDIAN_UPDATED,
+        actor=actor,
+        summary="修改家庭成员信息",
+        before=before,
+        after=after,
+        history_scope=enrollment.scope_path,
+        **_audit_subject(enrollment),
+    )
+    return guardian
+
+
+@transaction.atomic
+def guardian_remove(*, actor: Actor, enrollment: Enrollment, guardian_id: Any) -> None:
+    """Remove one family member (第7条); the record keeps at least one."""
+    require_registrar_for_school(actor, enrollment.school)
+    _require_active(enrollment)
+    guardian = _guardian_of(enrollment, guardian_id)
+    if Guardian.objects.filter(person_id=enrollment.person_id).count() <= 1:
+        raise ApplicationError("last_guardian", "至少保留一名家庭成员")
+    n = _guardian_number(enrollment, guardian)
+    before = {f"guardians.{n}.{s.key}": _jsonable(getattr(guardian, s.key)) for s in GUARDIAN_FIELDS}
+    guardian.delete()
+    _require_a_guardian(enrollment)
+    record(
+        event_type=EventType.GUARDIAN_REMOVED,
+        actor=actor,
+        summary="删除家庭成员",
+        before=before,
+        after=dict.fromkeys(before),
+        history_scope=enrollment.scope_path,
+        **_audit_subject(enrollment),
+    )
+
+
+def _require_a_guardian(enrollment: Enrollment) -> None:
+    """Inside the caller's transaction: the change is refused (and rolled back) if no guardian would remain."""
+    if not Guardian.objects.filter(person_id=enrollment.person_id, is_guardian=True).exists():
+        raise FieldError("is_guardian", "no_guardian", "家庭成员中至少须有一名监护人")
+
+
+def _guardian_number(enrollment: Enrollment, guardian: Guardian) -> int:
+    """1-based position of the family member on the record (stable: ordered by id)."""
+    ids = list(
+        Guardian.objects.filter(person_id=enrollment.person_id).order_by("id").values_list("id", flat=True)
+    )
+    return ids.index(guardian.pk) + 1
+
+
+#: A batch of 调班 is one form post; larger moves are several (a class is at most a few dozen pupils).
+CLASS_MOVE_MAX = 500
+_CONTROL = re.compile(r"[\x00-\x1f\x7f<>]")
+
+
+def clean_class(class_name: Any, class_number: Any = None) -> tuple[str, str | None]:
+    """A class name (required, ≤ 30 characters, no control characters or markup) and an optional 班内学号."""
+    name = unicodedata.normalize("NFKC", str(class_name or "")).strip()
+    if not name:
+        raise FieldError("class_name", "required", "请填写班级")
+    if len(name) > 30 or _CONTROL.search(name):
+        raise FieldError("class_name", "invalid", "班级不能超过 30 个字符，且不能含控制字符或尖括号")
+    number = None if class_number is None else unicodedata.normalize("NFKC", str(class_number)).strip()
+    if number is not None and (len(number) > 10 or _CONTROL.search(number)):
+        raise FieldError("class_number", "invalid", "班内学号不能超过 10 个字符")
+    return name, number
+
+
+@transaction.atomic
+def class_assign(
+    *, actor: Actor, enrollments: list[Enrollment], class_name: Any, class_number: Any = None
+) -> int:
+    """分班 / 调班 — put students (one, or a batch of the same school's) into a class (第7条: the school keeps
+    the record current). All or nothing: every record must be active and of a school whose registrar the actor
+    is, else nothing moves. ``class_number`` (班内学号) only for a single student. One audit event per student
+    (which class before and after; no personal data). Returns how many students changed class."""
+    if not enrollments:
+        raise ApplicationError("no_students", "请选择学生")
+    if len(enrollments) > CLASS_MOVE_MAX:
+        raise ApplicationError("too_many", f"一次最多调整 {CLASS_MOVE_MAX} 名学生的班级")
+    if class_number is not None and len(enrollments) != 1:
+        raise FieldError("class_number", "single_only", "班内学号只能逐个学生填写")
+    name, number = clean_class(class_name, class_number)
+    for school in {e.school_id: e.school for e in enrollments}.values():
+        require_registrar_for_school(actor, school)
+    for e in enrollments:
+        _require_active(e)
+    locked = {
+        e.pk: e for e in Enrollment.objects.select_for_update().filter(pk__in=[e.pk for e in enrollments])
+    }
+    moved = []
+    for e in locked.values():
+        if e.class_name == name and (number is None or e.class_number == number):
+            continue
+        before = {
+            "class_name": e.class_name,
+            **({"class_number": e.class_number} if number is not None else {}),
+        }
+        e.class_name = name
+        if number is not None:
+            e.class_number = number
+        moved.append((e, before))
+    if not moved:
+        return 0
+    Enrollment.objects.bulk_update([e for e, _b in moved], ["class_name", "class_number"])
+    record_many(
+        (
+            {
+                **_audit_subject(e),
+                "summary": f"调整班级：{before['class_name']} → {e.class_name}",
+                "after": {"class_name": e.class_name},
+            }
+            for e, before in moved
+        ),
+        event_type=EventType.CLASS_ASSIGNED,
+        actor=actor,
+    )
+    return len(moved)
 
 
 # Content sniffing: the file's first bytes decide its type, never its name (第6条 electronic archive).
@@ -297,3 +483,32 @@ def problem_resolve(*, actor: Actor, problem: ProblemRecord, outcome: str, note:
         after={"outcome": outcome},
     )
     return locked
+
+
+@transaction.atomic
+def student_edit(
+    *,
+    actor: Actor,
+    enrollment: Enrollment,
+    changes: dict[str, Any],
+    extra: dict[str, Any] | None,
+    class_name: Any,
+    class_number: Any,
+) -> Person:
+    """The record's edit page in one transaction (第7条): ordinary fields, non-basic fields and the class.
+    A refusal of any part leaves the record as it was. Field errors of every part are reported together."""
+    errors: dict[str, str] = {}
+    try:
+        clean_class(class_name, class_number)
+    except FieldError as exc:
+        errors.update(exc.fields)
+    try:
+        person = student_update(actor=actor, enrollment=enrollment, changes=changes, extra=extra)
+    except ApplicationError as exc:
+        if not exc.fields:
+            raise
+        errors = {**exc.fields, **errors}
+    if errors:
+        raise ApplicationError("invalid_input", next(iter(errors.values())), errors)
+    class_assign(actor=actor, enrollments=[enrollment], class_name=class_name, class_number=class_number)
+    return person

@@ -119,6 +119,22 @@ class StudentRegisterIn(_Closed):
         default_factory=list, description="家庭成员（1–2 人，至少一名监护人）"
     )
     extra: dict[str, Any] = Field(default_factory=dict, description="本省非基础学籍信息（第三条）")
+    age_confirmed: bool = Field(
+        False,
+        description="确认年龄与年级属实：年龄超出本省规则对该年级的正常范围、但在可确认范围内时须为 true，"
+        "并填写 age_confirm_reason（否则 400，fields.age_confirmed 说明情况）",
+    )
+    age_confirm_reason: str = Field(
+        "", description="年龄与年级不符的原因（2–200 字，如缓学、留级、跳级、插班）"
+    )
+
+    def raw_enrollment(self) -> dict[str, Any]:
+        """The enrollment as ``clean_registration`` takes it, with the age confirmation (issue 8 item 4)."""
+        return {
+            **self.enrollment.model_dump(),
+            "age_confirmed": self.age_confirmed,
+            "age_confirm_reason": self.age_confirm_reason,
+        }
 
 
 class StudentRegisteredOut(Schema):

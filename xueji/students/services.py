@@ -25,6 +25,7 @@ from xueji.core.errors import ApplicationError, Conflict, FieldError
 from xueji.core.ids import uuid7
 from xueji.core.masking import mask_id_number
 from xueji.core.ratelimit import ratelimit_hit
+from xueji.policies.services import Confirmation, rule_confirmations_add
 from xueji.schools.enums import SchoolState
 from xueji.schools.models import School
 
@@ -360,6 +361,7 @@ def _register(  # noqa: PLR0917 - private helper of register_students
     province = school.province_code
     archive_due = add_months(today, ARCHIVE_MONTHS)
     persons, keys, nums, enrollments, guardians, problems, audit_rows = [], [], [], [], [], [], []
+    confirmations: list[Confirmation] = []
     results: list[Registered] = []
     actor_id = getattr(actor, "pk", None)
     for i, reg in enumerate(regs):
@@ -459,9 +461,21 @@ def _register(  # noqa: PLR0917 - private helper of register_students
                     "reused_person": i in reused,
                     "suspected_duplicate": suspected,
                     "id_number": mask_id_number(reg.identity.number) if reg.identity.number else "",
+                    # Issue 8 item 4: which soft rules the registrar confirmed — the reasons are kept apart.
+                    **(
+                        {"confirmations": [{"kind": k} for k in sorted(reg.confirmations)]}
+                        if reg.confirmations
+                        else {}
+                    ),
                 },
             }
         )
+        confirmations += [
+            Confirmation(
+                pid, eid, province, school_path(school), rule, c["version"], c["detail"], c["reason"]
+            )
+            for rule, c in sorted(reg.confirmations.items())
+        ]
         results.append(Registered(i, pid, eid, number, suspected))
 
     insert_rows(
@@ -505,6 +519,7 @@ def _register(  # noqa: PLR0917 - private helper of register_students
         )
     if problems:
         insert_rows(ProblemRecord, problems, list(problems[0].keys()))
+    rule_confirmations_add(actor=actor, items=confirmations, now=now)
     record_many(audit_rows, event_type=EventType.STUDENT_REGISTERED, actor=actor)
     if problems:
         record_many(

@@ -17,9 +17,12 @@ from typing import Any
 
 from django.db import models
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 from xueji.core.errors import ApplicationError, FieldError
+from xueji.policies.rules import GRADE_AGE, GradeAgeRules
 from xueji.regions import divisions
+from xueji.schools.grades import grade_label
 
 from . import enums
 from .fields import DEFAULTS, ENROLLMENT_FIELDS, GUARDIAN_FIELDS, MAX_GUARDIANS, PERSON_FIELDS, FieldSpec
@@ -31,6 +34,13 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TRUE = {"1", "是", "true", "y", "yes", "t"}
 _FALSE = {"0", "否", "false", "n", "no", "f"}
 OLDEST_AGE_YEARS = 30
+#: Where a cleaned registration keeps the soft rules its registrar confirmed (see CleanRegistration).
+CONFIRMATIONS = "confirmations"
+#: The confirmation inputs of the age-for-grade rule (issue 8 item 4): the form's checkbox and reason, the API's
+#: top-level ``age_confirmed`` / ``age_confirm_reason``, the import's reason column.
+AGE_CONFIRMED = "age_confirmed"
+AGE_CONFIRM_REASON = "age_confirm_reason"
+REASON_MIN, REASON_MAX = 2, 200
 
 
 @dataclass
@@ -42,6 +52,14 @@ class CleanRegistration:
     guardians: list[dict[str, Any]]
     identity: ParsedIdentity
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def confirmations(self) -> dict[str, dict[str, str]]:
+        """Soft rules the registrar confirmed for this student: ``{rule: {"reason", "detail", "version"}}``.
+
+        Kept in ``enrollment`` (under :data:`CONFIRMATIONS`) so that a checked import row carries them to
+        the commit like every other cleaned value; ``register_students`` stores them."""
+        return dict(self.enrollment.get(CONFIRMATIONS) or {})
 
     @property
     def identity_key(self) -> str | None:
@@ -184,6 +202,165 @@ def excel_number_problem(spec: FieldSpec, value: Any) -> FieldError | None:
     )
 
 
+# ------------------------------------------------------------------------------------------------------ names
+#: Fields holding a person's name (student and family member ``name``, the student's ``former_name``).
+NAME_KEYS = frozenset({"name", "former_name"})
+#: Documents of foreigners, with which a name in Latin letters may be registered (第10条: foreign students
+#: register with their own valid documents; domain.md §1.1: otherwise the name registered with 公安户籍).
+FOREIGN_DOCUMENT_TYPES = frozenset(
+    {enums.IdDocumentType.PASSPORT.value, enums.IdDocumentType.FOREIGN_PERMANENT_RESIDENT.value}
+)
+MIDDLE_DOT = "\u00b7"  # · the 间隔号 of minority and transliterated names (GB/T 15834)
+#: What people type for the 间隔号: bullet, hyphenation point, katakana and half-width middle dots, operators.
+_DOT_VARIANTS = str.maketrans(
+    dict.fromkeys("\u2022\u2027\u30fb\uff65\u2219\u22c5\u0387\u2e31\u16eb", MIDDLE_DOT)
+)
+#: CJK unified ideographs (URO, Extensions A–I) and compatibility ideographs, by block: Extensions B–I lie
+#: beyond the Basic Multilingual Plane, and a newer block than this Python's Unicode data (H, I) still counts.
+_HAN_BLOCKS = (
+    (0x3400, 0x4DBF),  # Extension A
+    (0x4E00, 0x9FFF),  # URO
+    (0xF900, 0xFAFF),  # compatibility ideographs
+    (0x20000, 0x2A6DF),  # Extension B
+    (0x2A700, 0x2B73F),  # C
+    (0x2B740, 0x2B81F),  # D
+    (0x2B820, 0x2CEAF),  # E
+    (0x2CEB0, 0x2EBEF),  # F
+    (0x2EBF0, 0x2EE5F),  # I
+    (0x2F800, 0x2FA1F),  # compatibility supplement
+    (0x30000, 0x3134F),  # G
+    (0x31350, 0x323AF),  # H
+)
+_IDEOGRAPHIC_ZERO = "\u3007"  # 〇, a Han character (used in names), though Unicode files it as a number
+_LATIN_PUNCTUATION = frozenset(" -'.")
+_APOSTROPHES = str.maketrans(dict.fromkeys("\u2019\u02bc\uff07", "'"))
+
+
+def _is_han(char: str) -> bool:
+    cp = ord(char)
+    return char == _IDEOGRAPHIC_ZERO or any(lo <= cp <= hi for lo, hi in _HAN_BLOCKS)
+
+
+def _is_latin_letter(char: str) -> bool:
+    return unicodedata.category(char).startswith("L") and "LATIN" in unicodedata.name(char, "")
+
+
+def _is_emoji(char: str) -> bool:
+    cp = ord(char)
+    return (
+        0x1F000 <= cp <= 0x1FAFF
+        or 0x2600 <= cp <= 0x27BF
+        or cp in {0xFE0F, 0x20E3}
+        or unicodedata.category(char) in {"So", "Sk"}
+    )
+
+
+def _shown(char: str) -> str:
+    return f"U+{ord(char):04X}"
+
+
+def _name_char_error(char: str, previous: str, key: str, label: str) -> FieldError | None:
+    """The error for one character of a name, or None when it may stand in a name."""
+    if _is_han(char) or _is_latin_letter(char) or char == MIDDLE_DOT or char in _LATIN_PUNCTUATION:
+        return None
+    category = unicodedata.category(char)
+    if 0xE0100 <= ord(char) <= 0xE01EF and _is_han(previous):
+        return None  # an ideographic variation selector after a Han character (rare-character glyph variants)
+    if category == "Mn" and _is_latin_letter(previous):
+        return None  # a combining accent after a Latin letter (José typed as e + ◌́)
+    if category == "Co":
+        return FieldError(
+            key,
+            "name_private_use",
+            _(
+                "%(label)s含有私用区字符（%(code)s），其他系统无法正确显示：生僻字请用国家标准编码输入"
+                "（如扩展B–G区汉字，可用输入法的生僻字功能）"
+            )
+            % {"label": label, "code": _shown(char)},
+        )
+    if category in {"Cc", "Cf", "Cs", "Zl", "Zp"} or (category == "Cn" and not _is_han(char)):
+        return FieldError(
+            key,
+            "name_control",
+            _("%(label)s含有不可见的控制字符（%(code)s），请删除后重新输入")
+            % {"label": label, "code": _shown(char)},
+        )
+    if category.startswith("N"):
+        return FieldError(
+            key, "name_digit", _("%(label)s不能含有数字（“%(char)s”）") % {"label": label, "char": char}
+        )
+    if _is_emoji(char):
+        return FieldError(
+            key,
+            "name_emoji",
+            _("%(label)s不能含有表情或图形符号（“%(char)s”）") % {"label": label, "char": char},
+        )
+    if category.startswith(("P", "S", "Z")):
+        return FieldError(
+            key, "name_markup", _("%(label)s不能含有符号“%(char)s”") % {"label": label, "char": char}
+        )
+    return FieldError(
+        key,
+        "name_script",
+        _("%(label)s含有“%(char)s”：姓名须为汉字（少数民族姓名可用间隔号“·”），外籍学生可用拉丁字母")
+        % {"label": label, "char": char},
+    )
+
+
+def clean_name(raw: str, *, key: str = "name", label: str = "姓名") -> str:
+    """A person's name as registered, or a :class:`FieldError` on ``key`` naming the problem (issue 8 item 3).
+
+    第9条 (学校不得使用虚假信息) and 第6条 (registered from the identity document): a name is either Chinese —
+    Han characters of any block, rare characters of Extensions B–G included, compound surnames (欧阳, 司马) —
+    with the 间隔号 ``·`` between the parts of a minority or transliterated name (阿卜杜拉·买买提; •, ‧ and ・
+    typed for it are stored as ``·``), or Latin letters with spaces, hyphens, apostrophes and full stops. Digits,
+    markup characters (``<``, ``&`` …), emoji, control and invisible characters, private-use code points and
+    other scripts are refused, as is a mix of Han and Latin. Whether a Latin name is allowed depends on the
+    identity document: see :func:`clean_fields`.
+    """
+    text = raw.translate(_DOT_VARIANTS).translate(_APOSTROPHES).replace("\u3000", " ").strip()
+    previous = ""
+    for char in text:
+        problem = _name_char_error(char, previous, key, label)
+        if problem is not None:
+            raise problem
+        previous = char
+    han = any(_is_han(c) for c in text)
+    latin = any(_is_latin_letter(c) for c in text)
+    if han and latin:
+        raise FieldError(key, "name_mixed", _("%(label)s不能同时含有汉字和拉丁字母") % {"label": label})
+    if han:
+        if " " in text:
+            raise FieldError(key, "name_space", _("中文%(label)s中不能有空格") % {"label": label})
+        stray = next((c for c in text if c in _LATIN_PUNCTUATION), None)
+        if stray is not None:
+            raise FieldError(
+                key, "name_markup", _("%(label)s不能含有符号“%(char)s”") % {"label": label, "char": stray}
+            )
+        if text[0] == MIDDLE_DOT or text[-1] == MIDDLE_DOT or MIDDLE_DOT * 2 in text:
+            raise FieldError(
+                key,
+                "name_dot",
+                _("%(label)s中的间隔号“·”只能用在两个字之间，且不能连用") % {"label": label},
+            )
+        return text
+    if not latin:
+        raise FieldError(key, "name_format", _("%(label)s须含有汉字或字母") % {"label": label})
+    if MIDDLE_DOT in text or not _is_latin_letter(text[0]):
+        raise FieldError(
+            key,
+            "name_format",
+            _("拉丁字母%(label)s须以字母开头，只能含字母、空格、连字符（-）、撇号（'）和点（.）")
+            % {"label": label},
+        )
+    return unicodedata.normalize("NFC", " ".join(text.split()))
+
+
+def is_latin_name(value: Any) -> bool:
+    """True for a (cleaned) name written in Latin letters."""
+    return isinstance(value, str) and any(_is_latin_letter(c) for c in value)
+
+
 def _convert(spec: FieldSpec, value: Any) -> Any:
     problem = excel_number_problem(spec, value)
     if problem is not None:
@@ -224,6 +401,8 @@ def _convert(spec: FieldSpec, value: Any) -> Any:
         return raw
     if spec.key == "email" and raw and not _EMAIL.match(raw):
         raise FieldError(spec.key, "invalid_email", f"{spec.label}格式不正确")
+    if spec.key in NAME_KEYS:
+        return clean_name(raw, key=spec.key, label=spec.label)
     return raw
 
 
@@ -232,9 +411,20 @@ def _is_blank(value: Any) -> bool:
 
 
 def clean_fields(
-    specs: tuple[FieldSpec, ...], raw: Mapping[str, Any], errors: dict[str, str], prefix: str = ""
+    specs: tuple[FieldSpec, ...],
+    raw: Mapping[str, Any],
+    errors: dict[str, str],
+    prefix: str = "",
+    *,
+    latin_names: bool | None = None,
 ) -> dict[str, Any]:
-    """Convert each field; collect one Chinese message per bad field (keyed ``prefix + key``)."""
+    """Convert each field; collect one Chinese message per bad field (keyed ``prefix + key``).
+
+    Names in Latin letters (issue 8 item 3; 第10条) are accepted only with a foreign identity document
+    (:data:`FOREIGN_DOCUMENT_TYPES`): the ``id_type`` among these fields decides, unless ``latin_names`` says
+    so for the caller (``True``: a foreign student's family member without a document type of their own).
+    Without either, a Latin name is refused — what cannot be checked is not let through.
+    """
     out: dict[str, Any] = {}
     for spec in specs:
         value = raw.get(spec.key)
@@ -250,6 +440,17 @@ def clean_fields(
             out[spec.key] = _convert(spec, value)
         except FieldError as exc:
             errors[prefix + spec.key] = exc.message
+    if not latin_names and out.get("id_type") not in FOREIGN_DOCUMENT_TYPES:
+        for spec in specs:
+            if spec.key in NAME_KEYS and is_latin_name(out.get(spec.key)):
+                errors.setdefault(
+                    prefix + spec.key,
+                    _(
+                        "%(label)s“%(value)s”为拉丁字母：只有持护照或外国人永久居留身份证的外籍人员可登记外文姓名，"
+                        "其他人请填写与户籍登记一致的中文姓名"
+                    )
+                    % {"label": spec.label, "value": out[spec.key]},
+                )
     return out
 
 
@@ -262,23 +463,36 @@ def clean_registration(
     today: date,
     extra_validator: Callable[[Mapping[str, Any]], tuple[dict[str, Any], dict[str, str]]] | None = None,
     raw_extra: Mapping[str, Any] | None = None,
+    grade_age: GradeAgeRules | None = None,
 ) -> CleanRegistration:
     """Validate one registration. Raises :class:`RegistrationInvalid` with every field error at once.
 
     Rules (《中小学生学籍管理办法》): 第6条 — registered from a valid identity document (type-specific checks,
     birth date and sex must agree with the number); 第9条 — no false information (real dates, known region
     codes, code-table values); 第10条 — HK/Macau/Taiwan and foreign students use their own documents;
-    第11条 — 随班就读 needs a disability type; 第3条 — province non-basic fields validated by ``extra_validator``.
+    第11条 — 随班就读 needs a disability type; 第3条 — province non-basic fields validated by ``extra_validator``;
+    issue 8 item 3 — names (:func:`clean_name`; Latin letters only with a foreign document); issue 8 item 5 —
+    no 居民身份证 whose address code was abolished before the birth date (:mod:`xueji.students.identity`);
+    issue 8 item 4 (第9条, 第11条) — the age must fit the grade by ``grade_age``, the province's rule in force
+    (:func:`xueji.policies.queries.grade_age_rules_for`; the national defaults when ``None``): see
+    :func:`check_grade_age`.
     """
     errors: dict[str, str] = {}
     person = clean_fields(PERSON_FIELDS, raw_person, errors)
+    foreign_student = person.get("id_type") in FOREIGN_DOCUMENT_TYPES
     enrollment = clean_fields(ENROLLMENT_FIELDS, raw_enrollment, errors)
     guardians: list[dict[str, Any]] = []
     filled = [g for g in raw_guardians if any(not _is_blank(v) for v in g.values())]
     if len(filled) > MAX_GUARDIANS:
         errors["guardians"] = f"家庭成员最多填写 {MAX_GUARDIANS} 人"
     for index, raw_guardian in enumerate(filled[:MAX_GUARDIANS]):
-        guardian = clean_fields(GUARDIAN_FIELDS, raw_guardian, errors, prefix=f"guardians.{index}.")
+        guardian = clean_fields(
+            GUARDIAN_FIELDS,
+            raw_guardian,
+            errors,
+            prefix=f"guardians.{index}.",
+            latin_names=foreign_student or None,
+        )
         guardians.append(guardian)
         bad_number = f"guardians.{index}.id_number" in errors  # e.g. an Excel number: that message stands
         if (guardian.get("id_type") or guardian.get("id_number")) and not bad_number:
@@ -341,6 +555,19 @@ def clean_registration(
     if entry_ym and entry_ym > f"{today.year + 1:04d}{today.month:02d}":
         errors.setdefault("entry_ym", "入学年月不能晚于一年以后")
 
+    if birth is not None and grade is not None and "birth_date" not in errors and "grade" not in errors:
+        confirmed = check_grade_age(
+            grade_age or GradeAgeRules.from_rules(None),
+            birth=birth,
+            grade=grade,
+            entry_ym=entry_ym if "entry_ym" not in errors else None,
+            today=today,
+            raw=raw_enrollment,
+            errors=errors,
+        )
+        if confirmed is not None:
+            enrollment[CONFIRMATIONS] = {GRADE_AGE: confirmed}
+
     extra: dict[str, Any] = {}
     if extra_validator is not None:
         extra, extra_errors = extra_validator(raw_extra or {})
@@ -351,6 +578,79 @@ def clean_registration(
     return CleanRegistration(
         person=person, enrollment=enrollment, guardians=guardians, identity=identity, extra=extra
     )
+
+
+def check_grade_age(
+    rules: GradeAgeRules,
+    *,
+    birth: date,
+    grade: int,
+    entry_ym: str | None,
+    today: date,
+    raw: Mapping[str, Any],
+    errors: dict[str, str],
+) -> dict[str, str] | None:
+    """Age-for-grade plausibility (issue 8 item 4): 第11条 (school entry at six, seven where conditions lack)
+    and 第9条 (学校不得使用虚假信息). The pupil's age on the counting day of the registration's school year is
+    compared with the grade's bands of the province rule (``grade_age``, policy data, never code):
+
+    * outside the ``allowed`` band → refused on ``grade`` (a child of 14 months in 一年级: the birth date or the
+      grade is wrong);
+    * outside ``normal`` but inside ``allowed`` → refused on ``age_confirmed`` unless the registrar confirms that
+      the age is right, with a reason (2–200 characters) — the form's checkbox, the API's
+      ``age_confirmed: true`` with ``age_confirm_reason``, or the import's 年龄核实原因 column (a reason there
+      is the confirmation: a file has no checkbox).
+
+    Returns the confirmation to keep (``{"reason", "detail", "version"}``) when one was needed and given, else
+    None. A confirmation sent when none is needed is ignored.
+    """
+    stage = enums.stage_for_grade(grade).value
+    verdict = rules.judge(stage=stage, grade=grade, birth=birth, day=rules.counting_day(today, entry_ym))
+    if verdict.outcome == "ok":
+        return None
+    facts = {
+        "day": f"{verdict.day:%Y-%m-%d}",
+        "age": verdict.age_text(),
+        "grade": grade_label(grade),
+        "normal": f"{verdict.normal[0]}–{verdict.normal[1]}",
+        "allowed": f"{verdict.allowed[0]}–{verdict.allowed[1]}",
+    }
+    if verdict.outcome == "refuse":
+        errors["grade"] = (
+            _(
+                "年级与出生日期明显不符：该生在 %(day)s 为 %(age)s，%(grade)s学生应为 %(allowed)s 周岁"
+                "（正常为 %(normal)s 周岁；第十一条）。请核对出生日期和年级"
+            )
+            % facts
+        )
+        return None
+    reason = " ".join(_text(raw.get(AGE_CONFIRM_REASON)).split())
+    flag = raw.get(AGE_CONFIRMED, None)
+    # The form and the API send the flag; an import row has only the reason column, which is the confirmation.
+    confirmed = (
+        (flag is True or _text(flag).lower() in _TRUE | {"on"}) if AGE_CONFIRMED in raw else bool(reason)
+    )
+    if not confirmed:
+        errors[AGE_CONFIRMED] = (
+            _(
+                "年龄与年级不符：该生在 %(day)s 为 %(age)s，%(grade)s的正常年龄为 %(normal)s 周岁。请核对出生日期"
+                "和年级；如确属实（如缓学、留级、跳级、插班），请确认并填写原因"
+            )
+            % facts
+        )
+        return None
+    if (
+        len(reason) < REASON_MIN
+        or len(reason) > REASON_MAX
+        or any(unicodedata.category(c) in {"Cc", "Cf", "Co"} for c in reason)
+    ):
+        errors[AGE_CONFIRM_REASON] = _("请填写年龄与年级不符的原因（%(min)s–%(max)s 字）") % {
+            "min": REASON_MIN,
+            "max": REASON_MAX,
+        }
+        return None
+    detail = _("%(day)s 时 %(age)s，%(grade)s正常为 %(normal)s 周岁") % facts
+    return {"reason": reason, "detail": detail, "version": rules.version}
 
 
 def choice_label(choices: type[models.TextChoices], value: str) -> str:

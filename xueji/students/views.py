@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 from typing import Any
 
@@ -19,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from xueji.accounts.auth import actor_of
@@ -36,12 +38,13 @@ from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 from xueji.core.htmx import is_htmx
 from xueji.core.masking import mask_phone, mask_student_number
-from xueji.core.pagination import batch_after, offset_param
+from xueji.core.pagination import PAGE_SIZES, batch_after, offset_param, page_size_param
 from xueji.core.ratelimit import RateLimited, ratelimit_hit
-from xueji.core.web import paginate, ui_errors
+from xueji.core.web import paginate, ui_errors, url_or_none
 from xueji.policies.extra_fields import display_value
-from xueji.policies.queries import extra_fields_for, extra_validator_for
+from xueji.policies.queries import extra_fields_for, extra_validator_for, grade_age_rules_for
 from xueji.regions import divisions
+from xueji.schools.grades import grade_label
 from xueji.schools.models import School
 from xueji.schools.queries import school_get, school_list
 
@@ -49,7 +52,6 @@ from .enums import StudentStatus
 from .fields import ENROLLMENT_FIELDS, PERSON_FIELDS, FieldSpec
 from .forms import (
     BASIC_KEYS,
-    GRADE_LABELS,
     IDENTITY_KEYS,
     ArchiveForm,
     GuardianForm,
@@ -58,10 +60,12 @@ from .forms import (
 )
 from .models import Enrollment, ProblemRecord
 from .queries import (
+    LIST_SORTS,
     StudentFilters,
     enrollment_get,
     enrollment_list,
     frozen_at,
+    list_grades,
     listed_person,
     masked,
     problem_get,
@@ -88,13 +92,22 @@ SCHOOL_SELECT_LIMIT = 300
 REGISTERED_FLASH = "xj_registered"  # one-shot, server-side (the full 学籍号 never goes into a cookie)
 
 
-def grade_label(grade: int | None) -> str:
-    return str(GRADE_LABELS.get(grade or 0, grade or ""))
-
-
 # --------------------------------------------------------------------------------------------------------
 # Search
 # --------------------------------------------------------------------------------------------------------
+
+#: Batch actions on the rows selected in the list (issue 8 item 11), as (url name, label), offered to school
+#: registrars (the actions write records of their own school) once the URL exists. The selection bar
+#: (templates/students/_selection.html) posts the selected students' ids — the person UUIDs of the record
+#: URLs — as ``ids``, and the list's address as ``next``. The roster export takes no ids: no "导出所选".
+SELECTION_ACTIONS: tuple[tuple[str, Any], ...] = (("students:class_move", gettext_lazy("调班")),)
+
+#: The sortable columns of the list; each sorts by the LIST_SORTS key of its name ("-" + name: descending).
+SORT_COLUMNS = {
+    "name": gettext_lazy("姓名"),
+    "school": gettext_lazy("学校"),
+    "grade": gettext_lazy("年级班级"),
+}
 
 
 def _int(value: str | None, low: int, high: int) -> int | None:
@@ -105,16 +118,21 @@ def _int(value: str | None, low: int, high: int) -> int | None:
     return number if low <= number <= high else None
 
 
-def filters_from(request: HttpRequest) -> StudentFilters:
+def filters_from(request: HttpRequest, grades: Collection[int] = range(1, 13)) -> StudentFilters:
+    """The list's filters from the query string; a value outside what the page offers is no filter
+    (a grade the viewer's schools do not teach, an unknown status or sort)."""
     get = request.GET
     status = get.get("status", "")
+    sort = get.get("sort", "")
+    grade = _int(get.get("grade"), 1, 12)
     return StudentFilters(
         q=get.get("q", "").strip()[:60],
         school_id=_int(get.get("school"), 1, 2**62),
-        grade=_int(get.get("grade"), 1, 12),
+        grade=grade if grade in grades else None,
         class_name=get.get("class_name", "").strip()[:30],
         status=status if status in StudentStatus.values else "",
         include_inactive=get.get("former") == "1",
+        sort=sort if sort in LIST_SORTS else "",
     )
 
 
@@ -129,28 +147,81 @@ def _row(e: Enrollment) -> dict[str, Any]:
     }
 
 
+def _grade_options(user: Actor, school_id: int | None) -> list[tuple[int, str]]:
+    """The grades the filter offers: those of the chosen school's stages, else of the stages of the viewer's
+    schools (a primary school's registrar is not offered 初一); all twelve above :data:`SCHOOL_SELECT_LIMIT`
+    schools (a city or a province teaches every stage). One light query."""
+    stages: dict[int, list[str]] = {}
+    if data_grants(user):
+        rows = school_list(viewer=user).order_by().values_list("pk", "stages")[: SCHOOL_SELECT_LIMIT + 1]
+        stages = {pk: list(st or ()) for pk, st in rows}
+    if school_id is not None and school_id in stages:
+        grades = list_grades([stages[school_id]])
+    elif 0 < len(stages) <= SCHOOL_SELECT_LIMIT:
+        grades = list_grades(stages.values())
+    else:
+        grades = list(range(1, 13))
+    return [(g, grade_label(g)) for g in grades]
+
+
+def _sort_headers(current: str) -> dict[str, dict[str, str]]:
+    """Per sortable column: its label, the sort its header link asks for (ascending first, then toggling) and
+    the column's ``aria-sort`` state."""
+    current = current or "school"  # the default order is the school column's, ascending
+    headers = {}
+    for column, label in SORT_COLUMNS.items():
+        if current == column and f"-{column}" not in LIST_SORTS:  # no reverse (school): the link stays
+            next_sort, state = column, "ascending"
+        elif current == column:
+            next_sort, state = f"-{column}", "ascending"
+        elif current == f"-{column}":
+            next_sort, state = column, "descending"
+        else:
+            next_sort, state = column, "none"
+        headers[column] = {"label": str(label), "next": next_sort, "state": state}
+    return headers
+
+
+def _selection_actions(user: Actor) -> list[dict[str, str]]:
+    if not school_registrar_units(user):
+        return []
+    actions = []
+    for name, label in SELECTION_ACTIONS:
+        url = url_or_none(name)
+        if url is not None:
+            actions.append({"url": url, "label": str(label)})
+    return actions
+
+
 @login_required
 @ui_errors
 def student_list_view(request: HttpRequest) -> HttpResponse:
-    """学生查询: by name prefix, 学籍号 or exact identity number; filters; 50 a page; htmx live results."""
+    """学生查询: by any part of the name, 学籍号 or exact identity number; filters; sortable columns; 20/50/100
+    a page; rows selectable for batch actions; htmx live results (issue 8 item 11)."""
     user = actor_of(request)
     require_student_roles(user)
     ratelimit_hit(user, "list")  # issue #6 §3.10: a Chinese 429 above the account's limit
-    filters = filters_from(request)
-    page = paginate(request, enrollment_list(viewer=user, filters=filters))
+    grades = _grade_options(user, _int(request.GET.get("school"), 1, 2**62))
+    filters = filters_from(request, [g for g, _label in grades])
+    size = page_size_param(request.GET.get("size"))
+    page = paginate(request, enrollment_list(viewer=user, filters=filters), per_page=size)
     context = {
         "page": page,
         "rows": [_row(e) for e in page.object_list],
         "f": filters,
+        "size": size,
+        "sizes": PAGE_SIZES,
+        "grades": grades,
+        "sort_headers": _sort_headers(filters.sort),
+        "selection_actions": _selection_actions(user),
         "filtered": any([filters.q, filters.school_id, filters.grade, filters.class_name, filters.status]),
     }
     if is_htmx(request) and not request.headers.get("HX-History-Restore-Request"):
-        return render(request, "students/_results.html", context)
+        return render(request, "students/_results.html", {**context, "oob": True})
     schools = list(school_list(viewer=user)[: SCHOOL_SELECT_LIMIT + 1]) if data_grants(user) else []
     context.update(
         filed=bool(data_grants(user)),
         schools=schools if 1 < len(schools) <= SCHOOL_SELECT_LIMIT else [],
-        grades=sorted(GRADE_LABELS.items()),
         statuses=StudentStatus.choices,
         can_register=bool(_registrar_schools(user)),
     )
@@ -190,13 +261,16 @@ def _display(spec: FieldSpec, value: Any) -> str:
 _SPECS = {s.key: s for s in PERSON_FIELDS + ENROLLMENT_FIELDS}
 BASIC_GROUPS = (
     (
-        _("基本信息"),
+        gettext_lazy("基本信息"),
         BASIC_KEYS,
     ),
-    (_("身份证件"), IDENTITY_KEYS),
-    (_("联系方式"), ("phone", "postal_code", "current_address", "mailing_address", "home_address", "email")),
+    (gettext_lazy("身份证件"), IDENTITY_KEYS),
     (
-        _("其他标记"),
+        gettext_lazy("联系方式"),
+        ("phone", "postal_code", "current_address", "mailing_address", "home_address", "email"),
+    ),
+    (
+        gettext_lazy("其他标记"),
         (
             "only_child",
             "preschool",
@@ -213,10 +287,14 @@ BASIC_GROUPS = (
     ),
 )
 REVEALABLE = ("student_number", "id_number", "phone")
-REVEAL_LABELS = {"student_number": _("学籍号"), "id_number": _("身份证件号"), "phone": _("联系电话")}
+REVEAL_LABELS = {
+    "student_number": gettext_lazy("学籍号"),
+    "id_number": gettext_lazy("身份证件号"),
+    "phone": gettext_lazy("联系电话"),
+}
 
 
-def _basic_groups(enrollment: Enrollment) -> list[dict[str, Any]]:
+def basic_groups(enrollment: Enrollment) -> list[dict[str, Any]]:
     person = enrollment.person
     groups = []
     for title, keys in BASIC_GROUPS:
@@ -258,7 +336,7 @@ def _basic_groups(enrollment: Enrollment) -> list[dict[str, Any]]:
     return groups
 
 
-def _extra_rows(person: Any) -> list[dict[str, str]]:
+def extra_rows(person: Any) -> list[dict[str, str]]:
     """第3条: the province's non-basic fields, labelled by its active field set where one exists."""
     values = dict(person.extra or {})
     _version, defs = extra_fields_for(person.province_code)
@@ -380,8 +458,8 @@ def _render_detail(
         "e": enrollment,
         "person": person,
         "number": mask_student_number(person.student_number),
-        "groups": _basic_groups(enrollment),
-        "extra_rows": _extra_rows(person),
+        "groups": basic_groups(enrollment),
+        "extra_rows": extra_rows(person),
         "guardians": guardians,
         "documents": documents,
         "archive_days": (enrollment.archive_due - today).days,
@@ -586,6 +664,7 @@ def register_view(request: HttpRequest) -> HttpResponse:
                 today=timezone.localdate(),
                 extra_validator=validator,
                 raw_extra=form.raw_extra(),
+                grade_age=grade_age_rules_for(school.province_code, timezone.localdate()),
             )
             [result] = register_students(
                 actor=user,

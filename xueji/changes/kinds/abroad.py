@@ -153,8 +153,14 @@ class Abroad(KindSpec):
     form = AbroadForm
     from_statuses = frozenset({StudentStatus.ENROLLED, StudentStatus.SUSPENDED, StudentStatus.RESUMED})
 
+    # 第20条: the record closes when the student leaves — an approval before the departure date applies on it.
+    effective_fact = "departure_date"
+
     def fact_text(self, key: str, value: Any) -> str | None:
         return DOCUMENT_TYPES.get(str(value), str(value)) if key == "document_type" else None
+
+    def what_changes(self, request: Any) -> list[tuple[str, Any, Any]]:
+        return [("status", request.enrollment.status, request.facts["status"])]
 
     def prepare(self, ctx: Context) -> dict[str, Any]:
         assert ctx.enrollment is not None and ctx.school is not None
@@ -322,6 +328,14 @@ class ReturnFromAbroad(KindSpec):
             "class_name": class_name[:30],
         }
 
+    def what_changes(self, request: Any) -> list[tuple[str, Any, Any]]:
+        facts, school = request.facts, request.target_school
+        return [
+            ("school", "", school.name if school is not None else ""),
+            ("grade", "", facts["grade"]),
+            ("class_name", "", facts["class_name"]),
+        ]
+
     def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         Person.objects.select_for_update().get(pk=request.person_id)
         other = (
@@ -390,3 +404,17 @@ def overseas_periods(*, person_id: Any) -> list[dict[str, Any]]:
             }
         )
     return periods
+
+
+def overseas_marks(*, person_id: Any) -> list[str]:
+    """The overseas periods as the record's header shows them (第20条): "2023-09-01 至 2025-06-30 美国", an open
+    one as "2026-10-01 起 美国（尚未返回）"."""
+    marks = []
+    for p in overseas_periods(person_id=person_id):
+        dest = p.get("destination") or ""
+        place = str(Nationality(dest).label) if dest in Nationality.values else dest
+        if p.get("to"):
+            marks.append(f"{p['from']} 至 {p['to']} {place}".strip())
+        else:
+            marks.append(f"{p['from']} 起 {place}（尚未返回）".replace(" （", "（"))
+    return marks

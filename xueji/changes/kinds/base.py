@@ -5,8 +5,9 @@ A spec says everything about its kind: who starts it and from which records (``i
 student (:meth:`KindSpec.lookup`), its facts as a typed schema (``facts_schema``, published in the OpenAPI)
 and the page's form (``form``), how its facts are shown (``fact_labels``, ``hidden_facts``,
 :meth:`KindSpec.fact_text`, :meth:`KindSpec.extra_fact_rows`), which chain variant applies, how the facts are
-validated (:meth:`KindSpec.prepare`) and the change applied when the last step approves
-(:meth:`KindSpec.apply`). Nothing else touches the enrollment. See CONTRIBUTING.md "Adding a change kind"."""
+validated (:meth:`KindSpec.prepare`), what the approval will change (:meth:`KindSpec.what_changes`), when it takes
+effect (``effective_fact``) and the change applied (:meth:`KindSpec.apply`) — at the last approval, or on the
+start date by the daily task. Nothing else touches the enrollment. See CONTRIBUTING.md "Adding a change kind"."""
 
 from __future__ import annotations
 
@@ -63,6 +64,9 @@ class KindSpec:
     # ``presenters.FACT_LABELS``), and stored facts never shown.
     fact_labels: ClassVar[dict[str, str]] = {}
     hidden_facts: ClassVar[frozenset[str]] = frozenset()
+    # The fact holding the date the change starts (e.g. 休学开始日期, 第16条): a last approval before that date
+    # schedules the change and the daily task applies it on the date; "" = it takes effect at the approval.
+    effective_fact: ClassVar[str] = ""
 
     def offered_on(self, enrollment: Enrollment) -> bool:
         """Whether the kind fits the record (its status, stage, grade, school) for the "办理学籍变动" menu;
@@ -94,6 +98,23 @@ class KindSpec:
         self, facts: dict[str, Any], text: Callable[[str, Any], str]
     ) -> list[tuple[str, str]]:
         """Rows shown after the labelled facts (``text`` formats one value as the shared display does)."""
+        return []
+
+    def effective_on(self, facts: dict[str, Any]) -> date | None:
+        """The date the change starts (``effective_fact``), or None when it takes effect at the approval."""
+        value = (facts or {}).get(self.effective_fact) if self.effective_fact else None
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            return None
+
+    def what_changes(self, request: Any) -> list[tuple[str, Any, Any]]:
+        """What the last approval writes, as ``(key, before, after)``: the key names a fact or a record value
+        (``status``, ``school``, ``grade`` …, labelled and shown by the presenters), ``before`` is the record as
+        it stands now. Shown on the confirmation of an approval and on the work card. Default: nothing shown
+        beyond the request's facts."""
         return []
 
     def variant(self, ctx: Context) -> str:

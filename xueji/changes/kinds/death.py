@@ -59,6 +59,9 @@ class Death(KindSpec):
             "filed_late": ctx.today > deadline.due,
         }
 
+    def what_changes(self, request: Any) -> list[tuple[str, Any, Any]]:
+        return [("status", request.enrollment.status, StudentStatus.DECEASED)]
+
     def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         set_status(request.enrollment, StudentStatus.DECEASED, active=False)
         return {"status": StudentStatus.DECEASED}

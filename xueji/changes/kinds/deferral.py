@@ -199,7 +199,7 @@ class Deferral(KindSpec):
         if age_on(child["birth_date"], cutoff) < entry_age:
             raise ApplicationError(
                 "not_school_age",
-                f"该儿童至{cutoff:%Y年%m月%d日}未满{entry_age}周岁，尚未到入学年龄，不需办理缓学（第十一条）",
+                f"该儿童至{cutoff:%Y-%m-%d}未满{entry_age}周岁，尚未到入学年龄，不需办理缓学（第十一条）",
             )
         identity_key = f"{identity.doc_type}:{identity.number}" if identity.number else None
         if identity_key:

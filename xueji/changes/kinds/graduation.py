@@ -40,7 +40,7 @@ from xueji.students.models import Enrollment, ProblemRecord
 from ..enums import IN_SCHOOL, ChangeKind, Party
 from ..models import ChangeRequest
 from ..services import change_submit
-from ..workflow import OPEN_STATES
+from ..workflow import IN_FLIGHT_STATES
 from . import register
 from .base import Context, KindSpec
 from .cohorts import CohortResult, require_initiator, submit_each
@@ -56,7 +56,7 @@ from .stages import graduating_grade
 def open_request(person_id: Any) -> ChangeRequest | None:
     """The student's request in flight, if any (there is at most one: a database constraint)."""
     return (
-        ChangeRequest.objects.filter(person_id=person_id, state__in=list(OPEN_STATES))
+        ChangeRequest.objects.filter(person_id=person_id, state__in=list(IN_FLIGHT_STATES))
         .order_by("created_at")
         .first()
     )
@@ -152,6 +152,9 @@ class _Leaving(KindSpec):
             "class_name": enrollment.class_name,
             "certificate_number": certificate,
         }
+
+    def what_changes(self, request: Any) -> list[tuple[str, Any, Any]]:
+        return [("status", request.enrollment.status, self.status)]
 
     def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         set_status(request.enrollment, self.status, active=False)

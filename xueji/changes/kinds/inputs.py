@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from xueji.core.dates import DateTextInput
 from xueji.students.enums import Nationality, grade_range
 from xueji.students.forms import GRADE_LABELS, SpecForm
 
@@ -46,9 +47,7 @@ def area_input(label: Any, *, required: bool = False, help_text: Any = "", max_l
 
 
 def date_input(label: Any, *, required: bool = True, help_text: Any = ""):
-    field = forms.CharField(
-        label=label, required=False, help_text=help_text, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    field = forms.CharField(label=label, required=False, help_text=help_text, widget=DateTextInput())
     field.xj_required = required  # type: ignore[attr-defined]
     return field
 

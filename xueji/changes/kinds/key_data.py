@@ -157,6 +157,12 @@ class KeyDataChange(KindSpec):
             "、".join(str(v) for v in value) if key == "changed_labels" and isinstance(value, list) else None
         )
 
+    def what_changes(self, request: Any) -> list[tuple[str, Any, Any]]:
+        """Each changed key datum, now → new (identity numbers masked on both sides)."""
+        current = _masked(_current(request.person))
+        new = request.facts.get("new") or {}
+        return [(key, current.get(key, ""), new.get(key, "")) for key in request.facts.get("changed", [])]
+
     def extra_fact_rows(
         self, facts: dict[str, Any], text: Callable[[str, Any], str]
     ) -> list[tuple[str, str]]:

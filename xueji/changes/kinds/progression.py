@@ -31,6 +31,7 @@ from django.utils.translation import gettext_noop as N_
 from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
+from xueji.core.dates import MonthTextInput
 from xueji.core.errors import ApplicationError, Conflict, FieldError, NotFound
 from xueji.schools.enums import SchoolState
 from xueji.schools.models import School
@@ -85,9 +86,7 @@ class ProgressionForm(KindForm):
     name = forms.CharField(required=False, widget=forms.HiddenInput)
     class_name = text_input(_("升入班级"), required=True, max_length=30)
     admission_ref = text_input(_("录取依据"), required=True, help_text=_("招生录取文件、录取名单或报到记录"))
-    entry_ym = forms.CharField(
-        label=_("入学年月"), required=False, widget=forms.TextInput(attrs={"type": "month"})
-    )
+    entry_ym = forms.CharField(label=_("入学年月"), required=False, widget=MonthTextInput())
     entry_method = select_input(_("入学方式"), [], required=False)
 
     def setup(self, **kw: Any) -> None:
@@ -227,6 +226,14 @@ class Progression(KindSpec):
             "entry_method": method,
             "admission_ref": admission[:100],
         }
+
+    def what_changes(self, request: Any) -> list[tuple[str, Any, Any]]:
+        e, facts = request.enrollment, request.facts
+        return [
+            ("school", e.school.name, facts["to_school"]),
+            ("grade", e.grade, facts["grade"]),
+            ("class_name", e.class_name, facts["class_name"]),
+        ]
 
     def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         old = Enrollment.objects.select_for_update().get(pk=request.enrollment_id)

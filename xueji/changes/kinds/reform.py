@@ -175,6 +175,12 @@ class ReformPlacement(KindSpec):
             "record_school_id": enrollment.school_id,
         }
 
+    # 第11条: the placement starts on its date — an approval before it is applied on that date.
+    effective_fact = "start_date"
+
+    def what_changes(self, request: Any) -> list[tuple[str, Any, Any]]:
+        return [("reform_school_name", "", request.facts["reform_school_name"])]
+
     def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         # 第11条: 学籍保留在原所在学校 — the enrollment is not touched; the approved request is the marker.
         enrollment = request.enrollment
@@ -229,6 +235,16 @@ class ReformReturn(KindSpec):
             "grade": grade,
             "class_name": class_name,
         }
+
+    effective_fact = "return_date"  # back at the original school from that date (第11条)
+
+    def what_changes(self, request: Any) -> list[tuple[str, Any, Any]]:
+        e, facts = request.enrollment, request.facts
+        return [
+            ("reform_school_name", facts["reform_school_name"], ""),
+            ("grade", e.grade, facts["grade"]),
+            ("class_name", e.class_name, facts["class_name"]),
+        ]
 
     def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         e = request.enrollment

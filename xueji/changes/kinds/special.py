@@ -199,6 +199,13 @@ class SpecialEducation(KindSpec):
                 "残疾人证号中的残疾类别或等级与所填不一致",
             )
 
+    def what_changes(self, request: Any) -> list[tuple[str, Any, Any]]:
+        facts = request.facts
+        return [
+            ("disability_type", request.person.disability_type, facts["disability_type"]),
+            ("service_name", "", facts["service_name"]),
+        ]
+
     def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         person = Person.objects.select_for_update().get(pk=request.person_id)
         before = {
@@ -297,6 +304,16 @@ class SpecialEducationDecision(KindSpec):
             "class_name": class_name,
             "status": status,
         }
+
+    def what_changes(self, request: Any) -> list[tuple[str, Any, Any]]:
+        e, facts = request.enrollment, request.facts
+        if facts["decision"] == "graduate":
+            return [("status", e.status, StudentStatus.GRADUATED)]
+        return [
+            ("stage", e.stage, facts["stage"]),
+            ("grade", e.grade, facts["grade"]),
+            ("class_name", e.class_name, facts["class_name"]),
+        ]
 
     def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         e = request.enrollment

@@ -91,9 +91,14 @@ class Suspension(KindSpec):
         "end_date": N_("休学结束日期"),
     }
     from_statuses = IN_SCHOOL
+    # 第16条: the suspension runs from its start date — an approval before it is applied on that date.
+    effective_fact = "start_date"
 
     def fact_text(self, key: str, value: Any) -> str | None:
         return REASONS.get(str(value), str(value)) if key == "reason" else None
+
+    def what_changes(self, request: Any) -> list[tuple[str, Any, Any]]:
+        return [("status", request.enrollment.status, StudentStatus.SUSPENDED)]
 
     def prepare(self, ctx: Context) -> dict[str, Any]:
         start = fact_date(ctx.facts, "start_date", "休学开始日期")
@@ -136,6 +141,15 @@ class Resumption(KindSpec):
     form = ResumptionForm
     fact_labels: ClassVar[dict[str, str]] = {"grade": N_("复学年级")}
     from_statuses = frozenset({StudentStatus.SUSPENDED})
+    effective_fact = "resume_date"  # 第16条: the student resumes on the date (approved earlier: on that date)
+
+    def what_changes(self, request: Any) -> list[tuple[str, Any, Any]]:
+        e, facts = request.enrollment, request.facts
+        return [
+            ("status", e.status, StudentStatus.RESUMED),
+            ("grade", e.grade, facts["grade"]),
+            ("class_name", e.class_name, facts["class_name"]),
+        ]
 
     def prepare(self, ctx: Context) -> dict[str, Any]:
         assert ctx.enrollment is not None

@@ -104,6 +104,13 @@ class Transfer(KindSpec):
             "reason_text": str(ctx.facts.get("reason_text", ""))[:200],
         }
 
+    def what_changes(self, request: Any) -> list[tuple[str, Any, Any]]:
+        e, facts = request.enrollment, request.facts
+        return [
+            ("school", e.school.name, facts["to_school"]),
+            ("class_name", e.class_name, facts["class_name"]),
+        ]
+
     def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         enrollment = request.enrollment
 

@@ -66,6 +66,9 @@ class Withdrawal(KindSpec):
             raise FieldError("applicant_name", "required", "请填写申请的监护人姓名（第十八条）")
         return {"applicant_name": applicant[:60], "reason_text": str(ctx.facts.get("reason_text", ""))[:200]}
 
+    def what_changes(self, request: Any) -> list[tuple[str, Any, Any]]:
+        return [("status", request.enrollment.status, StudentStatus.WITHDRAWN)]
+
     def apply(self, request: Any, actor: Actor, today: date) -> dict[str, Any]:
         set_status(request.enrollment, StudentStatus.WITHDRAWN, active=False)
         return {"status": StudentStatus.WITHDRAWN}
