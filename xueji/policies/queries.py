@@ -23,7 +23,7 @@ from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
 
 from .extra_fields import FieldDef, load_definition, values_validator
-from .models import ExtraFieldSet, ProvinceRuleSet
+from .models import ExtraFieldSet, ProvinceRuleSet, RuleConfirmation
 from .rules import GradeAgeRules, RulesInvalid
 
 logger = logging.getLogger(__name__)
@@ -155,3 +155,9 @@ def rule_sets_for(viewer: Actor, province_code: str) -> QuerySet[ProvinceRuleSet
     if not can_view_province(viewer, province_code):
         return ProvinceRuleSet.objects.none()
     return ProvinceRuleSet.objects.filter(province_code=province_code).order_by("-version")
+
+
+def rule_confirmations_for(enrollment_id: Any) -> list[RuleConfirmation]:
+    """The confirmations a registrar gave for this enrollment (e.g. age for grade, issue 8 item 4), oldest
+    first — shown on the record to whoever may see it (the caller has checked that)."""
+    return list(RuleConfirmation.objects.filter(enrollment_id=enrollment_id).order_by("confirmed_at"))

@@ -42,7 +42,12 @@ from xueji.core.pagination import PAGE_SIZES, batch_after, offset_param, page_si
 from xueji.core.ratelimit import RateLimited, ratelimit_hit
 from xueji.core.web import paginate, ui_errors, url_or_none
 from xueji.policies.extra_fields import display_value
-from xueji.policies.queries import extra_fields_for, extra_validator_for, grade_age_rules_for
+from xueji.policies.queries import (
+    extra_fields_for,
+    extra_validator_for,
+    grade_age_rules_for,
+    rule_confirmations_for,
+)
 from xueji.regions import divisions
 from xueji.schools.grades import grade_label
 from xueji.schools.models import School
@@ -478,6 +483,8 @@ def _render_detail(
         "max_mb": settings.ARCHIVE_MAX_BYTES // (1024 * 1024),
         "revealable": REVEALABLE,
         "frozen_at": frozen_at(enrollment),  # a former school's snapshot (issue #6 §3.5)
+        # Issue 8 item 4: the registrar's confirmation of an unusual age for the grade, with its reason.
+        "confirmations": rule_confirmations_for(enrollment.pk),
     }
     # Sections of apps above students, e.g. the "学籍变动" tab of changes (timeline and actions).
     context.update(record_sections_context(user, enrollment))
