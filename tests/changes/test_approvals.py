@@ -281,6 +281,24 @@ def test_a_party_that_does_not_decide_gets_no_confirmation(client, s, work):
 # --- batch approval ------------------------------------------------------------------------------------------
 
 
+def test_a_database_error_on_one_item_leaves_it_undecided_and_the_others_go_on(s, work, monkeypatch):
+    from django.db import DatabaseError
+
+    from xueji.changes import services
+
+    real = services.change_decide
+
+    def flaky(**kw):  # type: ignore[no-untyped-def]
+        if kw["request"].pk == work["A"].pk:
+            raise DatabaseError("deadlock detected")
+        return real(**kw)
+
+    monkeypatch.setattr(services, "change_decide", flaky)
+    results = change_approve_batch(actor=s["haizhu"], items=[(str(work[k].pk), 1) for k in ("A", "K")])
+    assert [(r.ok, r.code) for r in results] == [(False, "error"), (True, "")]
+    assert _state(work["A"]) == ("pending", 1) and _state(work["K"])[0] == "approved"
+
+
 def test_batch_decides_each_item_alone_with_the_single_paths_checks(s, work):
     missing = str(uuid.uuid4())
     items = [(str(work[k].pk), 1) for k in ("A", "B", "T", "K")] + [(missing, 1)]

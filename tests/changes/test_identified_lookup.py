@@ -70,3 +70,13 @@ def test_j_numbered_pupil_without_an_id_is_found_by_student_number(school_a, reg
 def test_name_normalisation() -> None:
     assert normalise_name(" 阿依古丽 • 买买提 ") == "阿依古丽·买买提"
     assert normalise_name("张\u3000三") == "张三"
+
+
+def test_a_foreign_students_latin_name_is_found(school_a, registrar_a) -> None:
+    e = sf.student(
+        school_a, registrar_a, name="John Smith", nationality="USA", id_type="A", id_number="E12345678"
+    )
+    for typed in ("John Smith", " John  Smith ", "John\u3000Smith"):
+        assert transfer_lookup(student_number=e.person.student_number, name=typed).pk == e.pk
+    with pytest.raises(NotFound):
+        transfer_lookup(student_number=e.person.student_number, name="JohnSmith")

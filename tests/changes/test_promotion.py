@@ -477,3 +477,14 @@ def test_a_promotion_whose_worker_died_shows_as_failed_and_can_be_run_again(clie
     again = client.post(url, {"school_year": str(year), "confirm": "1"})["Location"]
     assert run_queued_tasks() == ["SUCCESSFUL"]
     assert 'data-testid="promotion-result"' in client.get(again).content.decode()
+
+
+def test_an_approved_change_waiting_for_its_date_holds_the_student(env):
+    """Issue 8 item 10: a scheduled (已批准待生效) request is business in flight — the promotion leaves the
+    student to it, as it does an open one."""
+    ChangeRequest.objects.filter(pk=env["request"].pk).update(state="scheduled", effective_on=date(2027, 9, 1))
+    report = _preview(env)
+    assert report.counts["in_flight"] == 1
+    assert [h["request_id"] for h in report.in_flight] == [str(env["request"].pk)]
+    _run(env)
+    assert _grade(env["in_flight"]) == 4

@@ -283,3 +283,29 @@ def test_the_kinds_with_a_start_date_name_it(kind, facts_key):
 def test_the_kinds_without_one_take_effect_at_the_approval():
     for kind in ("transfer", "withdrawal", "death", "graduation", "key_data_change", "deferral"):
         assert kinds.get(kind).effective_on({"start_date": "2027-01-05"}) is None, kind
+
+
+def test_a_class_move_after_the_approval_voids_a_scheduled_resumption(env):
+    """A resumption writes the grade and class captured at submission: applied after a 调班 it would undo the
+    move silently, so on its date it is void instead and the school is told."""
+    from xueji.students.records import class_assign
+
+    Enrollment.objects.filter(pk=env["e"].pk).update(status="02")  # 休学
+    e = Enrollment.objects.select_related("school", "school__org").get(pk=env["e"].pk)
+    req = change_submit(
+        actor=env["reg"],
+        kind="resumption",
+        enrollment=e,
+        facts={"resume_date": START.isoformat(), "grade_choice": "original"},
+        today=DAY,
+    )
+    change_decide(actor=env["county"], request=req, action="approve", today=DAY)
+    req.refresh_from_db()
+    assert req.state == "scheduled"
+    class_assign(actor=env["reg"], enrollments=[e], class_name="三(9)班")
+    report = scheduled_changes_apply(actor=None, today=START)
+    req.refresh_from_db()
+    moved = Enrollment.objects.get(pk=e.pk)
+    assert (report.voided, req.state, moved.class_name, moved.status) == (1, "cancelled", "三(9)班", "02")
+    cancelled = AuditEvent.objects.filter(event_type=EventType.CHANGE_CANCELLED).latest("occurred_at")
+    assert cancelled.after["code"] == "record_changed"

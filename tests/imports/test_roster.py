@@ -309,3 +309,18 @@ def test_a_long_background_export_reports_progress_while_it_streams(county_a, wo
     done = services.roster_export_build(export_id=export.pk)
     assert (done.status, done.row_count) == (RosterExport.Status.DONE, 3)
     assert seen == [0, 1, 2]  # the row count stored after each row, while the next is being read
+
+
+def test_a_grant_withdrawn_after_the_file_was_written_ends_its_download(client, world, county_a, settings):
+    settings.XUEJI_ROSTER_EXPORT_INLINE_ROWS = 1
+    client.force_login(county_a)
+    post(client, unit=unit("440105").pk)
+    run_queued_tasks()
+    export = RosterExport.objects.get()
+    assert export.status == RosterExport.Status.DONE
+    assert client.get(reverse("imports:export_download", args=[export.pk])).status_code == 200
+    from xueji.accounts.models import RoleGrant
+
+    RoleGrant.objects.filter(user=county_a).delete()
+    assert client.get(reverse("imports:export_download", args=[export.pk])).status_code == 404
+    assert client.get(reverse("imports:export_detail", args=[export.pk])).status_code == 404

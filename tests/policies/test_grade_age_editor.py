@@ -103,6 +103,18 @@ def test_the_filing_must_be_real(client: Client, gd_registrar: Any) -> None:
     assert ProvinceRuleSet.objects.count() == 0
 
 
+def test_a_version_cannot_take_effect_before_the_one_in_force(client: Client, gd_registrar: Any) -> None:
+    """The version in force is the newest effective by a day: one dated before it would never apply."""
+    client.force_login(gd_registrar)
+    today = timezone.localdate()
+    assert client.post(URL, _post(filed_on=today - timedelta(days=10), effective_from=today)).status_code == 302
+    response = client.post(
+        URL, _post(filed_on=today - timedelta(days=10), effective_from=today - timedelta(days=5))
+    )
+    assert response.status_code == 400
+    assert ProvinceRuleSet.objects.count() == 1
+
+
 def test_a_county_registrar_reads_but_may_not_file(client: Client, county_registrar: Any) -> None:
     client.force_login(county_registrar)
     html = client.get(URL).content.decode()

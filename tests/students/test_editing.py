@@ -48,6 +48,8 @@ def test_edit_page_saves_changed_fields_only_with_history(client, pupil, registr
     url = reverse("students:edit", args=[pupil.person_id])
     page = client.get(url)
     assert page.status_code == 200 and 'name="phone"' in page.content.decode()
+    # The phone is masked on the form as on the record (第24条): left empty, it stays.
+    assert pupil.person.phone not in page.content.decode() and "138****8000" in page.content.decode()
     assert 'name="name"' not in page.content.decode() and 'name="id_number"' not in page.content.decode()
     response = client.post(url, _form_post(pupil, phone="13912345678", class_name="三(2)班", health="20"))
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -117,8 +119,31 @@ def test_province_extra_fields_are_edited_and_validated(pupil, registrar_a) -> N
     )
     person = Person.objects.get(pk=pupil.person_id)
     assert person.extra["bus_route"] == "01" and person.extra["siblings"] == 2
+    assert person.extra_version == 1  # validated against the active set: labelled with its version
     fields = set(FieldHistory.objects.filter(subject_id=str(person.pk)).values_list("field", flat=True))
     assert {"extra.bus_route", "extra.siblings"} <= fields
+
+
+def test_student_edit_rolls_back_what_was_written_when_a_later_part_fails(pupil, registrar_a, monkeypatch):
+    """The ordinary fields are written first; a refusal of the class afterwards undoes them (one transaction)."""
+    from xueji.students import records
+
+    def refuse(**_kw):  # type: ignore[no-untyped-def]
+        raise ApplicationError("record_inactive", "该学籍已不在本校在读，不能修改")
+
+    monkeypatch.setattr(records, "class_assign", refuse)
+    with pytest.raises(ApplicationError):
+        student_edit(
+            actor=registrar_a,
+            enrollment=pupil,
+            changes={"phone": "13912345678"},
+            extra=None,
+            class_name="三(2)班",
+            class_number="",
+        )
+    assert Person.objects.get(pk=pupil.person_id).phone == pupil.person.phone
+    assert not FieldHistory.objects.exists()
+    assert not AuditEvent.objects.filter(event_type=EventType.STUDENT_UPDATED).exists()
 
 
 def test_student_edit_is_all_or_nothing(pupil, registrar_a) -> None:
@@ -160,7 +185,21 @@ def test_guardian_pages(client, pupil, registrar_a) -> None:
     client.force_login(registrar_a)
     [g] = Guardian.objects.filter(person_id=pupil.person_id)
     url = reverse("students:guardian_edit", args=[pupil.person_id, g.pk])
-    assert client.get(url).status_code == 200
+    page = client.get(url)
+    assert page.status_code == 200 and g.phone not in page.content.decode()
+    assert (
+        client.post(
+            url,
+            {
+                **{
+                    f"g-{k}": raw_value(getattr(g, k)) for k in ("name", "relation", "is_guardian", "address")
+                },
+                "g-phone": "",
+            },
+        ).status_code
+        == 302
+    )
+    assert Guardian.objects.get(pk=g.pk).phone == g.phone  # left empty: unchanged
     data = {
         f"g-{k}": raw_value(getattr(g, k)) for k in ("name", "relation", "is_guardian", "address", "phone")
     }
@@ -199,6 +238,24 @@ def test_class_move_needs_the_schools_registrar(school_a, registrar_a, pupil) ->
     with pytest.raises(ApplicationError):
         class_assign(actor=registrar_a, enrollments=[pupil, pupil], class_name="三(9)班", class_number="7")
     assert class_assign(actor=registrar_a, enrollments=[pupil], class_name=pupil.class_name) == 0
+    Enrollment.objects.filter(pk=pupil.pk).update(is_active=False)  # transferred out since the page was shown
+    with pytest.raises(ApplicationError):
+        class_assign(actor=registrar_a, enrollments=[pupil], class_name="三(9)班")
+    assert Enrollment.objects.get(pk=pupil.pk).class_name == pupil.class_name
+
+
+def test_guardian_identity_is_checked_like_at_registration(pupil, registrar_a) -> None:
+    [g] = Guardian.objects.filter(person_id=pupil.person_id)
+    data = {k: raw_value(getattr(g, k)) for k in ("name", "relation", "is_guardian", "address", "phone")}
+    with pytest.raises(ApplicationError) as exc:
+        guardian_update(
+            actor=registrar_a,
+            enrollment=pupil,
+            guardian_id=g.pk,
+            data={**data, "id_type": "1", "id_number": "110101198001010000"},
+        )
+    assert "id_number" in exc.value.fields
+    assert Guardian.objects.get(pk=g.pk).id_number == g.id_number
 
 
 def test_a_foreign_students_latin_former_name_can_be_edited(school_a, registrar_a) -> None:

@@ -117,3 +117,12 @@ def test_an_identity_number_whose_last_digits_excel_zeroed_says_so():
     assert "校验位错误" in message and "Excel" in message
     plain = _errors(id_number=ID[:17] + ("1" if ID[17] != "1" else "2"))["id_number"]
     assert "校验位错误" in plain and "Excel" not in plain
+
+
+def test_the_messages_quote_numbers_masked():
+    """An import's problem list reaches the county too: a quoted identity number or phone stays masked."""
+    assert ID not in _errors(id_number=f"{ID}.0")["id_number"]
+    assert "440***********0032" in _errors(id_number=f"{ID}.0")["id_number"]
+    assert "13800138000" not in _errors(phone="13800138000.0")["phone"]
+    assert "13812345678" not in _errors(phone="138123456789")["phone"]
+    assert "“12345”" in _errors(phone="12345")["phone"]  # nothing personal in a short wrong value

@@ -63,4 +63,5 @@ SUBJECT_TYPE_LABELS = {
     "import_batch": _("导入批次"),
     "calendar": _("官方日历"),
     "extra_field_set": _("非基础学籍信息"),
+    "province_rule_set": _("省级学籍规则"),
 }

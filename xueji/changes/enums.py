@@ -61,3 +61,16 @@ class Entry(models.TextChoices):
     LOOKUP = "lookup", _("接收学校按学籍号和姓名查找学生后发起")
     RECEIVING = "receiving", _("接收学校在表单中填写学籍号和姓名")
     HOUSEHOLD = "household", _("户籍所在地县级教育行政部门发起")
+
+
+#: Kinds whose ``apply`` writes the grade and class captured at submission (a resumption, a return): the
+#: annual promotion leaves their students alone, and a scheduled one is void if the record's grade or class
+#: changed meanwhile (issue 8 item 10).
+GRADE_SETTING_KINDS = frozenset(
+    {
+        ChangeKind.RESUMPTION,
+        ChangeKind.REFORM_RETURN,
+        ChangeKind.RETURN_FROM_ABROAD,
+        ChangeKind.SPECIAL_EDUCATION_DECISION,
+    }
+)

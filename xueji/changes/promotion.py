@@ -52,22 +52,19 @@ from xueji.schools.models import School
 from xueji.students.enums import StudentStatus
 from xueji.students.models import Enrollment, Person
 
-from .enums import ChangeKind
+from .enums import GRADE_SETTING_KINDS as GRADE_SETTING
 from .models import ChangeRequest
-from .workflow import RequestState
+from .workflow import IN_FLIGHT_STATES
 
 GRADUATING_GRADES = (6, 9, 12)
 PROMOTABLE_STATUSES = (StudentStatus.ENROLLED, StudentStatus.RESUMED)  # 在读, 复学
 SUSPENDED = StudentStatus.SUSPENDED
-OPEN_STATES = (RequestState.PENDING.value, RequestState.RETURNED.value)
+# Business in flight keeps a student out of the promotion: open requests and approved ones waiting for their
+# start date (issue 8 item 10) — a scheduled resumption sets the grade itself on its date.
+OPEN_STATES = tuple(sorted(str(s) for s in IN_FLIGHT_STATES))
 # Approved changes that decide the student's grade themselves; approved on/after 1 July of the school year,
 # the student is not promoted again.
-GRADE_SETTING_KINDS = (
-    ChangeKind.RESUMPTION.value,
-    ChangeKind.REFORM_RETURN.value,
-    ChangeKind.RETURN_FROM_ABROAD.value,
-    ChangeKind.SPECIAL_EDUCATION_DECISION.value,
-)
+GRADE_SETTING_KINDS = tuple(sorted(str(k) for k in GRADE_SETTING))
 ADVISORY_LOCK = 70_810  # first key of the advisory locks serialising promotion runs (第7条, 10 August)
 LIST_LIMIT = 500  # students listed by name in a report (counts are always exact)
 SCHOOL_ROWS_LIMIT = 5000  # per-school/grade rows in a report

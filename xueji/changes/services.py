@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone, translation
 
 from xueji.accounts.enums import Role
@@ -40,7 +40,7 @@ from xueji.students.models import Enrollment
 from xueji.workdays.services import official_calendar
 
 from . import kinds, parties
-from .enums import ChangeKind, Party
+from .enums import GRADE_SETTING_KINDS, ChangeKind, Party
 from .kinds.base import Context
 from .models import ApprovalStep, ChangeRequest, Notification
 from .policy import policy_for
@@ -572,6 +572,21 @@ def _still_applies(req: ChangeRequest) -> ApplicationError | None:
             "status_not_allowed",
             f"学籍状态已变为“{enrollment.get_status_display()}”，已批准的{req.get_kind_display()}未能生效",
         )
+    before = req.before or {}
+    if (
+        req.kind in GRADE_SETTING_KINDS
+        and "class_name" in before
+        and (
+            enrollment.grade != before.get("grade", enrollment.grade)
+            or enrollment.class_name != before["class_name"]
+        )
+    ):
+        # The kind writes the grade and class it was given at submission: a 调班 or a promotion since then
+        # would be undone silently. The school applies again with the record as it is now.
+        return ApplicationError(
+            "record_changed",
+            f"该生的年级或班级在申请后已调整，已批准的{req.get_kind_display()}未能生效，请按现在的班级重新申请",
+        )
     return None
 
 
@@ -711,6 +726,13 @@ def change_approve_batch(
             results.append(BatchItem(request_id, position, False, exc.code, exc.message))
         except ApplicationError as exc:
             results.append(BatchItem(request_id, position, False, exc.code, exc.message, req))
+        except DatabaseError:
+            # This item's transaction is rolled back (change_decide is atomic); the others go on and the user
+            # sees which one failed instead of a 500 after earlier items were decided.
+            log.exception("batch approval: request %s position %s failed", request_id, position)
+            results.append(
+                BatchItem(request_id, position, False, "error", "办理时出错，请稍后单独办理此项", req)
+            )
         else:
             results.append(BatchItem(request_id, position, True, request=req))
     return results

@@ -255,11 +255,15 @@ def roster_rows(
 
 
 def export_get(*, viewer: Actor, export_id: UUID | str) -> RosterExport:
-    """One background roster export — only its own requester sees it (NotFound for everyone else)."""
+    """One background roster export — only its own requester sees it, and only while the unit it covers is
+    still theirs to export (a withdrawn grant ends access to files built before): NotFound otherwise."""
     try:
-        return RosterExport.objects.select_related("org_unit").get(pk=export_id, requested_by=viewer)
+        export = RosterExport.objects.select_related("org_unit").get(pk=export_id, requested_by=viewer)
     except (RosterExport.DoesNotExist, ValueError):
         raise NotFound() from None
+    if export.org_unit_id not in {u.pk for u in roster_units(viewer)}:
+        raise NotFound()
+    return export
 
 
 def export_list(*, viewer: Actor, limit: int = 10) -> list[RosterExport]:

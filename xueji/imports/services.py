@@ -1003,7 +1003,7 @@ def _roster_qs(actor: Actor, spec: RosterSpec) -> Any:
 def export_too_large(limit: int) -> ApplicationError:
     return ApplicationError(
         "export_too_large",
-        f"所选范围内在读学生超过 {limit} 人，超出一个 Excel 工作表的容量，请按区县、学校或年级缩小范围后分批导出",
+        f"所选范围内在籍学生超过 {limit} 人，超出一个 Excel 工作表的容量，请按区县、学校或年级缩小范围后分批导出",
         {"unit": "范围过大"},
     )
 
@@ -1014,7 +1014,7 @@ def _record_export(actor: Actor, spec: RosterSpec, *, count: int, masked: bool) 
     record(
         event_type=EventType.ROSTER_EXPORTED,
         actor=actor,
-        subject_type="school" if school is not None or unit.level == OrgLevel.SCHOOL else "org_unit",
+        subject_type="school" if school is not None or unit.level == OrgLevel.SCHOOL else "org",
         subject_id=subject,
         org_unit_id=unit.pk,
         province_code=unit.province_code,

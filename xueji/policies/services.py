@@ -338,6 +338,13 @@ def grade_age_file(
             .order_by("-version")
             .first()
         )
+        if latest is not None and effective_from < latest.effective_from:
+            # The version in force is the newest effective by a day: an earlier date would never take effect.
+            raise ApplicationError(
+                "invalid_filing",
+                f"生效日期不能早于现行第 {latest.version} 版的生效日期（{latest.effective_from.isoformat()}）",
+                {"effective_from": f"生效日期不能早于 {latest.effective_from.isoformat()}"},
+            )
         base = dict(latest.rules) if latest is not None else {}
         base.pop("school_entry_age", None)
         base.pop(GRADE_AGE, None)

@@ -16,6 +16,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from xueji.core.masking import mask_id_number, mask_phone
+
 from .fields import GUARDIAN_FIELDS
 from .forms import (
     BASIC_KEYS,
@@ -31,6 +33,19 @@ from .models import Enrollment, Guardian, Person
 from .records import EDITABLE_FIELDS as EDITABLE_SPECS
 
 _EDITABLE = {s.key for s in EDITABLE_SPECS}
+
+#: Identifiers the record page masks (第24条): the edit forms do not send them to the browser either. The field
+#: starts empty with the masked value as its placeholder; left empty, the stored value stays.
+MASKED_ON_FORMS = {"phone": mask_phone, "id_number": mask_id_number}
+
+
+def _mask_inputs(form: forms.Form, current: Mapping[str, Any]) -> None:
+    for key, mask in MASKED_ON_FORMS.items():
+        if key in form.fields:
+            form.initial[key] = ""
+            value = str(current.get(key) or "")
+            form.fields[key].widget.attrs["placeholder"] = mask(value) if value else ""
+            form.fields[key].help_text = _("留空则保持原号码不变")
 
 
 def raw_value(value: Any) -> str:
@@ -77,12 +92,14 @@ class StudentEditForm(SpecForm):
         )
         for item in self.extra_specs:
             self.fields[f"extra.{item['key']}"] = extra_field(item)
+        _mask_inputs(self, {k: getattr(person, k) for k in MASKED_ON_FORMS if hasattr(person, k)})
 
     def _raw(self, name: str) -> str:
         return str(self.data.get(name, "")) if self.is_bound else ""
 
     def raw_person(self) -> dict[str, str]:
-        return {s.key: self._raw(s.key) for s in EDITABLE_SPECS}
+        raw = {s.key: self._raw(s.key) for s in EDITABLE_SPECS}
+        return {k: v for k, v in raw.items() if not (k in MASKED_ON_FORMS and not v.strip())}
 
     def raw_extra(self) -> dict[str, str]:
         out = {}
@@ -117,13 +134,18 @@ class GuardianEditForm(SpecForm):
     prefix = "g"
 
     def __init__(self, data: Any = None, *, guardian: Guardian) -> None:
-        initial = {s.key: raw_value(getattr(guardian, s.key)) for s in GUARDIAN_FIELDS}
-        super().__init__(data, initial=initial)
+        self.current = {s.key: raw_value(getattr(guardian, s.key)) for s in GUARDIAN_FIELDS}
+        super().__init__(data, initial=dict(self.current))
         for spec in GUARDIAN_FIELDS:
             self.fields[spec.key] = spec_field(spec)
+        _mask_inputs(self, self.current)
 
     def raw(self) -> dict[str, str]:
-        return {s.key: str(self.data.get(self.add_prefix(s.key), "")) for s in GUARDIAN_FIELDS}
+        raw = {s.key: str(self.data.get(self.add_prefix(s.key), "")) for s in GUARDIAN_FIELDS}
+        for key in MASKED_ON_FORMS:  # left empty: the stored number stays (it never went to the browser)
+            if key in raw and not raw[key].strip():
+                raw[key] = self.current.get(key, "")
+        return raw
 
 
 class ClassMoveForm(SpecForm):

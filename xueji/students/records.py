@@ -24,7 +24,7 @@ from xueji.policies.queries import extra_validator_for
 
 from .fields import GUARDIAN_FIELDS, PERSON_FIELDS
 from .models import ArchiveDocument, Enrollment, FrozenPerson, Guardian, Person, ProblemRecord
-from .validation import FOREIGN_DOCUMENT_TYPES, clean_fields
+from .validation import FOREIGN_DOCUMENT_TYPES, check_guardian_identity, clean_fields
 
 # 第13条 / issue #3: these change only through the key-data change flow with evidence and approval.
 KEY_FIELDS = frozenset({"name", "id_type", "id_number", "gender", "birth_date"})
@@ -161,7 +161,7 @@ def student_update(
     clean = clean_fields(specs, changes, errors, latin_names=_foreign(enrollment) or None)
     new_extra: dict[str, Any] | None = None
     if extra is not None:
-        _version, validator = extra_validator_for(enrollment.province_code)
+        extra_version, validator = extra_validator_for(enrollment.province_code)
         new_extra, extra_errors = validator(extra)
         errors.update({f"extra.{k}": v for k, v in extra_errors.items()})
     if errors:
@@ -182,7 +182,9 @@ def student_update(
                 before[f"extra.{key}"], after[f"extra.{key}"] = old_extra.get(key), merged.get(key)
         if merged != old_extra:
             person.extra = merged
-            fields.append("extra")
+            # The values were validated against the province's active field set: they now carry its version.
+            person.extra_version = extra_version
+            fields += ["extra", "extra_version"]
     if not fields:
         return person
     for k, v in clean.items():
@@ -211,6 +213,7 @@ def guardian_add(*, actor: Actor, enrollment: Enrollment, data: dict[str, Any]) 
     _require_active(enrollment)
     errors: dict[str, str] = {}
     clean = clean_fields(GUARDIAN_FIELDS, data, errors, latin_names=_foreign(enrollment) or None)
+    check_guardian_identity(clean, errors, today=timezone.localdate())
     if errors:
         raise ApplicationError("invalid_input", next(iter(errors.values())), errors)
     if Guardian.objects.filter(person_id=enrollment.person_id).count() >= 4:
@@ -249,6 +252,7 @@ def guardian_update(
     guardian = _guardian_of(enrollment, guardian_id)
     errors: dict[str, str] = {}
     clean = clean_fields(GUARDIAN_FIELDS, data, errors, latin_names=_foreign(enrollment) or None)
+    check_guardian_identity(clean, errors, today=timezone.localdate())
     if errors:
         raise ApplicationError("invalid_input", next(iter(errors.values())), errors)
     clean = {k: v for k, v in clean.items() if getattr(guardian, k) != v}
@@ -348,8 +352,13 @@ def class_assign(
     for e in enrollments:
         _require_active(e)
     locked = {
-        e.pk: e for e in Enrollment.objects.select_for_update().filter(pk__in=[e.pk for e in enrollments])
+        e.pk: e
+        for e in Enrollment.objects.select_for_update().filter(
+            pk__in=[e.pk for e in enrollments], is_active=True
+        )
     }
+    if len(locked) != len({e.pk for e in enrollments}):  # one left the school since the page was shown
+        raise ApplicationError("record_inactive", "所选学生中有人已不在本校在读，请刷新后重试")
     moved = []
     for e in locked.values():
         if e.class_name == name and (number is None or e.class_number == number):

@@ -39,8 +39,11 @@ from django.db import connection
 from django.db.models import BooleanField, F, Q
 from django.db.models.expressions import Func
 
+from xueji.core.errors import FieldError
+
 from .enums import IdDocumentType
 from .models import IdentityKey
+from .validation import clean_name, is_latin_name
 
 TermKind = Literal["", "student_number", "id_number", "pinyin", "name"]
 
@@ -130,14 +133,17 @@ def person_q(term: Term, prefix: str = "") -> Q:
     return Q(**{f"{p}name__contains": term.value})
 
 
-#: Middle-dot look-alikes typed for the separator of minority names (张·某): one form, U+00B7, is stored.
-_DOTS = str.maketrans(dict.fromkeys("•・‧∙⋅･．", "·"))
-
-
 def normalise_name(raw: str | None) -> str:
-    """A typed or pasted name as it is stored: NFKC (full-width → half-width), no whitespace anywhere, the
-    middle dot of minority names as U+00B7 whatever look-alike was typed."""
-    return _SPACES.sub("", unicodedata.normalize("NFKC", raw or "")).translate(_DOTS)
+    """A typed or pasted name in the form registration stores it (:func:`~.validation.clean_name`: middle-dot
+    look-alikes as ``·``), tolerating stray spaces — none inside a Chinese name, single ones between the parts
+    of a Latin name. ``""`` when it could not be a registered name at all."""
+    text = _SPACES.sub(" ", (raw or "").replace("\u3000", " ")).strip()
+    if not is_latin_name(text):
+        text = text.replace(" ", "")  # a Chinese name has no spaces (clean_name refuses them)
+    try:
+        return clean_name(text)
+    except FieldError:
+        return ""
 
 
 def identified_q(number: str | None, name: str | None, prefix: str = "") -> Q | None:

@@ -20,6 +20,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from xueji.core.errors import ApplicationError, FieldError
+from xueji.core.masking import mask_id_number, mask_phone
 from xueji.policies.rules import GRADE_AGE, GradeAgeRules
 from xueji.regions import divisions
 from xueji.schools.grades import grade_label
@@ -180,6 +181,7 @@ EXCEL_TEXT_KEYS = frozenset({"id_number", "phone"})
 _EXCEL_NUMBER = re.compile(r"\d+(\.\d+)?[eE]\+?\d+|\d+\.0+")
 # Floats carry 15–16 significant digits: a longer number read from a numeric cell has lost its last digits.
 _FLOAT_EXACT_BELOW = 10**15
+_LONG_DIGITS = re.compile(r"\d{7,}")
 
 
 def excel_number_problem(spec: FieldSpec, value: Any) -> FieldError | None:
@@ -194,6 +196,8 @@ def excel_number_problem(spec: FieldSpec, value: Any) -> FieldError | None:
         shown = value.strip()
     else:
         return None
+    # The message reaches the county as well as the school (an import's problem list): the digits stay masked.
+    shown = _LONG_DIGITS.sub(lambda m: mask_id_number(m.group(0)), shown)
     return FieldError(
         spec.key,
         "excel_number",
@@ -392,7 +396,10 @@ def _convert(spec: FieldSpec, value: Any) -> Any:
     if spec.kind == "phone":
         if not _PHONE.match(raw.replace(" ", "")):
             raise FieldError(
-                spec.key, "invalid_phone", f"{spec.label}“{raw}”格式不正确（手机11位或带区号的固话）"
+                spec.key,
+                "invalid_phone",
+                # Masked: the message may be read beyond the school (an import's problem list).
+                f"{spec.label}“{_LONG_DIGITS.sub(lambda m: mask_phone(m.group(0)), raw)}”格式不正确（手机11位或带区号的固话）",
             )
         return raw.replace(" ", "")
     if spec.kind == "postal":
@@ -454,6 +461,27 @@ def clean_fields(
     return out
 
 
+def check_guardian_identity(
+    guardian: dict[str, Any], errors: dict[str, str], *, today: date, prefix: str = "", n: int | None = None
+) -> None:
+    """A family member's identity document, when given, is checked like the student's (第6条) and its number
+    normalised in place; an error goes to ``errors`` under ``prefix + field``. Registration, the record's
+    family edits and the import all use this."""
+    bad_number = f"{prefix}id_number" in errors  # e.g. an Excel number: that message stands
+    if not (guardian.get("id_type") or guardian.get("id_number")) or bad_number:
+        return
+    try:
+        parsed = validate_identity(
+            guardian.get("id_type") or "",
+            guardian.get("id_number") or "",
+            today=today,
+            known_region=divisions.is_known_address_code,
+        )
+        guardian["id_number"] = parsed.number
+    except FieldError as exc:
+        errors[f"{prefix}{exc.field}"] = f"家庭成员{n if n is not None else ''}{exc.message}"
+
+
 def clean_registration(
     raw_person: Mapping[str, Any],
     raw_enrollment: Mapping[str, Any],
@@ -494,18 +522,7 @@ def clean_registration(
             latin_names=foreign_student or None,
         )
         guardians.append(guardian)
-        bad_number = f"guardians.{index}.id_number" in errors  # e.g. an Excel number: that message stands
-        if (guardian.get("id_type") or guardian.get("id_number")) and not bad_number:
-            try:
-                parsed = validate_identity(
-                    guardian.get("id_type") or "",
-                    guardian.get("id_number") or "",
-                    today=today,
-                    known_region=divisions.is_known_address_code,
-                )
-                guardian["id_number"] = parsed.number
-            except FieldError as exc:
-                errors[f"guardians.{index}.{exc.field}"] = f"家庭成员{index + 1}{exc.message}"
+        check_guardian_identity(guardian, errors, today=today, prefix=f"guardians.{index}.", n=index + 1)
     if not filled:
         errors["guardians"] = "至少填写一名家庭成员（监护人）"
     elif not any(g.get("is_guardian") for g in guardians):
