@@ -482,7 +482,9 @@ def test_a_promotion_whose_worker_died_shows_as_failed_and_can_be_run_again(clie
 def test_an_approved_change_waiting_for_its_date_holds_the_student(env):
     """Issue 8 item 10: a scheduled (已批准待生效) request is business in flight — the promotion leaves the
     student to it, as it does an open one."""
-    ChangeRequest.objects.filter(pk=env["request"].pk).update(state="scheduled", effective_on=date(2027, 9, 1))
+    ChangeRequest.objects.filter(pk=env["request"].pk).update(
+        state="scheduled", effective_on=date(2027, 9, 1)
+    )
     report = _preview(env)
     assert report.counts["in_flight"] == 1
     assert [h["request_id"] for h in report.in_flight] == [str(env["request"].pk)]

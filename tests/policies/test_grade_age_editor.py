@@ -107,7 +107,9 @@ def test_a_version_cannot_take_effect_before_the_one_in_force(client: Client, gd
     """The version in force is the newest effective by a day: one dated before it would never apply."""
     client.force_login(gd_registrar)
     today = timezone.localdate()
-    assert client.post(URL, _post(filed_on=today - timedelta(days=10), effective_from=today)).status_code == 302
+    assert (
+        client.post(URL, _post(filed_on=today - timedelta(days=10), effective_from=today)).status_code == 302
+    )
     response = client.post(
         URL, _post(filed_on=today - timedelta(days=10), effective_from=today - timedelta(days=5))
     )

@@ -308,7 +308,9 @@ def test_form_api_and_import_register_a_confirmed_pupil_and_keep_the_reason(
     assert reasons == {"王缓学": "因病缓学两年", "李插班": "随迁插班", "赵留级": "留级一年"}
     # The record shows the confirmation and its reason to whoever may open it.
     client.force_login(registrar_a)
-    page = client.get(reverse("students:detail", args=[Person.objects.get(name="王缓学").pk])).content.decode()
+    page = client.get(
+        reverse("students:detail", args=[Person.objects.get(name="王缓学").pk])
+    ).content.decode()
     assert 'data-testid="rule-confirmation"' in page and "因病缓学两年" in page
 
 
