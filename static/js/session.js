@@ -65,10 +65,13 @@
   }
 
   // What the last submit came to, judged by the page it led to (see the header).
+  // A draft may hold a child's ID number: it does not outlive the longest session (12 h, the absolute limit).
+  const DRAFT_MAX_AGE_MS = 12 * 3600 * 1000;
+
   function tidyDrafts() {
     for (const key of draftKeys()) {
       const draft = read(key);
-      if (!draft || typeof draft !== "object") {
+      if (!draft || typeof draft !== "object" || !(Date.now() - (draft.savedAt || 0) < DRAFT_MAX_AGE_MS)) {
         store.removeItem(key);
       } else if (!user) {
         if (draft.state === "submitted") write(key, { ...draft, state: "editing" });

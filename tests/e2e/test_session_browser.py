@@ -219,3 +219,26 @@ def _shots() -> Any:
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     return SHOTS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_draft_older_than_the_longest_session_is_dropped(live_server, browser, tree):  # type: ignore[no-untyped-def]
+    """A draft may hold a child's ID number: one older than 12 hours (the absolute session limit) is deleted
+    when the next page loads, however the tab was left."""
+    pf.province_registrar("440000", username="gd_old")
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/policies/new/")
+    _log_in(page, "gd_old")
+    page.wait_for_url(re.compile(r"/policies/new/$"))
+    page.fill("#id_rows-0-label", "校车线路")
+    _until(page, f"{DRAFTS}.length === 1")
+    page.evaluate(
+        f"(() => {{ const k = {DRAFTS}[0]; const d = JSON.parse(sessionStorage.getItem(k));"
+        " d.savedAt = Date.now() - 13 * 3600 * 1000; sessionStorage.setItem(k, JSON.stringify(d)); })()"
+    )
+    page.reload()
+    page.wait_for_load_state("load")
+    assert page.locator("[data-testid=draft-restored]").count() == 0
+    assert page.input_value("#id_rows-0-label") == ""
+    context.close()
