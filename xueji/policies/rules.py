@@ -275,3 +275,26 @@ class GradeAgeRules:
         else:
             outcome = "refuse"
         return Verdict(outcome, age, day, normal, allowed)
+
+
+#: What each key of a province rule set governs, as the versions table names it (no internal codes on screen).
+RULE_KEY_LABELS = {
+    "version": gettext_lazy("版本"),
+    "chains": gettext_lazy("审批流程"),
+    "clock_days": gettext_lazy("办理时限"),
+    "death_filing_working_days": gettext_lazy("死亡注销时限"),
+    "transfer_blackout": gettext_lazy("暑期停办转学"),
+    "cross_province_progression_windows": gettext_lazy("跨省升学办理时段"),
+    "no_transfer_grades": gettext_lazy("不得转学的年级"),
+    "suspension_max_months": gettext_lazy("休学期限"),
+    "resumption_grade": gettext_lazy("复学年级"),
+    "deferral_months": gettext_lazy("缓学期限"),
+    "school_entry_age": gettext_lazy("入学年龄"),
+    GRADE_AGE: gettext_lazy("年龄与年级"),
+    "required_evidence": gettext_lazy("证明材料"),
+}
+
+
+def rule_key_labels(keys: Any) -> list[str]:
+    """The labels of a rule set's keys, in the order given (an unknown key is shown as it is)."""
+    return [str(RULE_KEY_LABELS.get(k, k)) for k in keys if k != "version"]

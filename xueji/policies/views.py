@@ -38,7 +38,7 @@ from .queries import (
     state_of,
     viewer_provinces,
 )
-from .rules import STAGE_LABELS, GradeAgeRules
+from .rules import STAGE_LABELS, GradeAgeRules, rule_key_labels
 from .services import (
     extra_fields_activate,
     extra_fields_define,
@@ -383,7 +383,12 @@ def _render_grade_age(
             "provinces": viewer_provinces(user),
             "rules": rules,
             "rows": _grade_rows(rules),
-            "versions": rule_sets_for(user, province.province_code),
+            "versions": [
+                {"v": v, "keys": rule_key_labels(v.rules)}
+                for v in rule_sets_for(user, province.province_code)
+            ],
+            # "440000-v3" → 3: the page names the version, not its internal code (issue 8 item 12).
+            "version_number": rules.version.rsplit("-v", 1)[-1] if rules.version != "national" else "",
             "form": form if can_file else None,
         },
         status=status,
