@@ -74,7 +74,9 @@ def test_the_province_registrar_files_a_new_version_that_registration_reads(
         "filing_reference": "粤教基函〔2026〕8号",
     }
     html = client.get(URL).content.decode()
-    assert "本省第 2 版" in html and "440000-v2" not in html and "<td>1 年级</td>\n    <td>7 周岁</td>" in html
+    assert (
+        "本省第 2 版" in html and "440000-v2" not in html and "<td>1 年级</td>\n    <td>7 周岁</td>" in html
+    )
 
 
 def test_invalid_bands_are_refused_naming_the_key(client: Client, gd_registrar: Any) -> None:
