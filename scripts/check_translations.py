@@ -151,7 +151,8 @@ def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def make_messages(workdir: Path, locations: str) -> list[str]:
     """Copy the sources and locale/ into ``workdir`` and run makemessages there; returns the errors."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    # Vendored libraries (static/vendor: htmx, ECharts) carry their own strings, not ours to translate.
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "vendor")
     for name in SOURCES:
         source = ROOT / name
         if source.is_dir():

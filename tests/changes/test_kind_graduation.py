@@ -87,6 +87,7 @@ def test_only_the_graduating_grade_graduates(env, school, reg, grade):
     with pytest.raises(ApplicationError) as exc:
         _graduate(env, e, reg=reg)
     assert exc.value.code == "not_graduating_grade"
+    assert f"{grade}年级" not in exc.value.message  # grade names (初二（八年级）), not numbers
     assert ChangeRequest.objects.count() == 0
 
 
@@ -223,6 +224,7 @@ def test_cohort_refuses_a_non_graduating_grade_and_other_kinds(env):
     with pytest.raises(FieldError) as exc:
         graduate_cohort(actor=env["reg_p"], school=env["primary"], grade=5, today=DAY)
     assert exc.value.code == "not_graduating_grade"
+    assert exc.value.message.startswith("五年级不是毕业年级")  # the one grade naming (issue 8 item 11)
     with pytest.raises(FieldError) as exc:
         graduate_cohort(actor=env["reg_p"], school=env["primary"], grade=6, kind="transfer", today=DAY)
     assert exc.value.code == "invalid_kind"

@@ -28,6 +28,7 @@ from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
 from xueji.core.errors import ApplicationError, Conflict, FieldError
+from xueji.schools.grades import grade_label
 from xueji.schools.models import School
 from xueji.students.enums import (
     Stage,
@@ -131,7 +132,7 @@ class _Leaving(KindSpec):
         if self.graduating_grade_only and enrollment.grade != last:
             raise ApplicationError(
                 "not_graduating_grade",
-                f"只有{stage_label}毕业年级（{last}年级）的学生可以办理{label}，该学生在{enrollment.grade}年级",
+                f"只有{stage_label}毕业年级（{grade_label(last)}）的学生可以办理{label}，该学生在{grade_label(enrollment.grade)}",
             )
         in_flight = open_request(enrollment.person_id)
         if in_flight is not None:
@@ -222,7 +223,7 @@ def graduate_cohort(
         raise FieldError(
             "grade",
             "not_graduating_grade",
-            f"{int(grade)}年级不是毕业年级（小学6年级、初中9年级、高中12年级）",
+            f"{grade_label(int(grade))}不是毕业年级（小学六年级、初中初三、高中高三）",
         )
     enrollments = list(
         Enrollment.objects.filter(
@@ -246,7 +247,7 @@ def graduate_cohort(
         subject_id=school.pk,
         org_unit_id=school.pk,
         province_code=school.province_code,
-        summary=f"批量{ChangeKind(kind).label}：{grade}年级 {len(result.submitted)} 人，跳过 {len(result.skipped)} 人",
+        summary=f"批量{ChangeKind(kind).label}：{grade_label(grade)} {len(result.submitted)} 人，跳过 {len(result.skipped)} 人",
         after={
             "kind": str(kind),
             "grade": int(grade),

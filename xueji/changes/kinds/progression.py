@@ -34,6 +34,7 @@ from xueji.audit.services import record
 from xueji.core.dates import MonthTextInput
 from xueji.core.errors import ApplicationError, Conflict, FieldError, NotFound
 from xueji.schools.enums import SchoolState
+from xueji.schools.grades import grade_label
 from xueji.schools.models import School
 from xueji.students.enums import Stage, StudentStatus, entry_methods_for
 from xueji.students.models import ArchiveDocument, Enrollment, Person
@@ -152,7 +153,7 @@ class Progression(KindSpec):
         if enrollment.grade != last:
             raise ApplicationError(
                 "not_graduating_grade",
-                f"只有{stage_label}毕业年级（{last}年级）的学生或已毕业学生可以办理升学",
+                f"只有{stage_label}毕业年级（{grade_label(last)}）的学生或已毕业学生可以办理升学",
             )
         person = Person.objects.get(pk=enrollment.person_id)
         given_number = str(ctx.facts.get("student_number") or "").strip()
@@ -362,7 +363,7 @@ def progress_cohort(
     require_cohort_source(actor=actor, from_school=from_school, to_school=to_school)
     if grade not in (6, 9):
         raise FieldError("grade", "no_next_stage", "整体升学只适用于小学6年级或初中9年级毕业生")
-    reference = admission_ref.strip() or f"{from_school.name}{grade}年级毕业生整体升学"
+    reference = admission_ref.strip() or f"{from_school.name}{grade_label(grade)}毕业生整体升学"
 
     def submit(e: Enrollment) -> ChangeRequest:
         return change_submit(
@@ -391,7 +392,7 @@ def progress_cohort(
         subject_id=to_school.pk,
         org_unit_id=to_school.pk,
         province_code=to_school.province_code,
-        summary=f"整体升学：{from_school.name}{grade}年级 {len(result.submitted)} 人，跳过 {len(result.skipped)} 人",
+        summary=f"整体升学：{from_school.name}{grade_label(grade)} {len(result.submitted)} 人，跳过 {len(result.skipped)} 人",
         after={
             "from_school": from_school.pk,
             "grade": grade,

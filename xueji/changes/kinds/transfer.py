@@ -13,6 +13,7 @@ from django.utils.translation import gettext_noop as N_
 from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError, FieldError
 from xueji.schools.enums import SchoolState
+from xueji.schools.grades import grade_label
 from xueji.students.enums import StudentStatus
 from xueji.students.models import ArchiveDocument, Enrollment, Person
 
@@ -92,7 +93,9 @@ class Transfer(KindSpec):
         term = term_of(ctx.today)
         for grade, closed_term in ctx.policy.get("no_transfer_grades", []):
             if enrollment.grade == grade and term == closed_term:
-                raise ApplicationError("grade_closed", f"按本省规定，{grade}年级第{term}学期不能转学")
+                raise ApplicationError(
+                    "grade_closed", f"按本省规定，{grade_label(grade)}第{term}学期不能转学"
+                )
         class_name = str(ctx.facts.get("class_name", "")).strip()
         if not class_name:
             raise FieldError("class_name", "required", "请填写转入班级")
