@@ -693,21 +693,12 @@ def register_view(request: HttpRequest) -> HttpResponse:
                 "suspected": result.suspected_duplicate,
             }
             return redirect("students:detail", result.person_id)
-    region_options = _region_options(school.province_code)
     return render(
         request,
         "students/register.html",
-        {"form": form, "school": school, "schools": schools, "regions": region_options},
+        {"form": form, "school": school, "schools": schools},
         status=400 if form.errors else 200,
     )
-
-
-def _region_options(province_code: str) -> list[tuple[str, str]]:
-    """Division codes of the school's province for the 出生地/户口所在地 pickers (a datalist)."""
-    prefix = province_code[:2]
-    return [
-        (d.code, divisions.full_name(d.code)) for d in divisions.all_divisions() if d.code.startswith(prefix)
-    ]
 
 
 # --------------------------------------------------------------------------------------------------------
