@@ -29,7 +29,8 @@ prepare: install
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py load_calendar
 	@if [ "$${XUEJI_ENV:-}" = "production" ]; then echo "XUEJI_ENV=production: no demo data"; \
-	else $(PY) manage.py seed --students $(STUDENTS); fi
+	else $(PY) manage.py seed --students $(STUDENTS) && $(PY) manage.py seed_dropouts; fi
+	$(PY) manage.py statistics_rebuild
 
 ## collectstatic: hashed, compressed copies of the static files under staticfiles/ (served by WhiteNoise)
 collectstatic: install

@@ -150,6 +150,7 @@ def _mount() -> None:
         ("policies", "policies"),
         ("audit", "audit"),
         ("changes", "changes"),
+        ("statistics", "statistics"),
     ):
         try:
             module = importlib.import_module(f"xueji.{app}.api")

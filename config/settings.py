@@ -57,12 +57,17 @@ INSTALLED_APPS = [
     "xueji.imports",
     "xueji.workdays",
     "xueji.changes",
+    "xueji.dropouts",
     # 学籍卡 and transfer forms: print views and PDFs (WeasyPrint), above students and changes.
     "xueji.documents",
     # The periodic schedule (`manage.py scheduler`): which job ran for which slot, so none runs twice.
     "xueji.scheduling",
     # 工作台 (the landing page): the top of the house, reads from every app.
     "xueji.dashboard",
+    # 违规监督 (第5、26条): violations of the units below made visible to the level above; top floor.
+    "xueji.oversight",
+    # 学籍统计 (第5、23条): nightly count snapshots and the statistics pages; top of the house beside dashboard.
+    "xueji.statistics",
 ]
 
 MIDDLEWARE = [
@@ -318,6 +323,7 @@ XUEJI_SCHEDULE = {
     "xueji.changes.tasks.apply_due_changes": "daily 00:10",  # approved changes take effect on their start date
     "xueji.scheduling.tasks.prune_task_results": "daily 03:30",
     "xueji.core.tasks.purge_rate_counters": "daily 03:45",
+    "xueji.statistics.tasks.rebuild_snapshot": "daily 01:30",  # the statistics snapshot (第5、23条)
     "xueji.imports.tasks.reap_stale": "every 60s",
     "xueji.scheduling.tasks.reap_lost_tasks": "every 60s",
     "xueji.students.tasks.compact_counts": "every 60s",

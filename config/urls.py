@@ -13,7 +13,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("policies/", include("xueji.policies.urls")),
     path("audit/", include("xueji.audit.urls")),
     path("changes/", include("xueji.changes.urls")),
+    path("dropouts/", include("xueji.dropouts.urls")),
     path("print/", include("xueji.documents.urls")),
+    path("oversight/", include("xueji.oversight.urls")),
+    path("statistics/", include("xueji.statistics.urls")),
     path("", include("xueji.dashboard.urls")),
 ]
 # Static files: WhiteNoise (production and `make run`) or runserver's staticfiles handler (`make dev`).

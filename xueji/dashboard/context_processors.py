@@ -12,30 +12,51 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 
 from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import roles
 from xueji.accounts.types import MaybeActor
 
-# (url name, label, roles that see it; None = every signed-in user)
+# (url name, label, roles that see it; None = every signed-in user). Labels are marked with N_ so that
+# makemessages collects them; they are translated when the menu is built.
 NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
-    ("dashboard:dashboard", "工作台", None),
-    ("students:list", "学生查询", frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER})),
-    ("students:register", "新生注册", frozenset({Role.SCHOOL_REGISTRAR})),
-    ("imports:list", "批量导入", frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR})),
-    ("imports:roster", "名册导出", frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR})),
-    ("changes:worklist", "待办审核", frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER})),
-    ("changes:list", "学籍变动", frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER})),
-    ("students:problems", "问题学籍", frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER})),
+    ("dashboard:dashboard", N_("工作台"), None),
+    ("students:list", N_("学生查询"), frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER})),
+    ("students:register", N_("新生注册"), frozenset({Role.SCHOOL_REGISTRAR})),
+    ("imports:list", N_("批量导入"), frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR})),
+    ("imports:roster", N_("名册导出"), frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR})),
+    (
+        "changes:worklist",
+        N_("待办审核"),
+        frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER}),
+    ),
+    ("changes:list", N_("学籍变动"), frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER})),
+    (
+        "students:problems",
+        N_("问题学籍"),
+        frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER}),
+    ),
+    ("dropouts:ledger", N_("控辍保学"), frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR})),
+    ("oversight:overview", N_("违规监督"), frozenset({Role.DEPT_REGISTRAR, Role.APPROVER})),
+    (
+        "statistics:overview",
+        N_("学籍统计"),
+        frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER}),
+    ),
     (
         "schools:list",
-        "学校",
+        N_("学校"),
         frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER, Role.SYSTEM_ADMIN}),
     ),
-    ("regions:tree", "机构", None),
-    ("policies:list", "非基础信息", frozenset({Role.DEPT_REGISTRAR})),
-    ("accounts:users", "账号管理", frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.DEPT_REGISTRAR})),
-    ("audit:list", "审计日志", frozenset({Role.AUDIT_ADMIN})),
+    ("regions:tree", N_("机构"), None),
+    ("policies:list", N_("非基础信息"), frozenset({Role.DEPT_REGISTRAR})),
+    (
+        "accounts:users",
+        N_("账号管理"),
+        frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.DEPT_REGISTRAR}),
+    ),
+    ("audit:list", N_("审计日志"), frozenset({Role.AUDIT_ADMIN})),
 )
 
 

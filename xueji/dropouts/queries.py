@@ -1,0 +1,149 @@
+"""Reading the dropout ledger (第17条) within the viewer's jurisdiction: school registrars see their school's
+cases, department users their region (``scope_path`` as for students); anything else is NotFound."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from xueji.accounts.enums import Role
+from xueji.accounts.jurisdiction import data_grants, scope_q
+from xueji.accounts.types import Actor
+from xueji.core.errors import NotFound
+from xueji.regions.enums import OrgLevel
+from xueji.students.models import Enrollment
+
+from .enums import Outcome, State
+from .models import DropoutCase, FollowUp
+
+
+def overdue_q(today: date) -> Q:
+    """Open cases whose next follow-up date has passed (第17条: the ledger is tracked dynamically)."""
+    return Q(state=State.OPEN, next_follow_up__lt=today)
+
+
+def cases_visible(viewer: Actor) -> QuerySet[DropoutCase]:
+    """Cases follow the pupil (第17条: the case is the pupil's, wherever they are enrolled now): scoped by the
+    region of the pupil's active enrollment — after a transfer or a merger the new school and county see the
+    case and the former ones no longer do — or, when the pupil has none left, by where the case was opened."""
+    current = Enrollment.objects.filter(person_id=OuterRef("person_id"), is_active=True).values("scope_path")[
+        :1
+    ]
+    return DropoutCase.objects.annotate(current_path=Coalesce(Subquery(current), F("scope_path"))).filter(
+        scope_q(viewer, "current_path")
+    )
+
+
+def case_list(*, viewer: Actor, state: str = "", overdue: bool = False, today: date) -> QuerySet[DropoutCase]:
+    qs = cases_visible(viewer).select_related("person", "school", "enrollment")
+    if state in State.values:
+        qs = qs.filter(state=state)
+    if overdue:
+        qs = qs.filter(overdue_q(today))
+    return qs.order_by("-state", "next_follow_up", "-opened_on", "-id")  # open ("open" > "closed") first
+
+
+def case_get(*, viewer: Actor, case_id: Any) -> DropoutCase:
+    """The case if it lies in the viewer's jurisdiction; otherwise (or a malformed id) NotFound."""
+    try:
+        case = (
+            cases_visible(viewer).select_related("person", "school", "enrollment").filter(pk=case_id).first()
+        )
+    except (ValueError, TypeError):
+        case = None
+    if case is None:
+        raise NotFound()
+    return case
+
+
+def case_follow_ups(case: DropoutCase) -> QuerySet[FollowUp]:
+    return case.follow_ups.select_related("recorded_by").order_by("-date", "-id")
+
+
+@dataclass(frozen=True)
+class LedgerCounts:
+    open: int
+    overdue: int
+    returned_this_month: int
+
+
+def ledger_counts(*, viewer: Actor, today: date) -> LedgerCounts:
+    """The ledger's headline numbers over the viewer's cases: open cases, overdue follow-ups, and pupils returned
+    to school (劝返复学) this calendar month."""
+    qs = cases_visible(viewer)
+    return LedgerCounts(
+        open=qs.filter(state=State.OPEN).count(),
+        overdue=qs.filter(overdue_q(today)).count(),
+        returned_this_month=qs.filter(
+            state=State.CLOSED,
+            outcome=Outcome.RETURNED,
+            returned_on__year=today.year,
+            returned_on__month=today.month,
+        ).count(),
+    )
+
+
+def _covering(user: Actor, path: str, roles: set[str]) -> list[Any]:
+    return [g for g in data_grants(user) if g.role in roles and path.startswith(g.org_unit.path)]
+
+
+def handles_school(user: Actor, case_school: Any) -> bool:
+    """A filed registrar of the pupil's school (or of its central school, 第22条)."""
+    units = {g.org_unit_id for g in data_grants(user) if g.role == Role.SCHOOL_REGISTRAR}
+    return case_school.org_id in units or bool(
+        case_school.central_school_id and case_school.central_school_id in units
+    )
+
+
+def is_dept_registrar_over(user: Actor, path: str) -> bool:
+    """A filed department (county or above) registrar whose region holds ``path`` (第5、17条)."""
+    return any(g.org_unit.level != OrgLevel.SCHOOL for g in _covering(user, path, {Role.DEPT_REGISTRAR}))
+
+
+def can_approve_other(user: Actor, path: str) -> bool:
+    """County-level (or higher) approval for closing a case as "other" (第17条: the county is responsible)."""
+    return any(
+        g.org_unit.level != OrgLevel.SCHOOL
+        for g in _covering(user, path, {Role.DEPT_REGISTRAR, Role.APPROVER})
+    )
+
+
+def can_handle(user: Actor, case: DropoutCase) -> bool:
+    """Who records follow-ups and closes a case: the school's registrar or the region's department registrar."""
+    school, path = case.school, case.scope_path
+    if case.state == State.OPEN:  # an open case follows the pupil to the school now responsible
+        current = (
+            Enrollment.objects.filter(person_id=case.person_id, is_active=True)
+            .select_related("school", "school__org")
+            .first()
+        )
+        if current is not None:
+            school, path = current.school, current.scope_path
+    return handles_school(user, school) or is_dept_registrar_over(user, path)
+
+
+def ledger_by_school(*, viewer: Actor, today: date) -> list[dict[str, Any]]:
+    """The ledger per school (第17条: the county follows every school's cases): open cases, overdue follow-ups and
+    returns this month, one plain GROUP BY over the viewer's cases; schools with none of these are left out."""
+    returned = Q(
+        state=State.CLOSED,
+        outcome=Outcome.RETURNED,
+        returned_on__year=today.year,
+        returned_on__month=today.month,
+    )
+    rows = (
+        cases_visible(viewer)
+        .values("school_id", "school__name")
+        .annotate(
+            open=Count("pk", filter=Q(state=State.OPEN)),
+            overdue=Count("pk", filter=overdue_q(today)),
+            returned=Count("pk", filter=returned),
+        )
+        .filter(Q(open__gt=0) | Q(returned__gt=0))
+        .order_by("-overdue", "-open", "school__name")
+    )
+    return list(rows)

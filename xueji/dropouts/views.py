@@ -1,0 +1,229 @@
+"""Pages of the dropout ledger 控辍保学台账 (第17条): the ledger, a case with its follow-ups, opening and closing.
+
+Every page reads through the viewer-scoped queries: a case or pupil outside the jurisdiction is a 404 and nothing
+is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from xueji.accounts.auth import actor_of
+from xueji.accounts.jurisdiction import require_student_roles
+from xueji.core.errors import ApplicationError, Forbidden, NotFound
+from xueji.core.web import paginate, ui_errors
+from xueji.students.queries import enrollment_get
+
+from .enums import Source, State
+from .forms import CloseCaseForm, FollowUpForm, LedgerFilterForm, OpenCaseForm
+from .models import DropoutCase
+from .queries import (
+    can_approve_other,
+    can_handle,
+    case_follow_ups,
+    case_get,
+    case_list,
+    handles_school,
+    ledger_by_school,
+    ledger_counts,
+)
+from .services import case_close, case_open, follow_up_add, ledger_export
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _refused(form: forms.Form, exc: ApplicationError) -> None:
+    """Attach a refused write's field messages to the form (the whole message when no field is named)."""
+    if not exc.fields:
+        form.add_error(None, exc.message)
+    for field, message in exc.fields.items():
+        form.add_error(field if field in form.fields else None, message)
+
+
+@login_required
+@ui_errors
+def ledger_view(request: HttpRequest) -> HttpResponse:
+    user = actor_of(request)
+    require_student_roles(user)
+    today = timezone.localdate()
+    filters = LedgerFilterForm(request.GET or None)
+    state = overdue = None
+    if filters.is_valid():
+        state, overdue = filters.cleaned_data["state"], filters.cleaned_data["overdue"]
+    cases = case_list(viewer=user, state=state or "", overdue=bool(overdue), today=today)
+    page = paginate(request, cases)
+    return render(
+        request,
+        "dropouts/ledger.html",
+        {
+            "page": page,
+            "rows": [(c, c.days_open(today), c.is_overdue(today)) for c in page.object_list],
+            "counts": ledger_counts(viewer=user, today=today),
+            "by_school": ledger_by_school(viewer=user, today=today),
+            "filters": filters if filters.is_bound else LedgerFilterForm(),
+            "query": request.GET.urlencode(),
+        },
+    )
+
+
+@login_required
+@ui_errors
+def export_view(request: HttpRequest) -> HttpResponse:
+    user = actor_of(request)
+    require_student_roles(user)
+    today = timezone.localdate()
+    filters = LedgerFilterForm(request.GET or None)
+    state, overdue = "", False
+    if filters.is_valid():
+        state, overdue = filters.cleaned_data["state"], filters.cleaned_data["overdue"]
+    content = ledger_export(
+        actor=user,
+        cases=case_list(viewer=user, state=state, overdue=overdue, today=today).iterator(),
+        today=today,
+    )
+    response = HttpResponse(content, content_type=XLSX)
+    name = _("控辍保学台账%(day)s.xlsx") % {"day": f"{today:%Y%m%d}"}
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(name)}"
+    return response
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote  # noqa: PLC0415
+
+    return quote(name)
+
+
+@login_required
+@ui_errors
+def open_view(request: HttpRequest, person_id: Any) -> HttpResponse:
+    user = actor_of(request)
+    require_student_roles(user)
+    enrollment = enrollment_get(viewer=user, person_id=person_id)  # out of scope → 404, nothing created
+    default_source = Source.SCHOOL if handles_school(user, enrollment.school) else Source.LEAD
+    form = OpenCaseForm(request.POST or None, initial={"source": default_source})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            case = case_open(
+                actor=user,
+                enrollment=enrollment,
+                source=data["source"],
+                days_absent=data["days_absent"],
+                last_seen=data["last_seen"],
+                reason=data["reason"],
+            )
+        except NotFound:
+            raise
+        except ApplicationError as exc:
+            _refused(form, exc)
+        else:
+            messages.success(request, _("已建立控辍保学案件"))
+            return redirect("dropouts:case", case.pk)
+    return render(
+        request,
+        "dropouts/open.html",
+        {"form": form, "enrollment": enrollment, "person": enrollment.person},
+        status=400 if form.errors else 200,
+    )
+
+
+def _case_page(
+    request: HttpRequest,
+    case: DropoutCase,
+    *,
+    follow_form: FollowUpForm | None = None,
+    close_form: CloseCaseForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    user = actor_of(request)
+    today = timezone.localdate()
+    handler = case.state == State.OPEN and can_handle(user, case)
+    return render(
+        request,
+        "dropouts/case.html",
+        {
+            "case": case,
+            "follow_ups": case_follow_ups(case),
+            "days_open": case.days_open(today),
+            "overdue": case.is_overdue(today),
+            "can_handle": handler,
+            "can_close_other": handler and can_approve_other(user, case.scope_path),
+            "follow_form": follow_form or FollowUpForm(initial={"date": today}),
+            "close_form": close_form or CloseCaseForm(),
+        },
+        status=status,
+    )
+
+
+@login_required
+@ui_errors
+def case_view(request: HttpRequest, case_id: Any) -> HttpResponse:
+    user = actor_of(request)
+    require_student_roles(user)
+    return _case_page(request, case_get(viewer=user, case_id=case_id))
+
+
+@login_required
+@require_POST
+@ui_errors
+def follow_up_view(request: HttpRequest, case_id: Any) -> HttpResponse:
+    user = actor_of(request)
+    case = case_get(viewer=user, case_id=case_id)
+    form = FollowUpForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            follow_up_add(
+                actor=user,
+                case=case,
+                on=data["date"],
+                kind=data["kind"],
+                people=data["people"],
+                result=data["result"],
+                next_in_working_days=data["next_in_working_days"],
+            )
+        except Forbidden:
+            raise
+        except ApplicationError as exc:
+            _refused(form, exc)
+        else:
+            messages.success(request, _("已记录跟踪情况"))
+            return redirect("dropouts:case", case.pk)
+    return _case_page(request, case, follow_form=form, status=400)
+
+
+@login_required
+@require_POST
+@ui_errors
+def close_view(request: HttpRequest, case_id: Any) -> HttpResponse:
+    user = actor_of(request)
+    case = case_get(viewer=user, case_id=case_id)
+    form = CloseCaseForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            case_close(
+                actor=user,
+                case=case,
+                outcome=data["outcome"],
+                returned_class=data["returned_class"],
+                returned_on=data["returned_on"],
+                note=data["note"],
+            )
+        except ApplicationError as exc:
+            if isinstance(exc, Forbidden) and exc.code != "county_approval_required":
+                raise
+            _refused(form, exc)
+        else:
+            messages.success(request, _("案件已结案"))
+            return redirect("dropouts:case", case.pk)
+    return _case_page(request, case, close_form=form, status=400)

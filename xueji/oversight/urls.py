@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "oversight"
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("<int:org_id>/", views.overview, name="unit"),
+    path("<int:org_id>/<slug:metric>/", views.items, name="items"),
+]

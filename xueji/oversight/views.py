@@ -1,0 +1,113 @@
+"""监督 pages: the units one level below the viewer's unit with their violations (第5、26条), and the records
+behind each count (masked names, 第24条). Scoped by ``accounts.jurisdiction``: out of scope = 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from xueji.accounts.auth import actor_of
+from xueji.accounts.jurisdiction import require_student_data_reader, require_student_roles
+from xueji.core.masking import mask_name, mask_student_number
+from xueji.core.web import paginate, ui_errors
+from xueji.regions.enums import OrgLevel
+
+from .forms import WindowForm
+from .queries import METRICS, Window, metric_items, metric_named, oversight_rows, oversight_unit, viewer_units
+
+
+def _window(request: HttpRequest) -> tuple[WindowForm, Window | None]:
+    form = WindowForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return form, None  # the errors name the field; nothing is counted
+    return form, form.window()
+
+
+def _query(window: Window) -> str:
+    return f"start={window.start:%Y-%m-%d}&end={window.end:%Y-%m-%d}&days={window.stale_days}"
+
+
+@login_required
+@ui_errors
+def overview(request: HttpRequest, org_id: int | None = None) -> HttpResponse:
+    """The units one level below ``org_id`` (default: the viewer's unit) with a count per violation."""
+    user = actor_of(request)
+    require_student_roles(user)
+    require_student_data_reader(user)
+    unit = oversight_unit(viewer=user, org_id=org_id)
+    form, window = _window(request)
+    rows = oversight_rows(unit=unit, window=window) if window else []
+    totals = {m.key: sum(r.counts[m.key] for r in rows) for m in METRICS}
+    tops = viewer_units(user)
+    parent = unit.parent if unit.parent_id and not any(t.pk == unit.pk for t in tops) else None
+    context: dict[str, Any] = {
+        "unit": unit,
+        "parent": parent,
+        "tops": tops if len(tops) > 1 else [],
+        "form": form,
+        "window": window,
+        "query": _query(window) if window else "",
+        "metrics": METRICS,
+        "rows": [(r.unit, [(m, r.counts[m.key]) for m in METRICS]) for r in rows],
+        "totals": [(m, totals[m.key]) for m in METRICS],
+        "is_school": unit.level == OrgLevel.SCHOOL,
+    }
+    return render(request, "oversight/overview.html", context)
+
+
+def _item_row(metric_key: str, obj: Any) -> dict[str, Any]:
+    """What a drill-down row shows: the student masked (第24条), the unit, the date that makes it a violation."""
+    person = obj.request.person if metric_key in {"steps", "transfers"} else obj.person
+    row: dict[str, Any] = {
+        "name": mask_name(person.name) if person else "—",
+        "number": mask_student_number(person.student_number) if person else "",
+        "obj": obj,
+    }
+    if metric_key == "archives":
+        row.update(unit=obj.school.name, day=obj.archive_due, change_id=None)
+    elif metric_key == "steps":
+        row.update(
+            unit=obj.org_unit.name,
+            day=obj.due_on,
+            change_id=obj.request_id,
+            kind=obj.request.get_kind_display(),
+        )
+    elif metric_key == "transfers":
+        row.update(
+            unit=obj.org_unit.name,
+            day=obj.decided_at,
+            change_id=obj.request_id,
+            kind=obj.request.get_kind_display(),
+        )
+    else:
+        row.update(unit="", day=obj.created_at, change_id=None, kind=obj.get_kind_display())
+    return row
+
+
+@login_required
+@ui_errors
+def items(request: HttpRequest, org_id: int, metric: str) -> HttpResponse:
+    """The records behind one count of the overview: the metric's records in the unit's subtree."""
+    user = actor_of(request)
+    require_student_roles(user)
+    require_student_data_reader(user)
+    unit = oversight_unit(viewer=user, org_id=org_id)
+    chosen = metric_named(metric)
+    form, window = _window(request)
+    page = paginate(request, metric_items(unit=unit, metric=chosen, window=window)) if window else None
+    return render(
+        request,
+        "oversight/items.html",
+        {
+            "unit": unit,
+            "metric": chosen,
+            "form": form,
+            "window": window,
+            "query": _query(window) if window else "",
+            "page": page,
+            "item_rows": [_item_row(chosen.key, o) for o in page.object_list] if page else [],
+        },
+    )
