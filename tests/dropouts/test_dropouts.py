@@ -466,3 +466,11 @@ def test_a_pupil_on_approved_suspension_is_no_dropout(s):  # type: ignore[no-unt
         _open(s)
     assert exc.value.code == "suspended"
     assert not DropoutCase.objects.exists()
+
+
+def test_ledger_exports_are_rate_limited(s, settings):  # type: ignore[no-untyped-def]
+    settings.XUEJI_RATE_LIMITS = {**settings.XUEJI_RATE_LIMITS, "export": (1, 86400)}
+    client = _login(s["haizhu"])
+    assert client.get(reverse("dropouts:export")).status_code == 200
+    assert client.get(reverse("dropouts:export")).status_code == 429
+    assert AuditEvent.objects.filter(event_type=EventType.DROPOUT_EXPORTED).count() == 1

@@ -242,3 +242,15 @@ def test_nightly_task_is_scheduled_and_rebuilds(world: dict[str, Any]) -> None:
         sum(StatCell.objects.values_list("count", flat=True))
         == Enrollment.objects.filter(is_active=True).count()
     )
+
+
+def test_exports_are_rate_limited(world: dict[str, Any], settings: Any) -> None:
+    """Issue 10 §5: statistics exports count against the account's export limit (429 beyond it, no file)."""
+    snapshot_rebuild()
+    settings.XUEJI_RATE_LIMITS = {**settings.XUEJI_RATE_LIMITS, "export": (1, 86400)}
+    unit = f.dept("440100")
+    c = af.client()
+    c.force_login(f.user(Role.DEPT_REGISTRAR, unit))
+    assert c.get(reverse("statistics:export"), {"unit": str(unit.pk), "by": "grade"}).status_code == 200
+    assert c.get(reverse("statistics:export"), {"unit": str(unit.pk), "by": "grade"}).status_code == 429
+    assert AuditEvent.objects.filter(event_type=EventType.STATISTICS_EXPORTED).count() == 1

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from xueji.accounts.auth import actor_of
 from xueji.accounts.jurisdiction import require_student_roles
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
+from xueji.core.ratelimit import ratelimit_hit
 from xueji.core.web import paginate, ui_errors
 from xueji.students.queries import enrollment_get
 
@@ -80,6 +81,7 @@ def ledger_view(request: HttpRequest) -> HttpResponse:
 def export_view(request: HttpRequest) -> HttpResponse:
     user = actor_of(request)
     require_student_roles(user)
+    ratelimit_hit(user, "export")  # issue 10 §5: exports are rate-limited
     today = timezone.localdate()
     filters = LedgerFilterForm(request.GET or None)
     state, overdue = "", False

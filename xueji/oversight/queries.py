@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, F, QuerySet, Value
-from django.db.models.functions import StrIndex, Substr
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -36,6 +35,7 @@ from xueji.changes.workflow import RequestState, StepState
 from xueji.core.errors import NotFound
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
+from xueji.regions.queries import child_id_on_path
 from xueji.students.models import Enrollment, ProblemRecord
 
 #: Default period for refused transfers (days back from today) and age of a stale problem record.
@@ -194,12 +194,6 @@ def oversight_unit(*, viewer: Actor, org_id: Any = None) -> OrgUnit:
     return unit
 
 
-def _child_key(field: str, prefix: str) -> Substr:
-    """The id (as text) of the child of ``prefix`` on a record's org path: ``/1/5/27/100/`` → ``27``."""
-    rest = Substr(F(field), len(prefix) + 1)
-    return Substr(rest, 1, StrIndex(rest, Value("/")) - 1)
-
-
 @dataclass
 class Row:
     unit: OrgUnit
@@ -217,7 +211,7 @@ def oversight_rows(*, unit: OrgUnit, window: Window) -> list[Row]:
         grouped = (
             m.records(unit.path, window)
             .exclude(**{m.path_field: unit.path})
-            .annotate(child=_child_key(m.path_field, unit.path))
+            .annotate(child=child_id_on_path(m.path_field, unit.path))
             .values("child")
             .annotate(n=Count("pk"))
             .order_by()

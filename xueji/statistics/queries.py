@@ -23,6 +23,7 @@ from xueji.accounts.types import Actor
 from xueji.core.errors import FieldError, NotFound
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
+from xueji.regions.queries import child_id_on_path
 from xueji.schools.enums import Stage
 from xueji.schools.grades import grade_label
 from xueji.students.enums import Gender, StudentStatus
@@ -130,16 +131,19 @@ def breakdown(*, unit: OrgUnit, by: str) -> Breakdown:
 
 
 def _region_rows(unit: OrgUnit, cells: Any) -> list[Row]:
+    """One row per child unit, zero rows kept: one GROUP BY over the snapshot by the child's id read off each
+    cell's school path (never one row per school brought into Python)."""
     children = list(OrgUnit.objects.filter(parent=unit).order_by("level", "code"))
-    by_path = {c.path: 0 for c in children}
-    # one sum per school path, folded into the child whose path it starts with (paths are "/1/5/9/")
-    depth = unit.path.count("/")
-    for g in cells.values("scope_path").annotate(n=Sum("count")):
-        parts = g["scope_path"].split("/")
-        child_path = "/".join(parts[: depth + 1]) + "/"
-        if child_path in by_path:
-            by_path[child_path] += int(g["n"])
-    return [Row(key=str(c.pk), label=c.name, count=by_path[c.path], unit_id=c.pk) for c in children]
+    grouped = (
+        cells.annotate(child=child_id_on_path("scope_path", unit.path))
+        .values("child")
+        .annotate(n=Sum("count"))
+        .order_by()
+    )
+    by_child = {str(g["child"]): int(g["n"]) for g in grouped}
+    return [
+        Row(key=str(c.pk), label=c.name, count=by_child.get(str(c.pk), 0), unit_id=c.pk) for c in children
+    ]
 
 
 def is_school(unit: OrgUnit) -> bool:

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from xueji.accounts.auth import actor_of
+from xueji.core.ratelimit import ratelimit_hit
 from xueji.core.web import ui_errors
 
 from .queries import DIMENSIONS, breakdown, is_school, snapshot_date, stat_roots, stat_unit, trail
@@ -45,6 +46,7 @@ def export(request: HttpRequest) -> HttpResponse:
     by = request.GET.get("by", "")
     if by not in DIMENSIONS:
         raise BadRequest(_("统计维度无效"))
+    ratelimit_hit(user, "export")  # issue 10 §5: exports are rate-limited (after the scope check: 404 first)
     table = breakdown(unit=unit, by=by)
     response = HttpResponse(export_xlsx(actor=user, unit=unit, breakdown=table), content_type=XLSX)
     response["Content-Disposition"] = f'attachment; filename="statistics-{unit.pk}-{by}.xlsx"'
