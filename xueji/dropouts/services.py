@@ -21,6 +21,7 @@ from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
 from xueji.core.errors import Conflict, FieldError, Forbidden
+from xueji.core.spreadsheets import safe_cell
 from xueji.students.enums import StudentStatus
 from xueji.students.models import Enrollment
 from xueji.workdays.services import official_calendar
@@ -308,10 +309,4 @@ def _text_cell(ws: Any, value: Any) -> Any:
     """Text that could be read as a formula (``=``, ``+``, ``-``, ``@``) is stored as a string cell."""
     if isinstance(value, Promise):
         value = str(value)
-    if isinstance(value, str) and value.startswith(("=", "+", "-", "@")):
-        from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415
-
-        cell = WriteOnlyCell(ws, value=value)
-        cell.data_type = "s"
-        return cell
-    return value
+    return safe_cell(ws, value)

@@ -25,11 +25,11 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from xueji.core.masking import mask_id_number, mask_student_number
+from xueji.core.spreadsheets import safe_cell
 from xueji.schools.grades import grade_label
 from xueji.students import enums
 from xueji.students.validation import choice_label
 
-_FORMULA_START = ("=", "+", "-", "@")
 #: Excel's last row (1 048 576) minus the header: no roster may be longer than one sheet.
 EXCEL_MAX_ROWS = 1_048_575
 
@@ -126,17 +126,6 @@ def new_workbook() -> Any:
     from openpyxl import Workbook  # noqa: PLC0415 - openpyxl (~0.2 s) loaded only when a file is written
 
     return Workbook(write_only=True)
-
-
-def safe_cell(ws: Any, value: Any) -> Any:
-    """``value`` as a cell that can never become a formula (text starting with ``=``, ``+``, ``-``, ``@``)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415 - openpyxl loaded only when a file is written
-
-        cell = WriteOnlyCell(ws, value=value)
-        cell.data_type = "s"
-        return cell
-    return value
 
 
 def add_table(

@@ -32,9 +32,10 @@ from django.utils.translation import gettext as _
 
 from xueji.core.errors import ApplicationError
 from xueji.core.masking import mask_id_number, mask_phone
+from xueji.core.spreadsheets import FORMULA_START, safe_cell
 
 from . import readers
-from .export import EXCEL_MAX_ROWS, add_table, new_workbook, safe_cell
+from .export import EXCEL_MAX_ROWS, add_table, new_workbook
 from .template import normalise_header
 
 SUFFIX = ".problems.jsonl.gz"
@@ -45,7 +46,6 @@ PREVIEW_ROWS = 10
 MARK_LIMIT = 5_000
 #: Files up to this many data rows are copied whole; longer ones keep only the rows with problems.
 COPY_ROWS = 20_000
-_FORMULA_START = ("=", "+", "-", "@")
 
 #: Columns the preview shows when the file has them (the whole template has 40-odd columns).
 PREVIEW_HEADERS = (
@@ -308,7 +308,7 @@ def _add_marked_copy(wb: Any, stored: Path, problems: Iterable[dict[str, Any]], 
                     out.append(safe_cell(ws, value))
                     continue
                 cell = WriteOnlyCell(ws, value=value)
-                if isinstance(value, str) and value.startswith(_FORMULA_START):
+                if isinstance(value, str) and value.startswith(FORMULA_START):
                     cell.data_type = "s"
                 cell.fill = red
                 cell.font = dark_red
@@ -331,7 +331,7 @@ def _header_cell(ws: Any, value: Any, font: Any) -> Any:
     from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415 - openpyxl loaded only when a file is written
 
     cell = WriteOnlyCell(ws, value=_cell_text(value))
-    if isinstance(cell.value, str) and cell.value.startswith(_FORMULA_START):
+    if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
         cell.data_type = "s"
     cell.font = font
     return cell
