@@ -151,6 +151,9 @@ def _mount() -> None:
         ("audit", "audit"),
         ("changes", "changes"),
         ("statistics", "statistics"),
+        ("dropouts", "dropouts"),
+        ("checks", "checks"),
+        ("verification", "verification"),
     ):
         try:
             module = importlib.import_module(f"xueji.{app}.api")

@@ -58,6 +58,9 @@ INSTALLED_APPS = [
     "xueji.workdays",
     "xueji.changes",
     "xueji.dropouts",
+    # 问题学籍 detection rules and worklists (第9、25条), above changes; 学籍核查 rounds (第25条) above checks.
+    "xueji.checks",
+    "xueji.verification",
     # 学籍卡 and transfer forms: print views and PDFs (WeasyPrint), above students and changes.
     "xueji.documents",
     # The periodic schedule (`manage.py scheduler`): which job ran for which slot, so none runs twice.

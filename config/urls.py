@@ -14,6 +14,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("audit/", include("xueji.audit.urls")),
     path("changes/", include("xueji.changes.urls")),
     path("dropouts/", include("xueji.dropouts.urls")),
+    path("checks/", include("xueji.checks.urls")),
+    path("verification/", include("xueji.verification.urls")),
     path("print/", include("xueji.documents.urls")),
     path("oversight/", include("xueji.oversight.urls")),
     path("statistics/", include("xueji.statistics.urls")),

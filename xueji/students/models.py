@@ -379,6 +379,13 @@ class ProblemRecord(models.Model):
         settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
     )
     resolution_note = models.CharField(_("处理意见"), max_length=300, blank=True)
+    # A school's explanation of a record it cannot resolve yet (第25条: a verification round can be submitted
+    # while problem records are open only when each is explained).
+    explanation = models.CharField(_("情况说明"), max_length=300, blank=True)
+    explained_at = models.DateTimeField(null=True, blank=True)
+    explained_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("问题学籍")
