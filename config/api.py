@@ -154,6 +154,7 @@ def _mount() -> None:
         ("dropouts", "dropouts"),
         ("checks", "checks"),
         ("verification", "verification"),
+        ("certificates", "certificates"),
     ):
         try:
             module = importlib.import_module(f"xueji.{app}.api")

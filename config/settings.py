@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "xueji.oversight",
     # 学籍统计 (第5、23条): nightly count snapshots and the statistics pages; top of the house beside dashboard.
     "xueji.statistics",
+    # 电子学籍证明 (第19条): Verifiable Credentials with Ed25519 and SM2 proofs, status lists; above documents.
+    "xueji.certificates",
 ]
 
 MIDDLEWARE = [
