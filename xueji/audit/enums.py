@@ -56,6 +56,9 @@ class EventType(models.TextChoices):
     CALENDAR_UPDATED = "calendar.updated", _("维护官方日历")
     IDENTITY_LOOKUP = "identity.lookup", _("跨区域身份查询")
     RATE_LIMITED = "security.rate_limited", _("操作频率超限")
+    OIDC_CLIENT_REGISTERED = "identity.client_registered", _("登记接入系统（OIDC 客户端）")
+    OIDC_CLIENT_DISABLED = "identity.client_disabled", _("停用接入系统（OIDC 客户端）")
+    OIDC_AUTHORIZED = "identity.authorized", _("向接入系统提供数字身份")
 
 
 #: What an event is about, as the audit pages name it (the stored ``subject_type`` is a code, never shown).
