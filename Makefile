@@ -28,6 +28,7 @@ dev: prepare
 prepare: install
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py load_calendar
+	$(PY) manage.py oidc_key
 	@if [ "$${XUEJI_ENV:-}" = "production" ]; then echo "XUEJI_ENV=production: no demo data"; \
 	else $(PY) manage.py seed --students $(STUDENTS) && $(PY) manage.py seed_dropouts; fi
 	$(PY) manage.py statistics_rebuild

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "django_tasks_db",
     # Serves Swagger UI's assets locally (otherwise ninja falls back to a CDN template).
     "ninja",
+    # The OpenID Connect provider of the education digital identity (第24条; xueji.identity configures it).
+    "oauth2_provider",
     "xueji.core",
     "xueji.audit",
     "xueji.regions",
@@ -73,6 +75,8 @@ INSTALLED_APPS = [
     "xueji.statistics",
     # 电子学籍证明 (第19条): Verifiable Credentials with Ed25519 and SM2 proofs, status lists; above documents.
     "xueji.certificates",
+    # 可信教育数字身份 (第24条): pairwise subjects and relying parties of the OpenID Connect provider.
+    "xueji.identity",
 ]
 
 MIDDLEWARE = [
@@ -209,6 +213,33 @@ AXES_VERBOSE = False
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 LOGIN_URL = "/login/"
+
+# --- The education digital identity: an OpenID Connect provider (第24条, issue 12 §3) -------------------------
+# ID tokens are signed RS256 with the key in XUEJI_OIDC_KEY_FILE (PEM; `manage.py oidc_key` creates it, 0600;
+# `make run` does so once). Subjects are pairwise: HMAC-SM3 keyed by XUEJI_PAIRWISE_KEY (set it in production;
+# development derives one from SECRET_KEY). PKCE (S256) is required; only the security admin registers clients.
+XUEJI_OIDC_KEY_FILE = Path(os.environ.get("XUEJI_OIDC_KEY_FILE", BASE_DIR / "var" / "keys" / "oidc-rsa.pem"))
+XUEJI_PAIRWISE_KEY = os.environ.get("XUEJI_PAIRWISE_KEY", "")
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"  # named so migrations can depend on it
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OIDC_RSA_PRIVATE_KEY": XUEJI_OIDC_KEY_FILE.read_text() if XUEJI_OIDC_KEY_FILE.is_file() else "",
+    "PKCE_REQUIRED": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "ALLOWED_SCHEMES": ["https"],
+    "OAUTH2_VALIDATOR_CLASS": "xueji.identity.validators.XuejiValidator",
+    "SCOPES": {
+        "openid": _("本系统内有效的用户标识（不可与其他系统关联）"),
+        "profile": _("姓名"),
+        "xueji.role": _("角色与所属机构"),
+    },
+    "DEFAULT_SCOPES": ["openid"],
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 600,
+    "ID_TOKEN_EXPIRE_SECONDS": 600,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ROTATE_REFRESH_TOKEN": True,
+}
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 

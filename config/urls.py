@@ -19,6 +19,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("print/", include("xueji.documents.urls")),
     path("oversight/", include("xueji.oversight.urls")),
     path("statistics/", include("xueji.statistics.urls")),
+    # 可信教育数字身份 (第24条): the OpenID Connect provider and the security admin's relying-party pages.
+    path("o/", include("xueji.identity.provider_urls", namespace="oauth2_provider")),
+    path("identity/", include("xueji.identity.urls")),
     path("", include("xueji.dashboard.urls")),
 ]
 # Static files: WhiteNoise (production and `make run`) or runserver's staticfiles handler (`make dev`).

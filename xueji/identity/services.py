@@ -1,0 +1,127 @@
+"""Registering and disabling relying parties of the digital identity (第24条). Only the security administrator
+does this (三权分立: accounts, grants and the systems that may receive identities are the security side)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from oauth2_provider.generators import generate_client_secret
+from oauth2_provider.models import Application
+
+from xueji.accounts.enums import Role
+from xueji.accounts.jurisdiction import roles
+from xueji.accounts.types import Actor
+from xueji.audit.enums import EventType
+from xueji.audit.services import record
+from xueji.core.errors import FieldError, Forbidden, NotFound
+
+from .models import RelyingParty
+
+
+def require_security_admin(actor: Actor) -> None:
+    if Role.SECURITY_ADMIN not in roles(actor):
+        raise Forbidden()
+
+
+def registrable_scopes() -> dict[str, str]:
+    """The scopes a relying party can be registered for (``openid`` is always granted)."""
+    scopes: dict[str, str] = dict(settings.OAUTH2_PROVIDER["SCOPES"])  # type: ignore[call-overload]
+    return {k: v for k, v in scopes.items() if k != "openid"}
+
+
+def _redirect_uris(text: str) -> list[str]:
+    uris = [u.strip() for u in text.split() if u.strip()]
+    if not uris:
+        raise FieldError("redirect_uris", "required", "回调地址：至少填写一个")
+    allowed: list[str] = list(settings.OAUTH2_PROVIDER["ALLOWED_REDIRECT_URI_SCHEMES"])  # type: ignore[call-overload]
+    for uri in uris:
+        parts = urlsplit(uri)
+        if parts.scheme not in allowed or not parts.netloc or parts.fragment:
+            raise FieldError(
+                "redirect_uris",
+                "invalid",
+                f"回调地址：{uri} 不是允许的地址（须为 {'/'.join(allowed)}，不含 #）",
+            )
+    return uris
+
+
+@dataclass(frozen=True)
+class Registered:
+    party: RelyingParty
+    client_secret: str  # shown once; only its hash is stored
+
+
+def register(
+    *,
+    actor: Actor,
+    name: str,
+    redirect_uris: str,
+    scopes: list[str],
+    sector: str = "",
+    confidential: bool = True,
+) -> Registered:
+    """Register a relying party: an authorization-code client (PKCE required by settings), its sector (default:
+    the host of its first redirect URI — two clients of one system share subjects only if registered with the
+    same sector) and the scopes it may request. Audited; the secret is returned once."""
+    require_security_admin(actor)
+    name = name.strip()
+    if not name:
+        raise FieldError("name", "required", "系统名称：必填")
+    uris = _redirect_uris(redirect_uris)
+    unknown = sorted(set(scopes) - set(registrable_scopes()))
+    if unknown:
+        raise FieldError("scopes", "invalid", f"授权范围：未知的范围 {'、'.join(unknown)}")
+    sector = sector.strip() or (urlsplit(uris[0]).hostname or "")
+    secret = generate_client_secret() if confidential else ""
+    with transaction.atomic():
+        application = Application(
+            name=name,
+            client_type=Application.CLIENT_CONFIDENTIAL if confidential else Application.CLIENT_PUBLIC,
+            authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+            redirect_uris=" ".join(uris),
+            algorithm=Application.RS256_ALGORITHM,
+            skip_authorization=False,
+            client_secret=secret,
+        )
+        application.full_clean(exclude=["user", "client_secret"] if not confidential else ["user"])
+        application.save()
+        party = RelyingParty.objects.create(
+            application=application, sector=sector, scopes=sorted(set(scopes)), registered_by=actor
+        )
+        record(
+            event_type=EventType.OIDC_CLIENT_REGISTERED,
+            actor=actor,
+            subject_type="oidc_client",
+            subject_id=application.client_id,
+            summary=name,
+            after={"sector": sector, "scopes": party.scopes, "redirect_uris": uris},
+        )
+    return Registered(party=party, client_secret=secret)
+
+
+def disable(*, actor: Actor, party_id: int) -> RelyingParty:
+    """Disable a relying party: it can no longer authorise or exchange codes; its tokens are revoked."""
+    require_security_admin(actor)
+    with transaction.atomic():
+        party = RelyingParty.objects.select_for_update().filter(pk=party_id).first()
+        if party is None:
+            raise NotFound()
+        if party.disabled_at is None:
+            party.disabled_at = timezone.now()
+            party.save(update_fields=["disabled_at"])
+            application = party.application
+            application.accesstoken_set.all().delete()
+            application.refreshtoken_set.all().delete()
+            application.grant_set.all().delete()
+            record(
+                event_type=EventType.OIDC_CLIENT_DISABLED,
+                actor=actor,
+                subject_type="oidc_client",
+                subject_id=application.client_id,
+                summary=application.name,
+            )
+    return party
