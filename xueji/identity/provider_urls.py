@@ -6,13 +6,16 @@ the device flow."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 from oauth2_provider import urls as dot
 
-_BASE = {"authorize", "token", "revoke-token"}
+from .views_provider import ConsentView
+
+_BASE = {"token", "revoke-token"}
 _OIDC = {"oidc-connect-discovery-info", "jwks-info", "user-info"}
 
 app_name = "oauth2_provider"
-urlpatterns: list[URLPattern | URLResolver] = [
-    p for p in dot.base_urlpatterns if getattr(p, "name", None) in _BASE
-] + [p for p in dot.oidc_urlpatterns if getattr(p, "name", None) in _OIDC]
+urlpatterns: list[URLPattern | URLResolver] = [path("authorize/", ConsentView.as_view(), name="authorize")]
+urlpatterns += [p for p in dot.base_urlpatterns if getattr(p, "name", None) in _BASE] + [
+    p for p in dot.oidc_urlpatterns if getattr(p, "name", None) in _OIDC
+]
