@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "xueji.workdays",
     "xueji.changes",
     "xueji.dropouts",
+    # 家长端 (第5、13、15、16条): guardian accounts, SMS login, binding codes, guardian requests; above changes.
+    "xueji.guardians",
     # 问题学籍 detection rules and worklists (第9、25条), above changes; 学籍核查 rounds (第25条) above checks.
     "xueji.checks",
     "xueji.verification",
@@ -77,6 +79,8 @@ INSTALLED_APPS = [
     "xueji.certificates",
     # 可信教育数字身份 (第24条): pairwise subjects and relying parties of the OpenID Connect provider.
     "xueji.identity",
+    # 预警 (第23条): rules over the audit stream, the security administrator's alert console; top floor.
+    "xueji.alerts",
 ]
 
 MIDDLEWARE = [
@@ -328,6 +332,14 @@ def _static_headers(headers: dict[str, str], path: str, url: str) -> None:
 WHITENOISE_ADD_HEADERS_FUNCTION = _static_headers
 MEDIA_ROOT = Path(os.environ.get("XUEJI_MEDIA_ROOT", VAR_DIR / "media"))
 
+# 电子学籍证明 (第19条, issue 12 §2): issuer private keys live in files (0600) under this directory, never in the
+# database; XUEJI_CERT_KEYSTORE names the KeyStore class (a PKCS#11 implementation can be dropped in,
+# docs/certificates.md).
+XUEJI_CERT_KEY_DIR = Path(os.environ.get("XUEJI_CERT_KEY_DIR", VAR_DIR / "certificate-keys"))
+XUEJI_CERT_KEYSTORE = os.environ.get("XUEJI_CERT_KEYSTORE", "xueji.certificates.keystore.FileKeyStore")
+# Public base URL used in credential ids, issuers' documents, status-list URLs and QR codes (no trailing slash).
+XUEJI_CERT_BASE_URL = os.environ.get("XUEJI_CERT_BASE_URL", "http://localhost:8000").rstrip("/")
+
 # Archive attachments (第6条): PDF/JPEG/PNG checked by content.
 ARCHIVE_MAX_BYTES = int(os.environ.get("XUEJI_ARCHIVE_MAX_BYTES", str(5 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
@@ -363,6 +375,7 @@ XUEJI_SCHEDULE = {
     "xueji.imports.tasks.reap_stale": "every 60s",
     "xueji.scheduling.tasks.reap_lost_tasks": "every 60s",
     "xueji.students.tasks.compact_counts": "every 60s",
+    "xueji.alerts.tasks.scan_audit": "every 60s",  # early warning over the audit stream (第23条)
 }
 # Files of imports never committed are deleted after this many days (personal data is not kept).
 XUEJI_IMPORT_FILE_RETENTION_DAYS = int(os.environ.get("XUEJI_IMPORT_FILE_RETENTION_DAYS", "7"))
@@ -400,6 +413,38 @@ XUEJI_RATE_LIMITS = {
     "export": (20, 86400),  # roster exports
     "list": (600, 3600),  # list pages and list API calls (students, audit)
     **_rate_limits(os.environ.get("XUEJI_RATE_LIMITS", "")),
+}
+
+# --- 家长端 (xueji/guardians, docs/guardians.md) -----------------------------------------------------------
+# SMS: a backend shaped like Django's e-mail backends. Development and tests: the file backend (one file per
+# message under XUEJI_SMS_FILE_PATH) or "xueji.guardians.sms.ConsoleBackend"; production:
+# "xueji.guardians.sms.GatewayBackend" with the gateway settings below.
+XUEJI_SMS_BACKEND = os.environ.get("XUEJI_SMS_BACKEND", "xueji.guardians.sms.FileBackend")
+XUEJI_SMS_FILE_PATH = Path(os.environ.get("XUEJI_SMS_FILE_PATH", VAR_DIR / "sms"))
+XUEJI_SMS_GATEWAY_URL = os.environ.get("XUEJI_SMS_GATEWAY_URL", "")
+XUEJI_SMS_GATEWAY_APP_ID = os.environ.get("XUEJI_SMS_GATEWAY_APP_ID", "")
+XUEJI_SMS_GATEWAY_SECRET = os.environ.get("XUEJI_SMS_GATEWAY_SECRET", "")
+XUEJI_SMS_SIGN_NAME = os.environ.get("XUEJI_SMS_SIGN_NAME", "学籍系统")
+XUEJI_SMS_GATEWAY_TIMEOUT = float(os.environ.get("XUEJI_SMS_GATEWAY_TIMEOUT", "5"))
+# HMAC-SM3 key for SMS codes, captcha answers and binding codes (set it in production; development derives
+# one from SECRET_KEY).
+XUEJI_GUARDIAN_CODE_KEY = os.environ.get("XUEJI_GUARDIAN_CODE_KEY", "")
+# The guardian session: its own cookie (never the staff session), idle and absolute limits.
+XUEJI_GUARDIAN_COOKIE_NAME = "__Host-xj_m" if PRODUCTION else "xj_m"
+XUEJI_GUARDIAN_SESSION_IDLE_SECONDS = int(os.environ.get("XUEJI_GUARDIAN_SESSION_IDLE_SECONDS", str(30 * 60)))
+XUEJI_GUARDIAN_SESSION_ABSOLUTE_SECONDS = int(
+    os.environ.get("XUEJI_GUARDIAN_SESSION_ABSOLUTE_SECONDS", str(12 * 3600))
+)
+XUEJI_GUARDIANS_PER_CHILD = int(os.environ.get("XUEJI_GUARDIANS_PER_CHILD", "4"))
+XUEJI_BINDING_CODE_DAYS = int(os.environ.get("XUEJI_BINDING_CODE_DAYS", "30"))
+# SMS and login limits, counted in the database: bucket → (requests, window seconds).
+XUEJI_GUARDIAN_RATE_LIMITS = {
+    "sms_phone": (5, 3600),
+    "sms_ip": (20, 3600),
+    "sms_day": (10, 86400),
+    "login_ip": (30, 3600),
+    "bind": (10, 3600),
+    **_rate_limits(os.environ.get("XUEJI_GUARDIAN_RATE_LIMITS", "")),
 }
 
 LOGGING = {

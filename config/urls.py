@@ -22,6 +22,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # 可信教育数字身份 (第24条): the OpenID Connect provider and the security admin's relying-party pages.
     path("o/", include("xueji.identity.provider_urls", namespace="oauth2_provider")),
     path("identity/", include("xueji.identity.urls")),
+    path("alerts/", include("xueji.alerts.urls")),
+    # 电子学籍证明 (第19条): issuing and revoking (staff) and the public verification pages (no login).
+    path("certificates/", include("xueji.certificates.urls")),
+    path("v/", include("xueji.certificates.public_urls")),
     path("", include("xueji.dashboard.urls")),
 ]
 # Static files: WhiteNoise (production and `make run`) or runserver's staticfiles handler (`make dev`).

@@ -56,6 +56,7 @@ NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
         N_("账号管理"),
         frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.DEPT_REGISTRAR}),
     ),
+    ("alerts:console", N_("安全预警"), frozenset({Role.SECURITY_ADMIN})),
     ("identity:clients", N_("接入系统"), frozenset({Role.SECURITY_ADMIN})),
     ("audit:list", N_("审计日志"), frozenset({Role.AUDIT_ADMIN})),
 )

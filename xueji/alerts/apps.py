@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class AlertsConfig(AppConfig):
+    """预警 (第23条): rules over the audit stream raise alerts for the security administrator."""
+
+    name = "xueji.alerts"
+    label = "alerts"
+    default_auto_field = "django.db.models.BigAutoField"
