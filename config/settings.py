@@ -376,7 +376,11 @@ XUEJI_SCHEDULE = {
     "xueji.scheduling.tasks.reap_lost_tasks": "every 60s",
     "xueji.students.tasks.compact_counts": "every 60s",
     "xueji.alerts.tasks.scan_audit": "every 60s",  # early warning over the audit stream (第23条)
+    "xueji.dropouts.tasks.escalate_overdue": "daily 01:00",  # overdue 控辍保学 follow-ups go to county/city (第17条)
+    "xueji.oversight.tasks.snapshot_counts": "daily 05:30",  # violations per unit; a rise notifies unit + upper (第26条)
 }
+# A dropout follow-up overdue by more than this many working days is escalated from the county to the city (第17条).
+XUEJI_DROPOUT_ESCALATE_UP_WORKING_DAYS = int(os.environ.get("XUEJI_DROPOUT_ESCALATE_UP_WORKING_DAYS", "10"))
 # Files of imports never committed are deleted after this many days (personal data is not kept).
 XUEJI_IMPORT_FILE_RETENTION_DAYS = int(os.environ.get("XUEJI_IMPORT_FILE_RETENTION_DAYS", "7"))
 # Attachment files on disk without a database row (their transaction rolled back) go after this many hours.

@@ -55,6 +55,7 @@ def _open(s, *, actor=None, source=Source.SCHOOL, today=MONDAY):  # type: ignore
         days_absent=12,
         last_seen=today - timedelta(days=14),
         reason=Reason.WORK,
+        lead_from="城关派出所" if source == Source.LEAD else "",
         today=today,
     )
 
@@ -416,7 +417,14 @@ def test_ledger_by_school_equals_direct_counts(s):  # type: ignore[no-untyped-de
         assert row["overdue"] == sum(case.is_overdue(later) for case in mine)
     assert set(rows) == {s["school"].pk, sibling_school.pk}
     assert ledger_by_school(viewer=s["reg"], today=later) == [
-        {"school_id": s["school"].pk, "school__name": "海珠一小", "open": 1, "overdue": 1, "returned": 0}
+        {
+            "school_id": s["school"].pk,
+            "school__name": "海珠一小",
+            "open": 1,
+            "overdue": 1,
+            "escalated": 0,
+            "returned": 0,
+        }
     ]
     assert ledger_by_school(viewer=s["tianhe"], today=later) == []
 

@@ -104,3 +104,74 @@ def test_report_follow_up_and_close_a_dropout(live_server, browser):  # type: ig
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     shot(page, "dropouts-case-390")
     phone.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("width", [1280, 390])
+def test_county_enters_a_lead_and_sees_escalations(live_server, browser, width):  # type: ignore[no-untyped-def]
+    """第17条: a lead from another department is entered by the county (a pupil of another county is "not found");
+    an overdue school case escalated by the daily task shows on the ledger, with the returns per month."""
+    from datetime import timedelta
+
+    from xueji.dropouts.services import cases_escalate
+
+    f.departments()
+    c.calendar()
+    school = f.school("440105", "primary", name="海珠区第一小学")
+    other = f.school("440106", "primary", name="天河区实验小学")
+    f.user("dept_registrar", f.dept("440105"), username="haizhu", display_name="海珠区学籍科")
+    pupil = c.enrolled(school, grade=4, name="林小雨")
+    elsewhere = c.enrolled(other, grade=4, name="陈晓东")
+    late = case_open(
+        actor=f.registrar(school),
+        enrollment=c.enrolled(school, grade=5, name="周大海"),
+        source="school",
+        days_absent=20,
+        last_seen=None,
+        reason="illness",
+        today=timezone.localdate() - timedelta(days=40),
+    )
+    cases_escalate()
+
+    phone = width < 1000
+    context = browser.new_context(
+        viewport={"width": width, "height": 844 if phone else 900},
+        locale="zh-CN",
+        is_mobile=phone,
+        has_touch=phone,
+    )
+    page = _login(context, live_server, "haizhu")
+    page.goto(live_server.url + reverse("dropouts:ledger"))
+    assert page.inner_text("[data-testid=count-escalated] .num") == "1"
+    assert "已升级至地市级教育行政部门" in page.inner_text("[data-testid=dropout-cases]")
+    assert page.locator("[data-testid=returns-by-month] tbody tr").count() == 12
+    if phone:
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    shot(page, f"dropouts-ledger-escalated-{width}")
+
+    page.click("[data-testid=new-lead]")
+    page.fill("#id_number", elsewhere.person.student_number)
+    page.fill("#id_name", "陈晓东")
+    page.fill("#id_lead_from", "城关派出所")
+    page.select_option("#id_reason", "work")
+    page.fill("#id_days_absent", "15")
+    page.click("[data-testid=open-lead]")
+    page.wait_for_selector("#id_number-error")
+    assert "未找到" in page.inner_text("#id_number-error")
+    assert DropoutCase.objects.count() == 1
+    shot(page, f"dropouts-lead-not-found-{width}")
+    page.fill("#id_number", pupil.person.student_number)
+    page.fill("#id_name", "林小雨")
+    page.click("[data-testid=open-lead]")
+    page.wait_for_selector("[data-testid=case-summary]")
+    assert "城关派出所" in page.inner_text("[data-testid=case-summary]")
+    if phone:
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    shot(page, f"dropouts-lead-case-{width}")
+
+    page.goto(live_server.url + reverse("dropouts:case", args=[late.pk]))
+    assert page.locator("[data-testid=escalations] tbody tr").count() == 2
+    if phone:
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    shot(page, f"dropouts-case-escalations-{width}")
+    context.close()

@@ -8,7 +8,7 @@ import pytest
 
 from tests.e2e.conftest import shot
 from tests.factories import core as f
-from tests.oversight.seed import seed_violations
+from tests.oversight.seed import seed_new_metrics, seed_violations
 from xueji.accounts.enums import Role
 from xueji.core.masking import mask_name
 from xueji.students.models import Enrollment
@@ -23,6 +23,7 @@ def test_city_registrar_drills_down_to_the_overdue_archives(live_server, browser
     school_a = f.school("440105", "primary", name="海珠区第一小学")
     school_b = f.school("440106", "primary", name="天河区实验小学")
     seed_violations(school_a, school_b)
+    seed_new_metrics(school_a, school_b)
     f.user(Role.DEPT_REGISTRAR, f.dept("440100"), username="city_reg")
 
     phone = width < 1000
@@ -60,6 +61,19 @@ def test_city_registrar_drills_down_to_the_overdue_archives(live_server, browser
     assert not any(n in text for n in names)
     assert any(mask_name(n) in text for n in names)
     shot(page, f"oversight_items_{width}")
+    if phone:
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+    # 第15、26条: approvals decided past their clock, by person, for the county
+    page.goto(f"{live_server.url}/oversight/{school_a.org.parent_id}/")
+    assert (
+        page.locator(f'tr[data-unit="{school_a.org_id}"] [data-metric="late_decisions"]').inner_text().strip()
+        == "2"
+    )
+    page.click("[data-testid=oversight-people-link]")
+    page.wait_for_selector("[data-testid=oversight-people]")
+    assert "wang_approver" in page.inner_text("[data-testid=oversight-people]")
+    shot(page, f"oversight_people_{width}")
     if phone:
         assert page.evaluate("document.documentElement.scrollWidth") <= width
     context.close()

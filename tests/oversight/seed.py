@@ -140,3 +140,84 @@ def seed_violations(school_a: Any, school_b: Any) -> None:
     problem(school_b, days_old=60)
     problem(school_a, days_old=5)
     problem(school_a, days_old=90, state=ProblemRecord.State.MERGED)
+
+
+def decided_late(
+    req: ChangeRequest, unit: OrgUnit, by: Any, *, due_days: int, decided_days: int
+) -> ApprovalStep:
+    """A step decided ``decided_days`` ago by ``by`` whose clock ran out ``due_days`` from today."""
+    s = step(req, unit, state=StepState.APPROVED, due_days=due_days, decided_days=decided_days)
+    ApprovalStep.objects.filter(pk=s.pk).update(decided_by=by)
+    return s
+
+
+def change_entered(school: Any, *, kind: str, facts: dict[str, Any], days_ago: int = 0) -> ChangeRequest:
+    req = request_for(school, kind=kind, state=RequestState.PENDING)
+    ChangeRequest.objects.filter(pk=req.pk).update(
+        facts=facts, created_at=timezone.now() - timedelta(days=days_ago)
+    )
+    return req
+
+
+def seed_new_metrics(school_a: Any, school_b: Any) -> dict[str, Any]:
+    """第7、15、21、26条: late decisions by two people, transfers left to expire, changes entered late — with near
+    misses. Returns the two deciders."""
+    county_a = school_a.org.parent
+    today = timezone.localdate()
+    wang, li = f.user(username="wang_approver"), f.user(username="li_approver")
+    # decided late: two by 王 at school A, one by 李 at 海珠区 itself; near misses: in time, before the period.
+    for _ in range(2):
+        decided_late(
+            request_for(school_a, kind=ChangeKind.SUSPENSION, state=RequestState.APPROVED),
+            school_a.org,
+            wang,
+            due_days=-6,
+            decided_days=2,
+        )
+    decided_late(
+        request_for(school_a, kind=ChangeKind.SUSPENSION, state=RequestState.APPROVED),
+        county_a,
+        li,
+        due_days=-4,
+        decided_days=1,
+    )
+    decided_late(
+        request_for(school_a, kind=ChangeKind.SUSPENSION, state=RequestState.APPROVED),
+        school_a.org,
+        li,
+        due_days=0,
+        decided_days=1,
+    )
+    decided_late(
+        request_for(school_a, kind=ChangeKind.SUSPENSION, state=RequestState.APPROVED),
+        school_a.org,
+        wang,
+        due_days=-300,
+        decided_days=200,
+    )
+    # transfers left to expire at school B; near misses: not yet due, another kind.
+    step(
+        request_for(school_a, kind=ChangeKind.TRANSFER, state=RequestState.PENDING),
+        school_b.org,
+        state=StepState.PENDING,
+        due_days=-3,
+    )
+    step(
+        request_for(school_a, kind=ChangeKind.TRANSFER, state=RequestState.PENDING),
+        school_b.org,
+        state=StepState.PENDING,
+        due_days=2,
+    )
+    # changes entered late (more than a month after the event, or a death after its 60 working days).
+    long_ago = (today - timedelta(days=60)).isoformat()
+    change_entered(school_a, kind=ChangeKind.ABROAD, facts={"departure_date": long_ago})
+    change_entered(school_b, kind=ChangeKind.DEATH, facts={"date_of_death": long_ago, "filed_late": True})
+    # near misses: within the month; a death late by days but within 60 working days; a cancelled one; too old.
+    change_entered(
+        school_a, kind=ChangeKind.ABROAD, facts={"departure_date": (today - timedelta(days=20)).isoformat()}
+    )
+    change_entered(school_b, kind=ChangeKind.DEATH, facts={"date_of_death": long_ago, "filed_late": False})
+    cancelled = change_entered(school_a, kind=ChangeKind.ABROAD, facts={"departure_date": long_ago})
+    ChangeRequest.objects.filter(pk=cancelled.pk).update(state=RequestState.CANCELLED)
+    change_entered(school_a, kind=ChangeKind.ABROAD, facts={"departure_date": "2020-01-01"}, days_ago=200)
+    return {"wang": wang, "li": li}

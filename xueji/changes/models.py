@@ -187,4 +187,13 @@ NOTICE_TEXTS = {
     "returned": _("%(kind)s被退回，请补充材料"),
     "rejected": _("%(kind)s未通过"),
     "voided": _("%(kind)s未能生效：%(reason)s"),
+    # 预警 (第23条, xueji.alerts): reason = the rule and the account; date = when it last happened.
+    "security_alert": _("安全预警：%(reason)s（%(date)s），请核实"),
+    # 学籍核查 (第25条, xueji.verification): reason = the round's title, or the school and title, or the note.
+    "verify_open": _("学籍核查“%(reason)s”已发起，请于%(date)s前核准本校学籍并提交（第二十五条）"),
+    "verify_submitted": _("学籍核查待审核：%(reason)s"),
+    "verify_returned": _("学籍核查被退回：%(reason)s"),
+    "verify_accepted": _("学籍核查已通过：%(reason)s"),
+    # 监督 (第26条, xueji.oversight): reason = the name of the unit whose count of violations rose.
+    "oversight_rise": _("违规监督：%(reason)s的违规情形增加（截至%(date)s），请查看违规监督"),
 }

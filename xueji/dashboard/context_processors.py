@@ -38,6 +38,11 @@ NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
         frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER}),
     ),
     ("dropouts:ledger", N_("控辍保学"), frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR})),
+    (
+        "verification:index",
+        N_("学籍核查"),
+        frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER}),
+    ),
     ("oversight:overview", N_("违规监督"), frozenset({Role.DEPT_REGISTRAR, Role.APPROVER})),
     (
         "statistics:overview",

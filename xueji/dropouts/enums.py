@@ -9,10 +9,29 @@ COMPULSORY_STAGES = frozenset({"primary", "junior"})
 #: The first follow-up is due this many working days after a case opens (控辍保学 dynamic tracking).
 FIRST_FOLLOW_UP_WORKING_DAYS = 5
 
+#: Default of ``settings.XUEJI_DROPOUT_ESCALATE_UP_WORKING_DAYS``: a follow-up overdue by more than this many
+#: working days goes up from the county to the city (第5条 分级负责; 第17条).
+ESCALATE_UP_WORKING_DAYS = 10
+
+#: Audit event types of this app that ``audit.enums.EventType`` does not name yet (the value is what is stored).
+EVENT_ESCALATED = "dropout.escalated"
+
 
 class Source(models.TextChoices):
     SCHOOL = "school", _("学校报告")
     LEAD = "lead", _("相关部门反馈线索")
+
+
+class Escalation(models.TextChoices):
+    """Who is chasing an overdue follow-up: nobody beyond the handler, the county, or the city above it.
+    The values are ordered: a case only ever moves up while it stays overdue."""
+
+    NONE = "none", _("未升级")
+    COUNTY = "county", _("已升级至县级教育行政部门")
+    CITY = "city", _("已升级至地市级教育行政部门")
+
+
+ESCALATION_RANK = {Escalation.NONE: 0, Escalation.COUNTY: 1, Escalation.CITY: 2}
 
 
 class Reason(models.TextChoices):

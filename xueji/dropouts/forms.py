@@ -7,14 +7,21 @@ from django.utils.translation import gettext_lazy as _
 
 from xueji.core.dates import DateTextInput
 
-from .enums import FollowUpKind, Outcome, Reason, Source, State
-from .services import MAX_FOLLOW_UP_WORKING_DAYS
+from .enums import Escalation, FollowUpKind, Outcome, Reason, Source, State
+from .queries import ANY_ESCALATION
+from .services import LEAD_FROM_MAX, LEAD_MAX_BYTES, MAX_FOLLOW_UP_WORKING_DAYS
 
 DATE = DateTextInput()  # YYYY-MM-DD typed, whatever the browser locale (issue 8 item 12)
 
 
 class OpenCaseForm(forms.Form):
     source = forms.ChoiceField(label=_("来源"), choices=Source.choices)
+    lead_from = forms.CharField(
+        label=_("线索来源部门"),
+        max_length=LEAD_FROM_MAX,
+        required=False,
+        help_text=_("相关部门反馈线索时必填，如：公安派出所、民政部门、乡镇人民政府"),
+    )
     reason = forms.ChoiceField(label=_("辍学原因"), choices=Reason.choices)
     days_absent = forms.IntegerField(label=_("连续缺课天数"), min_value=0, max_value=366)
     last_seen = forms.DateField(label=_("最后到校日期"), required=False, widget=DATE)
@@ -43,6 +50,40 @@ class CloseCaseForm(forms.Form):
         return str(value)
 
 
+class LeadForm(forms.Form):
+    """A lead from another department (第17条): the pupil named by number AND name, as the transfer look-up."""
+
+    number = forms.CharField(label=_("学籍号或身份证件号"), max_length=40)
+    name = forms.CharField(label=_("学生姓名"), max_length=50)
+    lead_from = forms.CharField(
+        label=_("线索来源部门"),
+        max_length=LEAD_FROM_MAX,
+        help_text=_("如：公安派出所、民政部门、乡镇人民政府"),
+    )
+    reason = forms.ChoiceField(label=_("辍学原因"), choices=Reason.choices)
+    days_absent = forms.IntegerField(label=_("连续缺课天数"), min_value=0, max_value=366)
+    last_seen = forms.DateField(label=_("最后到校日期"), required=False, widget=DATE)
+
+
+class LeadImportForm(forms.Form):
+    file = forms.FileField(label=_("线索文件（.xlsx）"))
+
+    def clean_file(self) -> object:
+        upload = self.cleaned_data["file"]
+        if upload.size > LEAD_MAX_BYTES:
+            raise forms.ValidationError(_("文件不能超过2MB"))
+        return upload
+
+
 class LedgerFilterForm(forms.Form):
     state = forms.ChoiceField(label=_("状态"), choices=[("", _("全部")), *State.choices], required=False)
     overdue = forms.BooleanField(label=_("仅看跟踪逾期"), required=False)
+    escalation = forms.ChoiceField(
+        label=_("升级督办"),
+        choices=[
+            ("", _("全部")),
+            (ANY_ESCALATION, _("已升级（县级或地市级）")),
+            *[(v, lbl) for v, lbl in Escalation.choices if v != Escalation.NONE],
+        ],
+        required=False,
+    )

@@ -14,7 +14,7 @@ from xueji.core.ids import uuid7
 from xueji.schools.models import School
 from xueji.students.models import Enrollment, Person
 
-from .enums import FollowUpKind, Outcome, Reason, Source, State
+from .enums import Escalation, FollowUpKind, Outcome, Reason, Source, State
 
 
 class DropoutCase(models.Model):
@@ -29,6 +29,8 @@ class DropoutCase(models.Model):
     opened_on = models.DateField(_("立案日期"))
     opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
     source = models.CharField(_("来源"), max_length=8, choices=Source.choices)
+    # 第17条 相关部门反馈的问题线索: the department that gave the lead (公安、民政、乡镇人民政府 …); empty for a school report.
+    lead_from = models.CharField(_("线索来源部门"), max_length=60, blank=True)
     days_absent = models.PositiveSmallIntegerField(_("连续缺课天数"))
     last_seen = models.DateField(_("最后到校日期"), null=True, blank=True)
     reason = models.CharField(_("辍学原因"), max_length=10, choices=Reason.choices)
@@ -41,6 +43,11 @@ class DropoutCase(models.Model):
     closed_at = models.DateTimeField(_("结案时间"), null=True, blank=True)
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # Who is chasing the overdue follow-up now (the daily escalation); back to NONE when a follow-up is recorded,
+    # the history stays in :class:`CaseEscalation`.
+    escalation = models.CharField(
+        _("升级督办"), max_length=8, choices=Escalation.choices, default=Escalation.NONE
     )
 
     class Meta:
@@ -58,6 +65,10 @@ class DropoutCase(models.Model):
             models.CheckConstraint(
                 condition=~Q(outcome="returned") | Q(returned_on__isnull=False) & ~Q(returned_class=""),
                 name="dropout_returned_has_class_and_date",
+            ),
+            # A lead names the department it came from (第17条 相关部门反馈的问题线索).
+            models.CheckConstraint(
+                condition=~Q(source="lead") | ~Q(lead_from=""), name="dropout_lead_names_department"
             ),
         ]
         indexes = [models.Index(fields=["scope_path", "state"], name="dropout_scope_state")]
@@ -91,3 +102,26 @@ class FollowUp(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.date}"
+
+
+class CaseEscalation(models.Model):
+    """One step up of an overdue case (第17条 dynamic tracking; 第5条 分级负责): to the county when a school's
+    follow-up date has passed, to the city when it is overdue by more than the configured working days.
+    Append-only history, written by the daily task (``actor`` None)."""
+
+    case = models.ForeignKey(DropoutCase, models.CASCADE, related_name="escalations")
+    level = models.CharField(_("升级至"), max_length=8, choices=Escalation.choices)
+    on = models.DateField(_("升级日期"))
+    missed = models.DateField(_("逾期的跟踪日期"))
+    working_days_overdue = models.PositiveSmallIntegerField(_("逾期工作日"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-on", "-id")
+        constraints = [
+            # The daily task is idempotent: one step per level for one missed follow-up date.
+            models.UniqueConstraint(fields=["case", "level", "missed"], name="dropout_escalation_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.level} {self.on}"

@@ -4,21 +4,27 @@ cases, department users their region (``scope_path`` as for students); anything 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncMonth
 
 from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import data_grants, scope_q
 from xueji.accounts.types import Actor
-from xueji.core.errors import NotFound
+from xueji.core.errors import FieldError, NotFound
 from xueji.regions.enums import OrgLevel
 from xueji.students.models import Enrollment
+from xueji.students.search import identified_q
 
-from .enums import Outcome, State
-from .models import DropoutCase, FollowUp
+from .enums import Escalation, Outcome, State
+from .models import CaseEscalation, DropoutCase, FollowUp
+
+#: The ledger's filter value for every escalated open case (county or city).
+ANY_ESCALATION = "any"
+#: How many months the ledger's table of returns to school goes back (the current month included).
+RETURN_MONTHS = 12
 
 
 def overdue_q(today: date) -> Q:
@@ -38,12 +44,18 @@ def cases_visible(viewer: Actor) -> QuerySet[DropoutCase]:
     )
 
 
-def case_list(*, viewer: Actor, state: str = "", overdue: bool = False, today: date) -> QuerySet[DropoutCase]:
+def case_list(
+    *, viewer: Actor, state: str = "", overdue: bool = False, escalation: str = "", today: date
+) -> QuerySet[DropoutCase]:
     qs = cases_visible(viewer).select_related("person", "school", "enrollment")
     if state in State.values:
         qs = qs.filter(state=state)
     if overdue:
         qs = qs.filter(overdue_q(today))
+    if escalation == ANY_ESCALATION:
+        qs = qs.filter(state=State.OPEN).exclude(escalation=Escalation.NONE)
+    elif escalation in Escalation.values and escalation != Escalation.NONE:
+        qs = qs.filter(state=State.OPEN, escalation=escalation)
     return qs.order_by("-state", "next_follow_up", "-opened_on", "-id")  # open ("open" > "closed") first
 
 
@@ -64,11 +76,45 @@ def case_follow_ups(case: DropoutCase) -> QuerySet[FollowUp]:
     return case.follow_ups.select_related("recorded_by").order_by("-date", "-id")
 
 
+def case_escalations(case: DropoutCase) -> QuerySet[CaseEscalation]:
+    """The case's escalation history, newest first."""
+    return case.escalations.order_by("-on", "-id")
+
+
+def enters_leads(user: Actor) -> bool:
+    """Leads from other departments are entered by a filed department (county or above) registrar (第17条)."""
+    return any(
+        g.role == Role.DEPT_REGISTRAR and g.org_unit.level != OrgLevel.SCHOOL for g in data_grants(user)
+    )
+
+
+def lead_pupil(*, viewer: Actor, number: str, name: str) -> Enrollment:
+    """The active pupil a lead names, by 学籍号 or identity number AND name (both must match, like the transfer
+    look-up, 第15条), within the viewer's region only. Not found — whether the pupil does not exist, the name
+    does not match or the pupil is enrolled outside the region: the same message, so a lead cannot be used to
+    find out who is enrolled elsewhere. A number that is neither kind of number names the field."""
+    q = identified_q(number, name, "person__")
+    if q is None:
+        if not (name or "").strip():
+            raise FieldError("name", "required", "请填写学生姓名")
+        raise FieldError("number", "invalid_number", "请填写有效的学籍号或身份证件号")
+    enrollment = (
+        Enrollment.objects.filter(scope_q(viewer, "scope_path"))
+        .filter(q, is_active=True)
+        .select_related("person", "school", "school__org")
+        .first()
+    )
+    if enrollment is None:
+        raise NotFound("未找到学籍号（或身份证件号）与姓名均匹配的在读学生")
+    return enrollment
+
+
 @dataclass(frozen=True)
 class LedgerCounts:
     open: int
     overdue: int
     returned_this_month: int
+    escalated: int = 0
 
 
 def ledger_counts(*, viewer: Actor, today: date) -> LedgerCounts:
@@ -78,6 +124,7 @@ def ledger_counts(*, viewer: Actor, today: date) -> LedgerCounts:
     return LedgerCounts(
         open=qs.filter(state=State.OPEN).count(),
         overdue=qs.filter(overdue_q(today)).count(),
+        escalated=qs.filter(state=State.OPEN).exclude(escalation=Escalation.NONE).count(),
         returned_this_month=qs.filter(
             state=State.CLOSED,
             outcome=Outcome.RETURNED,
@@ -141,9 +188,36 @@ def ledger_by_school(*, viewer: Actor, today: date) -> list[dict[str, Any]]:
         .annotate(
             open=Count("pk", filter=Q(state=State.OPEN)),
             overdue=Count("pk", filter=overdue_q(today)),
+            escalated=Count("pk", filter=Q(state=State.OPEN) & ~Q(escalation=Escalation.NONE)),
             returned=Count("pk", filter=returned),
         )
         .filter(Q(open__gt=0) | Q(returned__gt=0))
         .order_by("-overdue", "-open", "school__name")
     )
     return list(rows)
+
+
+def returns_by_month(*, viewer: Actor, today: date, months: int = RETURN_MONTHS) -> list[tuple[date, int]]:
+    """Pupils returned to school (劝返复学) per calendar month of their return, the last ``months`` months
+    (newest first, months without a return included): the monthly report's figure (第17条)."""
+    first = today.replace(day=1)
+    starts = [first]
+    for _i in range(months - 1):
+        prev = starts[-1].replace(day=1) - timedelta(days=1)
+        starts.append(prev.replace(day=1))
+    grouped = (
+        cases_visible(viewer)
+        .filter(
+            state=State.CLOSED, outcome=Outcome.RETURNED, returned_on__gte=starts[-1], returned_on__lte=today
+        )
+        .annotate(month=TruncMonth("returned_on"))
+        .values("month")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    per_month = {_as_date(g["month"]): int(g["n"]) for g in grouped}
+    return [(start, per_month.get(start, 0)) for start in starts]
+
+
+def _as_date(value: Any) -> date:
+    return value.date() if hasattr(value, "date") and callable(value.date) else value

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -20,7 +22,7 @@ from django.utils.translation import gettext as _
 from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
-from xueji.core.errors import Conflict, FieldError, Forbidden
+from xueji.core.errors import ApplicationError, Conflict, FieldError, Forbidden
 from xueji.core.spreadsheets import safe_cell
 from xueji.students.enums import StudentStatus
 from xueji.students.models import Enrollment
@@ -28,20 +30,33 @@ from xueji.workdays.services import official_calendar
 
 from .enums import (
     COMPULSORY_STAGES,
+    ESCALATE_UP_WORKING_DAYS,
+    ESCALATION_RANK,
+    EVENT_ESCALATED,
     FIRST_FOLLOW_UP_WORKING_DAYS,
+    Escalation,
     FollowUpKind,
     Outcome,
     Reason,
     Source,
     State,
 )
-from .models import DropoutCase, FollowUp
-from .queries import can_approve_other, can_handle, handles_school, is_dept_registrar_over
+from .models import CaseEscalation, DropoutCase, FollowUp
+from .queries import (
+    can_approve_other,
+    can_handle,
+    enters_leads,
+    handles_school,
+    is_dept_registrar_over,
+    lead_pupil,
+    overdue_q,
+)
 
 MAX_FOLLOW_UP_WORKING_DAYS = 20
+LEAD_FROM_MAX = 60
 
 
-def _audit(event: EventType, *, actor: Actor, case: DropoutCase, **after: Any) -> None:
+def _audit(event: EventType | str, *, actor: Actor | None, case: DropoutCase, **after: Any) -> None:
     record(
         event_type=event,
         actor=actor,
@@ -75,13 +90,15 @@ def case_open(
     days_absent: int,
     last_seen: date | None,
     reason: str,
+    lead_from: str = "",
     today: date | None = None,
 ) -> DropoutCase:
     """Open a dropout case for a compulsory-education pupil (第17条; 第18条: 义务教育阶段不予退学, so the pupil's
     学籍 continues while the case is followed).
 
     A school report is opened by a registrar of the pupil's school; a lead from another department by a department
-    registrar whose region holds the pupil. ``enrollment`` must come from the viewer-scoped
+    registrar whose region holds the pupil, naming the department the lead came from (``lead_from``: 公安、民政、
+    乡镇人民政府 …; 第17条 相关部门反馈的问题线索). ``enrollment`` must come from the viewer-scoped
     ``students.queries.enrollment_get`` (out of scope → NotFound before anything is written).
     """
     today = today or timezone.localdate()
@@ -97,9 +114,15 @@ def case_open(
     if source == Source.SCHOOL:
         if not handles_school(actor, enrollment.school):
             raise Forbidden("not_school_registrar", "学校报告须由该生所在学校的学籍管理员填报")
+        lead_from = ""
     elif source == Source.LEAD:
         if not is_dept_registrar_over(actor, enrollment.scope_path):
             raise Forbidden("not_dept_registrar", "相关部门线索须由县级教育行政部门学籍管理员登记")
+        lead_from = " ".join(lead_from.split())
+        if not lead_from:
+            raise FieldError("lead_from", "required", "相关部门线索须填写线索来源部门")
+        if len(lead_from) > LEAD_FROM_MAX:
+            raise FieldError("lead_from", "too_long", f"线索来源部门不能超过{LEAD_FROM_MAX}个字")
     else:
         raise FieldError("source", "invalid_source", "来源无效")
     if reason not in Reason.values:
@@ -122,6 +145,7 @@ def case_open(
                 opened_on=today,
                 opened_by=actor,
                 source=source,
+                lead_from=lead_from,
                 days_absent=days_absent,
                 last_seen=last_seen,
                 reason=reason,
@@ -188,7 +212,9 @@ def follow_up_add(
         recorded_by=actor,
     )
     case.next_follow_up = next_date
-    case.save(update_fields=["next_follow_up"])
+    # Followed up again: nobody above needs to chase it now (the escalations stay in the case's history).
+    case.escalation = Escalation.NONE
+    case.save(update_fields=["next_follow_up", "escalation"])
     _audit(EventType.DROPOUT_FOLLOWED_UP, actor=actor, case=case, kind=kind, state=case.state)
     return follow_up
 
@@ -247,10 +273,10 @@ def case_close(
 
 
 LEDGER_HEADERS = (
-    "学校", "姓名", "年级班级", "来源", "辍学原因", "连续缺课天数", "最后到校日期", "立案日期",
-    "已立案天数", "状态", "下次跟踪日期", "跟踪逾期", "结案结果", "复学班级", "复学日期",
+    "学校", "姓名", "年级班级", "来源", "线索来源部门", "辍学原因", "连续缺课天数", "最后到校日期", "立案日期",
+    "已立案天数", "状态", "下次跟踪日期", "跟踪逾期", "升级督办", "结案结果", "复学班级", "复学日期",
 )  # fmt: skip
-LEDGER_WIDTHS = (24, 10, 12, 14, 14, 8, 12, 12, 8, 8, 12, 8, 16, 12, 12)
+LEDGER_WIDTHS = (24, 10, 12, 14, 16, 14, 8, 12, 12, 8, 8, 12, 8, 20, 16, 12, 12)
 
 
 def ledger_export(*, actor: Actor, cases: Iterable[DropoutCase], today: date) -> bytes:
@@ -278,6 +304,7 @@ def ledger_export(*, actor: Actor, cases: Iterable[DropoutCase], today: date) ->
             case.person.name,
             f"{case.enrollment.grade}年级 {case.enrollment.class_name}",
             case.get_source_display(),
+            case.lead_from,
             case.get_reason_display(),
             case.days_absent,
             case.last_seen,
@@ -286,6 +313,7 @@ def ledger_export(*, actor: Actor, cases: Iterable[DropoutCase], today: date) ->
             case.get_state_display(),
             case.next_follow_up,
             _("是") if case.is_overdue(today) else "",
+            case.get_escalation_display() if case.escalation != Escalation.NONE else "",
             case.get_outcome_display() if case.outcome else "",
             case.returned_class,
             case.returned_on,
@@ -310,3 +338,293 @@ def _text_cell(ws: Any, value: Any) -> Any:
     if isinstance(value, Promise):
         value = str(value)
     return safe_cell(ws, value)
+
+
+# --------------------------------------------------------------------------------------------- leads (第17条)
+
+
+def lead_open(
+    *,
+    actor: Actor,
+    number: str,
+    name: str,
+    lead_from: str,
+    days_absent: int,
+    last_seen: date | None,
+    reason: str,
+    today: date | None = None,
+) -> DropoutCase:
+    """A lead from another department (第17条 相关部门反馈的问题线索), entered by a county (or higher) registrar:
+    the pupil is named by 学籍号 or identity number AND name (both must match) and must be an active pupil in the
+    actor's region — otherwise "not found" and nothing is created, whether the pupil exists elsewhere or not."""
+    if not enters_leads(actor):
+        raise Forbidden("not_dept_registrar", "相关部门线索须由县级教育行政部门学籍管理员登记")
+    enrollment = lead_pupil(viewer=actor, number=number, name=name)
+    return case_open(
+        actor=actor,
+        enrollment=enrollment,
+        source=Source.LEAD,
+        lead_from=lead_from,
+        days_absent=days_absent,
+        last_seen=last_seen,
+        reason=reason,
+        today=today,
+    )
+
+
+#: The columns of a lead file, in order: (key, header). The header names the column in every row error.
+LEAD_COLUMNS = (
+    ("number", "学籍号或身份证件号"),
+    ("name", "姓名"),
+    ("lead_from", "线索来源部门"),
+    ("days_absent", "连续缺课天数"),
+    ("last_seen", "最后到校日期"),
+    ("reason", "辍学原因"),
+)
+LEAD_MAX_ROWS = 500
+LEAD_MAX_BYTES = 2 * 1024 * 1024
+LEAD_MAX_UNCOMPRESSED = 50 * 1024 * 1024
+_FIELD_COLUMN = {"person": "number", "source": "lead_from"}
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"第{self.row}行「{self.column}」：{self.message}"
+
+
+@dataclass(frozen=True)
+class LeadImport:
+    """All cases opened, or none and the errors of every bad row (all-or-nothing)."""
+
+    opened: int
+    errors: tuple[RowError, ...]
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _lead_rows(content: bytes) -> list[tuple[int, list[Any]]]:
+    """The data rows of the first sheet (row number, cells), after a header row that must name the columns
+    of :data:`LEAD_COLUMNS` in order. Bounded: file size, uncompressed size (zip bomb), row count."""
+    import zipfile  # noqa: PLC0415
+
+    from openpyxl import load_workbook  # noqa: PLC0415 - loaded only when a file is read
+
+    if len(content) > LEAD_MAX_BYTES:
+        raise FieldError("file", "too_large", f"文件不能超过{LEAD_MAX_BYTES // 1024 // 1024}MB")
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as zf:
+            if sum(i.file_size for i in zf.infolist()) > LEAD_MAX_UNCOMPRESSED:
+                raise FieldError("file", "too_large", "文件解压后过大，请检查文件")
+        wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except FieldError:
+        raise
+    except Exception as exc:  # any unreadable file is the same refusal
+        raise FieldError("file", "not_xlsx", "文件不是有效的 Excel（.xlsx）文件") from exc
+    try:
+        ws = wb.worksheets[0]
+        rows = ws.iter_rows(values_only=True)
+        header = [str(v or "").strip() for v in next(rows, ())]
+        expected = [h for _k, h in LEAD_COLUMNS]
+        if header[: len(expected)] != expected:
+            raise FieldError(
+                "file", "bad_header", "第1行须为表头：" + "、".join(expected) + "（可下载模板填写）"
+            )
+        out: list[tuple[int, list[Any]]] = []
+        for number, cells in enumerate(rows, start=2):
+            values = list(cells[: len(expected)]) + [None] * (len(expected) - len(cells))
+            if all(v is None or str(v).strip() == "" for v in values):
+                continue
+            if len(out) >= LEAD_MAX_ROWS:
+                raise FieldError("file", "too_many_rows", f"一次最多导入{LEAD_MAX_ROWS}条线索")
+            out.append((number, values))
+    finally:
+        wb.close()
+    if not out:
+        raise FieldError("file", "empty", "文件中没有线索数据")
+    return out
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a number typed into a general cell (学籍号 is text, but Excel may say 1.0)
+    return str(value).strip()
+
+
+def _parse_lead(values: list[Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """One row's values, or (column key, message) errors; labels of 辍学原因 and codes are both accepted."""
+    data: dict[str, Any] = {}
+    errors: list[tuple[str, str]] = []
+    number, name, lead_from, days, last_seen, reason = values
+    data["number"], data["name"], data["lead_from"] = (
+        _cell_text(number),
+        _cell_text(name),
+        _cell_text(lead_from),
+    )
+    if not data["number"]:
+        errors.append(("number", "必填"))
+    if not data["name"]:
+        errors.append(("name", "必填"))
+    if not data["lead_from"]:
+        errors.append(("lead_from", "必填"))
+    try:
+        data["days_absent"] = int(_cell_text(days))
+    except ValueError:
+        errors.append(("days_absent", "须为0～366之间的整数"))
+    if isinstance(last_seen, datetime):
+        data["last_seen"] = last_seen.date()
+    elif isinstance(last_seen, date):
+        data["last_seen"] = last_seen
+    elif _cell_text(last_seen):
+        try:
+            data["last_seen"] = date.fromisoformat(_cell_text(last_seen))
+        except ValueError:
+            errors.append(("last_seen", "日期格式须为 YYYY-MM-DD"))
+    else:
+        data["last_seen"] = None
+    text = _cell_text(reason)
+    by_label = {str(label): value for value, label in Reason.choices}
+    data["reason"] = text if text in Reason.values else by_label.get(text, "")
+    if not data["reason"]:
+        errors.append(("reason", "须为：" + "、".join(str(label) for _v, label in Reason.choices)))
+    return data, errors
+
+
+def leads_import(*, actor: Actor, content: bytes, today: date | None = None) -> LeadImport:
+    """Import leads from other departments (第17条) from an .xlsx file: every row opens a case through
+    :func:`lead_open` (same checks as one entered by hand), all or nothing — one bad row and no case is
+    opened; every bad row is reported with its row number and column header. A pupil outside the actor's
+    region is "not found" like any unknown pupil (no oracle)."""
+    today = today or timezone.localdate()
+    if not enters_leads(actor):
+        raise Forbidden("not_dept_registrar", "相关部门线索须由县级教育行政部门学籍管理员登记")
+    header = dict(LEAD_COLUMNS)
+    rows = _lead_rows(content)
+    errors: list[RowError] = []
+    seen: dict[str, int] = {}
+    opened = 0
+    try:
+        with transaction.atomic():
+            for row, values in rows:
+                data, problems = _parse_lead(values)
+                errors += [RowError(row, header[key], message) for key, message in problems]
+                if problems:
+                    continue
+                key = f"{data['number'].upper()}|{data['name']}"
+                if key in seen:
+                    errors.append(RowError(row, header["number"], f"与第{seen[key]}行重复"))
+                    continue
+                seen[key] = row
+                try:
+                    with transaction.atomic():
+                        lead_open(actor=actor, today=today, **data)
+                except ApplicationError as exc:
+                    named = [(f, m) for f, m in exc.fields.items() if f in header or f in _FIELD_COLUMN]
+                    if exc.code == "not_found":
+                        named = [("number", exc.message)]
+                    for field, message in named or [(next(iter(exc.fields), "number"), exc.message)]:
+                        column = header.get(_FIELD_COLUMN.get(field, field), header["number"])
+                        errors.append(RowError(row, column, message))
+                    continue
+                opened += 1
+            if errors:
+                raise _Rollback
+    except _Rollback:
+        return LeadImport(0, tuple(errors))
+    return LeadImport(opened, ())
+
+
+def leads_template() -> bytes:
+    """An empty lead file with the header row (the columns :func:`leads_import` reads)."""
+    from openpyxl import Workbook  # noqa: PLC0415
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = str(_("相关部门线索"))
+    ws.append([header for _k, header in LEAD_COLUMNS])
+    for index, width in enumerate((22, 10, 20, 14, 14, 16)):
+        ws.column_dimensions[chr(ord("A") + index)].width = width
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------------------------- escalation
+
+
+@dataclass(frozen=True)
+class EscalationReport:
+    county: int
+    city: int
+
+
+def escalate_up_after() -> int:
+    return int(getattr(settings, "XUEJI_DROPOUT_ESCALATE_UP_WORKING_DAYS", ESCALATE_UP_WORKING_DAYS))
+
+
+def _target_level(case: DropoutCase, working_days_overdue: int, up_after: int) -> str:
+    """第17条 (the county and the school track the ledger) and 第5条 (分级负责): a school's case whose follow-up
+    date has passed goes to the county; any case overdue by more than ``up_after`` working days goes to the
+    city. A lead is the county's own case from the start, so it only goes up to the city."""
+    if working_days_overdue > up_after:
+        return Escalation.CITY
+    if case.source == Source.SCHOOL:
+        return Escalation.COUNTY
+    return Escalation.NONE
+
+
+def cases_escalate(*, today: date | None = None, up_after: int | None = None) -> EscalationReport:
+    """The daily escalation (``tasks.escalate_overdue``): every open case past its next follow-up date moves up
+    to the level :func:`_target_level` gives, never down (a recorded follow-up brings it back, see
+    :func:`follow_up_add`). Each step is a :class:`CaseEscalation` row and an audit event by the system;
+    re-running the same day changes nothing."""
+    today = today or timezone.localdate()
+    up_after = escalate_up_after() if up_after is None else up_after
+    calendar = official_calendar()
+    counts = {Escalation.COUNTY: 0, Escalation.CITY: 0}
+    candidates = list(
+        DropoutCase.objects.filter(overdue_q(today))
+        .exclude(escalation=Escalation.CITY)
+        .values_list("pk", flat=True)
+    )
+    for pk in candidates:
+        with transaction.atomic():
+            case = (
+                DropoutCase.objects.select_for_update()
+                .select_related("school", "enrollment")
+                .filter(overdue_q(today), pk=pk)
+                .first()
+            )
+            if case is None or case.next_follow_up is None:
+                continue  # followed up or closed meanwhile
+            late = max(calendar.working_days_between(case.next_follow_up, today), 0)
+            target = _target_level(case, late, up_after)
+            current = ESCALATION_RANK[Escalation(case.escalation)]
+            levels = [
+                level
+                for level in (Escalation.COUNTY, Escalation.CITY)
+                if current < ESCALATION_RANK[level] <= ESCALATION_RANK[Escalation(target)]
+                and not (level == Escalation.COUNTY and case.source == Source.LEAD)
+            ]
+            if not levels:
+                continue
+            for level in levels:
+                CaseEscalation.objects.get_or_create(
+                    case=case,
+                    level=level,
+                    missed=case.next_follow_up,
+                    defaults={"on": today, "working_days_overdue": min(late, 32767)},
+                )
+                _audit(EVENT_ESCALATED, actor=None, case=case, kind=level, overdue=late, state=case.state)
+                counts[level] += 1
+            case.escalation = target
+            case.save(update_fields=["escalation"])
+    return EscalationReport(county=counts[Escalation.COUNTY], city=counts[Escalation.CITY])

@@ -25,19 +25,30 @@ from xueji.core.web import paginate, ui_errors
 from xueji.students.queries import enrollment_get
 
 from .enums import Source, State
-from .forms import CloseCaseForm, FollowUpForm, LedgerFilterForm, OpenCaseForm
+from .forms import CloseCaseForm, FollowUpForm, LeadForm, LeadImportForm, LedgerFilterForm, OpenCaseForm
 from .models import DropoutCase
 from .queries import (
     can_approve_other,
     can_handle,
+    case_escalations,
     case_follow_ups,
     case_get,
     case_list,
+    enters_leads,
     handles_school,
     ledger_by_school,
     ledger_counts,
+    returns_by_month,
 )
-from .services import case_close, case_open, follow_up_add, ledger_export
+from .services import (
+    case_close,
+    case_open,
+    follow_up_add,
+    lead_open,
+    leads_import,
+    leads_template,
+    ledger_export,
+)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -50,6 +61,13 @@ def _refused(form: forms.Form, exc: ApplicationError) -> None:
         form.add_error(field if field in form.fields else None, message)
 
 
+def _filters(form: LedgerFilterForm) -> tuple[str, bool, str]:
+    if not form.is_valid():
+        return "", False, ""
+    data = form.cleaned_data
+    return data["state"] or "", bool(data["overdue"]), data["escalation"] or ""
+
+
 @login_required
 @ui_errors
 def ledger_view(request: HttpRequest) -> HttpResponse:
@@ -57,10 +75,8 @@ def ledger_view(request: HttpRequest) -> HttpResponse:
     require_student_roles(user)
     today = timezone.localdate()
     filters = LedgerFilterForm(request.GET or None)
-    state = overdue = None
-    if filters.is_valid():
-        state, overdue = filters.cleaned_data["state"], filters.cleaned_data["overdue"]
-    cases = case_list(viewer=user, state=state or "", overdue=bool(overdue), today=today)
+    state, overdue, escalation = _filters(filters)
+    cases = case_list(viewer=user, state=state, overdue=overdue, escalation=escalation, today=today)
     page = paginate(request, cases)
     return render(
         request,
@@ -70,6 +86,8 @@ def ledger_view(request: HttpRequest) -> HttpResponse:
             "rows": [(c, c.days_open(today), c.is_overdue(today)) for c in page.object_list],
             "counts": ledger_counts(viewer=user, today=today),
             "by_school": ledger_by_school(viewer=user, today=today),
+            "returns": returns_by_month(viewer=user, today=today),
+            "enters_leads": enters_leads(user),
             "filters": filters if filters.is_bound else LedgerFilterForm(),
             "query": request.GET.urlencode(),
         },
@@ -83,13 +101,12 @@ def export_view(request: HttpRequest) -> HttpResponse:
     require_student_roles(user)
     ratelimit_hit(user, "export")  # issue 10 §5: exports are rate-limited
     today = timezone.localdate()
-    filters = LedgerFilterForm(request.GET or None)
-    state, overdue = "", False
-    if filters.is_valid():
-        state, overdue = filters.cleaned_data["state"], filters.cleaned_data["overdue"]
+    state, overdue, escalation = _filters(LedgerFilterForm(request.GET or None))
     content = ledger_export(
         actor=user,
-        cases=case_list(viewer=user, state=state, overdue=overdue, today=today).iterator(),
+        cases=case_list(
+            viewer=user, state=state, overdue=overdue, escalation=escalation, today=today
+        ).iterator(),
         today=today,
     )
     response = HttpResponse(content, content_type=XLSX)
@@ -122,6 +139,7 @@ def open_view(request: HttpRequest, person_id: Any) -> HttpResponse:
                 days_absent=data["days_absent"],
                 last_seen=data["last_seen"],
                 reason=data["reason"],
+                lead_from=data["lead_from"],
             )
         except NotFound:
             raise
@@ -155,6 +173,7 @@ def _case_page(
         {
             "case": case,
             "follow_ups": case_follow_ups(case),
+            "escalations": case_escalations(case),
             "days_open": case.days_open(today),
             "overdue": case.is_overdue(today),
             "can_handle": handler,
@@ -229,3 +248,65 @@ def close_view(request: HttpRequest, case_id: Any) -> HttpResponse:
             messages.success(request, _("案件已结案"))
             return redirect("dropouts:case", case.pk)
     return _case_page(request, case, close_form=form, status=400)
+
+
+def _require_lead_entry(user: Any) -> None:
+    """Only department registrars enter leads; for anyone else the lead pages do not exist (404)."""
+    require_student_roles(user)
+    if not enters_leads(user):
+        raise NotFound()
+
+
+@login_required
+@ui_errors
+def lead_view(request: HttpRequest) -> HttpResponse:
+    """A lead from another department (第17条), entered by a county registrar: the pupil named by 学籍号 or
+    identity number and name; a pupil outside the county is "not found" on the form and nothing is created."""
+    user = actor_of(request)
+    _require_lead_entry(user)
+    form = LeadForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            case = lead_open(actor=user, **data)
+        except NotFound as exc:
+            form.add_error("number", exc.message)
+        except ApplicationError as exc:
+            _refused(form, exc)
+        else:
+            messages.success(request, _("已登记线索并建立控辍保学案件"))
+            return redirect("dropouts:case", case.pk)
+    return render(request, "dropouts/lead.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+@ui_errors
+def leads_import_view(request: HttpRequest) -> HttpResponse:
+    """Leads imported from an .xlsx file (第17条): all or nothing, each bad row named with its column."""
+    user = actor_of(request)
+    _require_lead_entry(user)
+    form = LeadImportForm(request.POST or None, request.FILES or None)
+    row_errors: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = leads_import(actor=user, content=form.cleaned_data["file"].read())
+        except ApplicationError as exc:
+            form.add_error("file", exc.message)
+        else:
+            if not result.errors:
+                messages.success(request, _("已导入 %(n)s 条线索") % {"n": result.opened})
+                return redirect("dropouts:ledger")
+            row_errors = [str(e) for e in result.errors]
+    status = 400 if form.errors or row_errors else 200
+    return render(
+        request, "dropouts/leads_import.html", {"form": form, "row_errors": row_errors}, status=status
+    )
+
+
+@login_required
+@ui_errors
+def leads_template_view(request: HttpRequest) -> HttpResponse:
+    _require_lead_entry(actor_of(request))
+    response = HttpResponse(leads_template(), content_type=XLSX)
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(_('相关部门线索模板.xlsx'))}"
+    return response

@@ -1,4 +1,4 @@
-"""The page's window: the period of refused transfers and the age of a stale problem record."""
+"""The page's window: the period of refusals, late decisions and late changes, and the age of a stale problem record."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ from .queries import Window
 
 
 class WindowForm(forms.Form):
-    start = forms.DateField(label=_("转学统计起始日期"), required=False)
-    end = forms.DateField(label=_("转学统计截止日期"), required=False)
+    start = forms.DateField(label=_("统计起始日期"), required=False)
+    end = forms.DateField(label=_("统计截止日期"), required=False)
     days = forms.IntegerField(label=_("问题学籍超过天数"), required=False, min_value=1, max_value=3650)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         start, end = data.get("start"), data.get("end")
         if start and end and start > end:
-            self.add_error("end", _("转学统计截止日期不能早于起始日期"))
+            self.add_error("end", _("统计截止日期不能早于起始日期"))
         return data
 
     def window(self, now: datetime | None = None) -> Window:

@@ -6,5 +6,6 @@ app_name = "oversight"
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("<int:org_id>/", views.overview, name="unit"),
+    path("<int:org_id>/people/", views.people, name="people"),
     path("<int:org_id>/<slug:metric>/", views.items, name="items"),
 ]

@@ -16,7 +16,17 @@ from xueji.core.web import paginate, ui_errors
 from xueji.regions.enums import OrgLevel
 
 from .forms import WindowForm
-from .queries import METRICS, Window, metric_items, metric_named, oversight_rows, oversight_unit, viewer_units
+from .queries import (
+    METRICS,
+    Metric,
+    Window,
+    late_deciders,
+    metric_items,
+    metric_named,
+    oversight_rows,
+    oversight_unit,
+    viewer_units,
+)
 
 
 def _window(request: HttpRequest) -> tuple[WindowForm, Window | None]:
@@ -58,33 +68,20 @@ def overview(request: HttpRequest, org_id: int | None = None) -> HttpResponse:
     return render(request, "oversight/overview.html", context)
 
 
-def _item_row(metric_key: str, obj: Any) -> dict[str, Any]:
+def _item_row(metric: Metric, obj: Any) -> dict[str, Any]:
     """What a drill-down row shows: the student masked (第24条), the unit, the date that makes it a violation."""
-    person = obj.request.person if metric_key in {"steps", "transfers"} else obj.person
-    row: dict[str, Any] = {
+    item = metric.item(obj)
+    person = item.person
+    return {
         "name": mask_name(person.name) if person else "—",
         "number": mask_student_number(person.student_number) if person else "",
         "obj": obj,
+        "unit": item.unit,
+        "day": item.day,
+        "kind": item.kind,
+        "change_id": item.change_id,
+        "note": item.note,
     }
-    if metric_key == "archives":
-        row.update(unit=obj.school.name, day=obj.archive_due, change_id=None)
-    elif metric_key == "steps":
-        row.update(
-            unit=obj.org_unit.name,
-            day=obj.due_on,
-            change_id=obj.request_id,
-            kind=obj.request.get_kind_display(),
-        )
-    elif metric_key == "transfers":
-        row.update(
-            unit=obj.org_unit.name,
-            day=obj.decided_at,
-            change_id=obj.request_id,
-            kind=obj.request.get_kind_display(),
-        )
-    else:
-        row.update(unit="", day=obj.created_at, change_id=None, kind=obj.get_kind_display())
-    return row
 
 
 @login_required
@@ -108,6 +105,28 @@ def items(request: HttpRequest, org_id: int, metric: str) -> HttpResponse:
             "window": window,
             "query": _query(window) if window else "",
             "page": page,
-            "item_rows": [_item_row(chosen.key, o) for o in page.object_list] if page else [],
+            "item_rows": [_item_row(chosen, o) for o in page.object_list] if page else [],
+        },
+    )
+
+
+@login_required
+@ui_errors
+def people(request: HttpRequest, org_id: int) -> HttpResponse:
+    """Approvals past their clock by person (第15、26条): who in the unit's subtree decided steps late."""
+    user = actor_of(request)
+    require_student_roles(user)
+    require_student_data_reader(user)
+    unit = oversight_unit(viewer=user, org_id=org_id)
+    form, window = _window(request)
+    return render(
+        request,
+        "oversight/people.html",
+        {
+            "unit": unit,
+            "form": form,
+            "window": window,
+            "query": _query(window) if window else "",
+            "deciders": late_deciders(unit=unit, window=window) if window else [],
         },
     )
