@@ -47,6 +47,10 @@ INSTALLED_APPS = [
     "django_tasks_db",
     # Serves Swagger UI's assets locally (otherwise ninja falls back to a CDN template).
     "ninja",
+    # The second factor (等保 8.1.4.1, issue 11 §1): TOTP authenticators and single-use recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # The OpenID Connect provider of the education digital identity (第24条; xueji.identity configures it).
     "oauth2_provider",
     "xueji.core",
@@ -96,7 +100,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(), then: accounts the policy names reach only the second-factor pages until
+    # they verify one (xueji/accounts/factors.py) — before the account policy, so a reset never skips it.
+    "django_otp.middleware.OTPMiddleware",
+    "xueji.accounts.middleware.SecondFactorMiddleware",
     "xueji.accounts.middleware.AccountPolicyMiddleware",
+    # /m/ (家长端): its own cookie and session store; staff sessions never authenticate /m/ (request.user is
+    # anonymous there) and the guardian cookie authenticates nothing else.
+    "xueji.guardians.middleware.GuardianSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "xueji.core.middleware.NoStoreMiddleware",
@@ -217,6 +228,16 @@ AXES_VERBOSE = False
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 LOGIN_URL = "/login/"
+
+# --- The second factor (等保 8.1.4.1; issue 11 §1; xueji/accounts/factors.py) ---------------------------------
+# Required for these roles, for registrars/approvers at departments of these levels, and for roster exports.
+XUEJI_MFA_ENFORCED = os.environ.get("XUEJI_MFA_ENFORCED", "1") != "0"
+if PRODUCTION and not XUEJI_MFA_ENFORCED:
+    raise ImproperlyConfigured("生产环境不能关闭第二身份鉴别因子（XUEJI_MFA_ENFORCED=0）")
+XUEJI_MFA_ROLES = ["security_admin", "audit_admin", "system_admin"]
+XUEJI_MFA_APPROVER_LEVELS = ["county", "city", "province", "national"]
+XUEJI_MFA_FOR_EXPORTS = True
+OTP_TOTP_ISSUER = "xueji 学籍"
 
 # --- The education digital identity: an OpenID Connect provider (第24条, issue 12 §3) -------------------------
 # ID tokens are signed RS256 with the key in XUEJI_OIDC_KEY_FILE (PEM; `manage.py oidc_key` creates it, 0600;
@@ -377,6 +398,7 @@ XUEJI_SCHEDULE = {
     "xueji.students.tasks.compact_counts": "every 60s",
     "xueji.alerts.tasks.scan_audit": "every 60s",  # early warning over the audit stream (第23条)
     "xueji.dropouts.tasks.escalate_overdue": "daily 01:00",  # overdue 控辍保学 follow-ups go to county/city (第17条)
+    "xueji.guardians.tasks.purge_expired": "daily 03:50",  # expired login codes, captchas, binding codes
     "xueji.oversight.tasks.snapshot_counts": "daily 05:30",  # violations per unit; a rise notifies unit + upper (第26条)
 }
 # A dropout follow-up overdue by more than this many working days is escalated from the county to the city (第17条).
@@ -416,6 +438,7 @@ XUEJI_RATE_LIMITS = {
     "lookup": (100, 86400),
     "export": (20, 86400),  # roster exports
     "list": (600, 3600),  # list pages and list API calls (students, audit)
+    "mfa": (10, 900),  # second-factor code attempts (verify, enrol)
     **_rate_limits(os.environ.get("XUEJI_RATE_LIMITS", "")),
 }
 

@@ -23,6 +23,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("o/", include("xueji.identity.provider_urls", namespace="oauth2_provider")),
     path("identity/", include("xueji.identity.urls")),
     path("alerts/", include("xueji.alerts.urls")),
+    # 家长端 (第5、13、15、16条): the guardian mobile end and the schools' worklist of guardian requests.
+    path("m/", include("xueji.guardians.mobile_urls")),
+    path("guardian-requests/", include("xueji.guardians.urls")),
     # 电子学籍证明 (第19条): issuing and revoking (staff) and the public verification pages (no login).
     path("certificates/", include("xueji.certificates.urls")),
     path("v/", include("xueji.certificates.public_urls")),

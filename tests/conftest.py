@@ -25,6 +25,21 @@ def _default_language():  # type: ignore[no-untyped-def]
     translation.activate(settings.LANGUAGE_CODE)
 
 
+@pytest.fixture(autouse=True)
+def _second_factor(request):  # type: ignore[no-untyped-def]
+    """The second factor (issue 11 §1) is enforced in production and by default; tests about other things run
+    with it off, tests marked ``mfa`` (tests/accounts/test_second_factor.py, the browser test) with it on."""
+    if request.node.get_closest_marker("mfa"):
+        yield
+        return
+    from django.conf import settings
+
+    saved = settings.XUEJI_MFA_ENFORCED
+    settings.XUEJI_MFA_ENFORCED = False
+    yield
+    settings.XUEJI_MFA_ENFORCED = saved
+
+
 @pytest.fixture
 def national_grade_age():  # type: ignore[no-untyped-def]
     """Request this fixture to register under the real national age-for-grade bands (see below)."""

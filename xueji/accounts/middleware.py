@@ -192,3 +192,40 @@ class AccountPolicyMiddleware:
             if path not in allowed:
                 return _redirect(request, allowed[0])
         return self.get_response(request)
+
+
+class SecondFactorMiddleware:
+    """等保 8.1.4.1 (两种鉴别技术) / issue 11 §1: an account the policy names (``factors.required_for``) reaches
+    only the second-factor pages, logout and the session clock until it has verified a factor in this session —
+    enrolment first if it has none. Runs after django-otp's ``OTPMiddleware`` (``request.user.is_verified``)
+    and before the account policy, so a one-time password from a reset never skips the second factor. API
+    requests are judged when the token is issued (``accounts.api.token_issue``)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.static_prefix = settings.STATIC_URL or "/static/"
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path_info
+        if path.startswith(("/api/", self.static_prefix, "/i18n/")):
+            return self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return self.get_response(request)
+        from . import factors  # noqa: PLC0415 - loads django-otp's models after the registry
+
+        if factors.is_verified(request) or not factors.required_for(user):
+            return self.get_response(request)
+        allowed = {
+            reverse("accounts:mfa_verify"),
+            reverse("accounts:mfa_setup"),
+            reverse("accounts:logout"),
+            reverse("accounts:login"),
+            reverse("accounts:session_status"),
+            reverse("accounts:session_keepalive"),
+        }
+        if path in allowed:
+            return self.get_response(request)
+        target = "accounts:mfa_verify" if factors.has_factor(user) else "accounts:mfa_setup"
+        here = where_they_were(request)
+        return _redirect(request, f"{reverse(target)}?{urlencode({'next': here})}")

@@ -1,12 +1,16 @@
 from django.urls import path
 
-from . import views
+from . import factor_views, views
 
 app_name = "accounts"
 urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("password/", views.password_change_view, name="password_change"),
+    path("mfa/verify/", factor_views.mfa_verify, name="mfa_verify"),
+    path("mfa/setup/", factor_views.mfa_setup, name="mfa_setup"),
+    path("mfa/recovery/", factor_views.mfa_recovery_renew, name="mfa_recovery"),
+    path("accounts/<int:pk>/mfa-reset/", factor_views.mfa_reset, name="mfa_reset"),
     path("session/status/", views.session_status_view, name="session_status"),
     path("session/keepalive/", views.session_keepalive_view, name="session_keepalive"),
     path("accounts/", views.user_list_view, name="users"),

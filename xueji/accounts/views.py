@@ -36,7 +36,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 
-from . import passwords, queries, services
+from . import factors, passwords, queries, services
 from .auth import actor_of
 from .enums import ADMIN_ROLES, STUDENT_DATA_ROLES, Role
 from .forms import (
@@ -279,6 +279,7 @@ def _capabilities(viewer: User, target: User) -> dict[str, bool]:
         "can_reset": Role.SYSTEM_ADMIN in mine and not target_admin and not is_self,
         "can_confirm_reset": Role.SECURITY_ADMIN in mine and not target_admin and not is_self,
         "can_grant": Role.SECURITY_ADMIN in mine and not is_self,
+        "can_reset_factor": Role.SECURITY_ADMIN in mine and not is_self and factors.has_factor(target),
         "can_file": (Role.SYSTEM_ADMIN in mine or bool(dept_units))
         and not is_self
         and bool(target_roles & STUDENT_DATA_ROLES),

@@ -32,6 +32,7 @@ NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
         frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER}),
     ),
     ("changes:list", N_("学籍变动"), frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER})),
+    ("guardians:worklist", N_("家长申请"), frozenset({Role.SCHOOL_REGISTRAR})),
     (
         "students:problems",
         N_("问题学籍"),

@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
@@ -18,11 +19,13 @@ from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.paginator import Page
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from xueji.accounts import factors
 from xueji.accounts.auth import actor_of
 from xueji.accounts.jurisdiction import require_student_roles
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
@@ -302,9 +305,21 @@ def _roster_file_name(spec: services.RosterSpec) -> str:
     return f"{spec.title}{timezone.localdate():%Y%m%d}.xlsx"
 
 
+def _second_factor_gate(request: HttpRequest) -> HttpResponseBase | None:
+    """Identified data leaves the system only after a verified second factor (issue 11 §1): without one in
+    this session the export goes to the verification (or enrolment) page and comes back to the roster page."""
+    if not factors.required_for_export(actor_of(request)) or factors.is_verified(request):
+        return None
+    target = "accounts:mfa_verify" if factors.has_factor(actor_of(request)) else "accounts:mfa_setup"
+    return redirect(f"{reverse(target)}?{urlencode({'next': reverse('imports:roster')})}")
+
+
 def _export_roster(request: HttpRequest, spec: services.RosterSpec) -> HttpResponseBase:
     """Export now (a small roster: the file is the answer) or queue it (a large one: its page)."""
     user = actor_of(request)
+    gate = _second_factor_gate(request)
+    if gate is not None:
+        return gate
     ratelimit_hit(user, "export")  # issue #6 §3.10: a Chinese 429 above the account's daily limit
     path = _temporary()
     try:
@@ -392,6 +407,9 @@ def export_download(request: HttpRequest, export_id: UUID) -> FileResponse:
     export = queries.export_get(viewer=user, export_id=export_id)
     if not queries.export_ready(export):
         raise NotFound()
+    gate = _second_factor_gate(request)
+    if gate is not None:
+        return gate  # type: ignore[return-value]
     name = f"{export.org_unit.name}学生名册{timezone.localtime(export.created_at):%Y%m%d}.xlsx"
     return FileResponse(
         services.export_file(export).open("rb"), as_attachment=True, filename=name, content_type=XLSX
