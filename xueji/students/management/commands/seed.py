@@ -97,6 +97,10 @@ class Command(BaseCommand):
         for row in rows:
             cells = [row[i] + " " * (widths[i] - _width(row[i])) for i in range(3)]
             self.stdout.write("  " + "  ".join([*cells, row[3]]))
+        self.stdout.write(
+            "管理员和县级以上部门账号首次登录时须用手机身份验证器（TOTP）绑定第二因子（等保三级，issue 11）；"
+            "学校账号导出名册时同样需要。"
+        )
 
 
 def _width(text: str) -> int:
