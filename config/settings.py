@@ -360,6 +360,8 @@ XUEJI_CERT_KEY_DIR = Path(os.environ.get("XUEJI_CERT_KEY_DIR", VAR_DIR / "certif
 XUEJI_CERT_KEYSTORE = os.environ.get("XUEJI_CERT_KEYSTORE", "xueji.certificates.keystore.FileKeyStore")
 # Public base URL used in credential ids, issuers' documents, status-list URLs and QR codes (no trailing slash).
 XUEJI_CERT_BASE_URL = os.environ.get("XUEJI_CERT_BASE_URL", "http://localhost:8000").rstrip("/")
+# A proof of current enrollment (在读证明) is valid this many days.
+XUEJI_CERT_ENROLLMENT_PROOF_DAYS = int(os.environ.get("XUEJI_CERT_ENROLLMENT_PROOF_DAYS", "90"))
 
 # Archive attachments (第6条): PDF/JPEG/PNG checked by content.
 ARCHIVE_MAX_BYTES = int(os.environ.get("XUEJI_ARCHIVE_MAX_BYTES", str(5 * 1024 * 1024)))
@@ -398,6 +400,7 @@ XUEJI_SCHEDULE = {
     "xueji.students.tasks.compact_counts": "every 60s",
     "xueji.alerts.tasks.scan_audit": "every 60s",  # early warning over the audit stream (第23条)
     "xueji.dropouts.tasks.escalate_overdue": "daily 01:00",  # overdue 控辍保学 follow-ups go to county/city (第17条)
+    "xueji.certificates.tasks.refresh_status_lists": "daily 04:00",  # re-sign each issuer's status lists (第19条)
     "xueji.guardians.tasks.purge_expired": "daily 03:50",  # expired login codes, captchas, binding codes
     "xueji.oversight.tasks.snapshot_counts": "daily 05:30",  # violations per unit; a rise notifies unit + upper (第26条)
 }

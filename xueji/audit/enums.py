@@ -59,6 +59,12 @@ class EventType(models.TextChoices):
     DROPOUT_CLOSED = "dropout.closed", _("控辍保学结案")
     DROPOUT_EXPORTED = "dropout.exported", _("导出控辍保学台账")
     DROPOUT_ESCALATED = "dropout.escalated", _("控辍保学升级督办")
+    CERTIFICATE_ISSUED = "certificate.issued", _("签发电子学籍证明")
+    CERTIFICATE_REVOKED = "certificate.revoked", _("撤销电子学籍证明")
+    CERTIFICATE_DOWNLOADED = "certificate.downloaded", _("下载电子学籍证明")
+    CERTIFICATE_BATCH_QUEUED = "certificate.batch_queued", _("批量签发电子学籍证明")
+    CERTIFICATE_KEY_CREATED = "certificate.key_created", _("创建签发密钥")
+    CERTIFICATE_KEY_ROTATED = "certificate.key_rotated", _("轮换签发密钥")
     CALENDAR_UPDATED = "calendar.updated", _("维护官方日历")
     IDENTITY_LOOKUP = "identity.lookup", _("跨区域身份查询")
     RATE_LIMITED = "security.rate_limited", _("操作频率超限")
@@ -94,6 +100,7 @@ class EventType(models.TextChoices):
 
 #: What an event is about, as the audit pages name it (the stored ``subject_type`` is a code, never shown).
 SUBJECT_TYPE_LABELS = {
+    "issuer_key": _("签发密钥"),
     "student": _("学生"),
     "school": _("学校"),
     "org": _("机构"),

@@ -209,6 +209,26 @@ def sm2_proof(
     return {**config, "proofValue": multibase(bytes(signature))}
 
 
+def signed_proof(
+    document: Mapping[str, Any],
+    *,
+    suite: str,
+    sign: Callable[[bytes], bytes],
+    verification_method: str,
+    created: str,
+    purpose: str = "assertionMethod",
+) -> dict[str, Any]:
+    """A proof of ``document`` in ``suite`` whose signature is made by ``sign`` (hash data → signature bytes,
+    DER for SM2): the hook through which a key store that never hands out its private key (a file store, a
+    PKCS#11 hardware module) signs. Same output as :func:`eddsa_proof` / :func:`sm2_proof` for the same key."""
+    if suite not in SUITES:
+        raise ProofError(f"unknown cryptosuite {suite}")
+    config = _config(
+        document, suite=suite, verification_method=verification_method, created=created, purpose=purpose
+    )
+    return {**config, "proofValue": multibase(sign(hash_data(document, config, SUITES[suite])))}
+
+
 def with_proofs(document: Mapping[str, Any], proofs: list[dict[str, Any]]) -> dict[str, Any]:
     """The secured document: a proof set (each proof over the document without ``proof``)."""
     secured = {k: v for k, v in document.items() if k != "proof"}

@@ -39,6 +39,7 @@ NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
         frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER}),
     ),
     ("dropouts:ledger", N_("控辍保学"), frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR})),
+    ("certificates:index", N_("电子学籍证明"), frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR})),
     (
         "verification:index",
         N_("学籍核查"),
