@@ -395,6 +395,7 @@ XUEJI_SCHEDULE = {
     "xueji.scheduling.tasks.prune_task_results": "daily 03:30",
     "xueji.core.tasks.purge_rate_counters": "daily 03:45",
     "xueji.statistics.tasks.rebuild_snapshot": "daily 01:30",  # the statistics snapshot (第5、23条)
+    "xueji.statistics.tasks.refresh_snapshot": "every 300s",  # rebuild when imports/changes marked it dirty
     "xueji.imports.tasks.reap_stale": "every 60s",
     "xueji.scheduling.tasks.reap_lost_tasks": "every 60s",
     "xueji.students.tasks.compact_counts": "every 60s",
@@ -404,6 +405,8 @@ XUEJI_SCHEDULE = {
     "xueji.guardians.tasks.purge_expired": "daily 03:50",  # expired login codes, captchas, binding codes
     "xueji.oversight.tasks.snapshot_counts": "daily 05:30",  # violations per unit; a rise notifies unit + upper (第26条)
 }
+# The statistics snapshot is rebuilt this many seconds after the first import or change that marks it dirty.
+XUEJI_STATISTICS_REFRESH_DELAY = int(os.environ.get("XUEJI_STATISTICS_REFRESH_DELAY", "60"))
 # A dropout follow-up overdue by more than this many working days is escalated from the county to the city (第17条).
 XUEJI_DROPOUT_ESCALATE_UP_WORKING_DAYS = int(os.environ.get("XUEJI_DROPOUT_ESCALATE_UP_WORKING_DAYS", "10"))
 # Files of imports never committed are deleted after this many days (personal data is not kept).

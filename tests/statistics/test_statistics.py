@@ -21,20 +21,31 @@ from xueji.audit.enums import EventType
 from xueji.audit.models import AuditEvent
 from xueji.core.errors import FieldError, NotFound
 from xueji.regions.models import OrgUnit
-from xueji.statistics.models import StatCell
+from xueji.statistics.models import ClassCell, StatCell, StatRollup
 from xueji.statistics.queries import breakdown, stat_unit
 from xueji.statistics.services import snapshot_rebuild
 from xueji.students.models import Enrollment, Person
 
 pytestmark = pytest.mark.django_db
 
-DIMS = ("grade", "gender", "status", "stage")
+DIMS = (
+    "grade",
+    "gender",
+    "ethnicity",
+    "status",
+    "stage",
+    "household_type",
+    "migrant_child",
+    "left_behind",
+    "disabled",
+)
 
 
 @pytest.fixture
 def world(tree: Any) -> dict[str, Any]:
-    """Students in three schools of two Guangzhou counties and one in Beijing, with varied grade, gender,
-    status and stage; one enrollment inactive (a past 学籍, not counted)."""
+    """Students in three schools of two Guangzhou counties and one in Beijing, with varied grade, class,
+    gender, status, stage, ethnicity, household type and flags; one enrollment inactive (a past 学籍, not
+    counted)."""
     haizhu = f.school("440105", "nine_year", name="海珠区九年一贯制学校")
     haizhu2 = f.school("440105", "primary", name="海珠区第二小学")
     tianhe = f.school("440106", "primary", name="天河区实验小学")
@@ -53,23 +64,44 @@ def world(tree: Any) -> dict[str, Any]:
     for i, (school, grade, gender, status) in enumerate(plan):
         e = sf.student(school, name=f"学生{f.han_digits(i + 1)}", gender=gender)
         stage = "junior" if grade >= 7 else "primary"
-        Enrollment.objects.filter(pk=e.pk).update(grade=grade, status=status, stage=stage)
+        class_name = "2班" if i in (1, 5) else "1班"
+        Enrollment.objects.filter(pk=e.pk).update(
+            grade=grade, status=status, stage=stage, class_name=class_name
+        )
         if i == 3:
             Person.objects.filter(pk=e.person_id).update(migrant_child=True, disability_type="4")
+        if i in (2, 6):
+            Person.objects.filter(pk=e.person_id).update(ethnicity="08", household_type="1", left_behind="2")
+        if i == 7:
+            Person.objects.filter(pk=e.person_id).update(ethnicity="03", left_behind="1")
     gone = sf.student(tianhe, name="学生十")
     Enrollment.objects.filter(pk=gone.pk).update(is_active=False, status="10")
     return {"haizhu": haizhu, "haizhu2": haizhu2, "tianhe": tianhe, "beijing": beijing}
 
 
-def direct(unit: OrgUnit, by: str) -> dict[str, int]:
-    """The count straight from the enrollments, to compare the snapshot against."""
-    field = {"gender": "person__gender"}.get(by, by)
-    rows = (
-        Enrollment.objects.filter(is_active=True, scope_path__startswith=unit.path)
-        .values(field)
-        .annotate(n=Count("pk"))
-    )
-    return {str(r[field]): r["n"] for r in rows}
+PERSON_FIELDS = {"gender", "ethnicity", "household_type", "migrant_child", "left_behind"}
+
+
+def direct(unit: OrgUnit, by: str, grade: int | None = None) -> dict[str, int]:
+    """The count straight from the enrollments (joined to their persons), to compare the snapshot against."""
+    records = Enrollment.objects.filter(is_active=True, scope_path__startswith=unit.path)
+    if grade is not None:
+        records = records.filter(grade=grade)
+    if by == "disabled":
+        counts = {
+            "1": records.exclude(person__disability_type="0").count(),
+            "0": records.filter(person__disability_type="0").count(),
+        }
+        return {k: n for k, n in counts.items() if n}
+    field = f"person__{by}" if by in PERSON_FIELDS else {"class": "class_name"}.get(by, by)
+    rows = records.values(field).annotate(n=Count("pk"))
+    return {_text(r[field]): r["n"] for r in rows}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
 
 
 def as_dict(unit: OrgUnit, by: str) -> dict[str, int]:
@@ -178,7 +210,9 @@ def test_page_api_and_export_give_the_same_numbers(world: dict[str, Any]) -> Non
     page = c.get(reverse("statistics:overview"), {"unit": str(unit.pk)})
     assert page.status_code == 200
     html = page.content.decode()
-    assert 'data-chart="bar"' in html and "vendor/echarts.min.js" in html and "js/charts.js" in html
+    assert 'data-chart-type="bar"' in html and 'data-chart-type="treemap"' in html
+    assert 'data-chart-type="stacked"' in html
+    assert "vendor/echarts.min.js" in html and "js/charts.js" in html
     for by in ("region", *DIMS):
         api = c.get("/api/v1/statistics/counts", {"unit": str(unit.pk), "by": by})
         assert api.status_code == 200
@@ -254,3 +288,171 @@ def test_exports_are_rate_limited(world: dict[str, Any], settings: Any) -> None:
     assert c.get(reverse("statistics:export"), {"unit": str(unit.pk), "by": "grade"}).status_code == 200
     assert c.get(reverse("statistics:export"), {"unit": str(unit.pk), "by": "grade"}).status_code == 429
     assert AuditEvent.objects.filter(event_type=EventType.STATISTICS_EXPORTED).count() == 1
+
+
+def test_class_table_is_rebuilt_with_the_snapshot(world: dict[str, Any]) -> None:
+    snapshot_rebuild(date(2026, 12, 1))
+    assert (
+        sum(ClassCell.objects.values_list("count", flat=True))
+        == Enrollment.objects.filter(is_active=True).count()
+    )
+    assert set(ClassCell.objects.values_list("as_of", flat=True)) == {date(2026, 12, 1)}
+    snapshot_rebuild(date(2026, 12, 2))
+    assert set(ClassCell.objects.values_list("as_of", flat=True)) == {date(2026, 12, 2)}
+
+
+@pytest.mark.parametrize("grade", [1, 7, 8])
+def test_class_drill_down_equals_direct_counts(world: dict[str, Any], grade: int) -> None:
+    """School → grade → class: one row per class of the grade, each split by sex, equal to the records."""
+    snapshot_rebuild()
+    school = world["haizhu"].org
+    table = breakdown(unit=school, by="class", grade=grade, split="gender")
+    assert {r.key: r.count for r in table.rows} == direct(school, "class", grade)
+    for row in table.rows:
+        records = Enrollment.objects.filter(
+            is_active=True, school_id=school.pk, grade=grade, class_name=row.key
+        )
+        assert row.parts == {g: records.filter(person__gender=g).count() for g in ("1", "2")}
+    assert table.total == Enrollment.objects.filter(is_active=True, school_id=school.pk, grade=grade).count()
+
+
+def test_class_needs_a_school_and_a_grade(world: dict[str, Any]) -> None:
+    snapshot_rebuild()
+    for unit, grade in ((world["haizhu"].org, None), (f.dept("440105"), 1)):
+        with pytest.raises(FieldError) as exc:
+            breakdown(unit=unit, by="class", grade=grade)
+        assert "grade" in exc.value.fields
+    for bad in (0, 13, "x"):
+        with pytest.raises(FieldError) as exc:
+            breakdown(unit=world["haizhu"].org, by="gender", grade=bad)
+        assert "grade" in exc.value.fields
+    with pytest.raises(FieldError) as exc:
+        breakdown(unit=world["haizhu"].org, by="gender", split="gender")
+    assert "split" in exc.value.fields
+
+
+@pytest.mark.parametrize("by", [d for d in DIMS if d != "grade"])
+@pytest.mark.parametrize("grade", [1, 3])
+def test_one_grade_equals_direct_counts(world: dict[str, Any], by: str, grade: int) -> None:
+    snapshot_rebuild()
+    for unit in (f.dept("440100"), world["haizhu"].org, world["haizhu2"].org):
+        assert as_dict_in_grade(unit, by, grade) == direct(unit, by, grade)
+
+
+def as_dict_in_grade(unit: OrgUnit, by: str, grade: int) -> dict[str, int]:
+    return {r.key: r.count for r in breakdown(unit=unit, by=by, grade=grade).rows}
+
+
+@pytest.mark.parametrize("by", ["region", "grade", "status", "ethnicity"])
+def test_split_by_gender_equals_direct_counts(world: dict[str, Any], by: str) -> None:
+    """The stacked bars' numbers: each row's count by sex, straight from the records."""
+    snapshot_rebuild()
+    unit = f.dept("440100")
+    table = breakdown(unit=unit, by=by, split="gender")
+    assert [p.key for p in table.parts] == ["1", "2"]
+    for row in table.rows:
+        records = Enrollment.objects.filter(is_active=True, scope_path__startswith=unit.path)
+        if by == "region":
+            assert row.unit_id is not None
+            records = records.filter(scope_path__startswith=OrgUnit.objects.get(pk=row.unit_id).path)
+        else:
+            field = f"person__{by}" if by in PERSON_FIELDS else by
+            records = records.filter(**{field: row.key})
+        assert row.parts == {g: records.filter(person__gender=g).count() for g in ("1", "2")}
+        assert sum(row.parts.values()) == row.count
+    assert [n for _p, n in table.part_totals] == [
+        Enrollment.objects.filter(is_active=True, scope_path__startswith=unit.path, person__gender=g).count()
+        for g in ("1", "2")
+    ]
+
+
+def test_labels_of_the_new_dimensions(world: dict[str, Any]) -> None:
+    snapshot_rebuild()
+    unit = f.dept("440000")
+    labels = {by: {r.key: r.label for r in breakdown(unit=unit, by=by).rows} for by in DIMS}
+    assert labels["ethnicity"] == {"01": "汉族", "03": "回族", "08": "壮族"}
+    assert list(labels["ethnicity"]) == ["01", "03", "08"]  # code order
+    assert labels["migrant_child"] == {"1": "进城务工人员随迁子女", "0": "非随迁子女"}
+    assert labels["disabled"] == {"1": "残疾", "0": "无残疾"}
+    assert labels["left_behind"] == {"0": "非留守儿童", "1": "单亲留守儿童", "2": "双亲留守儿童"}
+    assert labels["household_type"]["1"] == "农业户口"
+
+
+def test_api_class_split_and_errors(world: dict[str, Any]) -> None:
+    snapshot_rebuild()
+    school = world["haizhu"]
+    c = af.client()
+    c.force_login(f.registrar(school))
+    body = c.get("/api/v1/statistics/counts", {"by": "class", "grade": "1", "split": "gender"}).json()
+    assert body["unit_id"] == school.org.pk and body["grade"] == 1 and body["split"] == "gender"
+    assert (
+        {r["key"]: r["count"] for r in body["rows"]} == direct(school.org, "class", 1) == {"1班": 1, "2班": 1}
+    )
+    assert {r["key"]: r["parts"] for r in body["rows"]} == {"1班": {"1": 1, "2": 0}, "2班": {"1": 0, "2": 1}}
+    missing = c.get("/api/v1/statistics/counts", {"by": "class"})
+    assert missing.status_code == 400 and "grade" in missing.json()["fields"]
+    assert c.get("/api/v1/statistics/counts", {"by": "grade", "grade": "13"}).status_code == 422
+    assert c.get("/api/v1/statistics/counts", {"by": "grade", "split": "status"}).status_code == 422
+
+
+def test_school_page_drills_into_a_grade_and_its_classes(world: dict[str, Any]) -> None:
+    snapshot_rebuild()
+    school = world["haizhu"]
+    c = af.client()
+    c.force_login(f.registrar(school))
+    html = c.get(reverse("statistics:overview")).content.decode()
+    assert f"?unit={school.org.pk}&amp;grade=1" in html  # the grade rows link to their classes
+    page = c.get(reverse("statistics:overview"), {"unit": str(school.org.pk), "grade": "1"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-testid="stat-class"' in html and 'data-testid="stat-grade"' not in html
+    assert _page_numbers(html, "class") == direct(school.org, "class", 1)
+    for by in ("gender", "ethnicity", "migrant_child", "disabled"):
+        assert _page_numbers(html, by) == direct(school.org, by, 1)
+    assert c.get(reverse("statistics:overview"), {"grade": "x"}).status_code == 400
+
+
+def test_grade_step_is_for_schools_only(world: dict[str, Any]) -> None:
+    snapshot_rebuild()
+    unit = f.dept("440105")
+    c = af.client()
+    c.force_login(f.user(Role.DEPT_REGISTRAR, unit))
+    assert c.get(reverse("statistics:overview"), {"unit": str(unit.pk), "grade": "1"}).status_code == 400
+    school = world["haizhu"].org
+    assert c.get(reverse("statistics:overview"), {"unit": str(school.pk), "grade": "1"}).status_code == 200
+
+
+def test_export_of_a_split_table_in_one_grade(world: dict[str, Any]) -> None:
+    snapshot_rebuild()
+    school = world["haizhu"]
+    c = af.client()
+    c.force_login(f.registrar(school))
+    params = {"unit": str(school.org.pk), "by": "class", "grade": "1", "split": "gender"}
+    export = c.get(reverse("statistics:export"), params)
+    assert export.status_code == 200
+    rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True))
+    assert rows[2] == ("班级（一年级）", "人数", "男", "女")
+    assert rows[3:] == [("1班", 1, 1, 0), ("2班", 1, 0, 1), ("合计", 2, 1, 1)]
+    event = AuditEvent.objects.filter(event_type=EventType.STATISTICS_EXPORTED).latest("occurred_at")
+    assert event.after == {"kind": "class", "grade": 1, "type": "gender"}
+    assert c.get(reverse("statistics:export"), {**params, "grade": ""}).status_code == 400
+    assert c.get(reverse("statistics:export"), {**params, "split": "x"}).status_code == 400
+
+
+def test_unit_figures_come_from_the_rollup(world: dict[str, Any], django_assert_max_num_queries: Any) -> None:
+    """Without a grade a unit's figures are one indexed lookup of its StatRollup rows (not a sum over every
+    cell of its subtree), and those rows add up to the unit's active enrollments for every dimension."""
+    snapshot_rebuild()
+    unit = f.dept("440000")
+    active = Enrollment.objects.filter(is_active=True, scope_path__startswith=unit.path).count()
+    for dim in DIMS:
+        assert (
+            sum(StatRollup.objects.filter(unit_id=unit.pk, dim=dim).values_list("count", flat=True)) == active
+        )
+    with django_assert_max_num_queries(2):  # the snapshot date, the rollup rows
+        breakdown(unit=unit, by="ethnicity", split="gender")
+    with django_assert_max_num_queries(3):  # + the child units
+        breakdown(unit=unit, by="region", split="gender")
+    StatRollup.objects.filter(unit_id=unit.pk, dim="ethnicity").delete()
+    assert breakdown(unit=unit, by="ethnicity").rows == []  # read from the rollup, not the cells
+    assert as_dict_in_grade(unit, "ethnicity", 1) == direct(unit, "ethnicity", 1)  # a grade reads the cells

@@ -46,6 +46,7 @@ from xueji.audit.models import AuditEvent
 from xueji.audit.services import record
 from xueji.core import context
 from xueji.core.errors import Conflict, FieldError, Forbidden, NotFound
+from xueji.core.signals import records_changed
 from xueji.regions.enums import LEVEL_RANK, OrgLevel
 from xueji.regions.models import OrgUnit
 from xueji.schools.models import School
@@ -621,6 +622,7 @@ def promotion_run(
             "in_flight": [s["enrollment_id"] for s in report.in_flight[:100]],
         },
     )
+    records_changed.send(sender=ChangeRequest, reason="promotion")  # statistics refresh (issue 10 §1)
     return report
 
 

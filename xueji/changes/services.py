@@ -33,6 +33,7 @@ from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
 from xueji.core.errors import ApplicationError, Conflict, FieldError, Forbidden, NotFound
+from xueji.core.signals import records_changed
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
 from xueji.schools.models import School
@@ -361,6 +362,7 @@ def _apply(
         # Personal values (a key-data change's names and numbers) go to the record history, not the audit.
         history_scope=request.enrollment.scope_path if request.enrollment is not None else "",
     )
+    records_changed.send(sender=ChangeRequest, reason="change_applied")  # statistics refresh (issue 10 §1)
     _notices_done(request)
     notify(request.initiator_org, request, "applied" if system else "completed", kind=request.kind)
     return request

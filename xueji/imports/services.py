@@ -43,6 +43,7 @@ from xueji.audit.services import record
 from xueji.core.errors import ApplicationError, Conflict, FieldError, NotFound
 from xueji.core.ids import uuid7
 from xueji.core.pagination import capped_count
+from xueji.core.signals import records_changed
 from xueji.policies.queries import grade_age_rules_for
 from xueji.policies.rules import GradeAgeRules
 from xueji.regions.enums import OrgLevel
@@ -879,6 +880,8 @@ def import_batch_commit(
             path = stored_path(batch)
             # Personal data is kept no longer than needed: the stored file goes once it is imported.
             transaction.on_commit(lambda: _remove_stored(path))
+            # the statistics snapshot refreshes soon after the commit (issue 10 §1)
+            records_changed.send(sender=ImportBatch, reason="import_committed")
     except IntegrityError as exc:
         _fail(batch, "file_already_imported", "该文件刚被另一操作导入，同一文件不会重复导入", run)
         raise Conflict("file_already_imported", "该文件刚被另一操作导入，同一文件不会重复导入") from exc

@@ -6,14 +6,14 @@ A unit outside the caller's student-data jurisdiction is 404, like every other r
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from xueji.accounts.auth import actor_of
 
-from .queries import breakdown, stat_unit
+from .queries import breakdown, flow_period, flows, stat_unit
 
 router = Router(tags=["统计"])
 
@@ -26,12 +26,33 @@ class ErrorOut(Schema):
     fields: dict[str, str]
 
 
+Dimension = Literal[
+    "region",
+    "grade",
+    "class",
+    "gender",
+    "ethnicity",
+    "status",
+    "stage",
+    "household_type",
+    "migrant_child",
+    "left_behind",
+    "disabled",
+]
+
+
 class CountsIn(Schema):
     unit: int | None = Field(None, ge=1, le=2**62, description="机构 ID（缺省为调用者管辖范围的最上级）")
-    by: Literal["region", "grade", "gender", "status", "stage"] = Field(
+    by: Dimension = Field(
         "region",
-        description="统计维度：region 下级单位、grade 年级、gender 性别、status 学籍状态、stage 学段",
+        description=(
+            "统计维度：region 下级单位、grade 年级、class 班级（须为学校并指定 grade）、gender 性别、"
+            "ethnicity 民族、status 学籍状态、stage 学段、household_type 户口性质、"
+            "migrant_child 进城务工人员随迁子女（1 是 0 否）、left_behind 留守儿童、disabled 残疾（1 是 0 否）"
+        ),
     )
+    grade: int | None = Field(None, ge=1, le=12, description="只统计此年级（1–12）")
+    split: Literal["gender"] | None = Field(None, description="每行再按性别分列（堆叠柱状图）")
 
 
 class CountRow(Schema):
@@ -39,12 +60,15 @@ class CountRow(Schema):
     label: str
     count: int
     unit_id: int | None = None
+    parts: dict[str, int] = Field(default_factory=dict, description="按 split 分列的人数（键为代码）")
 
 
 class CountsOut(Schema):
     unit_id: int
     unit_name: str
     by: str
+    grade: int | None
+    split: str | None
     as_of: date | None
     total: int
     rows: list[CountRow]
@@ -54,12 +78,62 @@ class CountsOut(Schema):
 def counts(request: HttpRequest, query: Query[CountsIn]) -> CountsOut:
     """在籍学生人数按一个维度分组（与统计页面数字一致）；超出管辖范围的机构返回 404。"""
     unit = stat_unit(viewer=actor_of(request), unit_id=query.unit)
-    table = breakdown(unit=unit, by=query.by)
+    table = breakdown(unit=unit, by=query.by, grade=query.grade, split=query.split)
     return CountsOut(
         unit_id=unit.pk,
         unit_name=unit.name,
         by=table.by,
+        grade=table.grade,
+        split=table.split,
         as_of=table.as_of,
         total=table.total,
-        rows=[CountRow(key=r.key, label=r.label, count=r.count, unit_id=r.unit_id) for r in table.rows],
+        rows=[
+            CountRow(key=r.key, label=r.label, count=r.count, unit_id=r.unit_id, parts=r.parts)
+            for r in table.rows
+        ],
     )
+
+
+class FlowsIn(Schema):
+    unit: int | None = Field(None, ge=1, le=2**62, description="机构 ID（缺省为调用者管辖范围的最上级）")
+    start: str | None = Field(
+        None, alias="from", max_length=7, description="起始月份 YYYY-MM（缺省为 11 个月前）"
+    )
+    end: str | None = Field(None, alias="to", max_length=7, description="结束月份 YYYY-MM（缺省为本月）")
+
+
+class FlowKindOut(Schema):
+    key: str
+    label: str
+    total: int
+
+
+class FlowMonth(Schema):
+    month: str = Field(description="YYYY-MM")
+    counts: dict[str, int] = Field(description="各类别人数（键为 kinds 的 key）")
+
+
+class FlowsOut(Schema):
+    unit_id: int
+    unit_name: str
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    kinds: list[FlowKindOut]
+    months: list[FlowMonth]
+
+
+@router.get("/flows", response={200: FlowsOut, 404: ErrorOut}, by_alias=True)
+def flow_counts(request: HttpRequest, query: Query[FlowsIn]) -> dict[str, Any]:
+    """按月统计学籍变动（转入、转出、休学、复学、退学、辍学立案、死亡注销、毕业），与统计页面数字一致；
+    超出管辖范围的机构返回 404。"""
+    unit = stat_unit(viewer=actor_of(request), unit_id=query.unit)
+    start, end = flow_period(query.start, query.end)
+    table = flows(unit=unit, start=start, end=end)
+    return {  # keyed by the output's aliases ("from", "to"), which the response schema validates
+        "unit_id": unit.pk,
+        "unit_name": unit.name,
+        "from": f"{table.start:%Y-%m}",
+        "to": f"{table.end:%Y-%m}",
+        "kinds": [{"key": p.key, "label": p.label, "total": n} for p, n in table.part_totals],
+        "months": [{"month": r.key, "counts": r.parts} for r in table.rows],
+    }

@@ -9,12 +9,13 @@ active enrollments behind it at the time of the snapshot.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from django.db.models import Max, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -26,37 +27,82 @@ from xueji.regions.models import OrgUnit
 from xueji.regions.queries import child_id_on_path
 from xueji.schools.enums import Stage
 from xueji.schools.grades import grade_label
-from xueji.students.enums import Gender, StudentStatus
+from xueji.students.enums import Ethnicity, Gender, HouseholdType, LeftBehind, StudentStatus
 
-from .models import StatCell
+from .models import ClassCell, FlowCell, FlowKind, StatCell, StatRollup
 
-#: The dimensions a unit's figure can be broken down by, with their column titles.
+#: The dimensions a unit's figure can be broken down by, with their column titles. ``class`` is the last step
+#: of the drill-down (one school's grade → its classes) and needs a school and a grade.
 DIMENSIONS: dict[str, Promise] = {
     "region": _("下级单位"),
     "grade": _("年级"),
+    "class": _("班级"),
     "gender": _("性别"),
+    "ethnicity": _("民族"),
     "status": _("学籍状态"),
     "stage": _("学段"),
+    "household_type": _("户口性质"),
+    "migrant_child": _("随迁子女"),
+    "left_behind": _("留守儿童"),
+    "disabled": _("残疾情况"),
 }
+#: The dimensions a breakdown can be split by (the stacked bars: each row's count by sex).
+SPLITS: dict[str, Promise] = {"gender": _("性别")}
+
+#: Yes/no dimensions: key "1" or "0" and how each reads.
+_FLAGS: dict[str, tuple[Promise, Promise]] = {
+    "migrant_child": (_("进城务工人员随迁子女"), _("非随迁子女")),
+    "disabled": (_("残疾"), _("无残疾")),
+}
+
+
+def _choice_label(choices: Any) -> Callable[[Any], str]:
+    return lambda v: str(choices(v).label) if v in choices.values else str(v)
+
+
+def _flag_label(yes_no: tuple[Promise, Promise]) -> Callable[[Any], str]:
+    return lambda v: str(yes_no[0] if v == "1" else yes_no[1])
+
 
 _LABELS: dict[str, Callable[[Any], str]] = {
     "grade": grade_label,
-    "gender": lambda v: str(Gender(v).label) if v in Gender.values else str(v),
-    "status": lambda v: str(StudentStatus(v).label) if v in StudentStatus.values else str(v),
-    "stage": lambda v: str(Stage(v).label) if v in Stage.values else str(v),
+    "class": str,
+    "gender": _choice_label(Gender),
+    "ethnicity": _choice_label(Ethnicity),
+    "status": _choice_label(StudentStatus),
+    "stage": _choice_label(Stage),
+    "household_type": _choice_label(HouseholdType),
+    "left_behind": _choice_label(LeftBehind),
+    **{name: _flag_label(pair) for name, pair in _FLAGS.items()},
 }
 
-# Coded dimensions are listed in their code tables' order (小学 before 初中), grades by number.
+# Coded dimensions are listed in their code tables' order (小学 before 初中), grades by number, flags yes first.
 _ORDER: dict[str, list[str]] = {
     "gender": Gender.values,
+    "ethnicity": Ethnicity.values,
     "status": StudentStatus.values,
     "stage": Stage.values,
+    "household_type": HouseholdType.values,
+    "left_behind": LeftBehind.values,
+    "migrant_child": ["1", "0"],
+    "disabled": ["1", "0"],
 }
 
 
-def _position(by: str, key: str) -> tuple[int, str]:
+def _key(value: Any) -> str:
+    """A dimension value as the text key of its row (booleans as "1"/"0")."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _position(by: str, key: str) -> tuple[int, int, str]:
     order = _ORDER.get(by, [])
-    return (order.index(key) if key in order else len(order), key)
+    if key in order:
+        return (order.index(key), 0, key)
+    # grades and classes: by number where they are numbers ("2班" before "10班"), else by text
+    digits = "".join(ch for ch in key if ch.isdigit())
+    return (len(order), int(digits) if digits else 0, key)
 
 
 @dataclass(frozen=True)
@@ -65,6 +111,13 @@ class Row:
     label: str
     count: int
     unit_id: int | None = None  # region breakdowns: the child unit to drill into
+    parts: dict[str, int] = field(default_factory=dict)  # split breakdowns: the count by the split's keys
+
+
+@dataclass(frozen=True)
+class Part:
+    key: str
+    label: str
 
 
 @dataclass(frozen=True)
@@ -74,6 +127,14 @@ class Breakdown:
     rows: list[Row]
     total: int
     as_of: date | None
+    grade: int | None = None
+    split: str | None = None
+    parts: list[Part] = field(default_factory=list)  # the split's columns, in code order
+
+    @property
+    def part_totals(self) -> list[tuple[Part, int]]:
+        """Each split column with its total over the rows (the table's footer, the export's last line)."""
+        return [(p, sum(r.parts.get(p.key, 0) for r in self.rows)) for p in self.parts]
 
 
 def snapshot_date() -> date | None:
@@ -110,41 +171,235 @@ def trail(*, viewer: Actor, unit: OrgUnit) -> list[OrgUnit]:
     return [units[i] for i in ids if i in units and in_scope(viewer, units[i].path)]
 
 
-def breakdown(*, unit: OrgUnit, by: str) -> Breakdown:
-    """The unit's active enrollments counted by one dimension. ``unit`` must come from :func:`stat_unit`
-    (jurisdiction checked there). ``by="region"`` gives one row per child unit (schools of a county
-    included), in code order, zero rows kept so the table lists every child."""
+def breakdown(*, unit: OrgUnit, by: str, grade: Any = None, split: str | None = None) -> Breakdown:
+    """The unit's active enrollments counted by one dimension, in one grade when ``grade`` is given and each
+    row split by sex when ``split="gender"``. ``unit`` must come from :func:`stat_unit` (jurisdiction checked
+    there). ``by="region"`` gives one row per child unit (schools of a county included), in code order, zero
+    rows kept so the table lists every child; ``by="class"`` one row per class of a school's grade (read from
+    :class:`ClassCell`). The total is the sum of the rows: every snapshot row has exactly one value of each
+    dimension, so it equals the unit's count (in the grade)."""
     if by not in DIMENSIONS:
+        choices = "、".join(DIMENSIONS)
         raise FieldError(
-            "by", "invalid_dimension", str(_("统计维度无效：可选 region、grade、gender、status、stage"))
+            "by", "invalid_dimension", str(_("统计维度无效：可选 %(choices)s")) % {"choices": choices}
         )
-    cells = StatCell.objects.filter(scope_path__startswith=unit.path)
+    if split not in (None, "", *SPLITS) or split == by:
+        raise FieldError(
+            "split", "invalid_split", str(_("分组维度无效：可选 gender（性别），且不能与统计维度相同"))
+        )
+    split = split or None
+    grade_value = parse_grade(grade)
     as_of = snapshot_date()
-    if by == "region":
-        rows = _region_rows(unit, cells)
+    if by == "class":
+        if not is_school(unit) or grade_value is None:
+            raise FieldError("grade", "grade_required", str(_("按班级统计须指定学校和年级")))
+        cells: Any = ClassCell.objects.filter(school_id=unit.pk, grade=grade_value)
+        column = "class_name"
     else:
-        grouped = cells.values(by).annotate(n=Coalesce(Sum("count"), 0)).order_by(by)
-        rows = [Row(key=str(g[by]), label=_LABELS[by](g[by]), count=int(g["n"])) for g in grouped]
-        rows.sort(key=lambda r: _position(by, r.key))
-    total = int(cells.aggregate(n=Coalesce(Sum("count"), 0))["n"])
-    return Breakdown(by=by, title=DIMENSIONS[by], rows=rows, total=total, as_of=as_of)
+        cells = StatCell.objects.filter(scope_path__startswith=unit.path)
+        if grade_value is not None:
+            cells = cells.filter(grade=grade_value)
+        column = by
+    if grade_value is None and by != "class":
+        rows = _rollup_region_rows(unit, split) if by == "region" else _rollup_rows(unit, by, split)
+    else:
+        rows = _region_rows(unit, cells, split) if by == "region" else _grouped_rows(by, column, cells, split)
+    parts = [Part(key=k, label=_LABELS[split](k)) for k in _ORDER[split]] if split else []
+    return Breakdown(
+        by=by,
+        title=DIMENSIONS[by],
+        rows=rows,
+        total=sum(r.count for r in rows),
+        as_of=as_of,
+        grade=grade_value,
+        split=split,
+        parts=parts,
+    )
 
 
-def _region_rows(unit: OrgUnit, cells: Any) -> list[Row]:
+def parse_grade(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        number = int(value)
+        if 1 <= number <= 12:
+            return number
+    raise FieldError("grade", "invalid_grade", str(_("年级无效：应为 1–12")))
+
+
+def _grouped_rows(by: str, column: str, cells: Any, split: str | None) -> list[Row]:
+    """One GROUP BY over the snapshot rows by the dimension's column (and the split's)."""
+    columns = [column, split] if split else [column]
+    grouped = cells.values(*columns).annotate(n=Coalesce(Sum("count"), 0)).order_by()
+    counts: dict[str, int] = {}
+    parts: dict[str, dict[str, int]] = {}
+    for g in grouped:
+        key = _key(g[column])
+        counts[key] = counts.get(key, 0) + int(g["n"])
+        if split:
+            parts.setdefault(key, {})[_key(g[split])] = int(g["n"])
+    rows = [
+        Row(key=k, label=_LABELS[by](k), count=n, parts=_filled(parts.get(k, {}), split))
+        for k, n in counts.items()
+    ]
+    rows.sort(key=lambda r: _position(by, r.key))
+    return rows
+
+
+def _rollup_rows(unit: OrgUnit, by: str, split: str | None) -> list[Row]:
+    """The unit's rows read off :class:`StatRollup` (one indexed lookup: unit, dimension)."""
+    counts: dict[str, int] = {}
+    parts: dict[str, dict[str, int]] = {}
+    for key, gender, n in StatRollup.objects.filter(unit_id=unit.pk, dim=by).values_list(
+        "key", "gender", "count"
+    ):
+        counts[key] = counts.get(key, 0) + n
+        parts.setdefault(key, {})[gender] = parts.get(key, {}).get(gender, 0) + n
+    rows = [
+        Row(key=k, label=_LABELS[by](k), count=n, parts=_filled(parts[k], split) if split else {})
+        for k, n in counts.items()
+    ]
+    rows.sort(key=lambda r: _position(by, r.key))
+    return rows
+
+
+def _rollup_region_rows(unit: OrgUnit, split: str | None) -> list[Row]:
+    """One row per child unit, zero rows kept, read off the children's :class:`StatRollup` rows by sex."""
+    children = list(OrgUnit.objects.filter(parent=unit).order_by("level", "code"))
+    by_child: dict[int, dict[str, int]] = {}
+    rollups = StatRollup.objects.filter(unit_id__in=[c.pk for c in children], dim="gender")
+    for unit_id, gender, n in rollups.values_list("unit_id", "key", "count"):
+        by_child.setdefault(unit_id, {})[gender] = n
+    return [
+        Row(
+            key=str(c.pk),
+            label=c.name,
+            count=sum(by_child.get(c.pk, {}).values()),
+            unit_id=c.pk,
+            parts=_filled(by_child.get(c.pk, {}), split),
+        )
+        for c in children
+    ]
+
+
+def _filled(parts: dict[str, int], split: str | None) -> dict[str, int]:
+    """Every key of the split, zero where no row has it (a stacked bar and its table need each column)."""
+    if not split:
+        return {}
+    return {k: parts.get(k, 0) for k in _ORDER[split]}
+
+
+def _region_rows(unit: OrgUnit, cells: Any, split: str | None) -> list[Row]:
     """One row per child unit, zero rows kept: one GROUP BY over the snapshot by the child's id read off each
     cell's school path (never one row per school brought into Python)."""
     children = list(OrgUnit.objects.filter(parent=unit).order_by("level", "code"))
+    columns = ["child", split] if split else ["child"]
     grouped = (
         cells.annotate(child=child_id_on_path("scope_path", unit.path))
-        .values("child")
+        .values(*columns)
         .annotate(n=Sum("count"))
         .order_by()
     )
-    by_child = {str(g["child"]): int(g["n"]) for g in grouped}
+    by_child: dict[str, int] = {}
+    parts: dict[str, dict[str, int]] = {}
+    for g in grouped:
+        key = str(g["child"])
+        by_child[key] = by_child.get(key, 0) + int(g["n"])
+        if split:
+            parts.setdefault(key, {})[_key(g[split])] = int(g["n"])
     return [
-        Row(key=str(c.pk), label=c.name, count=by_child.get(str(c.pk), 0), unit_id=c.pk) for c in children
+        Row(
+            key=str(c.pk),
+            label=c.name,
+            count=by_child.get(str(c.pk), 0),
+            unit_id=c.pk,
+            parts=_filled(parts.get(str(c.pk), {}), split),
+        )
+        for c in children
     ]
 
 
 def is_school(unit: OrgUnit) -> bool:
     return unit.level == OrgLevel.SCHOOL
+
+
+#: The longest period the flows page and API give at once (months).
+MAX_FLOW_MONTHS = 60
+
+
+@dataclass(frozen=True)
+class Flows:
+    """A unit's monthly flows over a period: one row per month (every month of the period, zero rows kept),
+    its ``parts`` the count of each :class:`FlowKind`."""
+
+    start: date
+    end: date  # the first day of the last month
+    parts: list[Part]
+    rows: list[Row]
+
+    @property
+    def part_totals(self) -> list[tuple[Part, int]]:
+        return [(p, sum(r.parts.get(p.key, 0) for r in self.rows)) for p in self.parts]
+
+    @property
+    def total(self) -> int:
+        return sum(r.count for r in self.rows)
+
+
+def month_of(value: Any, field_name: str) -> date | None:
+    """A month given as ``YYYY-MM`` (or a date) → its first day; empty → None; anything else a field error."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value.replace(day=1)
+    text = str(value)
+    if len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit():
+        year, month = int(text[:4]), int(text[5:])
+        if 1900 <= year <= 9999 and 1 <= month <= 12:
+            return date(year, month, 1)
+    raise FieldError(field_name, "invalid_month", str(_("月份格式应为 YYYY-MM（例如 2026-09）")))
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def flow_period(start: Any = None, end: Any = None, *, today: date | None = None) -> tuple[date, date]:
+    """The months a flows table covers: ``start``–``end`` (``YYYY-MM``, inclusive); by default the last 12
+    months up to this one. Refused (naming the field): a bad month, an end before the start, a period of more
+    than :data:`MAX_FLOW_MONTHS` months."""
+    last = month_of(end, "to") or (today or timezone.localdate()).replace(day=1)
+    first = month_of(start, "from") or _add_months(last, -11)
+    if first > last:
+        raise FieldError("from", "invalid_period", str(_("起始月份不能晚于结束月份")))
+    if _add_months(first, MAX_FLOW_MONTHS) <= last:
+        raise FieldError(
+            "from", "period_too_long", str(_("统计期间最长 %(n)s 个月")) % {"n": MAX_FLOW_MONTHS}
+        )
+    return first, last
+
+
+def flows(*, unit: OrgUnit, start: date, end: date) -> Flows:
+    """The unit's flows per month from ``start`` to ``end`` (first days of months, from :func:`flow_period`):
+    one GROUP BY over :class:`FlowCell` rows under the unit's path. ``unit`` must come from :func:`stat_unit`
+    (jurisdiction checked there)."""
+    grouped = (
+        FlowCell.objects.filter(scope_path__startswith=unit.path, month__gte=start, month__lte=end)
+        .values("month", "kind")
+        .annotate(n=Sum("count"))
+        .order_by()
+    )
+    counts: dict[date, dict[str, int]] = {}
+    for g in grouped:
+        counts.setdefault(g["month"], {})[g["kind"]] = int(g["n"])
+    parts = [Part(key=k.value, label=str(k.label)) for k in FlowKind]
+    rows = []
+    month = start
+    while month <= end:
+        by_kind = {p.key: counts.get(month, {}).get(p.key, 0) for p in parts}
+        rows.append(
+            Row(key=f"{month:%Y-%m}", label=f"{month:%Y-%m}", count=sum(by_kind.values()), parts=by_kind)
+        )
+        month = _add_months(month, 1)
+    return Flows(start=start, end=end, parts=parts, rows=rows)

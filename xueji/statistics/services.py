@@ -6,6 +6,7 @@ import io
 from datetime import date
 
 from django.db import connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
@@ -13,14 +14,19 @@ from openpyxl import Workbook
 from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
+from xueji.changes.enums import ChangeKind
+from xueji.changes.models import ChangeRequest
+from xueji.changes.workflow import RequestState
+from xueji.dropouts.models import DropoutCase
 from xueji.regions.models import OrgUnit
+from xueji.schools.grades import grade_label
 from xueji.students.models import Enrollment, Person
 
-from .models import StatCell
-from .queries import Breakdown
+from .models import ClassCell, FlowCell, FlowKind, StatCell, StatRollup
+from .queries import Breakdown, Flows
 
 # The grain: every column of StatCell but as_of and count, as (StatCell column, source expression).
-_GRAIN = (
+_GRAIN: tuple[tuple[str, str], ...] = (
     ("school_id", "e.school_id"),
     ("scope_path", "e.scope_path"),
     ("province_code", "e.province_code"),
@@ -28,20 +34,29 @@ _GRAIN = (
     ("grade", "e.grade"),
     ("gender", "p.gender"),
     ("status", "e.status"),
+    ("ethnicity", "p.ethnicity"),
     ("household_type", "p.household_type"),
     ("migrant_child", "p.migrant_child"),
     ("left_behind", "p.left_behind"),
     ("disabled", "(p.disability_type <> '0')"),
 )
+# The class grain (ClassCell): one school's grade and class by sex.
+_CLASS_GRAIN: tuple[tuple[str, str], ...] = (
+    ("school_id", "e.school_id"),
+    ("scope_path", "e.scope_path"),
+    ("grade", "e.grade"),
+    ("class_name", "e.class_name"),
+    ("gender", "p.gender"),
+)
 
 
-def _rebuild_sql() -> str:
+def _rebuild_sql(table: str, grain: tuple[tuple[str, str], ...]) -> str:
     qn = connection.ops.quote_name
-    columns = ", ".join(qn(c) for c, _expr in _GRAIN)
-    exprs = ", ".join(expr for _c, expr in _GRAIN)
-    # identifiers from the models' metadata and the constant grain above; values are parameters
+    columns = ", ".join(qn(c) for c, _expr in grain)
+    exprs = ", ".join(expr for _c, expr in grain)
+    # identifiers from the models' metadata and the constant grains above; values are parameters
     return f"""
-        INSERT INTO {qn(StatCell._meta.db_table)} ({qn("as_of")}, {columns}, {qn("count")})
+        INSERT INTO {qn(table)} ({qn("as_of")}, {columns}, {qn("count")})
         SELECT %s, {exprs}, COUNT(*)
         FROM {qn(Enrollment._meta.db_table)} e
         JOIN {qn(Person._meta.db_table)} p ON p.{qn("id")} = e.{qn("person_id")}
@@ -50,11 +65,113 @@ def _rebuild_sql() -> str:
     """  # noqa: S608
 
 
+#: Applied change requests counted at the school of the record (the sending school of a transfer), by kind.
+_OUT_FLOWS = {
+    ChangeKind.TRANSFER: FlowKind.TRANSFER_OUT,
+    ChangeKind.SUSPENSION: FlowKind.SUSPENSION,
+    ChangeKind.RESUMPTION: FlowKind.RESUMPTION,
+    ChangeKind.WITHDRAWAL: FlowKind.WITHDRAWAL,
+    ChangeKind.DEATH: FlowKind.DEATH,
+    ChangeKind.GRADUATION: FlowKind.GRADUATION,
+}
+
+
+def _month(column: str) -> str:
+    """SQL: the first day of the month of a date column (SQLite keeps dates as ISO text)."""
+    if connection.vendor == "postgresql":
+        return f"CAST(date_trunc('month', {column}) AS date)"
+    return f"strftime('%%Y-%%m-01', {column})"
+
+
+def _flows_sql() -> list[tuple[str, list[str]]]:
+    """The INSERT … SELECT … GROUP BY statements that fill :class:`FlowCell`: applied requests at the record's
+    school (the sending school of a transfer), transfers in at the receiving school, dropout cases opened."""
+    qn = connection.ops.quote_name
+    flow = qn(FlowCell._meta.db_table)
+    into = f"INSERT INTO {flow} ({qn('month')}, {qn('school_id')}, {qn('scope_path')}, {qn('kind')}, {qn('count')})"
+    requests = qn(ChangeRequest._meta.db_table)
+    enrollments = qn(Enrollment._meta.db_table)
+    cases = qn(DropoutCase._meta.db_table)
+    kinds = list(_OUT_FLOWS)
+    cases_sql = " ".join("WHEN %s THEN %s" for _k in kinds)
+    placeholders = ", ".join("%s" for _k in kinds)
+    month = _month("r.effective_on")
+    out_params: list[str] = [v for k in kinds for v in (k.value, _OUT_FLOWS[k].value)]
+    # identifiers from the models' metadata; values (kinds, states) are parameters
+    return [
+        (
+            f"""{into}
+            SELECT {month}, e.{qn("school_id")}, r.{qn("source_path")}, CASE r.{qn("kind")} {cases_sql} END, COUNT(*)
+            FROM {requests} r JOIN {enrollments} e ON e.{qn("id")} = r.{qn("enrollment_id")}
+            WHERE r.{qn("state")} = %s AND r.{qn("effective_on")} IS NOT NULL AND r.{qn("kind")} IN ({placeholders})
+            GROUP BY {month}, e.{qn("school_id")}, r.{qn("source_path")}, r.{qn("kind")}""",  # noqa: S608
+            [*out_params, RequestState.APPROVED.value, *(k.value for k in kinds)],
+        ),
+        (
+            f"""{into}
+            SELECT {month}, r.{qn("target_school_id")}, r.{qn("target_path")}, %s, COUNT(*)
+            FROM {requests} r
+            WHERE r.{qn("state")} = %s AND r.{qn("effective_on")} IS NOT NULL AND r.{qn("kind")} = %s
+              AND r.{qn("target_school_id")} IS NOT NULL
+            GROUP BY {month}, r.{qn("target_school_id")}, r.{qn("target_path")}""",  # noqa: S608
+            [FlowKind.TRANSFER_IN.value, RequestState.APPROVED.value, ChangeKind.TRANSFER.value],
+        ),
+        (
+            f"""{into}
+            SELECT {_month("d.opened_on")}, d.{qn("school_id")}, d.{qn("scope_path")}, %s, COUNT(*)
+            FROM {cases} d
+            GROUP BY {_month("d.opened_on")}, d.{qn("school_id")}, d.{qn("scope_path")}""",  # noqa: S608
+            [FlowKind.DROPOUT.value],
+        ),
+    ]
+
+
+#: The dimensions rolled up per unit (StatRollup), as StatCell columns; each row also keeps the sex.
+ROLLUP_DIMS = (
+    "gender",
+    "grade",
+    "ethnicity",
+    "status",
+    "stage",
+    "household_type",
+    "migrant_child",
+    "left_behind",
+    "disabled",
+)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _rollup() -> int:
+    """Fill :class:`StatRollup` from the fresh :class:`StatCell` rows: per dimension one GROUP BY at school
+    level (schools × values × sexes rows), added up to every unit on each school's path (the ids of its
+    ``scope_path``), written in batches. Returns the rows written."""
+    rows: list[StatRollup] = []
+    for dim in ROLLUP_DIMS:
+        sums: dict[tuple[int, str, str], int] = {}
+        grouped = (
+            StatCell.objects.values_list("scope_path", dim, "gender").annotate(n=Sum("count")).order_by()
+        )
+        for path, value, gender, n in grouped:
+            key = _text(value)
+            for unit_id in (int(x) for x in path.strip("/").split("/") if x):
+                sums[(unit_id, key, gender)] = sums.get((unit_id, key, gender), 0) + int(n)
+        rows.extend(StatRollup(unit_id=u, dim=dim, key=k, gender=g, count=n) for (u, k, g), n in sums.items())
+    StatRollup.objects.bulk_create(rows, batch_size=5000)
+    return len(rows)
+
+
 def snapshot_rebuild(as_of: date | None = None) -> int:
     """Replace the snapshot with the counts of active enrollments (在籍) as they stand now, dated ``as_of``
-    (today by default). One set-based ``INSERT … SELECT … GROUP BY`` over enrollments joined to persons, in
-    one transaction with the delete, so readers see the old snapshot or the new one, never a mix. Returns the
-    number of rows written (第5、23条: the statistics every level reads)."""
+    (today by default), and the monthly flows with those of every applied change and opened dropout case.
+    Set-based ``INSERT … SELECT … GROUP BY`` statements — over enrollments joined to persons for
+    :class:`StatCell` and :class:`ClassCell`, over change requests and dropout cases for :class:`FlowCell` —
+    in one transaction with the deletes, so readers see the old snapshot or the new one, never a mix. Returns
+    the number of :class:`StatCell` rows written (第5、23条: the statistics every level reads)."""
     as_of = as_of or timezone.localdate()
     with transaction.atomic():
         if connection.vendor == "postgresql":
@@ -63,9 +180,19 @@ def snapshot_rebuild(as_of: date | None = None) -> int:
             with connection.cursor() as cursor:
                 cursor.execute(f"LOCK TABLE {StatCell._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
         StatCell.objects.all().delete()
+        ClassCell.objects.all().delete()
+        day = connection.ops.adapt_datefield_value(as_of)
         with connection.cursor() as cursor:
-            cursor.execute(_rebuild_sql(), [connection.ops.adapt_datefield_value(as_of), True])
-            return max(cursor.rowcount, 0)
+            cursor.execute(_rebuild_sql(ClassCell._meta.db_table, _CLASS_GRAIN), [day, True])
+            cursor.execute(_rebuild_sql(StatCell._meta.db_table, _GRAIN), [day, True])
+            written = max(cursor.rowcount, 0)
+        StatRollup.objects.all().delete()
+        _rollup()
+        FlowCell.objects.all().delete()
+        with connection.cursor() as cursor:
+            for sql, params in _flows_sql():
+                cursor.execute(sql, params)
+        return written
 
 
 def export_xlsx(*, actor: Actor, unit: OrgUnit, breakdown: Breakdown) -> bytes:
@@ -76,10 +203,13 @@ def export_xlsx(*, actor: Actor, unit: OrgUnit, breakdown: Breakdown) -> bytes:
     sheet.title = str(breakdown.title)[:31]
     sheet.append([_("单位"), unit.name])
     sheet.append([_("统计日期"), breakdown.as_of.isoformat() if breakdown.as_of else ""])
-    sheet.append([str(breakdown.title), _("人数")])
+    head = [str(breakdown.title), _("人数")]
+    if breakdown.grade is not None:
+        head[0] = f"{breakdown.title}（{grade_label(breakdown.grade)}）"
+    sheet.append(head + [p.label for p in breakdown.parts])
     for row in breakdown.rows:
-        sheet.append([row.label, row.count])
-    sheet.append([_("合计"), breakdown.total])
+        sheet.append([row.label, row.count] + [row.parts.get(p.key, 0) for p in breakdown.parts])
+    sheet.append([_("合计"), breakdown.total, *(n for _p, n in breakdown.part_totals)])
     buffer = io.BytesIO()
     book.save(buffer)
     with transaction.atomic():
@@ -91,6 +221,35 @@ def export_xlsx(*, actor: Actor, unit: OrgUnit, breakdown: Breakdown) -> bytes:
             org_unit_id=unit.pk,
             province_code=unit.province_code,
             summary=f"{unit.name} · {breakdown.title}",
-            after={"by": breakdown.by, "as_of": breakdown.as_of.isoformat() if breakdown.as_of else ""},
+            # audit-public keys (xueji.audit.redaction.PUBLIC_KEYS): the dimension, the grade, the split
+            after={"kind": breakdown.by, "grade": breakdown.grade, "type": breakdown.split or ""},
+        )
+    return buffer.getvalue()
+
+
+def export_flows_xlsx(*, actor: Actor, unit: OrgUnit, flows: Flows) -> bytes:
+    """The monthly flows table as an .xlsx workbook (months × kinds, the page's numbers), recorded in the audit
+    trail like every statistics export (第23、24条; counts only)."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = _("学籍变动")
+    sheet.append([_("单位"), unit.name])
+    sheet.append([_("统计期间"), f"{flows.start:%Y-%m} — {flows.end:%Y-%m}"])
+    sheet.append([_("月份"), *(p.label for p in flows.parts)])
+    for row in flows.rows:
+        sheet.append([row.label, *(row.parts.get(p.key, 0) for p in flows.parts)])
+    sheet.append([_("合计"), *(n for _p, n in flows.part_totals)])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with transaction.atomic():
+        record(
+            event_type=EventType.STATISTICS_EXPORTED,
+            actor=actor,
+            subject_type="org",
+            subject_id=unit.pk,
+            org_unit_id=unit.pk,
+            province_code=unit.province_code,
+            summary=f"{unit.name} · {_('学籍变动')} {flows.start:%Y-%m}—{flows.end:%Y-%m}",
+            after={"kind": "flows"},
         )
     return buffer.getvalue()

@@ -1,7 +1,14 @@
-"""The statistics page (第5、23条): a unit's active enrollments by child unit, grade, gender, status and stage,
-each as a table, a bar chart drawn from that table (static/js/charts.js) and an audited .xlsx export."""
+"""The statistics page (第5、23条): a unit's active enrollments by child unit, grade, class, sex, ethnicity,
+status, stage, household type, 随迁子女, 留守儿童 and disability — each as a table with a chart drawn from
+that table beside it (static/js/charts.js: bars, stacked bars, a treemap, lines) and an audited .xlsx export
+of the same numbers — and the monthly flows of a period.
+
+Drill-down: national → province → city → county → school (``?unit=``) → grade (``&grade=``) → class (the
+grade's class table)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest
@@ -11,13 +18,49 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from xueji.accounts.auth import actor_of
+from xueji.core.errors import FieldError
 from xueji.core.ratelimit import ratelimit_hit
 from xueji.core.web import ui_errors
+from xueji.schools.grades import grade_label
 
-from .queries import DIMENSIONS, breakdown, is_school, snapshot_date, stat_roots, stat_unit, trail
-from .services import export_xlsx
+from .queries import (
+    DIMENSIONS,
+    SPLITS,
+    Breakdown,
+    breakdown,
+    flow_period,
+    flows,
+    is_school,
+    parse_grade,
+    snapshot_date,
+    stat_roots,
+    stat_unit,
+    trail,
+)
+from .services import export_flows_xlsx, export_xlsx
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+#: Tables whose rows are split by sex (the stacked bars).
+SPLIT_BY = {"grade": "gender", "class": "gender"}
+
+
+def _page_dims(*, school: bool, grade: int | None) -> list[str]:
+    """The tables of a page: a region's children first (not on a school), a school's grades or — one grade
+    chosen — its classes, then every other dimension."""
+    skip = {"class"}
+    if school:
+        skip |= {"region"}
+    if grade is not None:
+        skip = (skip - {"class"}) | {"grade", "stage"}
+    return [d for d in DIMENSIONS if d not in skip]
+
+
+def _breakdowns(unit: Any, grade: int | None) -> list[Breakdown]:
+    return [
+        breakdown(unit=unit, by=d, grade=grade, split=SPLIT_BY.get(d))
+        for d in _page_dims(school=is_school(unit), grade=grade)
+    ]
 
 
 @login_required
@@ -26,15 +69,33 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def overview(request: HttpRequest) -> HttpResponse:
     user = actor_of(request)
     unit = stat_unit(viewer=user, unit_id=request.GET.get("unit"))
-    dims = [d for d in DIMENSIONS if not (d == "region" and is_school(unit))]
+    try:
+        grade = _school_grade(unit, request.GET.get("grade"))
+        tables = _breakdowns(unit, grade)
+        start, end = flow_period(request.GET.get("from"), request.GET.get("to"))
+    except FieldError as exc:
+        raise BadRequest(exc.message) from exc
     context = {
         "unit": unit,
         "trail": trail(viewer=user, unit=unit),
+        "grade": grade,
+        "grade_label": grade_label(grade) if grade is not None else "",
         "roots": stat_roots(user),
         "as_of": snapshot_date(),
-        "breakdowns": [breakdown(unit=unit, by=d) for d in dims],
+        "breakdowns": tables,
+        # the flows of a period (not of one grade: a change request is counted at its school)
+        "flows": flows(unit=unit, start=start, end=end) if grade is None else None,
     }
     return render(request, "statistics/overview.html", context)
+
+
+def _school_grade(unit: Any, value: str | None) -> int | None:
+    """The grade drilled into (a school's page only; elsewhere the page has no grade step)."""
+    if value in (None, ""):
+        return None
+    if not is_school(unit):
+        raise FieldError("grade", "grade_school_only", _("只有学校的统计页面可以按年级下钻"))
+    return parse_grade(value)
 
 
 @login_required
@@ -44,10 +105,37 @@ def export(request: HttpRequest) -> HttpResponse:
     user = actor_of(request)
     unit = stat_unit(viewer=user, unit_id=request.GET.get("unit"))
     by = request.GET.get("by", "")
+    split = request.GET.get("split") or None
     if by not in DIMENSIONS:
         raise BadRequest(_("统计维度无效"))
+    if split is not None and split not in SPLITS:
+        raise BadRequest(_("分组维度无效"))
+    try:
+        table = breakdown(unit=unit, by=by, grade=request.GET.get("grade"), split=split)
+    except FieldError as exc:
+        raise BadRequest(exc.message) from exc
     ratelimit_hit(user, "export")  # issue 10 §5: exports are rate-limited (after the scope check: 404 first)
-    table = breakdown(unit=unit, by=by)
     response = HttpResponse(export_xlsx(actor=user, unit=unit, breakdown=table), content_type=XLSX)
-    response["Content-Disposition"] = f'attachment; filename="statistics-{unit.pk}-{by}.xlsx"'
+    suffix = f"-g{table.grade}" if table.grade is not None else ""
+    response["Content-Disposition"] = f'attachment; filename="statistics-{unit.pk}-{by}{suffix}.xlsx"'
+    return response
+
+
+@login_required
+@ui_errors
+@require_GET
+def export_flows(request: HttpRequest) -> HttpResponse:
+    """The monthly flows of a unit and period as .xlsx (the numbers of the page's flows table)."""
+    user = actor_of(request)
+    unit = stat_unit(viewer=user, unit_id=request.GET.get("unit"))
+    try:
+        start, end = flow_period(request.GET.get("from"), request.GET.get("to"))
+    except FieldError as exc:
+        raise BadRequest(exc.message) from exc
+    ratelimit_hit(user, "export")
+    table = flows(unit=unit, start=start, end=end)
+    response = HttpResponse(export_flows_xlsx(actor=user, unit=unit, flows=table), content_type=XLSX)
+    response["Content-Disposition"] = (
+        f'attachment; filename="statistics-{unit.pk}-flows-{start:%Y%m}-{end:%Y%m}.xlsx"'
+    )
     return response
