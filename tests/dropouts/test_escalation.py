@@ -224,3 +224,21 @@ def test_returns_per_month_on_the_ledger(s):  # type: ignore[no-untyped-def]
         date(2026, 12, 1),
         0,
     )
+
+
+def test_a_weekend_after_the_due_date_is_not_yet_late(s):  # type: ignore[no-untyped-def]
+    """Overdue is counted in working days (第17条 on the official calendar): a case due Friday is not escalated on
+    Saturday or Sunday, only on Monday."""
+    case = case_open(
+        actor=s["reg"],
+        enrollment=s["pupil"],
+        source=Source.SCHOOL,
+        days_absent=10,
+        last_seen=None,
+        reason=Reason.STUDY_AVERSION,
+        today=date(2026, 11, 20),  # Friday: follow-up due Friday 2026-11-27
+    )
+    assert case.next_follow_up == date(2026, 11, 27)
+    assert cases_escalate(today=date(2026, 11, 28), up_after=10).county == 0  # Saturday
+    assert cases_escalate(today=date(2026, 11, 29), up_after=10).county == 0  # Sunday
+    assert cases_escalate(today=date(2026, 11, 30), up_after=10).county == 1  # Monday

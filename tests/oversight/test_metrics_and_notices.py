@@ -127,11 +127,26 @@ def test_late_decisions_by_person(client, school_a, school_b, world):
         ("wang_approver", school_a.org.name, 2),
         ("li_approver", county_a.name, 1),
     ]
-    client.force_login(cf.dept_registrar("440105"))
+    county_user = cf.dept_registrar("440105")
+    client.force_login(county_user)
     r = client.get(reverse("oversight:people", args=[county_a.pk]))
     assert r.status_code == 200
     html = r.content.decode()
     assert re.search(rf'data-user="{world["wang"].pk}">.*?data-count>2<', html, re.S)
+    # on the county's own pages its own decisions are left to the city, as on its overview (totals agree), and
+    # "back" leads to the county's overview (the city's is outside its scope)
+    assert [d.name for d in r.context["deciders"]] == ["wang_approver"]
+    items = client.get(reverse("oversight:items", args=[county_a.pk, "late_decisions"]))
+    assert len(items.context["item_rows"]) == 2 == sum(d.count for d in r.context["deciders"])
+    assert items.context["back"] == county_a and r.context["back"] == county_a
+    assert client.get(reverse("oversight:unit", args=[county_a.pk])).status_code == 200
+    # the city drilling into the county sees both, as its row for the county counts them
+    city = cf.dept_registrar("440100")
+    client.force_login(city)
+    r = client.get(reverse("oversight:people", args=[county_a.pk]))
+    assert [d.name for d in r.context["deciders"]] == ["wang_approver", "li_approver"]
+    assert r.context["back"] == county_a.parent
+    client.force_login(county_user)
     # 天河区 and its school are outside 海珠区: 404
     assert client.get(reverse("oversight:people", args=[school_b.org.pk])).status_code == 404
     assert client.get(reverse("oversight:people", args=[school_b.org.parent.pk])).status_code == 404

@@ -70,3 +70,49 @@ def test_overdue_returns_and_unreported_dropouts(tree) -> None:  # type: ignore[
     )
     after = {r.unit.code: r.counts for r in oversight_rows(unit=city, window=Window.default())}
     assert after["440105"]["dropouts_unreported"] == 0
+
+
+def test_unreported_counts_only_out_of_school_pupils_and_a_closed_case_still_counts_as_reported(tree) -> None:  # type: ignore[no-untyped-def]
+    """第17条: a pupil at another school, abroad or ill is not a dropout; a case opened since the round began is
+    the report even after it is closed (劝返复学)."""
+    from xueji.dropouts.services import case_close
+
+    school = f.school("440105", "primary", name="海珠一小")
+    away, lost, ill = (
+        c.enrolled(school, grade=g, name=n) for g, n in ((3, "林小雨"), (4, "陈大海"), (5, "王小明"))
+    )
+    reg = f.registrar(school)
+    county = c.dept_registrar("440105")
+    today = timezone.localdate()
+    rnd = round_open(
+        actor=c.dept_registrar("440000"),
+        unit=f.dept("440000"),
+        title="核查",
+        school_year=2026,
+        semester="1",
+        deadline=today + timedelta(days=3),
+    )
+    ret = SchoolReturn.objects.get(round=rnd, school=school)
+    finding_save(
+        actor=reg,
+        ret=ret,
+        enrollment_id=away.pk,
+        kind="absent",
+        whereabouts="other_school",
+        detail="在外地就读",
+    )
+    finding_save(
+        actor=reg, ret=ret, enrollment_id=lost.pk, kind="absent", whereabouts="unknown", detail="联系不上"
+    )
+    finding_save(
+        actor=reg, ret=ret, enrollment_id=ill.pk, kind="absent", whereabouts="illness", detail="住院"
+    )
+    metric = BY_KEY["dropouts_unreported"]
+    assert [x.enrollment_id for x in metric.records("/", Window.default())] == [lost.pk]
+    case = case_open(
+        actor=reg, enrollment=lost, source="school", days_absent=20, last_seen=None, reason="aversion"
+    )
+    case_close(
+        actor=county, case=case, outcome="returned", returned_class="四年级2班", returned_on=today, note=""
+    )
+    assert metric.records("/", Window.default()).count() == 0

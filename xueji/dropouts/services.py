@@ -574,6 +574,8 @@ def _target_level(case: DropoutCase, working_days_overdue: int, up_after: int) -
     """第17条 (the county and the school track the ledger) and 第5条 (分级负责): a school's case whose follow-up
     date has passed goes to the county; any case overdue by more than ``up_after`` working days goes to the
     city. A lead is the county's own case from the start, so it only goes up to the city."""
+    if working_days_overdue < 1:
+        return Escalation.NONE  # overdue is counted in working days: a weekend or holiday is not yet late
     if working_days_overdue > up_after:
         return Escalation.CITY
     if case.source == Source.SCHOOL:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, DateField, ExpressionWrapper, F, Max, Q, QuerySet
+from django.db.models import Count, DateField, Exists, ExpressionWrapper, F, Max, OuterRef, Q, QuerySet
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
@@ -43,10 +43,12 @@ from xueji.changes.enums import ChangeKind
 from xueji.changes.models import ApprovalStep, ChangeRequest
 from xueji.changes.workflow import RequestState, StepState
 from xueji.core.errors import NotFound
+from xueji.dropouts.models import DropoutCase
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
 from xueji.regions.queries import child_id_on_path
 from xueji.students.models import Enrollment, ProblemRecord
+from xueji.verification.enums import RoundState, Whereabouts
 from xueji.verification.models import Finding, SchoolReturn
 from xueji.verification.queries import absent_without_case, returns_overdue
 
@@ -179,7 +181,21 @@ def verification_overdue(prefix: str, w: Window) -> QuerySet[SchoolReturn]:
 def dropouts_unreported(prefix: str, w: Window) -> QuerySet[Finding]:
     """第17条 and 第26条 四 (不及时报告义务教育阶段学生辍学情况): pupils a school itself marked 人籍分离 in a
     verification round — on the register, not attending — with no dropout case opened."""
-    return absent_without_case(prefix)
+    cases_since_round = DropoutCase.objects.filter(
+        person_id=OuterRef("enrollment__person_id"),
+        opened_on__gte=OuterRef("school_return__round__opened_on"),
+    )
+    return (
+        absent_without_case(prefix)
+        # only where the school itself says the child is out of school or nowhere to be found — a pupil at another
+        # school, abroad or ill at home is not a dropout (第17条)
+        .filter(
+            whereabouts__in=[Whereabouts.NOT_IN_SCHOOL, Whereabouts.UNKNOWN],
+            school_return__round__state=RoundState.OPEN,
+        )
+        # a case opened since the round began — still open or already closed — is a report made
+        .exclude(Exists(cases_since_round))
+    )
 
 
 @dataclass(frozen=True)
@@ -433,9 +449,13 @@ def oversight_rows(*, unit: OrgUnit, window: Window) -> list[Row]:
     return [Row(c, {k: per_metric[k].get(str(c.pk), 0) for k in per_metric}) for c in children]
 
 
-def metric_items(*, unit: OrgUnit, metric: Metric, window: Window) -> QuerySet[Any]:
-    """The records behind one count: the metric's records in ``unit``'s subtree, oldest trouble first."""
-    return metric.records(unit.path, window).select_related(*metric.related).order_by(*metric.order)
+def metric_items(*, unit: OrgUnit, metric: Metric, window: Window, own: bool = True) -> QuerySet[Any]:
+    """The records behind one count: the metric's records in ``unit``'s subtree, oldest trouble first; without
+    the unit's own records when ``own`` is false (the unit's own overview leaves those to the level above)."""
+    records = metric.records(unit.path, window)
+    if not own:
+        records = records.exclude(**{metric.path_field: unit.path})
+    return records.select_related(*metric.related).order_by(*metric.order)
 
 
 @dataclass(frozen=True)
@@ -449,12 +469,15 @@ class Decider:
     latest: datetime
 
 
-def late_deciders(*, unit: OrgUnit, window: Window) -> list[Decider]:
+def late_deciders(*, unit: OrgUnit, window: Window, own: bool = True) -> list[Decider]:
     """The people of ``unit``'s subtree who decided steps after their clock in the period, most first — one
-    ``GROUP BY`` (person, unit). Staff accounts, not student data: named in full."""
+    ``GROUP BY`` (person, unit); without the unit's own people when ``own`` is false (as :func:`metric_items`).
+    Staff accounts, not student data: named in full."""
+    records = late_decisions(unit.path, window)
+    if not own:
+        records = records.exclude(org_unit__path=unit.path)
     grouped = (
-        late_decisions(unit.path, window)
-        .values("decided_by", "decided_by__display_name", "decided_by__username", "org_unit__name")
+        records.values("decided_by", "decided_by__display_name", "decided_by__username", "org_unit__name")
         .annotate(n=Count("pk"), latest=Max("decided_at"))
         .order_by("-n", "org_unit__name", "decided_by")
     )

@@ -14,6 +14,7 @@ from xueji.accounts.jurisdiction import require_student_data_reader, require_stu
 from xueji.core.masking import mask_name, mask_student_number
 from xueji.core.web import paginate, ui_errors
 from xueji.regions.enums import OrgLevel
+from xueji.regions.models import OrgUnit
 
 from .forms import WindowForm
 from .queries import (
@@ -84,6 +85,16 @@ def _item_row(metric: Metric, obj: Any) -> dict[str, Any]:
     }
 
 
+def _back_and_own(user: Any, unit: OrgUnit) -> tuple[OrgUnit | None, bool]:
+    """Where "返回监督汇总" leads (the overview that listed this unit: its parent, or the unit's own page when it is
+    one of the viewer's top units — the parent is outside the viewer's scope), and whether the unit's own records
+    count: not on a top unit's own pages, whose overview leaves them to the level above (a school's are all its
+    own)."""
+    is_top = any(t.pk == unit.pk for t in viewer_units(user))
+    back = unit if is_top else unit.parent
+    return back, not is_top or unit.level == OrgLevel.SCHOOL
+
+
 @login_required
 @ui_errors
 def items(request: HttpRequest, org_id: int, metric: str) -> HttpResponse:
@@ -94,12 +105,15 @@ def items(request: HttpRequest, org_id: int, metric: str) -> HttpResponse:
     unit = oversight_unit(viewer=user, org_id=org_id)
     chosen = metric_named(metric)
     form, window = _window(request)
-    page = paginate(request, metric_items(unit=unit, metric=chosen, window=window)) if window else None
+    back, own = _back_and_own(user, unit)
+    records = metric_items(unit=unit, metric=chosen, window=window, own=own) if window else None
+    page = paginate(request, records) if records is not None else None
     return render(
         request,
         "oversight/items.html",
         {
             "unit": unit,
+            "back": back,
             "metric": chosen,
             "form": form,
             "window": window,
@@ -119,14 +133,16 @@ def people(request: HttpRequest, org_id: int) -> HttpResponse:
     require_student_data_reader(user)
     unit = oversight_unit(viewer=user, org_id=org_id)
     form, window = _window(request)
+    back, own = _back_and_own(user, unit)
     return render(
         request,
         "oversight/people.html",
         {
             "unit": unit,
+            "back": back,
             "form": form,
             "window": window,
             "query": _query(window) if window else "",
-            "deciders": late_deciders(unit=unit, window=window) if window else [],
+            "deciders": late_deciders(unit=unit, window=window, own=own) if window else [],
         },
     )
