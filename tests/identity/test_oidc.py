@@ -209,3 +209,58 @@ def test_only_the_security_admin_registers_clients(world: dict[str, Any]) -> Non
     assert page.context["secret"] and page.context["secret"] not in party.application.client_secret
     bad = admin.post("/identity/clients/new/", {"name": "x", "redirect_uris": "http://plain.example/cb"})
     assert "回调地址" in bad.content.decode() and RelyingParty.objects.count() == 1
+
+
+def test_plain_pkce_consent_skipping_and_tokens_in_the_query_are_refused(world: dict[str, Any]) -> None:
+    """RFC 9700: PKCE only with S256; a relying party cannot skip the consent page; tokens only in the header."""
+    client_id, secret, redirect = _rp(world["security"], "作业系统", "homework.example.cn", ["profile"])
+    browser = Client()
+    browser.force_login(world["registrar"])
+    rp = RelyingPartyClient(browser, client_id, secret, redirect)
+    plain = rp.authorize_params("openid")
+    plain["code_challenge"] = rp.verifier
+    plain.pop("code_challenge_method")
+    answer = browser.get("/o/authorize/", plain)
+    if answer.status_code == 200 and "form" in (answer.context or {}):
+        # the consent page may show; then the code must not be exchangeable with a plain verifier
+        form = {k: v for k, v in answer.context["form"].initial.items() if v is not None}
+        answer = browser.post("/o/authorize/", {**form, "allow": "1"})
+    code = parse_qs(urlsplit(answer.get("Location", "")).query).get("code", [""])[0]
+    if code:
+        exchange = Client().post(
+            "/o/token/",
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect,
+                "client_id": client_id,
+                "client_secret": secret,
+                "code_verifier": rp.verifier,
+            },
+        )
+        assert exchange.status_code == 400
+    first = rp.login("openid profile")
+    skip = RelyingPartyClient(browser, client_id, secret, redirect).authorize_params("openid")
+    skip["approval_prompt"] = "auto"
+    again = browser.get("/o/authorize/", skip)
+    assert again.status_code == 200 and "请求使用您的身份" in again.content.decode()
+    assert Client().get("/o/userinfo/", {"access_token": first["access_token"]}).status_code in (
+        400,
+        401,
+        403,
+    )
+
+
+def test_a_deactivated_account_loses_its_tokens_at_once(world: dict[str, Any]) -> None:
+    client_id, secret, redirect = _rp(world["security"], "图书系统", "books.example.cn", ["profile"])
+    browser = Client()
+    browser.force_login(world["registrar"])
+    rp = RelyingPartyClient(browser, client_id, secret, redirect)
+    tokens = rp.login("openid profile")
+    assert (
+        Client().get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}").status_code == 200
+    )
+    type(world["registrar"]).objects.filter(pk=world["registrar"].pk).update(is_active=False)
+    assert Client().get(
+        "/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}"
+    ).status_code in (401, 403)

@@ -121,7 +121,8 @@ class AccountPolicyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         path = request.path_info
-        if path.startswith(("/api/", self.static_prefix, "/i18n/")):
+        # /m/ is the guardian end: its own session (xueji.guardians.middleware); staff rules never apply there.
+        if path.startswith(("/api/", self.static_prefix, "/i18n/", "/m/")):
             return self.get_response(request)
         user = getattr(request, "user", None)
         if user is None:
@@ -207,7 +208,8 @@ class SecondFactorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         path = request.path_info
-        if path.startswith(("/api/", self.static_prefix, "/i18n/")):
+        # /m/ is the guardian end: its own session (xueji.guardians.middleware); staff rules never apply there.
+        if path.startswith(("/api/", self.static_prefix, "/i18n/", "/m/")):
             return self.get_response(request)
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:

@@ -9,13 +9,16 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 from oauth2_provider import urls as dot
 
-from .views_provider import ConsentView
+from .views_provider import ConsentView, UserInfo
 
 _BASE = {"token", "revoke-token"}
-_OIDC = {"oidc-connect-discovery-info", "jwks-info", "user-info"}
+_OIDC = {"oidc-connect-discovery-info", "jwks-info"}
 
 app_name = "oauth2_provider"
-urlpatterns: list[URLPattern | URLResolver] = [path("authorize/", ConsentView.as_view(), name="authorize")]
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("authorize/", ConsentView.as_view(), name="authorize"),
+    path("userinfo/", UserInfo.as_view(), name="user-info"),
+]
 urlpatterns += [p for p in dot.base_urlpatterns if getattr(p, "name", None) in _BASE] + [
     p for p in dot.oidc_urlpatterns if getattr(p, "name", None) in _OIDC
 ]

@@ -11,6 +11,7 @@ from typing import Any
 from oauth2_provider.models import Application
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
+from xueji.accounts.auth import usable
 from xueji.accounts.enums import Role
 
 from .models import RelyingParty, Subject
@@ -73,6 +74,29 @@ class XuejiValidator(OAuth2Validator):
         if rp is None or not set(scopes) <= set(rp.scopes) | {"openid"}:
             return False
         return bool(super().validate_scopes(client_id, scopes, client, request, *args, **kwargs))
+
+    def _account_usable(self, request: Any) -> bool:
+        user = getattr(request, "user", None)
+        return user is not None and usable(user)
+
+    def validate_code(
+        self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        """A code is exchanged only while its account may still sign in (active, not sealed, 第24条)."""
+        ok = super().validate_code(client_id, code, client, request, *args, **kwargs)
+        return bool(ok) and self._account_usable(request)
+
+    def validate_refresh_token(
+        self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        """A deactivated or sealed account's refresh tokens stop working at once."""
+        ok = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        return bool(ok) and self._account_usable(request)
+
+    def validate_bearer_token(self, token: str, scopes: Any, request: Any) -> bool:
+        """Userinfo answers only for an account that may still sign in."""
+        ok = super().validate_bearer_token(token, scopes, request)
+        return bool(ok) and self._account_usable(request)
 
     def get_default_scopes(self, client_id: str, request: Any, *args: Any, **kwargs: Any) -> list[str]:
         return ["openid"]
