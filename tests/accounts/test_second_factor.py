@@ -155,3 +155,11 @@ def test_security_admin_resets_a_lost_factor(people: dict[str, Any]) -> None:
     assert _login(user).get("/students/")["Location"].startswith("/mfa/setup/")
     registrar_client = _login(people["registrar"])
     assert registrar_client.post(f"/accounts/{user.pk}/mfa-reset/").status_code == 403
+
+
+def test_the_guardian_end_is_not_held_by_the_staff_second_factor(people: dict[str, Any]) -> None:
+    """/m/ has its own session: a staff account that has not verified its factor still reaches the guardian login,
+    and browsing there does not touch the staff session's rules."""
+    client = _login(people["county"])
+    assert client.get("/students/")["Location"].startswith("/mfa/setup/")
+    assert client.get("/m/login/").status_code == 200
