@@ -403,6 +403,7 @@ XUEJI_SCHEDULE = {
     "xueji.changes.tasks.apply_due_changes": "daily 00:10",  # approved changes take effect on their start date
     "xueji.scheduling.tasks.prune_task_results": "daily 03:30",
     "xueji.core.tasks.purge_rate_counters": "daily 03:45",
+    "xueji.checks.tasks.run_nightly_checks": "daily 02:00",  # problem-record checks (第9、25条)
     "xueji.statistics.tasks.rebuild_snapshot": "daily 01:30",  # the statistics snapshot (第5、23条)
     "xueji.statistics.tasks.refresh_snapshot": "every 300s",  # rebuild when imports/changes marked it dirty
     "xueji.imports.tasks.reap_stale": "every 60s",

@@ -557,10 +557,14 @@ def problem(school_a, registrar_a):  # type: ignore[no-untyped-def]
 
 @pytest.mark.django_db
 def test_problems_listed_for_school_read_only(client, registrar_a, problem):
+    """The former page redirects to the one queue (xueji.checks); the school sees its record, cannot resolve."""
     client.force_login(registrar_a)
-    body = client.get(reverse("students:problems")).content.decode()
+    redirected = client.get(reverse("students:problems"))
+    assert redirected.status_code == 302 and redirected.url == reverse("checks:queue")
+    body = client.get(redirected.url).content.decode()
     assert "疑似甲" in body
-    assert reverse("students:problem_resolve", args=[problem.pk]) not in body
+    detail = client.get(reverse("checks:problem", args=[problem.pk])).content.decode()
+    assert 'data-testid="act-resolve"' not in detail
     response = client.post(
         reverse("students:problem_resolve", args=[problem.pk]),
         {"outcome": "distinct", "note": "核实为双胞胎"},
@@ -572,8 +576,8 @@ def test_problems_listed_for_school_read_only(client, registrar_a, problem):
 @pytest.mark.django_db
 def test_county_resolves_a_problem(client, people, problem):
     client.force_login(people["county_a"])
-    body = client.get(reverse("students:problems")).content.decode()
-    assert reverse("students:problem_resolve", args=[problem.pk]) in body
+    detail = client.get(reverse("checks:problem", args=[problem.pk])).content.decode()
+    assert 'data-testid="act-resolve"' in detail
     empty = client.post(
         reverse("students:problem_resolve", args=[problem.pk]),
         {"outcome": "distinct", "note": ""},
@@ -592,7 +596,8 @@ def test_county_resolves_a_problem(client, people, problem):
 @pytest.mark.parametrize("who", ["county_b", "beijing"])
 def test_problem_of_other_region_is_404(client, people, problem, who):
     client.force_login(people[who])
-    assert "疑似甲" not in client.get(reverse("students:problems")).content.decode()
+    assert "疑似甲" not in client.get(reverse("checks:queue")).content.decode()
+    assert client.get(reverse("checks:problem", args=[problem.pk])).status_code == 404
     response = client.post(
         reverse("students:problem_resolve", args=[problem.pk]), {"outcome": "distinct", "note": "x"}
     )

@@ -41,6 +41,12 @@ class EventType(models.TextChoices):
     DOCUMENT_PRINTED = "document.printed", _("打印或下载学籍表单")
     PROBLEM_OPENED = "problem.opened", _("生成问题学籍")
     PROBLEM_RESOLVED = "problem.resolved", _("处理问题学籍")
+    PROBLEM_EXPLAINED = "problem.explained", _("问题学籍：学校说明情况")
+    PROBLEM_CORRECTED = "problem.corrected", _("问题学籍：学校已更正")
+    PROBLEM_RETURNED = "problem.returned", _("问题学籍：退回下级")
+    PROBLEM_ESCALATED = "problem.escalated", _("问题学籍：提交上级")
+    PROBLEM_REOPENED = "problem.reopened", _("问题学籍：重新打开")
+    CHECKS_RUN = "checks.run", _("问题学籍自动检查")
     EXTRA_FIELDS_DEFINED = "policy.extra_fields_defined", _("定义非基础学籍信息")
     EXTRA_FIELDS_FILED = "policy.extra_fields_filed", _("非基础学籍信息报部备案")
     EXTRA_FIELDS_ACTIVATED = "policy.extra_fields_activated", _("启用非基础学籍信息")
@@ -96,11 +102,14 @@ class EventType(models.TextChoices):
     GUARDIAN_VIEWED = "guardian.viewed", _("家长查看学籍信息")
     GUARDIAN_REQUEST_SUBMITTED = "guardian.request_submitted", _("家长提交申请")
     GUARDIAN_REQUEST_DECIDED = "guardian.request_decided", _("学校处理家长申请")
+    GUARDIAN_REQUEST_WITHDRAWN = "guardian.request_withdrawn", _("家长撤回申请")
+    GUARDIAN_BINDING_VOIDED = "guardian.binding_voided", _("绑定码因多次姓名错误失效")
 
 
 #: What an event is about, as the audit pages name it (the stored ``subject_type`` is a code, never shown).
 SUBJECT_TYPE_LABELS = {
     "issuer_key": _("签发密钥"),
+    "checks": _("问题学籍检查"),
     "student": _("学生"),
     "school": _("学校"),
     "org": _("机构"),

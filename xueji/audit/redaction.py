@@ -147,6 +147,21 @@ PUBLIC_KEYS = frozenset(
         "limit",
         "period",
         "window_start",
+        # semester verification (xueji.verification: round, return and counts, never a finding's text)
+        "deadline",
+        "schools",
+        "semester",
+        "return_id",
+        "round_id",
+        "roster_count",
+        "findings",
+        # the audit chain (xueji.audit.chain: positions, counts and problem kinds, never an event's content)
+        "checked",
+        "head_seq",
+        "checkpoints",
+        "problems",
+        "since_seq",
+        "last_seq",
     }
 )
 

@@ -34,7 +34,7 @@ NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
     ("changes:list", N_("学籍变动"), frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER})),
     ("guardians:worklist", N_("家长申请"), frozenset({Role.SCHOOL_REGISTRAR})),
     (
-        "students:problems",
+        "checks:queue",
         N_("问题学籍"),
         frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER}),
     ),

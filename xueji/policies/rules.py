@@ -20,6 +20,13 @@ keys that the registration of a student needs — below the students app, so tha
       the age is right (缓学, 留级, 跳级, 插班, 随班就读 …);
     * outside ``allowed``: refused — the birth date or the grade is wrong (a child of 14 months in 一年级).
 
+``checks``
+    The problem-record checks (第9、25条; :mod:`xueji.checks`): per rule (reason code, :data:`CHECK_RULES`)
+    ``enabled``, ``due_working_days`` (the owner's deadline), ``owner`` (``school`` or ``county`` acts first) and
+    the rule's thresholds (``margin_years``, ``max_days``, ``grace_days``, ``check_from``); a province overrides
+    any of them key by key (:class:`CheckRules`, defaults :data:`CHECKS_DEFAULT`, validation
+    :func:`checks_errors`), filed like every rule set (:func:`xueji.checks.services.check_rules_file`).
+
 National defaults (:data:`GRADE_AGE_DEFAULT`), in years from the expected age (一年级 6, 初一 12, 高一 15):
 
 ========  ========  =========  ===================================================================================
@@ -104,8 +111,9 @@ def _band(value: Any) -> tuple[int, int] | None:
 
 
 def validate_rules(rules: Any) -> dict[str, Any]:
-    """Check the registration keys of a province's rule set (``school_entry_age``, ``grade_age``); other keys
-    pass through unchanged. Returns the rules; raises :class:`RulesInvalid` with every error at once.
+    """Check the registration keys of a province's rule set (``school_entry_age``, ``grade_age``) and the
+    problem-record checks (``checks``, :func:`checks_errors`); other keys pass through unchanged. Returns the
+    rules; raises :class:`RulesInvalid` with every error at once.
 
     ``grade_age`` may override ``age_on`` and any stage; a stage given must carry both bands. Each band is
     ``[low, high]`` in whole years from the expected age with ``allowed.low ≤ normal.low ≤ 0 ≤ normal.high ≤
@@ -120,6 +128,8 @@ def validate_rules(rules: Any) -> dict[str, Any]:
         )
     if GRADE_AGE in rules:
         errors.update(_grade_age_errors(rules[GRADE_AGE]))
+    if CHECKS in rules:
+        errors.update(checks_errors(rules[CHECKS]))
     if errors:
         raise RulesInvalid(errors)
     return dict(rules)
@@ -292,9 +302,136 @@ RULE_KEY_LABELS = {
     "school_entry_age": gettext_lazy("入学年龄"),
     GRADE_AGE: gettext_lazy("年龄与年级"),
     "required_evidence": gettext_lazy("证明材料"),
+    "checks": gettext_lazy("问题学籍检查"),
 }
 
 
 def rule_key_labels(keys: Any) -> list[str]:
     """The labels of a rule set's keys, in the order given (an unknown key is shown as it is)."""
     return [str(RULE_KEY_LABELS.get(k, k)) for k in keys if k != "version"]
+
+
+# ------------------------------------------------------------------------------------------------ checks
+#: Province rule key of the problem-record checks (第9、25条; issue 10 §2): one entry per rule (reason code),
+#: each overriding the national default key by key.
+CHECKS = "checks"
+#: The rules of :mod:`xueji.checks` in the order they run, and the keys each may set beside the common ones
+#: (``enabled``, ``due_working_days``, ``owner``).
+CHECK_RULES: dict[str, tuple[str, ...]] = {
+    # 第9条 不得重复建立学籍: students without an identity number matching another on name, sex and birth date.
+    "suspected_duplicate": (),
+    # 第6、9条: an identity number that fails today's check (GB 11643 format, check digit, birth date) —
+    # records imported before the checks existed.
+    "id_invalid": (),
+    # 第9、11条: age on the counting day outside the grade_age ``allowed`` band widened by ``margin_years``.
+    "age_grade": ("margin_years",),
+    # 第16条 休学期限不超过 1 年: suspended longer than ``max_days`` with no new suspension since.
+    "suspension_overdue": ("max_days",),
+    # 第25条 学籍信息准确: an active record with no class ``grace_days`` after registration.
+    "no_class": ("grace_days",),
+    # 第7、25条: not promoted by ``check_from`` (MM-DD) of the school year (normal promotion is automatic).
+    "not_promoted": ("check_from",),
+    # 第6条 2 个月内建立学籍档案: archive not completed ``grace_days`` after its due date.
+    "archive_overdue": ("grace_days",),
+}
+CHECK_OWNERS = ("school", "county")
+CHECK_RULE_LABELS = {
+    "suspected_duplicate": gettext_lazy("疑似重复（无证件号）"),
+    "id_invalid": gettext_lazy("身份证件号未通过校验"),
+    "age_grade": gettext_lazy("年龄与年级严重不符"),
+    "suspension_overdue": gettext_lazy("休学超过一年"),
+    "no_class": gettext_lazy("未分班"),
+    "not_promoted": gettext_lazy("未按时升级"),
+    "archive_overdue": gettext_lazy("学籍档案逾期未建立"),
+}
+#: National defaults. ``due_working_days``: the owner's deadline, in working days from the day the record is
+#: opened; ``owner``: who acts first (a suspected duplicate is the county's to decide, 第9条 上级学籍管理部门).
+CHECKS_DEFAULT: dict[str, dict[str, Any]] = {
+    "suspected_duplicate": {"enabled": True, "due_working_days": 20, "owner": "county"},
+    "id_invalid": {"enabled": True, "due_working_days": 20, "owner": "school"},
+    "age_grade": {"enabled": True, "due_working_days": 20, "owner": "school", "margin_years": 0},
+    "suspension_overdue": {"enabled": True, "due_working_days": 10, "owner": "school", "max_days": 365},
+    "no_class": {"enabled": True, "due_working_days": 5, "owner": "school", "grace_days": 30},
+    "not_promoted": {"enabled": True, "due_working_days": 10, "owner": "school", "check_from": "09-15"},
+    "archive_overdue": {"enabled": True, "due_working_days": 10, "owner": "school", "grace_days": 0},
+}
+#: Bounds of each integer setting (inclusive).
+CHECK_BOUNDS = {
+    "due_working_days": (1, 60),
+    "margin_years": (0, 10),
+    "max_days": (30, 1095),
+    "grace_days": (0, 365),
+}
+
+
+def checks_errors(value: Any) -> dict[str, str]:
+    """Errors of a rule set's ``checks`` key, one Chinese message per bad key (``checks.age_grade.margin_years``).
+    A rule given may set any of its keys; a key left out keeps the national default."""
+    if not isinstance(value, Mapping):
+        return {CHECKS: _("checks（问题学籍检查）须为对象")}
+    errors: dict[str, str] = {}
+    for rule in sorted(set(value) - set(CHECK_RULES)):
+        errors[f"{CHECKS}.{rule}"] = _("checks 中的“%(key)s”不是可设置的检查规则") % {"key": rule}
+    for rule, extra in CHECK_RULES.items():
+        if rule not in value:
+            continue
+        entry, key = value[rule], f"{CHECKS}.{rule}"
+        if not isinstance(entry, Mapping):
+            errors[key] = _("%(key)s 须为对象") % {"key": key}
+            continue
+        allowed = {"enabled", "due_working_days", "owner", *extra}
+        for name in sorted(set(entry) - allowed):
+            errors[f"{key}.{name}"] = _("%(key)s 中的“%(name)s”不是可设置的项") % {"key": key, "name": name}
+        for name in sorted(set(entry) & allowed):
+            item, field = entry[name], f"{key}.{name}"
+            if name == "enabled" and not isinstance(item, bool):
+                errors[field] = _("%(key)s（是否启用）须为 true 或 false") % {"key": field}
+            elif name == "owner" and item not in CHECK_OWNERS:
+                errors[field] = _("%(key)s（首先处理方）须为 school 或 county") % {"key": field}
+            elif name == "check_from" and _month_day(item) is None:
+                errors[field] = _("%(key)s（检查起始日）须为 MM-DD 格式的日期，如 09-15") % {"key": field}
+            elif name in CHECK_BOUNDS:
+                low, high = CHECK_BOUNDS[name]
+                if isinstance(item, bool) or not isinstance(item, int) or not low <= item <= high:
+                    errors[field] = _("%(key)s 须为 %(low)s 至 %(high)s 之间的整数") % {
+                        "key": field,
+                        "low": low,
+                        "high": high,
+                    }
+    return errors
+
+
+@dataclass(frozen=True)
+class CheckRules:
+    """The resolved problem-record checks of one province on one day: the national defaults with the province's
+    ``checks`` override (per rule, key by key)."""
+
+    rules: Mapping[str, Mapping[str, Any]]
+    version: str = "national"
+
+    @classmethod
+    def from_rules(cls, rules: Mapping[str, Any] | None = None, *, version: str = "national") -> CheckRules:
+        """From a province's (validated) rule set, or the national defaults for ``None``. Raises
+        :class:`RulesInvalid` for invalid values."""
+        own = dict(rules or {}).get(CHECKS, {})
+        validate_rules({CHECKS: own})
+        merged = {rule: {**CHECKS_DEFAULT[rule], **dict(own.get(rule, {}))} for rule in CHECK_RULES}
+        return cls(merged, version)
+
+    def __getitem__(self, rule: str) -> Mapping[str, Any]:
+        return self.rules[rule]
+
+    def enabled(self, rule: str) -> bool:
+        return bool(self.rules[rule]["enabled"])
+
+    def due_working_days(self, rule: str) -> int:
+        return int(self.rules[rule]["due_working_days"])
+
+    def owner(self, rule: str) -> str:
+        return str(self.rules[rule]["owner"])
+
+    def check_from(self, school_year: int) -> date:
+        """The day of ``school_year`` from which an un-promoted record is a problem."""
+        month_day = _month_day(self.rules["not_promoted"]["check_from"])
+        assert month_day is not None  # validated
+        return date(school_year, *month_day)

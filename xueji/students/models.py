@@ -352,17 +352,40 @@ class ArchiveDocument(models.Model):
 
 
 class ProblemRecord(models.Model):
-    """问题学籍 (第9条): found at registration or by checks, resolved by the county."""
+    """问题学籍 (第9条: 上级学籍管理部门与学校应及时核实学生学籍信息，处理与解决问题学籍; 第25条: 严肃、及时处理检查中
+    发现的问题). Opened at registration (suspected duplicates) or by the nightly checks (:mod:`xueji.checks`), each
+    with a reason code (``kind``) and the article it enforces (:data:`KIND_ARTICLES`).
+
+    ``owner`` is the level that must act now: the school (explain, or correct through the proper change), the
+    county department (resolve, return to the school, escalate), or — once escalated — the city or province
+    department. ``due_on`` is the deadline in working days from creation (per rule, province data). Every
+    action after opening is a :class:`ProblemEvent`; at most one open record per person and kind.
+    """
 
     class Kind(models.TextChoices):
         SUSPECTED_DUPLICATE = "suspected_duplicate", _("疑似重复（无证件号：姓名+性别+出生日期相同）")
         ID_INVALID = "id_invalid", _("身份证件号错误")
         ID_DUPLICATE = "id_duplicate", _("身份证件号重复")
+        AGE_GRADE = "age_grade", _("年龄与年级严重不符")
+        SUSPENSION_OVERDUE = "suspension_overdue", _("休学超过一年未复学")
+        NO_CLASS = "no_class", _("未分班")
+        NOT_PROMOTED = "not_promoted", _("未按时升级")
+        ARCHIVE_OVERDUE = "archive_overdue", _("学籍档案逾期未建立")
 
     class State(models.TextChoices):
         OPEN = "open", _("待处理")
         CONFIRMED_DISTINCT = "distinct", _("已核实为不同学生")
         MERGED = "resolved", _("已处理")
+
+    class Owner(models.TextChoices):
+        SCHOOL = "school", _("学校")
+        COUNTY = "county", _("县级教育行政部门")
+        CITY = "city", _("市级教育行政部门")
+        PROVINCE = "province", _("省级教育行政部门")
+
+    class Source(models.TextChoices):
+        REGISTRATION = "registration", _("注册时发现")
+        CHECK = "check", _("自动检查发现")
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     kind = models.CharField(_("问题类型"), max_length=24, choices=Kind.choices)
@@ -370,8 +393,22 @@ class ProblemRecord(models.Model):
     person = models.ForeignKey(Person, models.PROTECT, related_name="problems")
     other_person = models.ForeignKey(Person, models.PROTECT, null=True, blank=True, related_name="+")
     province_code = models.CharField(max_length=6)
-    # The county-level scope that must resolve it (path of the student's school).
+    # The path of the student's school: every level above it sees the record (jurisdiction = path prefix).
     scope_path = models.CharField(max_length=255, db_index=True)
+    school = models.ForeignKey(
+        School, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("学校")
+    )
+    owner = models.CharField(
+        _("当前处理方"), max_length=10, choices=Owner.choices, default=Owner.SCHOOL, db_default=Owner.SCHOOL
+    )
+    source = models.CharField(
+        _("来源"),
+        max_length=12,
+        choices=Source.choices,
+        default=Source.REGISTRATION,
+        db_default=Source.REGISTRATION,
+    )
+    due_on = models.DateField(_("处理期限"), null=True, blank=True)
     detail = models.CharField(_("说明"), max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -381,7 +418,8 @@ class ProblemRecord(models.Model):
     resolution_note = models.CharField(_("处理意见"), max_length=300, blank=True)
     # A school's explanation of a record it cannot resolve yet (第25条: a verification round can be submitted
     # while problem records are open only when each is explained).
-    explanation = models.CharField(_("情况说明"), max_length=300, blank=True)
+    # Bulk inserts (registration, the checks) may omit it: the database fills it in.
+    explanation = models.CharField(_("情况说明"), max_length=300, blank=True, default="", db_default="")
     explained_at = models.DateTimeField(null=True, blank=True)
     explained_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
@@ -390,9 +428,86 @@ class ProblemRecord(models.Model):
     class Meta:
         verbose_name = _("问题学籍")
         verbose_name_plural = _("问题学籍")
+        constraints = [
+            # Idempotent checks: a rule run twice never opens a second record for the same person and reason.
+            models.UniqueConstraint(
+                fields=["person", "kind"], condition=Q(state="open"), name="problem_one_open_per_person_kind"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["scope_path", "owner"],
+                opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
+                condition=Q(state="open"),
+                name="problem_open_scope",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.get_state_display()}"
+
+    @property
+    def article(self) -> str:
+        """The article of the regulation this reason enforces (shown beside the reason)."""
+        return str(KIND_ARTICLES.get(self.kind, ""))
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == self.State.OPEN
+
+    @property
+    def escalated(self) -> bool:
+        return self.owner in {self.Owner.CITY, self.Owner.PROVINCE}
+
+    def is_overdue(self, today: Any) -> bool:
+        return self.is_open and self.due_on is not None and today > self.due_on
+
+
+#: The article each reason code enforces (regulation-2025).
+KIND_ARTICLES: dict[str, Any] = {
+    ProblemRecord.Kind.SUSPECTED_DUPLICATE: _("第九条"),
+    ProblemRecord.Kind.ID_INVALID: _("第六条、第九条"),
+    ProblemRecord.Kind.ID_DUPLICATE: _("第九条"),
+    ProblemRecord.Kind.AGE_GRADE: _("第九条、第十一条"),
+    ProblemRecord.Kind.SUSPENSION_OVERDUE: _("第十六条"),
+    ProblemRecord.Kind.NO_CLASS: _("第二十五条"),
+    ProblemRecord.Kind.NOT_PROMOTED: _("第七条、第二十五条"),
+    ProblemRecord.Kind.ARCHIVE_OVERDUE: _("第六条"),
+}
+
+
+class ProblemEvent(models.Model):
+    """One step in a problem record's history (第25条: the handling of what a check found is traceable): who did
+    what, when, with the level that owns the record afterwards. ``note`` is the actor's own text about the
+    handling; audit events (:mod:`xueji.audit`) carry no personal data, this history carries no more than the
+    record itself."""
+
+    class Action(models.TextChoices):
+        OPEN = "open", _("生成")
+        EXPLAIN = "explain", _("学校说明情况")
+        CORRECT = "correct", _("学校已更正")
+        RETURN = "return", _("退回学校")
+        ESCALATE = "escalate", _("提交上级")
+        RESOLVE = "resolve", _("处理完毕")
+        REOPEN = "reopen", _("重新打开")
+
+    id = models.BigAutoField(primary_key=True)
+    problem = models.ForeignKey(ProblemRecord, models.CASCADE, related_name="events")
+    action = models.CharField(_("操作"), max_length=10, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(_("时间"))
+    owner_after = models.CharField(_("处理方"), max_length=10, choices=ProblemRecord.Owner.choices)
+    note = models.CharField(_("说明"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("问题学籍处理记录")
+        verbose_name_plural = _("问题学籍处理记录")
+        indexes = [models.Index(fields=["problem", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.problem_id} {self.action}"
 
 
 class SchoolActiveCount(models.Model):

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+from django.core.exceptions import ValidationError
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
@@ -19,6 +20,9 @@ from xueji.audit.models import AuditEvent, FieldHistory
 from xueji.audit.queries import events_about
 from xueji.core.errors import NotFound
 from xueji.core.masking import mask_id_number, mask_name, mask_student_number
+from xueji.policies.queries import rule_set_in_force
+from xueji.policies.rules import CheckRules, RulesInvalid
+from xueji.workdays.services import add_working_days
 
 from .enums import grade_range
 from .models import (
@@ -28,6 +32,7 @@ from .models import (
     FrozenPerson,
     Guardian,
     Person,
+    ProblemEvent,
     ProblemRecord,
 )
 from .search import enrollment_q, parse_term
@@ -295,21 +300,53 @@ def archives_due(*, viewer: Actor, within_days: int = 14, today: date | None = N
 
 
 def problems_open(*, viewer: Actor) -> QuerySet[ProblemRecord]:
+    """Open problem records of the viewer's jurisdiction, oldest first (the queues of :mod:`xueji.checks` filter
+    these further by owner)."""
     return (
         ProblemRecord.objects.filter(scope_q(viewer, "scope_path"), state=ProblemRecord.State.OPEN)
-        .select_related("person", "other_person")
+        .select_related("person", "other_person", "school")
         .order_by("created_at")
     )
 
 
 def problem_get(*, viewer: Actor, problem_id: Any) -> ProblemRecord:
+    """One problem record in the viewer's jurisdiction; :class:`NotFound` otherwise (nothing is said about it)."""
     try:
-        problem = ProblemRecord.objects.filter(scope_q(viewer, "scope_path"), pk=problem_id).first()
-    except (ValueError, TypeError):
+        problem = (
+            ProblemRecord.objects.filter(scope_q(viewer, "scope_path"), pk=problem_id)
+            .select_related("person", "other_person", "school")
+            .first()
+        )
+    except (ValueError, TypeError, ValidationError):
         problem = None
     if problem is None:
         raise NotFound()
     return problem
+
+
+def problem_events(problem: ProblemRecord) -> list[ProblemEvent]:
+    """The record's history, oldest first (the caller has checked that the viewer may see the record)."""
+    return list(problem.events.select_related("actor").order_by("at", "pk"))
+
+
+def check_rules_for(province_code: str, on: date) -> CheckRules:
+    """The problem-record checks binding ``province_code`` on ``on`` (第9、25条): national defaults overridden by
+    the ``checks`` key of the province's rule set in force; an invalid stored override falls back to the
+    national rules (the checks must not stop)."""
+    rules = rule_set_in_force(province_code, on)
+    if rules is None:
+        return CheckRules.from_rules(None)
+    try:
+        return CheckRules.from_rules(rules.rules, version=f"{province_code}-v{rules.version}")
+    except RulesInvalid:
+        return CheckRules.from_rules(None)
+
+
+def problem_terms(province_code: str, kind: str, today: date) -> tuple[str, date]:
+    """Who acts first on a new record of ``kind`` and its deadline (``due_working_days`` working days after
+    ``today`` on the official calendar), as the province's check rules say."""
+    rules = check_rules_for(province_code, today)
+    return rules.owner(kind), add_working_days(today, rules.due_working_days(kind)).due
 
 
 def masked(value: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from xueji.accounts.enums import Role
@@ -19,11 +19,21 @@ from xueji.accounts.jurisdiction import data_grants, in_scope, require_registrar
 from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.services import record, record_many
-from xueji.core.errors import ApplicationError, FieldError, Forbidden, NotFound
+from xueji.core.errors import ApplicationError, Conflict, FieldError, Forbidden, NotFound
 from xueji.policies.queries import extra_validator_for
+from xueji.regions.enums import LEVEL_RANK, OrgLevel
+from xueji.schools.models import School
 
 from .fields import GUARDIAN_FIELDS, PERSON_FIELDS
-from .models import ArchiveDocument, Enrollment, FrozenPerson, Guardian, Person, ProblemRecord
+from .models import (
+    ArchiveDocument,
+    Enrollment,
+    FrozenPerson,
+    Guardian,
+    Person,
+    ProblemEvent,
+    ProblemRecord,
+)
 from .validation import FOREIGN_DOCUMENT_TYPES, check_guardian_identity, clean_fields
 
 # 第13条 / issue #3: these change only through the key-data change flow with evidence and approval.
@@ -463,35 +473,189 @@ def archive_complete(*, actor: Actor, enrollment: Enrollment) -> Enrollment:
     return locked
 
 
-@transaction.atomic
-def problem_resolve(*, actor: Actor, problem: ProblemRecord, outcome: str, note: str) -> ProblemRecord:
-    """第9条: the upper level resolves problem records. A suspected duplicate is confirmed as two different
-    children (``distinct``) or marked handled after the school corrected/removed the record (``resolved``).
-    Only department registrars or approvers whose jurisdiction covers the record may resolve."""
+# ------------------------------------------------------------------------------------------ problem records
+# 第9条: 上级学籍管理部门与学校应及时核实学生学籍信息，处理与解决问题学籍; 第25条: 严肃、及时处理检查中发现的问题.
+#
+# Who may do what to an OPEN record (``owner`` = the level that must act now):
+#   explain   the record's school, whoever owns it (a verification round needs every open record explained)
+#   correct   the school while it owns the record: it has corrected through the proper change → the county
+#   return    the department owning it: county → school, city → county, province → city
+#   escalate  the department owning it (a county also while the school owns it): county → city → province
+#   resolve   the department owning it (a county also while the school owns it): closed as distinct/resolved
+# A department above the owning one may take any of these over; one below may not (an escalated record is no
+# longer the county's).
+# and to a CLOSED one:
+#   reopen    a department whose jurisdiction covers it → open again, owned by the school
+Owner = ProblemRecord.Owner
+Action = ProblemEvent.Action
+#: (action, owner before) → owner after; a pair not listed is refused. Pure data, tested pair by pair.
+PROBLEM_TRANSITIONS: dict[tuple[str, str], str] = {
+    (Action.EXPLAIN, Owner.SCHOOL): Owner.SCHOOL,
+    (Action.EXPLAIN, Owner.COUNTY): Owner.COUNTY,
+    (Action.EXPLAIN, Owner.CITY): Owner.CITY,
+    (Action.EXPLAIN, Owner.PROVINCE): Owner.PROVINCE,
+    (Action.CORRECT, Owner.SCHOOL): Owner.COUNTY,
+    (Action.RETURN, Owner.COUNTY): Owner.SCHOOL,
+    (Action.RETURN, Owner.CITY): Owner.COUNTY,
+    (Action.RETURN, Owner.PROVINCE): Owner.CITY,
+    (Action.ESCALATE, Owner.SCHOOL): Owner.CITY,
+    (Action.ESCALATE, Owner.COUNTY): Owner.CITY,
+    (Action.ESCALATE, Owner.CITY): Owner.PROVINCE,
+    (Action.RESOLVE, Owner.SCHOOL): Owner.COUNTY,
+    (Action.RESOLVE, Owner.COUNTY): Owner.COUNTY,
+    (Action.RESOLVE, Owner.CITY): Owner.CITY,
+    (Action.RESOLVE, Owner.PROVINCE): Owner.PROVINCE,
+}
+#: Which level acts for the owner in each department action (a school-owned record is the county's to overrule).
+_ACTING_LEVEL = {Owner.SCHOOL: Owner.COUNTY, Owner.COUNTY: Owner.COUNTY, Owner.CITY: Owner.CITY}
+_ACTING_LEVEL[Owner.PROVINCE] = Owner.PROVINCE
+SCHOOL_ACTIONS = frozenset({Action.EXPLAIN, Action.CORRECT})
+PROBLEM_EVENT_TYPES = {
+    Action.EXPLAIN: "problem.explained",
+    Action.CORRECT: "problem.corrected",
+    Action.RETURN: "problem.returned",
+    Action.ESCALATE: "problem.escalated",
+    Action.RESOLVE: EventType.PROBLEM_RESOLVED,
+    Action.REOPEN: "problem.reopened",
+}
+PROBLEM_CLOSED = "problem_closed"
+MAX_PROBLEM_NOTE = 300
+
+
+def problem_school(problem: ProblemRecord) -> School:
+    """The school holding the record (records opened before the school was stored carry only its path)."""
+    if problem.school_id is not None:
+        return problem.school  # type: ignore[return-value]
+    return School.objects.select_related("org").get(org__path=problem.scope_path)
+
+
+def department_levels(actor: Actor, problem: ProblemRecord) -> set[str]:
+    """The department levels (county, city, province) at which ``actor`` — a department registrar or approver
+    whose jurisdiction covers the record — may act on it. The school's supervising department counts as its
+    county (a school administered directly by a city, 第5条)."""
+    levels: set[str] = set()
+    school = problem_school(problem)
+    for grant in data_grants(actor):
+        unit = grant.org_unit
+        if grant.role not in {Role.DEPT_REGISTRAR, Role.APPROVER} or not problem.scope_path.startswith(
+            unit.path
+        ):
+            continue
+        if unit.level == OrgLevel.COUNTY or unit.pk == school.supervising_dept_id:
+            levels.add(Owner.COUNTY)
+        if unit.level in {OrgLevel.CITY, OrgLevel.PROVINCE}:
+            levels.add(str(unit.level))
+    return levels
+
+
+def problem_allowed(actor: Actor, problem: ProblemRecord, action: str) -> bool:
+    """May ``actor`` take ``action`` on ``problem`` now (the pages show only the buttons that work)."""
+    try:
+        _check_problem_action(actor, problem, action)
+    except (ApplicationError, NotFound):
+        return False
+    return True
+
+
+def _check_problem_action(actor: Actor, problem: ProblemRecord, action: str) -> str:
+    """The owner after ``action``; raises NotFound outside the actor's jurisdiction, ``problem_closed`` /
+    ``problem_not_open`` for the wrong state, Forbidden when another party must act."""
     if not in_scope(actor, problem.scope_path):
         raise NotFound()
-    if not any(g.role in {Role.DEPT_REGISTRAR, Role.APPROVER} for g in data_grants(actor)):
-        raise Forbidden("not_department", "问题学籍由上级学籍管理部门处理（第九条）")
-    if outcome not in {ProblemRecord.State.CONFIRMED_DISTINCT, ProblemRecord.State.MERGED}:
-        raise FieldError("outcome", "invalid_outcome", "处理结果无效")
-    if not note.strip():
-        raise FieldError("note", "required", "请填写处理意见")
+    if action == Action.REOPEN:
+        if problem.state == ProblemRecord.State.OPEN:
+            raise ApplicationError("problem_not_closed", "该问题学籍尚未处理，无需重新打开")
+        if not department_levels(actor, problem):
+            raise Forbidden("not_department", "问题学籍由上级学籍管理部门重新打开（第九条）")
+        return Owner.SCHOOL
+    if problem.state != ProblemRecord.State.OPEN:
+        raise ApplicationError(PROBLEM_CLOSED, "该问题学籍已处理")
+    after = PROBLEM_TRANSITIONS.get((action, problem.owner))
+    if action in SCHOOL_ACTIONS:
+        require_registrar_for_school(actor, problem_school(problem))
+        if after is None:
+            raise Forbidden("problem_not_school", "该问题学籍已交上级学籍管理部门处理")
+        return after
+    if after is None:
+        raise Forbidden("problem_not_yours", f"该问题学籍当前由{problem.get_owner_display()}处理")
+    acting = _ACTING_LEVEL[Owner(problem.owner)]
+    # The owning level acts; a level above it may take the record over (第9条: 上级学籍管理部门), one below not.
+    if not any(
+        LEVEL_RANK[OrgLevel(lvl)] <= LEVEL_RANK[OrgLevel(acting)] for lvl in department_levels(actor, problem)
+    ):
+        raise Forbidden(
+            "problem_not_yours",
+            f"该问题学籍当前由{Owner(_ACTING_LEVEL[Owner(problem.owner)]).label}处理（第九条）",
+        )
+    return after
+
+
+@transaction.atomic
+def problem_act(
+    *, actor: Actor, problem: ProblemRecord, action: str, note: str, outcome: str = ""
+) -> ProblemRecord:
+    """One step of a problem record's handling (see :data:`PROBLEM_TRANSITIONS`; 第9、25条). Locks the record,
+    checks the actor's part, writes the record, one :class:`ProblemEvent` and one audit event (the action and
+    the levels, no personal data). ``note`` is required (the explanation, the correction made, the reason to
+    return or escalate, the decision); ``outcome`` (``distinct`` or ``resolved``) only for ``resolve``.
+    Raises NotFound (out of jurisdiction, nothing written), Forbidden, FieldError or ``problem_closed``."""
+    if action not in Action.values or action == Action.OPEN:
+        raise FieldError("action", "invalid_action", "操作无效")
     locked = ProblemRecord.objects.select_for_update().get(pk=problem.pk)
-    if locked.state != ProblemRecord.State.OPEN:
-        raise ApplicationError("problem_closed", "该问题学籍已处理")
-    locked.state, locked.resolution_note = outcome, note.strip()[:300]
-    locked.resolved_at, locked.resolved_by = timezone.now(), actor
-    locked.save(update_fields=["state", "resolution_note", "resolved_at", "resolved_by"])
+    after = _check_problem_action(actor, locked, action)
+    text = (note or "").strip()
+    if not text:
+        raise FieldError("note", "required", "请填写处理意见" if action == Action.RESOLVE else "请填写说明")
+    if len(text) > MAX_PROBLEM_NOTE:
+        raise FieldError("note", "too_long", f"说明不能超过 {MAX_PROBLEM_NOTE} 个字符")
+    if action == Action.RESOLVE and outcome not in {
+        ProblemRecord.State.CONFIRMED_DISTINCT,
+        ProblemRecord.State.MERGED,
+    }:
+        raise FieldError("outcome", "invalid_outcome", "处理结果无效")
+    now = timezone.now()
+    before = {"state": locked.state}
+    fields = ["owner"]
+    if action == Action.EXPLAIN:
+        locked.explanation, locked.explained_at, locked.explained_by = text, now, actor
+        fields += ["explanation", "explained_at", "explained_by"]
+    elif action == Action.RESOLVE:
+        locked.state, locked.resolution_note = outcome, text
+        locked.resolved_at, locked.resolved_by = now, actor
+        fields += ["state", "resolution_note", "resolved_at", "resolved_by"]
+    elif action == Action.REOPEN:
+        locked.state, locked.resolved_at, locked.resolved_by = ProblemRecord.State.OPEN, None, None
+        fields += ["state", "resolved_at", "resolved_by"]
+    locked.owner = after
+    try:
+        with transaction.atomic():
+            locked.save(update_fields=fields)
+    except IntegrityError as exc:  # reopen while another open record of the same reason exists
+        raise Conflict("problem_already_open", "该学生已有同类待处理的问题学籍") from exc
+    ProblemEvent.objects.create(
+        problem=locked, action=action, actor=actor, at=now, owner_after=after, note=text
+    )
     record(
-        event_type=EventType.PROBLEM_RESOLVED,
+        event_type=PROBLEM_EVENT_TYPES[Action(action)],
         actor=actor,
         subject_type="student",
         subject_id=locked.person_id,
+        org_unit_id=locked.school_id,
         province_code=locked.province_code,
-        summary=f"处理问题学籍：{locked.get_state_display()}",
-        after={"outcome": outcome},
+        summary=f"问题学籍（{locked.get_kind_display()}）：{Action(action).label}，"
+        f"现由{locked.get_owner_display()}处理",
+        before=before,
+        after={"state": locked.state, "kind": locked.kind, "action": action},
     )
     return locked
+
+
+def problem_resolve(*, actor: Actor, problem: ProblemRecord, outcome: str, note: str) -> ProblemRecord:
+    """第9条: the upper level resolves problem records. A suspected duplicate is confirmed as two different
+    children (``distinct``) or marked handled after the school corrected/removed the record (``resolved``).
+    Only the department that owns the record now (the county for a record at the school or the county; the
+    city or province once escalated) may resolve (:func:`problem_act`)."""
+    return problem_act(actor=actor, problem=problem, action=Action.RESOLVE, note=note, outcome=outcome)
 
 
 @transaction.atomic

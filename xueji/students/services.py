@@ -42,6 +42,7 @@ from .models import (
     ProblemRecord,
     StudentNumber,
 )
+from .queries import problem_terms
 from .validation import CleanRegistration
 
 ARCHIVE_MONTHS = 2  # 第6条: 在 2 个月内建立学籍档案
@@ -360,6 +361,11 @@ def _register(  # noqa: PLR0917 - private helper of register_students
 
     province = school.province_code
     archive_due = add_months(today, ARCHIVE_MONTHS)
+    duplicate_terms = (
+        problem_terms(province, ProblemRecord.Kind.SUSPECTED_DUPLICATE, today)
+        if suspects
+        else ("county", None)
+    )
     persons, keys, nums, enrollments, guardians, problems, audit_rows = [], [], [], [], [], [], []
     confirmations: list[Confirmation] = []
     results: list[Registered] = []
@@ -445,6 +451,12 @@ def _register(  # noqa: PLR0917 - private helper of register_students
                     "resolved_by_id": None,
                     "resolution_note": "",
                     "detail": f"无身份证件号，姓名、性别、出生日期与{'已有学生' if other else '同批次其他记录'}相同",
+                    # 第9条: owner and working-day deadline from the province's check rules (xueji.checks).
+                    "school_id": school.pk,
+                    "owner": duplicate_terms[0],
+                    "source": ProblemRecord.Source.REGISTRATION,
+                    "due_on": duplicate_terms[1],
+                    "explanation": "",
                 }
             )
         audit_rows.append(

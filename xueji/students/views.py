@@ -28,7 +28,6 @@ from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import (
     NOT_FILED,
     all_grants,
-    can_resolve_problems,
     data_grants,
     require_registrar_for_school,
     require_student_roles,
@@ -61,7 +60,6 @@ from .forms import (
     ArchiveForm,
     GuardianForm,
     RegistrationForm,
-    ResolveForm,
 )
 from .models import Enrollment, ProblemRecord
 from .queries import (
@@ -74,7 +72,6 @@ from .queries import (
     listed_person,
     masked,
     problem_get,
-    problems_open,
     record_documents,
     record_guardians,
     record_history,
@@ -709,24 +706,17 @@ def register_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @ui_errors
 def problems_view(request: HttpRequest) -> HttpResponse:
+    """The problem records now live in one queue, the checks worklist (issue 10 §2): this address redirects."""
     user = actor_of(request)
     require_student_roles(user)
-    page = paginate(request, problems_open(viewer=user))
-    return render(
-        request,
-        "students/problems.html",
-        {
-            "page": page,
-            "can_resolve": can_resolve_problems(user),
-            "form": ResolveForm(),
-        },
-    )
+    return redirect("checks:queue")
 
 
 @login_required
 @require_POST
 @ui_errors
 def problem_resolve_view(request: HttpRequest, problem_id: Any) -> HttpResponse:
+    """Resolve from the former page (kept for bookmarked forms): the same service as the checks worklist."""
     user = actor_of(request)
     problem = problem_get(viewer=user, problem_id=problem_id)
     try:
@@ -742,4 +732,4 @@ def problem_resolve_view(request: HttpRequest, problem_id: Any) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(request, _("问题学籍已处理"))
-    return redirect("students:problems")
+    return redirect("checks:queue")

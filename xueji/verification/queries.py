@@ -135,21 +135,23 @@ def return_get(*, viewer: Actor, rnd: VerificationRound, school_id: Any) -> Scho
 
 
 def my_returns(*, viewer: Actor) -> QuerySet[SchoolReturn]:
-    """The returns of the schools where the viewer is the registrar, newest round first."""
+    """The returns of the schools where the viewer is the registrar — and of the teaching points whose central
+    school that is (第22条: 教学点的学籍管理可由中心校承担) — newest round first."""
     units = school_units(viewer)
     return (
-        SchoolReturn.objects.filter(school_id__in=units)
+        SchoolReturn.objects.filter(Q(school_id__in=units) | Q(school__central_school_id__in=units))
         .select_related("round", "school")
         .order_by("-round__opened_on", "-round_id", "school__name")
     )
 
 
-def my_return(*, viewer: Actor, rnd: VerificationRound) -> SchoolReturn:
-    """The viewer's school's return in ``rnd`` (a school registrar's view of a round); none → NotFound."""
-    ret = my_returns(viewer=viewer).filter(round=rnd).first()
-    if ret is None:
+def my_returns_in(*, viewer: Actor, rnd: VerificationRound) -> list[SchoolReturn]:
+    """The viewer's schools' returns in ``rnd`` (a school registrar's view of a round: their school and the
+    teaching points it manages, 第22条); none → NotFound."""
+    rets = list(my_returns(viewer=viewer).filter(round=rnd))
+    if not rets:
         raise NotFound()
-    return ret
+    return rets
 
 
 def reviewed_rounds(*, viewer: Actor, rounds: list[VerificationRound]) -> set[int]:
@@ -341,6 +343,8 @@ class Progress:
     unit: OrgUnit
     rows: list[ProgressRow]
     totals: ProgressRow
+    # The unit's own return when the unit is a school (a central school above its teaching points, 第22条).
+    own: ProgressRow | None = None
 
 
 def progress_unit(*, viewer: Actor, rnd: VerificationRound, unit_id: Any = None) -> OrgUnit:
@@ -380,13 +384,19 @@ def _counts(today: date, rnd: VerificationRound) -> dict[str, Any]:
 
 
 def progress(*, rnd: VerificationRound, unit: OrgUnit, today: date) -> Progress:
-    """Returns of ``rnd`` under ``unit`` counted per child unit (a county's children are its schools) and in
-    total: two aggregate queries plus one for the children's names, whatever the number of schools. Overdue =
-    the deadline has passed and the school has neither submitted nor been accepted (draft or returned)."""
+    """Returns of ``rnd`` under ``unit`` counted per child unit (a county's children are its schools, a central
+    school's its teaching points) and in total: two aggregate queries plus one for the children's names,
+    whatever the number of schools. Overdue = the deadline has passed and the school has neither submitted nor
+    been accepted (draft or returned).
+
+    The child is read off each return's org path below ``unit.path``; the unit's own return (the unit is a
+    school) has no child there, so it is left out of the grouping — PostgreSQL refuses the negative substring
+    length it would give — counted in the totals and shown as ``own``."""
     base = SchoolReturn.objects.filter(round=rnd, scope_path__startswith=unit.path)
     counts = _counts(today, rnd)
     grouped = list(
-        base.annotate(child=child_id_on_path("scope_path", unit.path))
+        base.exclude(scope_path=unit.path)
+        .annotate(child=child_id_on_path("scope_path", unit.path))
         .values("child")
         .annotate(**counts)
         .order_by()
@@ -396,13 +406,16 @@ def progress(*, rnd: VerificationRound, unit: OrgUnit, today: date) -> Progress:
     rows = []
     for g in grouped:
         child = names.get(int(g["child"])) if str(g["child"]).isdigit() else None
-        if child is None:  # the unit's own return (the unit is a school)
-            continue
-        rows.append(ProgressRow(child.pk, child.name, child.level, **{k: int(g[k]) for k in counts}))
+        if child is not None:
+            rows.append(ProgressRow(child.pk, child.name, child.level, **{k: int(g[k]) for k in counts}))
     rows.sort(key=lambda r: (-r.overdue, names[r.unit_id].code))
     t = base.aggregate(**counts)
     totals = ProgressRow(unit.pk, unit.name, unit.level, **{k: int(t[k] or 0) for k in counts})
-    return Progress(unit=unit, rows=rows, totals=totals)
+    own = None
+    if unit.level == OrgLevel.SCHOOL:  # what the children do not hold is the school's own return
+        left = {k: getattr(totals, k) - sum(getattr(r, k) for r in rows) for k in counts}
+        own = ProgressRow(unit.pk, unit.name, unit.level, **left) if left["total"] else None
+    return Progress(unit=unit, rows=rows, totals=totals, own=own)
 
 
 def trail(*, viewer: Actor, unit: OrgUnit, rnd: VerificationRound) -> list[OrgUnit]:

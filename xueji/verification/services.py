@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 
 from xueji.accounts.jurisdiction import in_scope
@@ -62,6 +63,22 @@ def _notices_done(org_unit_ids: Iterable[int], keys: Iterable[str], rnd: Verific
         org_unit_id__in=list(org_unit_ids),
         notice__in=list(keys),
         params__round=rnd.pk,
+        needs_action=True,
+        done_at__isnull=True,
+    ).update(done_at=timezone.now())
+
+
+def _school_notices_done(ret: SchoolReturn, keys: Iterable[str]) -> None:
+    """The school's work notices of the round are finished (it submitted): its own, and for a teaching point
+    the copies at its central school (第22条) — not the central school's notices of its own return."""
+    central = ret.school.central_school_id
+    mine = Q(org_unit_id=ret.school_id) & ~Q(params__has_key="school")
+    if central:
+        mine |= Q(org_unit_id=central, params__school=ret.school_id)
+    Notification.objects.filter(
+        mine,
+        notice__in=list(keys),
+        params__round=ret.round_id,
         needs_action=True,
         done_at__isnull=True,
     ).update(done_at=timezone.now())
@@ -120,29 +137,7 @@ def round_open(
             )
     except IntegrityError as exc:  # a concurrent opening by the same unit
         raise Conflict("round_already_open", "本单位已有进行中的学籍核查，请先结束后再发起") from exc
-    schools = (
-        School.objects.filter(org__path__startswith=unit.path, org__is_active=True, state=SchoolState.ACTIVE)
-        .values_list("org_id", "org__path", "supervising_dept_id")
-        .order_by("org_id")
-    )
-    returns = [
-        SchoolReturn(round=rnd, school_id=sid, scope_path=path, reviewer_id=reviewer)
-        for sid, path, reviewer in schools.iterator(chunk_size=BATCH)
-    ]
-    SchoolReturn.objects.bulk_create(returns, batch_size=BATCH)
-    params = {"round": rnd.pk, "reason": title, "date": deadline.isoformat()}
-    sample = Notification(notice=NOTICE_OPEN, params=params)
-    with translation.override("zh-hans"):
-        message = sample.text[:300]
-    Notification.objects.bulk_create(
-        [
-            Notification(
-                org_unit_id=r.school_id, notice=NOTICE_OPEN, params=params, message=message, needs_action=True
-            )
-            for r in returns
-        ],
-        batch_size=BATCH,
-    )
+    n_schools = _returns_and_notices(rnd, unit, title, deadline)
     record(
         event_type=EVENT_ROUND_OPENED,
         actor=actor,
@@ -151,9 +146,75 @@ def round_open(
         org_unit_id=unit.pk,
         province_code=unit.province_code,
         summary=f"发起学籍核查 {rnd.pk}",
-        after={"deadline": deadline.isoformat(), "schools": len(returns), "semester": semester},
+        after={"deadline": deadline.isoformat(), "schools": n_schools, "semester": semester},
     )
     return rnd
+
+
+def _returns_and_notices(rnd: VerificationRound, unit: OrgUnit, title: str, deadline: date) -> int:
+    """Give every active school under ``unit`` its return and a work notice, ``BATCH`` schools at a time (a
+    province's 20 000 schools are never held in memory at once); a teaching point's notice goes to its
+    central school too (第22条: 教学点的学籍管理可由中心校承担). Runs in the caller's transaction. Returns the
+    number of schools."""
+    schools = (
+        School.objects.filter(org__path__startswith=unit.path, org__is_active=True, state=SchoolState.ACTIVE)
+        .values_list("org_id", "org__path", "supervising_dept_id", "central_school_id", "name")
+        .order_by("org_id")
+    )
+    params = {"round": rnd.pk, "reason": title, "date": deadline.isoformat()}
+    with translation.override("zh-hans"):
+        message = Notification(notice=NOTICE_OPEN, params=params).text[:300]
+    total = 0
+    chunk: list[tuple[Any, ...]] = []
+
+    def flush() -> None:
+        SchoolReturn.objects.bulk_create(
+            [
+                SchoolReturn(round=rnd, school_id=sid, scope_path=path, reviewer_id=reviewer)
+                for sid, path, reviewer, _central, _name in chunk
+            ]
+        )
+        notices = []
+        for sid, _path, _reviewer, central, name in chunk:
+            notices.append(
+                Notification(
+                    org_unit_id=sid, notice=NOTICE_OPEN, params=params, message=message, needs_action=True
+                )
+            )
+            if central:
+                notices.append(
+                    _central_notice(
+                        rnd.pk, central, sid, name, NOTICE_OPEN, reason=title, date=deadline.isoformat()
+                    )
+                )
+        Notification.objects.bulk_create(notices)
+        chunk.clear()
+
+    for row in schools.iterator(chunk_size=BATCH):
+        chunk.append(row)
+        total += 1
+        if len(chunk) >= BATCH:
+            flush()
+    if chunk:
+        flush()
+    return total
+
+
+def _central_notice(
+    rnd_id: int, central_id: int, point_id: int, point_name: str, notice: str, *, reason: str, **extra: Any
+) -> Notification:
+    """The copy of a teaching point's notice for its central school, which manages the point's records
+    (第22条: 教学点的学籍管理可由中心校承担): the reason names the teaching point, ``school`` tells it apart
+    from the central school's own notice of the round."""
+    n = Notification(
+        org_unit_id=central_id,
+        notice=notice,
+        params={"round": rnd_id, "school": point_id, "reason": f"{reason}（{point_name}）", **extra},
+        needs_action=notice in (NOTICE_OPEN, NOTICE_RETURNED),
+    )
+    with translation.override("zh-hans"):
+        n.message = n.text[:300]
+    return n
 
 
 @transaction.atomic
@@ -191,6 +252,19 @@ def round_close(*, actor: Actor, rnd: VerificationRound) -> VerificationRound:
 
 
 def _lock(ret: SchoolReturn) -> SchoolReturn:
+    """Lock the return for a write and read the round's state under a share lock on the round row.
+
+    :func:`round_close` takes the round row ``FOR UPDATE``; a submit, finding or review holds ``FOR SHARE`` on
+    it until it commits, so it either finishes before the close or waits for it and then reads the round as
+    closed (the return is re-read, with its round, in a statement after the lock). Without it a write that had
+    read "open" could commit after the close (第25条: after the round ends the results stay as they are).
+    SQLite serialises writers, so nothing is needed there."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {VerificationRound._meta.db_table} WHERE id = %s FOR SHARE",  # noqa: S608
+                [ret.round_id],
+            )
     return (
         SchoolReturn.objects.select_for_update(of=("self",))
         .select_related("round", "school", "school__org", "reviewer")
@@ -221,7 +295,7 @@ def _clean_finding(
         if whereabouts not in Whereabouts.values:
             raise FieldError("whereabouts", "whereabouts_required", "人籍分离须选择学生去向")
         if not detail:
-            raise FieldError("detail", "required", "人籍分离须说明学生现在何处、未到校的原因")
+            raise FieldError("detail", "required", "人籍分离须填写情况说明：学生现在何处、未到校的原因")
         return whereabouts, [], detail
     if kind == FindingKind.PHANTOM:
         if not detail:
@@ -231,7 +305,7 @@ def _clean_finding(
         if not fields or any(x not in CorrectionField.values for x in fields):
             raise FieldError("correction_fields", "fields_required", "需更正须选择要更正的信息")
         if CorrectionField.OTHER in fields and not detail:
-            raise FieldError("detail", "required", "选择“其他”时须说明需更正的信息")
+            raise FieldError("detail", "required", "选择“其他”时须在情况说明中写明需更正的信息")
         return "", fields, detail
     raise FieldError("kind", "invalid_kind", "请选择异常类型")
 
@@ -308,6 +382,15 @@ def problems_block_message(n: int) -> str:
     )
 
 
+class ProblemsUnexplained(Conflict):
+    """Submitting refused while ``count`` open problem records have no explanation (the count is in the
+    message and on ``count``; ``fields`` stays field → message)."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__("problems_unexplained", problems_block_message(count))
+        self.count = count
+
+
 @transaction.atomic
 def return_submit(*, actor: Actor, ret: SchoolReturn) -> SchoolReturn:
     """The school confirms its roster (第25条 核准): every active pupil without a finding counts as present; the
@@ -318,9 +401,7 @@ def return_submit(*, actor: Actor, ret: SchoolReturn) -> SchoolReturn:
     _require_school_editing(actor, ret)
     unexplained = unexplained_open_problems(ret.school).count()
     if unexplained:
-        raise Conflict(
-            "problems_unexplained", problems_block_message(unexplained), {"problems": str(unexplained)}
-        )
+        raise ProblemsUnexplained(unexplained)
     target = workflow.next_state(ret.state, workflow.SUBMIT)
     if target is None:  # pragma: no cover - EDITABLE states all submit
         raise Conflict("invalid_transition", "当前状态不能提交")
@@ -330,7 +411,7 @@ def return_submit(*, actor: Actor, ret: SchoolReturn) -> SchoolReturn:
     ret.submitted_at = timezone.now()
     ret.submitted_by = actor
     ret.save(update_fields=["state", "roster_count", "submitted_at", "submitted_by"])
-    _notices_done([ret.school_id], [NOTICE_OPEN, NOTICE_RETURNED], ret.round)
+    _school_notices_done(ret, [NOTICE_OPEN, NOTICE_RETURNED])
     notify(
         ret.reviewer,
         None,
@@ -408,14 +489,19 @@ def _review(
     ret.reviewed_by = actor
     ret.save(update_fields=["state", "review_note", "reviewed_at", "reviewed_by"])
     _notices_done([ret.reviewer_id], [NOTICE_SUBMITTED], ret.round)
+    reason = note if target == ReturnState.RETURNED else ret.round.title
     notify(
         ret.school.org,
         None,
         notice,
         needs_action=target == ReturnState.RETURNED,
         round=ret.round_id,
-        reason=note if target == ReturnState.RETURNED else ret.round.title,
+        reason=reason,
     )
+    if ret.school.central_school_id:  # the central school manages the teaching point's records (第22条)
+        _central_notice(
+            ret.round_id, ret.school.central_school_id, ret.school_id, ret.school.name, notice, reason=reason
+        ).save()
     record(
         event_type=event,
         actor=actor,

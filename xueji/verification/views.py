@@ -41,8 +41,8 @@ from .queries import (
     findings_of,
     is_department_viewer,
     is_school_registrar,
-    my_return,
     my_returns,
+    my_returns_in,
     opening_units,
     progress,
     progress_unit,
@@ -143,10 +143,17 @@ def round_view(request: HttpRequest, round_id: int) -> HttpResponse:
     user = actor_of(request)
     require_student_roles(user)
     rnd = round_get(viewer=user, round_id=round_id)
-    if not is_department_viewer(user):
-        ret = my_return(viewer=user, rnd=rnd)
-        return redirect("verification:return", rnd.pk, ret.school_id)
     today = timezone.localdate()
+    if not is_department_viewer(user):
+        # A school registrar's returns in the round: their school and the teaching points it manages (第22条).
+        mine = my_returns_in(viewer=user, rnd=rnd)
+        if len(mine) == 1:
+            return redirect("verification:return", rnd.pk, mine[0].school_id)
+        return render(
+            request,
+            "verification/index.html",
+            {"rounds": [], "mine": [(r, r.is_overdue(today)) for r in mine], "department": False},
+        )
     unit = progress_unit(viewer=user, rnd=rnd, unit_id=request.GET.get("unit"))
     if unit.level == OrgLevel.SCHOOL:
         return redirect("verification:return", rnd.pk, unit.pk)
@@ -215,7 +222,7 @@ def _roster_context(request: HttpRequest, ret: SchoolReturn, editable: bool) -> 
     only = request.GET.get("only") == "1"
     page = paginate(request, roster(ret=ret, q=q, class_name=class_name, only_findings=only))
     found = findings_by_enrollment(ret, [e.pk for e in page.object_list])
-    back = request.get_full_path() if not is_htmx(request) else request.headers.get("HX-Current-URL", "")
+    back = request.get_full_path()  # the roster partial is fetched at the page's own path with its query
     return {
         "ret": ret,
         "page": page,
