@@ -268,6 +268,8 @@ OAUTH2_PROVIDER = {
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     # RFC 9700 (OAuth 2.0 security BCP): PKCE with S256 only, tokens never in a query string, hashed at rest,
     # the issuer in the authorization response.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
     "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
@@ -410,6 +412,8 @@ XUEJI_SCHEDULE = {
     "xueji.scheduling.tasks.reap_lost_tasks": "every 60s",
     "xueji.students.tasks.compact_counts": "every 60s",
     "xueji.alerts.tasks.scan_audit": "every 60s",  # early warning over the audit stream (第23条)
+    "xueji.audit.tasks.chain_events": "every 60s",  # tamper-evident audit chain: sequencer + checkpoints
+    "xueji.audit.tasks.verify_events": "daily 04:10",  # recompute the chain; audit.chain_broken is recorded
     "xueji.dropouts.tasks.escalate_overdue": "daily 01:00",  # overdue 控辍保学 follow-ups go to county/city (第17条)
     "xueji.certificates.tasks.refresh_status_lists": "daily 04:00",  # re-sign each issuer's status lists (第19条)
     "xueji.guardians.tasks.purge_expired": "daily 03:50",  # expired login codes, captchas, binding codes
@@ -417,6 +421,15 @@ XUEJI_SCHEDULE = {
 }
 # The statistics snapshot is rebuilt this many seconds after the first import or change that marks it dirty.
 XUEJI_STATISTICS_REFRESH_DELAY = int(os.environ.get("XUEJI_STATISTICS_REFRESH_DELAY", "60"))
+# Tamper-evident audit chain (issue 11 §2). Keys: `manage.py audit_checkpoint --generate-keys` (mode 0600).
+AUDIT_CHAIN_KEY_DIR = Path(os.environ.get("XUEJI_AUDIT_CHAIN_KEY_DIR", str(VAR_DIR / "keys" / "audit")))
+AUDIT_CHECKPOINT_EVERY = int(os.environ.get("XUEJI_AUDIT_CHECKPOINT_EVERY", "10000"))
+AUDIT_CHECKPOINT_SECONDS = int(os.environ.get("XUEJI_AUDIT_CHECKPOINT_SECONDS", "3600"))
+AUDIT_CHAIN_SETTLE_SECONDS = int(os.environ.get("XUEJI_AUDIT_CHAIN_SETTLE_SECONDS", str(6 * 3600)))
+# Addresses of the reverse proxies whose X-Real-IP / X-Forwarded-For is trusted for the client address.
+XUEJI_TRUSTED_PROXIES = [
+    a.strip() for a in os.environ.get("XUEJI_TRUSTED_PROXIES", "127.0.0.1,::1").split(",") if a.strip()
+]
 # A dropout follow-up overdue by more than this many working days is escalated from the county to the city (第17条).
 XUEJI_DROPOUT_ESCALATE_UP_WORKING_DAYS = int(os.environ.get("XUEJI_DROPOUT_ESCALATE_UP_WORKING_DAYS", "10"))
 # Files of imports never committed are deleted after this many days (personal data is not kept).

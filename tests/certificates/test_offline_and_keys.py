@@ -167,7 +167,7 @@ def test_batch_page_shows_progress_and_is_scoped(env):
 
 def test_status_lists_are_re_signed_by_the_scheduled_task(env, graduated):
     """The list credential is valid 7 days; the daily task re-signs it (still verifying, validUntil moved); an
-    offline key set whose list has lapsed still answers but says it is stale."""
+    offline key set whose list has lapsed fails closed: never valid, the detail says to export a fresh one."""
     from datetime import timedelta
 
     from django.utils import timezone
@@ -180,7 +180,8 @@ def test_status_lists_are_re_signed_by_the_scheduled_task(env, graduated):
     stale_keys = verifier.KeySet(services.key_set())
     later = timezone.now() + timedelta(days=8)
     lapsed = verifier.verify(cert.credential, stale_keys, now=later)
-    assert lapsed.result == "valid" and "past its validUntil" in lapsed.detail
+    assert (lapsed.result, lapsed.status_checked) == ("unknown-issuer", False)
+    assert "past its validUntil" in lapsed.detail
     tasks.refresh_status_lists.enqueue()
     assert run_queued_tasks() == ["SUCCESSFUL"]
     listed = StatusList.objects.get().credential

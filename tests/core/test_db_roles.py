@@ -23,7 +23,7 @@ from xueji.audit.services import record
 from xueji.core import dbroles
 from xueji.regions.models import OrgUnit
 
-APPEND_ONLY = ["audit_auditevent", "audit_fieldhistory"]
+APPEND_ONLY = ["audit_auditchainlink", "audit_auditcheckpoint", "audit_auditevent", "audit_fieldhistory"]
 INSUFFICIENT_PRIVILEGE = "42501"
 
 

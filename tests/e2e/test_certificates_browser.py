@@ -1,6 +1,6 @@
 """Browser test of the public certificate verification pages (第19条; issue 12 §2) in headless Chromium at
 390 px and 1280 px, without logging in: a valid certificate, a revoked one, and a tampered credential pasted
-into the check form. The page must fit a phone (no horizontal scrolling) and never show the full name, the ID
+into the check form; a deeply nested paste; the per-address rate limit. The page must fit a phone (no horizontal scrolling) and never show the full name, the ID
 number or the 学籍号. Screenshots go to ``var/screenshots/``."""
 
 from __future__ import annotations
@@ -95,5 +95,22 @@ def test_public_verification_page(live_server, browser, settings, tmp_path, widt
     assert _result(page) == "bad-signature" and "篡改" in page.inner_text("main")
     _fits(page, width)
     shot(page, f"certificate-tampered-{width}")
+
+    # a document nested thirty thousand levels deep: refused as bad-signature, not a server error
+    page.goto(f"{live_server.url}/v/")
+    page.fill("textarea[name=text]", "[" * 30_000)
+    page.click("[data-testid=verify-form] button")
+    page.wait_for_selector("[data-testid=verify-result]")
+    assert _result(page) == "bad-signature"
     assert not errors, errors
+
+    # past the per-address limit: the form again, with the refusal (429) and nothing checked
+    settings.XUEJI_CERT_VERIFY_RATE_LIMIT = (1, 3600)
+    page.goto(f"{live_server.url}/v/c/{good.pk}")
+    assert page.is_visible("[data-testid=verify-limited]")
+    assert "核验过于频繁" in page.inner_text("main") and not page.query_selector(
+        "[data-testid=verify-result]"
+    )
+    _fits(page, width)
+    shot(page, f"certificate-limited-{width}")
     context.close()

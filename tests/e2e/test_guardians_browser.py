@@ -97,11 +97,16 @@ def test_guardian_binds_views_corrects_and_applies_for_a_transfer(live_server, b
     assert desk.locator("[data-testid=slip] svg").count() == 1
     shot(desk, "guardians-slip-1280")
 
-    # 2. The guardian's phone: the guardian end asks to sign in; captcha, then the SMS code.
+    # 2. The guardian's phone scans the slip's QR code before having signed in: the guardian end asks to sign in
+    # first. The code (URL fragment) leaves the address bar and waits in the tab's sessionStorage; captcha, then
+    # the SMS code; after login the guardian is back on the binding page with the code filled in.
+    raw = code.replace("-", "")
     phone_ctx = browser.new_context(viewport=PHONE_VIEW, locale="zh-CN", is_mobile=True, has_touch=True)
     m = phone_ctx.new_page()
-    m.goto(f"{live_server.url}/m/")
-    m.wait_for_url(f"{live_server.url}/m/login/")
+    m.goto(f"{live_server.url}/m/bind/#c={raw}")
+    m.wait_for_url(re.compile(r".*/m/login/\?next=%2Fm%2Fbind%2F$"))
+    m.wait_for_function("() => !window.location.hash")
+    assert m.evaluate("sessionStorage.getItem('xj_m_bind_code')") == raw
     assert m.locator("#captcha-img").evaluate("img => img.naturalWidth") == 160
     m.fill("#id_phone", PHONE)
     m.fill("#id_captcha", CAPTCHA.lower())
@@ -112,8 +117,10 @@ def test_guardian_binds_views_corrects_and_applies_for_a_transfer(live_server, b
     m.fill("#id_code", _last_code(guardian_end, PHONE))
     shot(m, "guardians-verify-390")
     m.click("button:has-text('登录')")
-    m.wait_for_url(f"{live_server.url}/m/")
-    assert "还没有绑定孩子" in m.inner_text("main")
+    m.wait_for_url(f"{live_server.url}/m/bind/")
+    m.wait_for_selector("#bind-form")
+    assert m.input_value("#id_code") == raw
+    assert m.evaluate("sessionStorage.getItem('xj_m_bind_code')") is None  # used once, then forgotten
     # No horizontal scrolling on the phone.
     assert m.evaluate("document.documentElement.scrollWidth") <= PHONE_VIEW["width"]
     # The service worker is registered for /m/ and caches static files only.
@@ -122,11 +129,13 @@ def test_guardian_binds_views_corrects_and_applies_for_a_transfer(live_server, b
         " new Promise(r => setTimeout(() => r(''), 5000))])"
     )
     assert scope == f"{live_server.url}/m/"
+    m.goto(f"{live_server.url}/m/")
+    assert "还没有绑定孩子" in m.inner_text("main")
 
-    # 3. Binding from the slip's link: the code arrives in the URL fragment and fills the form.
-    m.goto(f"{live_server.url}/m/bind/#c={code.replace('-', '')}")
+    # 3. Binding from the slip's link when signed in: the code arrives in the URL fragment and fills the form.
+    m.goto(f"{live_server.url}/m/bind/#c={raw}")
     m.wait_for_selector("#bind-form")
-    assert m.input_value("#id_code") == code.replace("-", "")
+    assert m.input_value("#id_code") == raw
     assert "#" not in m.url
     m.fill("#id_child_name", "林小雨")
     m.fill("#id_guardian_name", "林妈妈")

@@ -238,7 +238,10 @@ def test_a_guardian_never_sees_another_child(g, django_capture_on_commit_callbac
 def test_the_slip_shows_the_code_once_with_a_qr_code_carrying_it_in_the_fragment(g):  # type: ignore[no-untyped-def]
     staff = Client()
     fa.web_login(staff, g["reg"].username)
-    found = staff.get("/guardian-requests/pupils/", {"student_number": g["pupil"].person.student_number})
+    number = g["pupil"].person.student_number
+    # The 学籍号 travels in the body, never in a URL (history, access logs): GET is refused.
+    assert staff.get("/guardian-requests/pupils/", {"student_number": number}).status_code == 405
+    found = staff.post("/guardian-requests/pupils/", {"student_number": number})
     assert (
         found.status_code == 302 and found["Location"] == f"/guardian-requests/pupils/{g['pupil'].person_id}/"
     )
@@ -254,7 +257,7 @@ def test_the_slip_shows_the_code_once_with_a_qr_code_carrying_it_in_the_fragment
     other = Client()
     fa.web_login(other, g["reg_other"].username)
     assert (
-        other.get(
+        other.post(
             "/guardian-requests/pupils/", {"student_number": g["pupil"].person.student_number}
         ).status_code
         == 404

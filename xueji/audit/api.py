@@ -28,7 +28,7 @@ from xueji.core.ratelimit import ratelimit_hit
 
 from .enums import EventType
 from .models import AuditEvent
-from .queries import AuditFilters, event_list
+from .queries import AuditFilters, checkpoint_export, event_list
 
 router = Router(tags=["审计"])
 
@@ -147,3 +147,47 @@ def list_audit_events(request: HttpRequest, filters: Query[AuditEventFiltersIn])
         for ev in qs[start : start + filters.page_size]
     ]
     return {"items": items, "count": qs.count(), "page": filters.page, "page_size": filters.page_size}
+
+
+class CheckpointSignatureOut(Schema):
+    alg: str = Field(description="Ed25519 或 SM2")
+    kid: str = Field(description="签名密钥标识：算法 + SM3(公钥) 前 16 字节")
+    value: str = Field(description="签名（十六进制；SM2 为 DER 编码，摘要 SM3，签名者标识 1234567812345678）")
+    digest: str | None = None
+    signer_id: str | None = None
+
+
+class CheckpointOut(Schema):
+    seq: int = Field(description="链序号：此前共有多少个审计事件入链")
+    head: str = Field(description="链头哈希 SM3（十六进制）")
+    created_at: str
+    statement: str = Field(description="被签名的声明（RFC 8785 规范化 JSON）")
+    signatures: list[CheckpointSignatureOut]
+
+
+class CheckpointKeyOut(Schema):
+    kid: str
+    alg: str
+    public: str = Field(description="公钥（十六进制；Ed25519 32 字节，SM2 为 x‖y 64 字节）")
+
+
+class CheckpointExportOut(Schema):
+    type: str
+    version: int
+    chain: str
+    keys: list[CheckpointKeyOut]
+    checkpoints: list[CheckpointOut]
+
+
+@router.get(
+    "/checkpoints",
+    response={200: CheckpointExportOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 429: ErrorOut},
+    summary="导出审计链检查点（审计管理员）",
+)
+def export_audit_checkpoints(request: HttpRequest, since_seq: int = 0) -> Any:
+    """The signed checkpoints of the tamper-evident audit chain (issue 11 §2), for the audit administrator to
+    keep outside the system; ``since_seq`` returns only the newer ones."""
+    user = actor_of(request)
+    ratelimit_hit(user, "export")
+    require_audit_admin(user)
+    return checkpoint_export(viewer=user, since_seq=max(0, since_seq))

@@ -140,3 +140,58 @@ class FieldHistory(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.subject_type}:{self.subject_id} {self.field}"
+
+
+class AuditChainLink(AppendOnlyModel):
+    """One position of the tamper-evident audit chain (issue 11 §2; 等保 8.1.4.3 CES1-14, GB/T 39786 §8.4 f/g;
+    第23条).
+
+    The sequencer (:func:`xueji.audit.chain.chain_pending`) appends one link per committed audit event, in its
+    own order (``seq``, 1, 2, 3 …): ``hash = SM3(previous hash ‖ JCS(canonical event))``. The events themselves
+    are inserted as before, concurrently and without a hash; only the sequencer writes links, one run at a
+    time. A link is written once (model and database triggers, migration 0005), so the chain columns are as
+    append-only as the events they seal. ``high_water`` is the largest event id chained up to this link (it
+    lets the sequencer look for late commits in a bounded window); ``chained_at`` when the link was written.
+    """
+
+    seq = models.BigIntegerField(_("链序号"), primary_key=True)
+    event_id = models.BigIntegerField(unique=True)
+    hash = models.CharField(max_length=64)
+    high_water = models.BigIntegerField()
+    chained_at = models.DateTimeField()
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("审计链节点")
+        verbose_name_plural = _("审计链节点")
+        ordering = ["seq"]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} event {self.event_id} {self.hash[:12]}…"
+
+
+class AuditCheckpoint(AppendOnlyModel):
+    """A signed statement of the chain head (issue 11 §2): "after ``seq`` links the head hash is ``head``",
+    signed with Ed25519 and with SM2 (GB/T 32918, SM3 digest, signer id 1234567812345678) under the keys of
+    ``settings.AUDIT_CHAIN_KEY_DIR``. Exported to the audit administrator, who keeps copies outside the
+    system: a chain rewritten after a checkpoint, or cut short before it, no longer matches it
+    (``manage.py audit_verify``). Append-only like the chain."""
+
+    seq = models.BigIntegerField(_("链序号"), unique=True)
+    head = models.CharField(_("链头哈希"), max_length=64)
+    created_at = models.DateTimeField(_("时间"))
+    ed25519_key_id = models.CharField(max_length=80)
+    ed25519_signature = models.CharField(max_length=200)
+    sm2_key_id = models.CharField(max_length=80)
+    sm2_signature = models.CharField(max_length=200)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("审计链检查点")
+        verbose_name_plural = _("审计链检查点")
+        ordering = ["seq"]
+
+    def __str__(self) -> str:
+        return f"checkpoint #{self.seq} {self.head[:12]}…"

@@ -23,8 +23,10 @@ from xueji.core.errors import NotFound
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
 
+from .chain import export_checkpoints
 from .enums import SUBJECT_TYPE_LABELS, EventType
 from .models import AuditEvent
+from .services import record
 
 #: Read-only events (who looked at a record); a history can hide them to show the changes only.
 VIEW_EVENTS = frozenset({EventType.STUDENT_VIEWED, EventType.STUDENT_REVEALED, EventType.DOCUMENT_PRINTED})
@@ -138,3 +140,23 @@ def event_list(*, viewer: Actor, filters: AuditFilters) -> QuerySet[AuditEvent]:
     if filters.date_to:
         qs = qs.filter(occurred_at__lte=datetime.combine(filters.date_to, time.max, tzinfo=tz))
     return qs.order_by("-occurred_at", "-id")
+
+
+def checkpoint_export(*, viewer: Actor, since_seq: int = 0) -> dict[str, Any]:
+    """The signed checkpoints of the audit chain, for an audit administrator to keep outside the system
+    (issue 11 §2; 三权分立, 等保 8.1.5.3): positions, head hashes, signatures and public keys — no personal data,
+    so any audit administrator with an active grant may take them; anyone else: :class:`NotFound` (404).
+    Side effect: an ``audit.checkpoints_exported`` event (who took which checkpoints)."""
+    audit_scope_q(viewer)  # NotFound outside every audit-admin grant
+    data = export_checkpoints(since_seq=since_seq)
+    last = data["checkpoints"][-1]["seq"] if data["checkpoints"] else since_seq
+    record(
+        event_type=EventType.AUDIT_CHECKPOINTS_EXPORTED,
+        actor=viewer,
+        actor_role=Role.AUDIT_ADMIN,
+        subject_type="audit_chain",
+        subject_id=last,
+        summary=f"导出审计链检查点 {len(data['checkpoints'])} 个",
+        after={"since_seq": since_seq, "count": len(data["checkpoints"]), "last_seq": last},
+    )
+    return data

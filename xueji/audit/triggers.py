@@ -1,7 +1,9 @@
 """Database triggers that make the audit tables append-only, on SQLite and PostgreSQL.
 
-Two tables: the audit trail (``audit_auditevent``, migration 0002) and the record history of personal
-fields (``audit_fieldhistory``, migration 0004; issue #6 §3.3). Used by those migrations and by the test
+Four tables: the audit trail (``audit_auditevent``, migration 0002), the record history of personal
+fields (``audit_fieldhistory``, migration 0004; issue #6 §3.3), and the hash chain over the trail with its
+signed checkpoints (``audit_auditchainlink``, ``audit_auditcheckpoint``, migration 0005; issue 11 §2): a link
+or a checkpoint, once written, can no more be changed than the event it seals. Used by those migrations and by the test
 harness, which must lift them just before it empties the database between transactional tests (a flush is the
 one "delete" the test harness needs). In production the application's database role should additionally be
 denied TRUNCATE/DELETE/UPDATE on the tables (REVOKE).
@@ -14,7 +16,9 @@ from typing import Any
 
 EVENTS = "audit_auditevent"
 FIELD_HISTORY = "audit_fieldhistory"
-TABLES = (EVENTS, FIELD_HISTORY)
+CHAIN = "audit_auditchainlink"
+CHECKPOINTS = "audit_auditcheckpoint"
+TABLES = (EVENTS, FIELD_HISTORY, CHAIN, CHECKPOINTS)
 
 # Trigger names of the first table are kept as they were created by migration 0002.
 _SQLITE_NAMES = {EVENTS: ("audit_no_update", "audit_no_delete")}

@@ -51,6 +51,11 @@ class KeyStore(Protocol):
 
     def public_keys(self, kid: str) -> PublicKeys: ...
 
+    def discard(self, kid: str) -> None:
+        """Destroy a key :meth:`generate` made whose database row was never committed (no credential can have
+        been signed by it). Never called for a key that has a row."""
+        ...
+
 
 class FileKeyStore:
     """Private keys in files (0600) under one directory (0700)."""
@@ -83,6 +88,9 @@ class FileKeyStore:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(body, fh)
         return PublicKeys(ed25519=proofs.ed25519_public_multibase(ed.public_key()), sm2=sm2.public_multibase)
+
+    def discard(self, kid: str) -> None:
+        self._path(kid).unlink(missing_ok=True)
 
     def _load(self, kid: str) -> dict[str, str]:
         path = self._path(kid)

@@ -136,3 +136,22 @@ class Certificate(models.Model):
 
     def __str__(self) -> str:
         return str(self.pk)
+
+
+class VerifyCounter(models.Model):
+    """Public verification requests from one client address in one fixed window (:mod:`.limits`). ``subject``
+    is a keyed hash of the address, never the address itself (第24条)."""
+
+    subject = models.CharField(max_length=64)
+    window_start = models.DateTimeField(db_index=True)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("核验频率计数")
+        verbose_name_plural = _("核验频率计数")
+        constraints = [
+            models.UniqueConstraint(fields=["subject", "window_start"], name="verifycounter_one_per_window")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject[:8]}… {self.window_start:%Y-%m-%d %H:%M} ×{self.count}"

@@ -21,17 +21,10 @@ from xueji.documents.pdf import pdf_document
 from . import conf
 from .enums import Kind
 from .models import Certificate
+from .verifier import masked_name  # the public page and the offline CLI mask alike
 
 #: PDF/A-3b: archival PDF that may carry attachments (the signed credential, for offline verification).
 PDF_VARIANT = "pdf/a-3b"
-
-
-def masked_name(name: str) -> str:
-    if len(name) <= 1:
-        return name
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
 def qr_text(certificate: Certificate) -> str:

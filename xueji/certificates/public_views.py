@@ -7,7 +7,6 @@ masked name, the school, the kind and dates — never an ID number or 学籍号 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -15,10 +14,11 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import presenters, services
+from . import limits, presenters, services
 from .enums import Result
 from .forms import VerifyForm
 from .models import Certificate, StatusList
+from .verifier import loads_untrusted
 
 BADGE = {
     Result.VALID: "ok",
@@ -27,6 +27,16 @@ BADGE = {
     Result.BAD_SIGNATURE: "bad",
     Result.UNKNOWN_ISSUER: "bad",
 }
+
+
+def _limited(request: HttpRequest, exc: limits.VerifyRateLimited) -> HttpResponse:
+    """429: the verification form with the refusal (the check did not run)."""
+    response = render(
+        request, "certificates/public_verify.html", {"form": VerifyForm(), "limited": exc.message}, status=429
+    )
+    response["Retry-After"] = str(exc.retry_after)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _result_page(
@@ -47,6 +57,10 @@ def _result_page(
 
 @require_GET
 def certificate_page(request: HttpRequest, certificate_id: Any) -> HttpResponse:
+    try:
+        limits.hit(request)
+    except limits.VerifyRateLimited as exc:
+        return _limited(request, exc)
     certificate = services.certificate_by_id(certificate_id)
     if certificate is None:
         raise Http404
@@ -56,6 +70,10 @@ def certificate_page(request: HttpRequest, certificate_id: Any) -> HttpResponse:
 
 @require_GET
 def qr_page(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        limits.hit(request)
+    except limits.VerifyRateLimited as exc:
+        return _limited(request, exc)
     try:
         verification, certificate = services.verify_qr_online(token)
     except services.NotFound:
@@ -69,6 +87,10 @@ def verify_page(request: HttpRequest) -> HttpResponse:
     the one issued (otherwise nothing about any student is shown)."""
     if request.method == "GET":
         return render(request, "certificates/public_verify.html", {"form": VerifyForm()})
+    try:
+        limits.hit(request)
+    except limits.VerifyRateLimited as exc:
+        return _limited(request, exc)
     form = VerifyForm(request.POST, request.FILES)
     if not form.is_valid():
         return render(request, "certificates/public_verify.html", {"form": form}, status=400)
@@ -81,8 +103,8 @@ def verify_page(request: HttpRequest) -> HttpResponse:
         form.add_error("text", _("请上传证书文件或粘贴证书内容"))
         return render(request, "certificates/public_verify.html", {"form": form}, status=400)
     try:
-        document = json.loads(text)
-    except ValueError:
+        document = loads_untrusted(text)
+    except ValueError:  # not JSON, nested too deep, duplicate member names: reads bad-signature
         document = None
     verification = services.verify_online(document)
     certificate = None

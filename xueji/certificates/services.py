@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,7 +54,7 @@ from .enums import (
     Result,
 )
 from .models import Certificate, CertificateBatch, IssuerKey, StatusList
-from .verifier import Malformed, Verification, check_shape, issuer_id, parse_time
+from .verifier import Malformed, Verification, check_shape, issuer_id, parse_time, revocation_entry
 
 STATUS_LIST_VALIDITY = timedelta(days=7)
 #: A list takes new certificates until half its bits are used, so a random free index is found at once.
@@ -85,8 +87,17 @@ def method_id(key: IssuerKey, suite: str) -> str:
 # --- keys -----------------------------------------------------------------------------------------------------
 
 
-def current_key(province_code: str) -> IssuerKey:
-    key = IssuerKey.objects.filter(province_code=province_code, valid_until__isnull=True).first()
+def current_key(province_code: str, *, lock: bool = False) -> IssuerKey:
+    """The province issuer's signing key. ``lock``: the row locked (``SELECT … FOR UPDATE``) until the caller's
+    transaction ends, so a concurrent :func:`key_rotate` (which locks the same row) waits for the signature
+    instead of retiring the key under it — nothing is signed by a key already retired. If a rotation committed
+    while we waited, the locked row no longer matches and the statement is repeated to find the new key."""
+    query = IssuerKey.objects.filter(province_code=province_code, valid_until__isnull=True)
+    key = None
+    for _attempt in range(2 if lock else 1):
+        key = (query.select_for_update() if lock else query).first()
+        if key is not None:
+            break
     if key is None:
         raise Conflict(
             "no_issuer_key",
@@ -95,12 +106,15 @@ def current_key(province_code: str) -> IssuerKey:
     return key
 
 
-def _new_key(province_code: str, valid_from: datetime) -> IssuerKey:
+def _new_key(province_code: str, valid_from: datetime, made: list[str]) -> IssuerKey:
+    """A new key: generated in the key store (its kid appended to ``made`` so that the caller can discard it if
+    the transaction does not commit), its public halves in a new row."""
     if not (len(province_code) == 6 and province_code.isdigit() and province_code.endswith("0000")):
         raise FieldError("province", "invalid_province", "省级区划代码须为 6 位数字且以 0000 结尾")
     n = IssuerKey.objects.filter(province_code=province_code).count() + 1
     kid = f"{province_code}-k{n}"
     public = conf.keystore().generate(kid)
+    made.append(kid)
     return IssuerKey.objects.create(
         kid=kid,
         province_code=province_code,
@@ -110,45 +124,63 @@ def _new_key(province_code: str, valid_from: datetime) -> IssuerKey:
     )
 
 
-@transaction.atomic
+@contextmanager
+def _discard_on_failure() -> Iterator[list[str]]:
+    """Private keys generated inside the block are destroyed when the block fails (its transaction rolls back):
+    no orphan key file that would block the next ``create`` of the same kid. The block must hold its own
+    ``transaction.atomic``; a rollback of an *outer* transaction after it returned is not seen here (the key
+    commands run none)."""
+    made: list[str] = []
+    try:
+        yield made
+    except BaseException:
+        store = conf.keystore()
+        for kid in made:
+            store.discard(kid)
+        raise
+
+
 def key_create(*, province_code: str, actor: Actor | None = None, now: datetime | None = None) -> IssuerKey:
     """The first key of a province issuer (refused when the province has one: rotate instead)."""
-    if IssuerKey.objects.filter(province_code=province_code).exists():
-        raise Conflict("key_exists", f"{province_code} 已有签发密钥，请使用 rotate 轮换")
-    key = _new_key(province_code, _now(now))
-    record(
-        event_type=EVENT_KEY_CREATED,
-        actor=actor,
-        subject_type="issuer_key",
-        subject_id=key.kid,
-        province_code=province_code,
-        summary=f"创建签发密钥 {key.kid}",
-    )
+    with _discard_on_failure() as made, transaction.atomic():
+        if IssuerKey.objects.filter(province_code=province_code).exists():
+            raise Conflict("key_exists", f"{province_code} 已有签发密钥，请使用 rotate 轮换")
+        key = _new_key(province_code, _now(now), made)
+        record(
+            event_type=EVENT_KEY_CREATED,
+            actor=actor,
+            subject_type="issuer_key",
+            subject_id=key.kid,
+            province_code=province_code,
+            summary=f"创建签发密钥 {key.kid}",
+        )
     return key
 
 
-@transaction.atomic
 def key_rotate(*, province_code: str, actor: Actor | None = None, now: datetime | None = None) -> IssuerKey:
     """Rotation: the current key stops signing at ``now`` (it keeps verifying credentials whose ``validFrom``
     lies in its window), a new key signs from ``now``; the status lists are re-signed with the new key."""
     moment = _now(now)
-    old = IssuerKey.objects.select_for_update().filter(province_code=province_code, valid_until__isnull=True)
-    previous = old.first()
-    if previous is None:
-        raise Conflict("no_issuer_key", f"{province_code} 尚无签发密钥，请先 create")
-    previous.valid_until = moment
-    previous.save(update_fields=["valid_until"])
-    key = _new_key(province_code, moment)
-    for status_list in StatusList.objects.select_for_update().filter(province_code=province_code):
-        _publish(status_list, key, moment)
-    record(
-        event_type=EVENT_KEY_ROTATED,
-        actor=actor,
-        subject_type="issuer_key",
-        subject_id=key.kid,
-        province_code=province_code,
-        summary=f"轮换签发密钥 {previous.kid} → {key.kid}",
-    )
+    with _discard_on_failure() as made, transaction.atomic():
+        old = IssuerKey.objects.select_for_update().filter(
+            province_code=province_code, valid_until__isnull=True
+        )
+        previous = old.first()
+        if previous is None:
+            raise Conflict("no_issuer_key", f"{province_code} 尚无签发密钥，请先 create")
+        previous.valid_until = moment
+        previous.save(update_fields=["valid_until"])
+        key = _new_key(province_code, moment, made)
+        for status_list in StatusList.objects.select_for_update().filter(province_code=province_code):
+            _publish(status_list, key, moment)
+        record(
+            event_type=EVENT_KEY_ROTATED,
+            actor=actor,
+            subject_type="issuer_key",
+            subject_id=key.kid,
+            province_code=province_code,
+            summary=f"轮换签发密钥 {previous.kid} → {key.kid}",
+        )
     return key
 
 
@@ -389,7 +421,7 @@ def _issue(
 ) -> Certificate:
     facts = _check_eligible(enrollment, kind)
     province = enrollment.province_code
-    key = current_key(province)
+    key = current_key(province, lock=True)  # held until the certificate is stored: no rotation in between
     status_list, index = _allocate(province, key, now)
     cid = uuid7()
     document = build_credential(
@@ -477,9 +509,10 @@ def certificate_revoke(
     locked = Certificate.objects.select_for_update().get(pk=certificate.pk)
     if locked.revoked_at is not None:
         raise Conflict("already_revoked", "该证书已撤销")
+    key = current_key(locked.province_code, lock=True)  # key before list: the lock order of key_rotate
     status_list = StatusList.objects.select_for_update().get(pk=locked.status_list_id)
     status_list.bits = statuslist.set_bit(bytes(status_list.bits), locked.status_index)
-    _publish(status_list, current_key(status_list.province_code), moment)
+    _publish(status_list, key, moment)
     locked.revoked_at, locked.revoked_by, locked.revoke_reason = moment, actor, reason
     locked.save(update_fields=["revoked_at", "revoked_by", "revoke_reason"])
     record(
@@ -632,9 +665,7 @@ def verify_online(document: Any, *, now: datetime | None = None) -> Verification
         return Verification(Result.EXPIRED, "not valid yet", credential_id=cid)
     if "validUntil" in document and parse_time(document["validUntil"]) < moment:
         return Verification(Result.EXPIRED, "past validUntil", credential_id=cid)
-    entry = document.get("credentialStatus")
-    if not isinstance(entry, dict):
-        return Verification(Result.BAD_SIGNATURE, "no credentialStatus", credential_id=cid)
+    entry = revocation_entry(document)  # check_shape required exactly one revocation entry
     url = str(entry.get("statusListCredential", ""))
     prefix = f"{conf.base_url()}/v/status/"
     province, _, number = url.removeprefix(prefix).partition("/")

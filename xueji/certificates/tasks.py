@@ -3,7 +3,7 @@
 - :func:`issue_batch`: a graduating cohort (第19条) issued in the background with progress on the batch row
   (``done`` of ``total``), queued by :func:`start_batch` in the transaction that creates the batch.
 - :func:`refresh_status_lists`: scheduled daily (``XUEJI_SCHEDULE``) — re-sign each status list so its
-  credential never lapses (valid 7 days) and always carries the current key.
+  credential never lapses (valid 7 days) and always carries the current key; drop old verification counters.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from django_tasks import task
 from xueji.accounts.types import Actor
 from xueji.schools.models import School
 
-from . import services
+from . import limits, services
 from .models import CertificateBatch
 
 
@@ -39,4 +39,5 @@ def issue_batch(batch_id: str) -> str:
 
 @task()
 def refresh_status_lists() -> int:
+    limits.purge()  # yesterday's verification counters
     return services.status_lists_refresh()

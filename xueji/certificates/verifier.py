@@ -45,10 +45,73 @@ RESULTS = (VALID, REVOKED, EXPIRED, BAD_SIGNATURE, UNKNOWN_ISSUER)
 
 VC_V2 = "https://www.w3.org/ns/credentials/v2"
 REQUIRED_SUITES = frozenset({proofs.EDDSA_JCS, proofs.SM2_JCS})
+#: The credential types of the certificate kinds (``enums.CREDENTIAL_TYPE``, repeated here: no Django).
+CERTIFICATE_TYPES = frozenset(
+    {
+        "XuejiGraduationCertificate",
+        "XuejiCompletionCertificate",
+        "XuejiIncompleteCertificate",
+        "XuejiEnrollmentProof",
+    }
+)
+#: Untrusted JSON: at most this nesting of objects/arrays (our credentials nest 4 deep) and this many bytes.
+MAX_DEPTH = 16
+MAX_JSON_BYTES = 256 * 1024
 
 
 class Malformed(ValueError):
     """The document is not a well-formed credential of ours (→ bad-signature: it is not what was signed)."""
+
+
+class UntrustedJSONError(ValueError):
+    """Untrusted JSON refused before or while parsing: too large, nested too deep, a duplicate member name, or
+    a non-standard constant (NaN/Infinity)."""
+
+
+#: A JSON string, or an unterminated one running to the end: it always matches where it starts (no retry from
+#: every later quote, so the scan stays linear on hostile input).
+_STRING = re.compile(r'"(?:[^"\\]+|\\.)*(?:"|\\?\Z)', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise UntrustedJSONError(f"duplicate member {key[:40]!r}")
+        out[key] = value
+    return out
+
+
+def _reject_constant(name: str) -> Any:
+    raise UntrustedJSONError(f"non-standard constant {name}")
+
+
+def loads_untrusted(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse an untrusted credential (or key set): the nesting depth is measured *before* parsing (so neither
+    the parser nor the recursive JCS canonicalisation can exhaust the stack), duplicate member names and
+    NaN/Infinity are refused (two readers of one document must not see different values). Raises
+    :class:`UntrustedJSONError` (a ValueError) on anything refused or malformed."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UntrustedJSONError(f"not UTF-8: {exc.reason}") from None
+    if len(text) > MAX_JSON_BYTES:
+        raise UntrustedJSONError("document too large")
+    depth = 0
+    for bracket in _NOT_BRACKET.sub("", _STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > max_depth:
+            raise UntrustedJSONError(f"nested deeper than {max_depth} levels")
+    try:
+        return json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+    except RecursionError:  # unreachable after the depth scan; kept as a last line of defence
+        raise UntrustedJSONError("nested too deep") from None
+    except UntrustedJSONError:
+        raise
+    except ValueError as exc:
+        raise UntrustedJSONError(f"not JSON: {exc}") from None
 
 
 @dataclass
@@ -89,8 +152,30 @@ def issuer_id(document: Mapping[str, Any]) -> str:
     return value
 
 
+def revocation_entry(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The one ``credentialStatus`` entry of a certificate: a BitstringStatusListEntry with purpose revocation,
+    a list URL and a decimal index. A certificate without one (or with several, or with a list) is not ours:
+    a document whose revocation cannot be checked must never read valid."""
+    status = document.get("credentialStatus")
+    if not isinstance(status, Mapping):
+        raise Malformed("credentialStatus must be one BitstringStatusListEntry")
+    if status.get("type") != statuslist.ENTRY_TYPE or status.get("statusPurpose") != statuslist.PURPOSE:
+        raise Malformed("credentialStatus must be a revocation BitstringStatusListEntry")
+    url, index = status.get("statusListCredential"), status.get("statusListIndex")
+    if not isinstance(url, str) or not url:
+        raise Malformed("credentialStatus.statusListCredential missing")
+    if not isinstance(index, str) or not index.isdecimal() or len(index) > 7:
+        raise Malformed("credentialStatus.statusListIndex must be a decimal string")
+    return status
+
+
 def check_shape(document: Any, *, status_list: bool = False) -> list[Mapping[str, Any]]:
-    """Step 1: a VC 2.0 document with the two proofs of our proof set; returns the proofs."""
+    """Step 1: a VC 2.0 document with the two proofs of our proof set; returns the proofs.
+
+    A certificate's ``type`` names exactly one certificate type (and no status-list type) and it carries
+    exactly one revocation status entry (:func:`revocation_entry`); a status list's ``type`` names
+    BitstringStatusListCredential and no certificate type — so one can never pass for the other, though both
+    are signed by the same issuer key."""
     if not isinstance(document, Mapping):
         raise Malformed("not a JSON object")
     context = document.get("@context")
@@ -99,8 +184,16 @@ def check_shape(document: Any, *, status_list: bool = False) -> list[Mapping[str
     types = document.get("type")
     if not isinstance(types, list) or "VerifiableCredential" not in types:
         raise Malformed("type must include VerifiableCredential")
-    if status_list and statuslist.CREDENTIAL_TYPE not in types:
-        raise Malformed("not a BitstringStatusListCredential")
+    kinds = [t for t in types if t in CERTIFICATE_TYPES]
+    if status_list:
+        if statuslist.CREDENTIAL_TYPE not in types or kinds:
+            raise Malformed("not a BitstringStatusListCredential")
+        if "credentialStatus" in document:
+            raise Malformed("a status list has no credentialStatus")
+    else:
+        if len(kinds) != 1 or statuslist.CREDENTIAL_TYPE in types:
+            raise Malformed("type must name exactly one certificate type")
+        revocation_entry(document)
     if not isinstance(document.get("id"), str):
         raise Malformed("id missing")
     issuer_id(document)
@@ -184,33 +277,69 @@ def verify(document: Any, keys: KeySet, *, now: datetime | None = None) -> Verif
         return Verification(EXPIRED, "not valid yet (validFrom in the future)", credential_id=credential_id)
     if "validUntil" in document and parse_time(document["validUntil"]) < now:
         return Verification(EXPIRED, "past validUntil", credential_id=credential_id)
-    status = document.get("credentialStatus")
-    entries = status if isinstance(status, list) else [status] if isinstance(status, Mapping) else []
-    checked = False
-    stale = ""
-    for entry in entries:
-        if entry.get("type") != statuslist.ENTRY_TYPE or entry.get("statusPurpose") != statuslist.PURPOSE:
-            continue
-        listed = keys.status_lists.get(str(entry.get("statusListCredential")))
-        if listed is None:
-            continue
-        try:
-            list_found = check_shape(listed, status_list=True)
-            if issuer_id(listed) != issuer_id(document):
-                raise Malformed("status list of another issuer")
-            if _check_proofs(listed, list_found, keys) is not None:
-                raise Malformed("status list signature")
-            bits = statuslist.decode(str(listed["credentialSubject"]["encodedList"]))
-            revoked = statuslist.get_bit(bits, int(str(entry.get("statusListIndex"))))
-        except (Malformed, TypeError, KeyError, ValueError, IndexError) as exc:
-            return Verification(BAD_SIGNATURE, f"status list invalid: {exc}", credential_id=credential_id)
-        checked = True
-        if "validUntil" in listed and parse_time(listed["validUntil"]) < now:
-            stale = f"status list {listed.get('id')} past its validUntil: export a fresh keys.json"
-        if revoked:
-            return Verification(REVOKED, "status bit set", True, credential_id)
-    detail = stale if checked else "status list not in the key set: revocation not checked"
-    return Verification(VALID, detail, checked, credential_id)
+    # Step 5. Fail closed: without the issuer's current signed list the revocation state is unknown, and a
+    # document whose state is unknown is never "valid" (unknown-issuer, as the online check answers when the
+    # list is not the issuer's; the detail says what to do).
+    entry = revocation_entry(document)
+    url = str(entry["statusListCredential"])
+    listed = keys.status_lists.get(url)
+    if listed is None:
+        return Verification(
+            UNKNOWN_ISSUER,
+            f"status list {url} not in the key set: revocation cannot be checked; export a fresh keys.json",
+            credential_id=credential_id,
+        )
+    try:
+        list_found = check_shape(listed, status_list=True)
+        if issuer_id(listed) != issuer_id(document) or str(listed.get("id")) != url:
+            raise Malformed("status list of another issuer")
+        if _check_proofs(listed, list_found, keys) is not None:
+            raise Malformed("status list signature")
+        subject = listed["credentialSubject"]
+        if subject.get("statusPurpose") != statuslist.PURPOSE:
+            raise Malformed("not a revocation list")
+        bits = statuslist.decode(str(subject["encodedList"]))
+        revoked = statuslist.get_bit(bits, int(str(entry["statusListIndex"])))
+        list_until = parse_time(listed["validUntil"]) if "validUntil" in listed else None
+    except (Malformed, TypeError, KeyError, ValueError, IndexError) as exc:
+        return Verification(BAD_SIGNATURE, f"status list invalid: {exc}", credential_id=credential_id)
+    if revoked:  # a revocation stays a revocation, however old the list that shows it
+        return Verification(REVOKED, "status bit set", True, credential_id)
+    if list_until is None or list_until < now:
+        return Verification(
+            UNKNOWN_ISSUER,
+            f"status list {url} past its validUntil: revocation state unknown; export a fresh keys.json",
+            credential_id=credential_id,
+        )
+    return Verification(VALID, "", True, credential_id)
+
+
+def masked_name(name: str) -> str:
+    """张*明: the first and last character, the rest masked (第24条 minimisation)."""
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def subject_summary(document: Mapping[str, Any]) -> dict[str, str]:
+    """What a verifier compares with the paper in hand: the masked name, the school, the kind and the date of
+    the certificate (the leaving date, or the as-of date of an enrolment proof) — never an ID number or 学籍号.
+    Only for a document whose proofs verified (never for a forged one)."""
+    subject = document.get("credentialSubject")
+    subject = subject if isinstance(subject, Mapping) else {}
+    school = subject.get("school")
+    detail = subject.get("achievement") or subject.get("enrollment") or {}
+    date = detail.get("date") or detail.get("asOf") if isinstance(detail, Mapping) else None
+    kinds = [t for t in document.get("type", []) if t in CERTIFICATE_TYPES]
+    return {
+        "name": masked_name(str(subject.get("name", ""))),
+        "school": str(school.get("name", "")) if isinstance(school, Mapping) else "",
+        "kind": str(document.get("name", "")),
+        "type": kinds[0] if kinds else "",
+        "date": str(date or str(document.get("validFrom", ""))[:10]),
+    }
 
 
 def verify_qr(text: str, keys: KeySet, document: Mapping[str, Any] | None = None) -> Verification:
@@ -242,12 +371,12 @@ def load_document(data: bytes) -> Any:
                 raw = zlib.decompress(raw)
             if b"VerifiableCredential" in raw and b'"proof"' in raw:
                 try:
-                    return json.loads(raw.decode("utf-8"))
+                    return loads_untrusted(raw)
                 except ValueError:
                     continue
         return None
     try:
-        return json.loads(data.decode("utf-8"))
+        return loads_untrusted(data)
     except ValueError:
         return None
 
@@ -262,8 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--now", help="verify as of this time (ISO 8601 with time zone)")
     args = parser.parse_args(argv)
     try:
-        with Path(args.keys).open(encoding="utf-8") as fh:
-            keys = KeySet(json.load(fh))
+        keys = KeySet(loads_untrusted(Path(args.keys).read_bytes(), max_depth=MAX_DEPTH))
         now = parse_time(args.now) if args.now else None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"cannot read key set: {exc}", file=sys.stderr)
@@ -278,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
         qr = verify_qr(args.qr, keys, document)
         if qr.result != VALID:
             outcome = qr
+    if outcome.result in {VALID, REVOKED, EXPIRED} and isinstance(document, Mapping):
+        outcome.info["subject"] = subject_summary(document)  # compare with the paper certificate
     print(json.dumps(outcome.as_dict(), ensure_ascii=False))
     return 0 if outcome.result == VALID else 1
 

@@ -27,15 +27,15 @@ from xueji.students.records import problem_act, problem_allowed
 
 from .queries import QueueFilters, problem_queue, queue_problem
 from .schemas import (
+    CheckedProblemDetailOut,
+    CheckedProblemPageOut,
+    CheckRulesFiledOut,
+    CheckRulesFileIn,
+    CheckRulesOut,
     ErrorOut,
-    NoteIn,
-    ProblemDetailOut,
-    ProblemPageOut,
-    QueueIn,
-    ResolveIn,
-    RulesFiledOut,
-    RulesFileIn,
-    RulesOut,
+    ProblemNoteIn,
+    ProblemQueueIn,
+    ProblemResolveCheckIn,
 )
 from .services import check_rules_file
 
@@ -94,9 +94,11 @@ def _detail(viewer: Actor, p: ProblemRecord) -> dict[str, Any]:
 
 
 @router.get(
-    "/problems", response={200: ProblemPageOut, **READ_ERRORS}, summary="问题学籍工作列表（第九、二十五条）"
+    "/problems",
+    response={200: CheckedProblemPageOut, **READ_ERRORS},
+    summary="问题学籍工作列表（第九、二十五条）",
 )
-def list_problems(request: HttpRequest, filters: Query[QueueIn]) -> Any:
+def list_problems(request: HttpRequest, filters: Query[ProblemQueueIn]) -> Any:
     viewer = _reader(request)
     if filters.kind and filters.kind not in ProblemRecord.Kind.values:
         raise FieldError("kind", "invalid_kind", "问题类型无效")
@@ -118,7 +120,7 @@ def list_problems(request: HttpRequest, filters: Query[QueueIn]) -> Any:
 
 @router.get(
     "/problems/{problem_id}",
-    response={200: ProblemDetailOut, **READ_ERRORS},
+    response={200: CheckedProblemDetailOut, **READ_ERRORS},
     summary="问题学籍详情与处理记录",
 )
 def get_problem(request: HttpRequest, problem_id: UUID) -> Any:
@@ -134,55 +136,63 @@ def _act(request: HttpRequest, problem_id: UUID, action: str, note: str, outcome
 
 
 @router.post(
-    "/problems/{problem_id}/explain", response={200: ProblemDetailOut, **WRITE_ERRORS}, summary="学校说明情况"
+    "/problems/{problem_id}/explain",
+    response={200: CheckedProblemDetailOut, **WRITE_ERRORS},
+    summary="学校说明情况",
 )
-def explain_problem(request: HttpRequest, problem_id: UUID, payload: NoteIn) -> Any:
+def explain_problem(request: HttpRequest, problem_id: UUID, payload: ProblemNoteIn) -> Any:
     return _act(request, problem_id, Action.EXPLAIN, payload.note)
 
 
 @router.post(
     "/problems/{problem_id}/correct",
-    response={200: ProblemDetailOut, **WRITE_ERRORS},
+    response={200: CheckedProblemDetailOut, **WRITE_ERRORS},
     summary="学校已更正，提交县级确认",
 )
-def correct_problem(request: HttpRequest, problem_id: UUID, payload: NoteIn) -> Any:
+def correct_problem(request: HttpRequest, problem_id: UUID, payload: ProblemNoteIn) -> Any:
     return _act(request, problem_id, Action.CORRECT, payload.note)
 
 
 @router.post(
     "/problems/{problem_id}/resolve",
-    response={200: ProblemDetailOut, **WRITE_ERRORS},
+    response={200: CheckedProblemDetailOut, **WRITE_ERRORS},
     summary="处理问题学籍（上级部门）",
 )
-def resolve_problem(request: HttpRequest, problem_id: UUID, payload: ResolveIn) -> Any:
+def resolve_problem(request: HttpRequest, problem_id: UUID, payload: ProblemResolveCheckIn) -> Any:
     return _act(request, problem_id, Action.RESOLVE, payload.note, payload.outcome)
 
 
 @router.post(
-    "/problems/{problem_id}/return", response={200: ProblemDetailOut, **WRITE_ERRORS}, summary="退回下级处理"
+    "/problems/{problem_id}/return",
+    response={200: CheckedProblemDetailOut, **WRITE_ERRORS},
+    summary="退回下级处理",
 )
-def return_problem(request: HttpRequest, problem_id: UUID, payload: NoteIn) -> Any:
+def return_problem(request: HttpRequest, problem_id: UUID, payload: ProblemNoteIn) -> Any:
     return _act(request, problem_id, Action.RETURN, payload.note)
 
 
 @router.post(
     "/problems/{problem_id}/escalate",
-    response={200: ProblemDetailOut, **WRITE_ERRORS},
+    response={200: CheckedProblemDetailOut, **WRITE_ERRORS},
     summary="提交上级教育行政部门",
 )
-def escalate_problem(request: HttpRequest, problem_id: UUID, payload: NoteIn) -> Any:
+def escalate_problem(request: HttpRequest, problem_id: UUID, payload: ProblemNoteIn) -> Any:
     return _act(request, problem_id, Action.ESCALATE, payload.note)
 
 
 @router.post(
-    "/problems/{problem_id}/reopen", response={200: ProblemDetailOut, **WRITE_ERRORS}, summary="重新打开"
+    "/problems/{problem_id}/reopen",
+    response={200: CheckedProblemDetailOut, **WRITE_ERRORS},
+    summary="重新打开",
 )
-def reopen_problem(request: HttpRequest, problem_id: UUID, payload: NoteIn) -> Any:
+def reopen_problem(request: HttpRequest, problem_id: UUID, payload: ProblemNoteIn) -> Any:
     return _act(request, problem_id, Action.REOPEN, payload.note)
 
 
 @router.get(
-    "/rules/{province_code}", response={200: RulesOut, **READ_ERRORS}, summary="省份现行的问题学籍检查规则"
+    "/rules/{province_code}",
+    response={200: CheckRulesOut, **READ_ERRORS},
+    summary="省份现行的问题学籍检查规则",
 )
 def get_rules(request: HttpRequest, province_code: str) -> Any:
     """The check rules in force for a province within the viewer's jurisdiction (national defaults + the
@@ -203,10 +213,10 @@ def get_rules(request: HttpRequest, province_code: str) -> Any:
 
 @router.post(
     "/rules/{province_code}",
-    response={201: RulesFiledOut, **WRITE_ERRORS},
+    response={201: CheckRulesFiledOut, **WRITE_ERRORS},
     summary="备案本省问题学籍检查规则（省级学籍管理员，第五条）",
 )
-def file_rules(request: HttpRequest, province_code: str, payload: RulesFileIn) -> Any:
+def file_rules(request: HttpRequest, province_code: str, payload: CheckRulesFileIn) -> Any:
     viewer = _reader(request)
     rule_set = check_rules_file(
         actor=viewer,

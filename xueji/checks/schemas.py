@@ -19,7 +19,7 @@ class ErrorOut(Schema):
     fields: dict[str, str]
 
 
-class QueueIn(Schema):
+class ProblemQueueIn(Schema):
     kind: str = Field("", description="问题类型（原因代码）")
     owner: str = Field("", description="当前处理方：school / county / city / province")
     overdue: bool = False
@@ -29,7 +29,7 @@ class QueueIn(Schema):
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
 
 
-class ProblemOut(Schema):
+class CheckedProblemOut(Schema):
     id: UUID
     kind: str
     kind_label: str
@@ -52,14 +52,14 @@ class ProblemOut(Schema):
     resolution_note: str
 
 
-class ProblemPageOut(Schema):
-    items: list[ProblemOut]
+class CheckedProblemPageOut(Schema):
+    items: list[CheckedProblemOut]
     count: int
     page: int
     page_size: int
 
 
-class EventOut(Schema):
+class ProblemEventOut(Schema):
     action: str
     action_label: str
     actor: str
@@ -68,8 +68,8 @@ class EventOut(Schema):
     note: str
 
 
-class ProblemDetailOut(ProblemOut):
-    events: list[EventOut]
+class CheckedProblemDetailOut(CheckedProblemOut):
+    events: list[ProblemEventOut]
     actions: list[str]
 
 
@@ -77,22 +77,22 @@ class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class NoteIn(_Closed):
+class ProblemNoteIn(_Closed):
     note: str = Field("", description="说明（必填，300 字以内）")
 
 
-class ResolveIn(_Closed):
+class ProblemResolveCheckIn(_Closed):
     outcome: str = Field(description="distinct（核实无误/不同学生）或 resolved（已处理）")
     note: str = Field("", description="处理意见")
 
 
-class RulesOut(Schema):
+class CheckRulesOut(Schema):
     province_code: str
     version: str
     rules: dict[str, dict[str, Any]]
 
 
-class RulesFileIn(_Closed):
+class CheckRulesFileIn(_Closed):
     checks: dict[str, dict[str, Any]] = Field(
         description='各检查规则的设置，如 {"age_grade": {"margin_years": 1}}'
     )
@@ -101,7 +101,7 @@ class RulesFileIn(_Closed):
     filing_reference: str = ""
 
 
-class RulesFiledOut(Schema):
+class CheckRulesFiledOut(Schema):
     province_code: str
     version: int
     effective_from: date

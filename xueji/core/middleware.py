@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import logging
 import re
@@ -10,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.core.handlers.exception import response_for_exception
 from django.db import DataError
@@ -22,10 +24,47 @@ logger = logging.getLogger(__name__)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+#: Default of ``XUEJI_TRUSTED_PROXIES``: the reverse proxy on the same host (deploy/nginx/xueji.conf).
+DEFAULT_TRUSTED_PROXIES = ("127.0.0.1", "::1")
+
+
+def _trusted_proxies() -> frozenset[str]:
+    return frozenset(
+        str(a).strip() for a in getattr(settings, "XUEJI_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)
+    )
+
+
+def _address(value: str) -> str | None:
+    """A valid IPv4/IPv6 address in its canonical text, or None (headers are client-controlled text)."""
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
+
+
 def client_ip(request: HttpRequest) -> str | None:
-    """The peer address. Proxies are trusted only through SECURE_PROXY_SSL_HEADER-style deployment config;
-    we never read X-Forwarded-For here, so a client cannot spoof its address (ASVS 15.4.3)."""
-    return request.META.get("REMOTE_ADDR")
+    """The client's address (ASVS 15.4.3: a client cannot choose it).
+
+    The peer address ``REMOTE_ADDR`` unless the peer is a trusted reverse proxy (``XUEJI_TRUSTED_PROXIES``,
+    default the loopback addresses, where deploy/nginx/xueji.conf runs): then the proxy's ``X-Real-IP``
+    (nginx sets it to ``$remote_addr``), else the right-most ``X-Forwarded-For`` entry that is not itself a
+    trusted proxy (entries further left were written by the client and prove nothing). A header from any
+    other peer is ignored, and an unparsable header value falls back to the peer address."""
+    remote = request.META.get("REMOTE_ADDR")
+    trusted = _trusted_proxies()
+    if not remote or remote not in trusted:
+        return remote
+    real = _address(request.META.get("HTTP_X_REAL_IP", ""))
+    if real is not None:
+        return real
+    forwarded = [a for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+    for entry in reversed(forwarded):
+        address = _address(entry)
+        if address is None:
+            break
+        if address not in trusted:
+            return address
+    return remote
 
 
 class RequestIdMiddleware:
@@ -96,7 +135,7 @@ def _nul_fields(request: HttpRequest) -> list[str]:
         if content_type in {"application/x-www-form-urlencoded", "multipart/form-data"}:
             sources.append(request.POST)
         elif content_type == "application/json" or content_type.endswith("+json"):
-            with contextlib.suppress(ValueError):  # not JSON: the API answers invalid_body
+            with contextlib.suppress(ValueError, RecursionError):  # not JSON / nested too deep: the view refuses it
                 found.extend(_nul_fields_in_json(json.loads(request.body)))
     for source in sources:
         for key, values in source.lists():

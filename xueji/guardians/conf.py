@@ -16,6 +16,7 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, int]] = {
 
 CODE_TTL_SECONDS = 5 * 60  # SMS codes and captchas live 5 minutes
 CODE_MAX_ATTEMPTS = 5  # tries per SMS code
+BINDING_MAX_ATTEMPTS = 5  # wrong child names per binding code, then it is void (the school issues a new one)
 CONSENT_VERSION = "2026-12"  # version of templates/guardians/m/privacy.html the guardian agreed to
 
 

@@ -26,6 +26,7 @@ class RequestState(models.TextChoices):
     DONE = "done", _("已办结")
     DECLINED = "declined", _("学校未受理")
     WITHDRAWN = "withdrawn", _("已撤回")
+    CLOSED = "closed", _("家长绑定已解除，申请关闭")
 
 
 OPEN_REQUEST_STATES = frozenset({RequestState.SUBMITTED})
@@ -39,6 +40,7 @@ class EventKind(models.TextChoices):
     APPLIED = "applied", _("学校审核通过，信息已更正")
     DECLINED = "declined", _("学校不予受理")
     WITHDRAWN = "withdrawn", _("家长撤回申请")
+    CLOSED = "closed", _("学校解除家长绑定，申请随之关闭")
 
 
 class CodeState(models.TextChoices):

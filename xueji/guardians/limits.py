@@ -4,8 +4,8 @@ SMS codes per phone number per hour and per day, per client address per hour; co
 per client address (and binding per account). Fixed windows, one row per (subject, bucket, window), incremented
 by one atomic upsert (as :mod:`xueji.core.ratelimit` does for staff accounts), so concurrent requests and several
 workers share one count. The subject is a keyed hash of the phone number or address, never the value itself.
-The client address is the peer address (``xueji.core.middleware.client_ip``): ``X-Forwarded-For`` cannot move
-a client into another window.
+The client address is ``xueji.core.middleware.client_ip``: the peer, or the address a trusted reverse proxy
+(``XUEJI_TRUSTED_PROXIES``) names, so a client cannot move itself into another window.
 
 Count BEFORE the write the request asks for, outside its transaction, so that a refused or failed request still
 counts.

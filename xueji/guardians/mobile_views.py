@@ -11,11 +11,14 @@ import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.middleware.csrf import rotate_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from xueji.core.errors import ApplicationError, NotFound
@@ -39,6 +42,33 @@ def _limited(request: HttpRequest, exc: GuardianRateLimited) -> HttpResponse:
     return response
 
 
+_NO_RETURN = ("/m/login/", "/m/logout/", "/m/captcha/")
+
+
+def safe_next(value: Any) -> str:
+    """The page to return to after login: a same-origin path under ``/m/`` only (no scheme, no host, no
+    ``//`` or backslash tricks, no control characters, not the login pages themselves), else ``""``.
+    An open redirect would let a forged QR code send a signed-in guardian anywhere."""
+    text = str(value or "")
+    if (
+        not text.startswith("/m/")
+        or len(text) > 300
+        or "\\" in text
+        or "//" in text
+        or any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+        or text == "/m/"
+        or text.startswith(_NO_RETURN)
+        or not url_has_allowed_host_and_scheme(text, allowed_hosts=None)
+    ):
+        return ""
+    return text
+
+
+def _login_url(next_path: str) -> str:
+    url = reverse("guardians_m:login")
+    return f"{url}?{urlencode({'next': next_path})}" if next_path else url
+
+
 def guardian_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Signed-in guardians only (others go to the login page); NotFound → 404 without a hint, a rate limit →
     the 429 page."""
@@ -46,7 +76,9 @@ def guardian_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRe
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if getattr(request, "guardian", None) is None:
-            url = reverse("guardians_m:login")
+            # Back to the page asked for after login (e.g. /m/bind/ from the slip's QR code; its #c= fragment
+            # is kept by the browser in sessionStorage, m.js). Only GET pages are returned to.
+            url = _login_url(safe_next(request.get_full_path()) if request.method == "GET" else "")
             if is_htmx(request):
                 response = HttpResponse(status=200)
                 response["HX-Redirect"] = url
@@ -62,7 +94,9 @@ def guardian_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRe
     return wrapper
 
 
-def _login_page(request: HttpRequest, form: f.PhoneForm | None = None, status: int = 200) -> HttpResponse:
+def _login_page(
+    request: HttpRequest, form: f.PhoneForm | None = None, status: int = 200, next_path: str = ""
+) -> HttpResponse:
     """The phone + captcha form with a fresh captcha (a refused attempt keeps the number and its errors).
     Drawing captchas is limited per address (each is a row and a picture)."""
     try:
@@ -73,15 +107,22 @@ def _login_page(request: HttpRequest, form: f.PhoneForm | None = None, status: i
     errors = form.errors if form is not None else {}
     phone = form.data.get("phone", "") if form is not None else ""
     fresh = f.PhoneForm(initial={"phone": phone, "captcha_id": str(captcha.pk)})
-    context = {"form": fresh, "errors": errors, "general": errors.get("__all__", []), "captcha": captcha}
+    context = {
+        "form": fresh,
+        "errors": errors,
+        "general": errors.get("__all__", []),
+        "captcha": captcha,
+        "next": next_path,
+    }
     return render(request, "guardians/m/login.html", context, status=status)
 
 
 @require_GET
 def login_view(request: HttpRequest) -> HttpResponse:
+    next_path = safe_next(request.GET.get("next"))
     if getattr(request, "guardian", None) is not None:
-        return redirect("guardians_m:home")
-    return _login_page(request)
+        return HttpResponseRedirect(next_path or reverse("guardians_m:home"))
+    return _login_page(request, next_path=next_path)
 
 
 @require_GET
@@ -108,8 +149,9 @@ def captcha_image_view(request: HttpRequest, captcha_id: Any) -> HttpResponse:
 def code_view(request: HttpRequest) -> HttpResponse:
     """Step 1: phone number + captcha → an SMS code is sent; the page asks for it."""
     form = f.PhoneForm(request.POST)
+    next_path = safe_next(request.POST.get("next"))
     if not form.is_valid():
-        return _login_page(request, form, status=400)
+        return _login_page(request, form, status=400, next_path=next_path)
     try:
         phone = services.login_code_request(
             phone=form.cleaned_data["phone"],
@@ -121,21 +163,31 @@ def code_view(request: HttpRequest) -> HttpResponse:
         return _limited(request, exc)
     except ApplicationError as exc:
         f.refused(form, exc)
-        return _login_page(request, form, status=400)
+        return _login_page(request, form, status=400, next_path=next_path)
     verify = f.VerifyForm(initial={"phone": phone})
-    return render(request, "guardians/m/verify.html", {"form": verify, "masked": mask_phone(phone)})
+    context = {"form": verify, "masked": mask_phone(phone), "next": next_path}
+    return render(request, "guardians/m/verify.html", context)
 
 
 @require_POST
 def verify_view(request: HttpRequest) -> HttpResponse:
-    """Step 2: the SMS code → signed in (a new session and cookie)."""
+    """Step 2: the SMS code → signed in: a new session and cookie (a session this browser still had ends),
+    a new CSRF token (ASVS 7.2.4), then the page the guardian first asked for (``next``, checked)."""
     form = f.VerifyForm(request.POST)
-    context: dict[str, Any] = {"form": form, "masked": mask_phone(request.POST.get("phone", ""))}
+    next_path = safe_next(request.POST.get("next"))
+    context: dict[str, Any] = {
+        "form": form,
+        "masked": mask_phone(request.POST.get("phone", "")),
+        "next": next_path,
+    }
     if not form.is_valid():
         return render(request, "guardians/m/verify.html", context, status=400)
     try:
         signed = services.login_verify(
-            phone=form.cleaned_data["phone"], code=form.cleaned_data["code"], ip=client_ip(request)
+            phone=form.cleaned_data["phone"],
+            code=form.cleaned_data["code"],
+            ip=client_ip(request),
+            previous=getattr(request, "guardian_session", None),
         )
     except GuardianRateLimited as exc:
         return _limited(request, exc)
@@ -143,7 +195,8 @@ def verify_view(request: HttpRequest) -> HttpResponse:
         f.refused(form, exc)
         return render(request, "guardians/m/verify.html", context, status=400)
     request.guardian_cookie = signed.cookie_value  # type: ignore[attr-defined]
-    return redirect("guardians_m:home")
+    rotate_token(request)
+    return HttpResponseRedirect(next_path or reverse("guardians_m:home"))
 
 
 @require_POST

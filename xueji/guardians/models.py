@@ -116,6 +116,8 @@ class BindingCode(models.Model):
     expires_at = models.DateTimeField(_("有效期至"))
     used_at = models.DateTimeField(_("使用时间"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("作废时间"), null=True, blank=True)
+    # Wrong child names given with this (valid) code; at ``conf.BINDING_MAX_ATTEMPTS`` the code is void.
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         verbose_name = _("家长绑定码")
@@ -198,6 +200,12 @@ class GuardianRequest(models.Model):
         verbose_name = _("家长申请")
         verbose_name_plural = _("家长申请")
         indexes = [models.Index(fields=["school", "state"])]
+        constraints = [
+            # One open request of a kind per child (also under concurrent submissions).
+            models.UniqueConstraint(
+                fields=["person", "kind"], condition=Q(state="submitted"), name="guardian_request_one_open"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.pk}"

@@ -246,9 +246,17 @@ class SignedIn:
     cookie_value: str
 
 
-def login_verify(*, phone: str, code: str, ip: str | None, now: datetime | None = None) -> SignedIn:
+def login_verify(
+    *,
+    phone: str,
+    code: str,
+    ip: str | None,
+    previous: GuardianSession | None = None,
+    now: datetime | None = None,
+) -> SignedIn:
     """Check the SMS code (5 minutes, 5 tries); on success open a new guardian session (a new token at every
-    login, ASVS 7.2.4), creating the account at its first login. Failures are audited without the number."""
+    login, ASVS 7.2.4) and end the ``previous`` session of the same browser, creating the account at its first
+    login. Failures are audited without the number."""
     now = now or timezone.now()
     number = phones.normalise(phone)
     limits.hit("login_ip", ip or "", now=now)
@@ -275,6 +283,8 @@ def login_verify(*, phone: str, code: str, ip: str | None, now: datetime | None 
                 account = GuardianAccount.objects.get(phone_key=key)
         account.last_login_at = now
         account.save(update_fields=["last_login_at"])
+        if previous is not None:
+            GuardianSession.objects.filter(pk=previous.pk, ended_at__isnull=True).update(ended_at=now)
         cookie = session_start(account=account, now=now)
         _audit_guardian(EventType.GUARDIAN_LOGIN, account=account, summary="家长登录")
     return SignedIn(account=account, cookie_value=cookie)
@@ -398,12 +408,34 @@ def binding_code_issue(
     return IssuedCode(binding=binding, code=code)
 
 
+def _latest_enrollment(person_id: Any) -> Enrollment | None:
+    """The pupil's active enrollment, else the most recent one (graduated, dropped out, transferred away)."""
+    return (
+        Enrollment.objects.select_related("school", "school__org", "person")
+        .filter(person_id=person_id)
+        .order_by("-is_active", "-registered_at", "-pk")
+        .first()
+    )
+
+
 def _school_binding(actor: Actor, model: type[Any], pk: Any) -> tuple[Any, Enrollment]:
+    """A binding code or link and the enrollment whose school answers for it: the pupil's active enrollment,
+    or — once there is none (毕业, 退学, 死亡 …) — the latest one, so that the school can still end a binding or
+    void a code of a pupil who left (a code falls back to the enrollment it was issued under). Only that
+    school's registrar; others → NotFound."""
     key = uuid_or_none(pk)
-    row = model.objects.filter(pk=key).first() if key else None
+    row = model.objects.select_for_update(of=("self",)).filter(pk=key).first() if key else None
     if row is None:
         raise NotFound()
     enrollment = _active_enrollment(row.person_id)
+    if enrollment is None and isinstance(row, BindingCode):
+        enrollment = (
+            Enrollment.objects.select_related("school", "school__org", "person")
+            .filter(pk=row.enrollment_id)
+            .first()
+        )
+    if enrollment is None:
+        enrollment = _latest_enrollment(row.person_id)
     if enrollment is None:
         raise NotFound()
     require_registrar_for_school(actor, enrollment.school)
@@ -431,13 +463,33 @@ def binding_code_revoke(*, actor: Actor, binding_id: Any, now: datetime | None =
 
 @transaction.atomic
 def link_revoke(*, actor: Actor, link_id: Any, now: datetime | None = None) -> GuardianLink:
-    """The school ends a guardian's binding (e.g. guardianship changed); the guardian loses access at once."""
+    """The school ends a guardian's binding (e.g. guardianship changed); the guardian loses access at once.
+    Requests of the binding still waiting for the school are closed with it (state ``closed``), so that no one
+    decides them later and no message about the child goes to the former guardian's phone."""
     now = now or timezone.now()
     link, enrollment = _school_binding(actor, GuardianLink, link_id)
     if link.revoked_at is not None:
         raise ApplicationError("link_closed", "该家长绑定已解除")
     link.revoked_at, link.revoked_by = now, actor
     link.save(update_fields=["revoked_at", "revoked_by"])
+    closed = list(
+        GuardianRequest.objects.select_for_update()
+        .filter(link=link, state=RequestState.SUBMITTED)
+        .order_by("created_at", "pk")
+    )
+    for request in closed:
+        request.state, request.decided_by, request.decided_at = RequestState.CLOSED, actor, now
+        request.save(update_fields=["state", "decided_by", "decided_at"])
+        _event(request, EventKind.CLOSED)
+        _audit_staff(
+            EventType.GUARDIAN_REQUEST_DECIDED,
+            actor=actor,
+            enrollment=enrollment,
+            summary=f"解除家长绑定，关闭家长{request.get_kind_display()}",
+            request=str(request.pk),
+            kind=request.kind,
+            outcome=RequestState.CLOSED,
+        )
     _audit_staff(
         EventType.GUARDIAN_UNBOUND,
         actor=actor,
@@ -445,6 +497,7 @@ def link_revoke(*, actor: Actor, link_id: Any, now: datetime | None = None) -> G
         summary=f"解除家长绑定（家长{link.slot}）",
         position=link.slot,
         username=guardian_label(link.account),
+        count=len(closed),
     )
     return link
 
@@ -454,6 +507,33 @@ def link_revoke(*, actor: Actor, link_id: Any, now: datetime | None = None) -> G
 
 def _same_name(a: str, b: str) -> bool:
     return "".join(a.split()) == "".join(b.split())
+
+
+def _binding_wrong_name(
+    binding: BindingCode, enrollment: Enrollment, account: GuardianAccount, now: datetime
+) -> None:
+    """A live code given with a wrong child name: counted on the code (committed, whatever the caller does
+    next); at ``conf.BINDING_MAX_ATTEMPTS`` the code is void, so a leaked code cannot be tried against names
+    from several addresses and accounts (the school issues a new slip)."""
+    with transaction.atomic():
+        locked = BindingCode.objects.select_for_update().filter(pk=binding.pk).first()
+        if locked is None or locked.used_at is not None or locked.revoked_at is not None:
+            return
+        locked.attempts += 1
+        fields = ["attempts"]
+        if locked.attempts >= conf.BINDING_MAX_ATTEMPTS:
+            locked.revoked_at = now
+            fields.append("revoked_at")
+        locked.save(update_fields=fields)
+        if locked.revoked_at is not None:
+            _audit_guardian(
+                EventType.GUARDIAN_BINDING_VOIDED,
+                account=account,
+                enrollment=enrollment,
+                summary=f"家长绑定码多次填错学生姓名，已失效（家长{locked.slot}）",
+                after={"position": locked.slot},
+                success=False,
+            )
 
 
 def link_bind(
@@ -508,6 +588,8 @@ def link_bind(
         _audit_guardian(
             EventType.GUARDIAN_BIND_FAILED, account=account, summary="家长绑定学生失败", success=False
         )
+        if binding is not None and enrollment is not None:
+            _binding_wrong_name(binding, enrollment, account, now)
         raise BINDING_INVALID
     cap = conf.guardians_per_child()
     with transaction.atomic():
@@ -555,7 +637,10 @@ def _notice(
     account: GuardianAccount, request: GuardianRequest | None, text: str, *, sms_too: bool = True
 ) -> None:
     """A notice on the guardian's pages, and (by default) the same text by SMS after commit. The text names
-    no personal data: the guardian reads the details after signing in."""
+    no personal data: the guardian reads the details after signing in. Nothing goes to a disabled account or
+    about a request whose binding the school has ended (the phone is no longer the child's guardian's)."""
+    if not account.is_active or (request is not None and request.link.revoked_at is not None):
+        return
     GuardianNotice.objects.create(
         account=account, request=request, text=text[:200], created_at=timezone.now()
     )
@@ -650,7 +735,6 @@ def _resumption_payload(enrollment: Enrollment, data: dict[str, Any]) -> dict[st
     return {"resume_date": day.isoformat(), "note": str(data.get("note") or "").strip()[:200]}
 
 
-@transaction.atomic
 def request_submit(
     *,
     account: GuardianAccount,
@@ -661,9 +745,23 @@ def request_submit(
 ) -> GuardianRequest:
     """A guardian's application to the school (第13、15、16条). The record's school decides corrections and
     休学/复学, the receiving school a transfer; the answer is due in ``XUEJI_GUARDIAN_REVIEW_WORKING_DAYS``
-    working days. One open request of a kind per child at a time."""
+    working days. One open request of a kind per child at a time.
+
+    Every attempt counts against the account's request limit before anything is checked, outside the
+    transaction, so that refused and failed attempts count too (and the refusal is audited)."""
     now = now or timezone.now()
     if link.account_id != account.pk or link.revoked_at is not None:
+        raise NotFound()
+    limits.hit("request", str(account.pk), now=now)
+    with transaction.atomic():
+        return _request_create(account=account, link=link, kind=kind, data=data, now=now)
+
+
+def _request_create(
+    *, account: GuardianAccount, link: GuardianLink, kind: str, data: dict[str, Any], now: datetime
+) -> GuardianRequest:
+    link = GuardianLink.objects.select_for_update().get(pk=link.pk)
+    if link.revoked_at is not None:
         raise NotFound()
     enrollment = _active_enrollment(link.person_id)
     if enrollment is None:
@@ -683,20 +781,23 @@ def request_submit(
         person_id=link.person_id, kind=kind, state=RequestState.SUBMITTED
     ).exists():
         raise Conflict("request_open", "该孩子已有一件同类申请正在等待学校处理")
-    limits.hit("request", str(account.pk), now=now)
     today = timezone.localdate(now)
-    request = GuardianRequest.objects.create(
-        link=link,
-        person_id=link.person_id,
-        enrollment=enrollment,
-        province_code=enrollment.province_code,
-        school=school,
-        scope_path=school.org.path,
-        kind=kind,
-        payload=payload,
-        due_on=official_calendar().add_working_days(today, conf.review_working_days()).due,
-        created_at=now,
-    )
+    try:
+        with transaction.atomic():
+            request = GuardianRequest.objects.create(
+                link=link,
+                person_id=link.person_id,
+                enrollment=enrollment,
+                province_code=enrollment.province_code,
+                school=school,
+                scope_path=school.org.path,
+                kind=kind,
+                payload=payload,
+                due_on=official_calendar().add_working_days(today, conf.review_working_days()).due,
+                created_at=now,
+            )
+    except IntegrityError as exc:  # a concurrent request of the same kind (guardian_request_one_open)
+        raise Conflict("request_open", "该孩子已有一件同类申请正在等待学校处理") from exc
     _event(request, EventKind.SUBMITTED)
     _audit_guardian(
         EventType.GUARDIAN_REQUEST_SUBMITTED,
@@ -718,7 +819,7 @@ def request_withdraw(*, account: GuardianAccount, request_id: Any) -> GuardianRe
     request.save(update_fields=["state"])
     _event(request, EventKind.WITHDRAWN)
     _audit_guardian(
-        EventType.GUARDIAN_REQUEST_SUBMITTED,
+        EventType.GUARDIAN_REQUEST_WITHDRAWN,
         account=account,
         enrollment=request.enrollment,
         summary=f"家长撤回{request.get_kind_display()}",
@@ -756,8 +857,12 @@ def school_request_get(*, viewer: Actor, request_id: Any, lock: bool = False) ->
 
 
 def _require_open(request: GuardianRequest) -> None:
+    """Only a waiting request of a live binding is decided: once the school ended the binding or the guardian
+    account is disabled, nobody acts on it (and no message goes to that phone)."""
     if request.state != RequestState.SUBMITTED:
         raise Conflict("request_closed", "该申请已处理或已撤回")
+    if request.link.revoked_at is not None or not request.link.account.is_active:
+        raise Conflict("link_revoked", "该家长的绑定已解除或账号已停用，不能再处理其申请")
 
 
 @transaction.atomic

@@ -126,10 +126,12 @@ def decline_view(request: HttpRequest, request_id: Any) -> HttpResponse:
 
 @login_required
 @ui_errors
-@require_GET
+@require_POST
 def find_pupil_view(request: HttpRequest) -> HttpResponse:
+    """Find a pupil of the registrar's school by 学籍号. POST, so that the number stays out of URLs, the
+    browser history and access logs."""
     user = _registrar(request)
-    form = FindPupilForm(request.GET)
+    form = FindPupilForm(request.POST)
     if form.is_valid():
         enrollment = queries.pupil_by_number(user, form.cleaned_data["student_number"])
         return redirect("guardians:binding", enrollment.person_id)

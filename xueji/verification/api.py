@@ -29,12 +29,12 @@ from .schemas import (
     ErrorOut,
     FindingIn,
     FindingOut,
-    ProgressOut,
     ProgressRowOut,
     ReturnOut,
     ReviewIn,
     RoundIn,
     RoundOut,
+    RoundProgressOut,
 )
 from .services import (
     finding_remove,
@@ -130,8 +130,8 @@ class ProgressIn(Schema):
     unit: int | None = None
 
 
-@router.get("/rounds/{round_id}/progress", response={200: ProgressOut, 403: ErrorOut, 404: ErrorOut})
-def round_progress(request: HttpRequest, round_id: int, query: Query[ProgressIn]) -> ProgressOut:
+@router.get("/rounds/{round_id}/progress", response={200: RoundProgressOut, 403: ErrorOut, 404: ErrorOut})
+def round_progress(request: HttpRequest, round_id: int, query: Query[ProgressIn]) -> RoundProgressOut:
     """各下级单位（县级为各学校）的核查进度与合计：学校数、未提交、已提交、已退回、已通过、逾期。"""
     user = require_student_data_reader(actor_of(request))
     rnd = round_get(viewer=user, round_id=round_id)
@@ -141,7 +141,7 @@ def round_progress(request: HttpRequest, round_id: int, query: Query[ProgressIn]
     def row(r: object) -> ProgressRowOut:
         return ProgressRowOut.model_validate(r, from_attributes=True)
 
-    return ProgressOut(
+    return RoundProgressOut(
         round_id=rnd.pk,
         unit_id=unit.pk,
         unit_name=unit.name,

@@ -48,7 +48,7 @@ class ProgressRowOut(Schema):
     overdue: int
 
 
-class ProgressOut(Schema):
+class RoundProgressOut(Schema):
     round_id: int
     unit_id: int
     unit_name: str

@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from xueji.core.errors import ApplicationError
 
 from ... import services
+from ...keystore import KeyStoreError
 from ...models import IssuerKey
 
 
@@ -59,3 +60,5 @@ class Command(BaseCommand):
                     self.stdout.write(text)
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
+        except KeyStoreError as exc:  # e.g. the key directory is not writable, or the key file already exists
+            raise CommandError(f"key store: {exc}") from exc
