@@ -115,7 +115,9 @@ def test_api_token_needs_the_second_factor(people: dict[str, Any]) -> None:
     codes = _enrol(_login(user), user)
     client = Client()
     refused = client.post(
-        "/api/v1/auth/token", {"username": user.username, "password": f.PASSWORD}, content_type="application/json"
+        "/api/v1/auth/token",
+        {"username": user.username, "password": f.PASSWORD},
+        content_type="application/json",
     )
     assert refused.status_code == 401 and refused.json()["code"] == "second_factor_required"
     granted = client.post(

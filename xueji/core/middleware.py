@@ -135,7 +135,8 @@ def _nul_fields(request: HttpRequest) -> list[str]:
         if content_type in {"application/x-www-form-urlencoded", "multipart/form-data"}:
             sources.append(request.POST)
         elif content_type == "application/json" or content_type.endswith("+json"):
-            with contextlib.suppress(ValueError, RecursionError):  # not JSON / nested too deep: the view refuses it
+            # not JSON, or nested too deep: the view refuses it
+            with contextlib.suppress(ValueError, RecursionError):
                 found.extend(_nul_fields_in_json(json.loads(request.body)))
     for source in sources:
         for key, values in source.lists():
