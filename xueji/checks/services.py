@@ -41,19 +41,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from xueji.accounts.types import Actor
-from xueji.audit.enums import EventType
 from xueji.audit.services import record
 from xueji.changes.enums import GRADE_SETTING_KINDS, ChangeKind
 from xueji.changes.models import ChangeRequest
 from xueji.changes.workflow import OPEN_STATES, RequestState
-from xueji.core.errors import ApplicationError, Conflict, Forbidden, NotFound
 from xueji.policies.models import ProvinceRuleSet
-from xueji.policies.queries import can_view_province, definable_provinces, grade_age_rules_for
-from xueji.policies.rules import CHECK_RULES, CHECKS, CheckRules, RulesInvalid, school_year_of, validate_rules
+from xueji.policies.queries import grade_age_rules_for
+from xueji.policies.rules import CHECK_RULES, CHECKS, CheckRules, school_year_of
+from xueji.policies.services import rule_section_file
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
 from xueji.students.enums import Stage, StudentStatus, stage_for_grade
@@ -437,21 +436,6 @@ def run_checks(
 MAX_FILING_REFERENCE = 80
 
 
-def _province_unit(actor: Actor, province_code: str) -> OrgUnit:
-    """第5条: the province department on whose behalf a filed ``dept_registrar`` of it files rules; NotFound
-    outside the actor's jurisdiction, Forbidden otherwise."""
-    if actor is None or not getattr(actor, "is_authenticated", False):
-        raise Forbidden("not_province_registrar", "问题学籍检查规则须由省级教育行政部门学籍管理员备案")
-    if not can_view_province(actor, province_code):
-        raise NotFound()
-    for unit in definable_provinces(actor):
-        if unit.province_code == province_code:
-            return unit
-    raise Forbidden(
-        "not_province_registrar", "只有省级教育行政部门学籍管理员可以备案本省问题学籍检查规则（第五条）"
-    )
-
-
 def check_rules_file(
     *,
     actor: Actor,
@@ -467,72 +451,14 @@ def check_rules_file(
     (versions are never edited). Raises ``invalid_rules`` with a Chinese message per key
     (``checks.age_grade.margin_years``), ``invalid_filing`` for the dates and the reference, ``version_conflict``.
     One ``RULES_FILED`` audit event (the rules changed, no personal data)."""
-    reference = (filing_reference or "").strip()
-    with transaction.atomic():
-        unit = _province_unit(actor, province_code)
-        try:
-            validate_rules({CHECKS: checks})
-        except RulesInvalid as exc:
-            raise ApplicationError(
-                "invalid_rules", "规则有误：" + "；".join(exc.fields.values()), exc.fields
-            ) from exc
-        errors: dict[str, str] = {}
-        if not isinstance(filed_on, date):
-            errors["filed_on"] = "报部备案日期为必填项"
-        elif filed_on > timezone.localdate():
-            errors["filed_on"] = "报部备案日期不能晚于今天"
-        if not isinstance(effective_from, date):
-            errors["effective_from"] = "生效日期为必填项"
-        elif isinstance(filed_on, date) and effective_from < filed_on:
-            errors["effective_from"] = "生效日期不能早于报部备案日期"
-        if not reference:
-            errors["filing_reference"] = "备案文号为必填项"
-        elif len(reference) > MAX_FILING_REFERENCE:
-            errors["filing_reference"] = f"备案文号不能超过 {MAX_FILING_REFERENCE} 个字符"
-        if errors:
-            raise ApplicationError("invalid_filing", "备案信息有误：" + "；".join(errors.values()), errors)
-        assert isinstance(effective_from, date) and isinstance(filed_on, date)  # checked above
-        latest = (
-            ProvinceRuleSet.objects.select_for_update()
-            .filter(province_code=province_code)
-            .order_by("-version")
-            .first()
-        )
-        if latest is not None and effective_from < latest.effective_from:
-            raise ApplicationError(
-                "invalid_filing",
-                f"生效日期不能早于现行第 {latest.version} 版的生效日期（{latest.effective_from.isoformat()}）",
-                {"effective_from": f"生效日期不能早于 {latest.effective_from.isoformat()}"},
-            )
-        base = dict(latest.rules) if latest is not None else {}
-        try:
-            with transaction.atomic():
-                rule_set = ProvinceRuleSet.objects.create(
-                    province_code=province_code,
-                    version=(latest.version if latest else 0) + 1,
-                    effective_from=effective_from,
-                    rules={**base, CHECKS: checks},
-                    filed_on=filed_on,
-                    filing_reference=reference,
-                    created_by=actor,
-                )
-        except IntegrityError as exc:
-            raise Conflict("version_conflict", "另一位管理员同时备案了新版本，请刷新后重试") from exc
-        record(
-            event_type=EventType.RULES_FILED,
-            actor=actor,
-            subject_type="province_rule_set",
-            subject_id=rule_set.pk,
-            org_unit_id=unit.pk,
-            province_code=province_code,
-            summary=f"{unit.name}学籍规则第 {rule_set.version} 版报部备案（{reference}），"
-            f"{effective_from:%Y-%m-%d} 起生效：问题学籍检查",
-            after={
-                "version": rule_set.version,
-                "keys": [CHECKS],
-                "counts": {rule: sorted(values) for rule, values in checks.items()},
-                "filed_on": filed_on.isoformat(),
-                "filing_reference": reference,
-            },
-        )
-    return rule_set
+    return rule_section_file(
+        actor=actor,
+        province_code=province_code,
+        section={CHECKS: checks},
+        replaces=(CHECKS,),
+        label="问题学籍检查",
+        effective_from=effective_from,
+        filed_on=filed_on,
+        filing_reference=filing_reference,
+        audit_after={"counts": {rule: sorted(values) for rule, values in checks.items()}},
+    )

@@ -55,7 +55,9 @@ def _province_authority(actor: Actor, province_code: str) -> OrgUnit:
     actor's jurisdiction, :class:`Forbidden` (``not_province_registrar``) otherwise.
     """
     if actor is None or not getattr(actor, "is_authenticated", False):
-        raise Forbidden(NOT_PROVINCE_REGISTRAR, "非基础学籍信息须由省级教育行政部门学籍管理员确定")
+        raise Forbidden(
+            NOT_PROVINCE_REGISTRAR, "本省学籍规则和非基础学籍信息须由省级教育行政部门学籍管理员确定"
+        )
     if not data_grants(actor):
         if roles(actor) & STUDENT_DATA_ROLES:
             raise NOT_FILED
@@ -67,7 +69,7 @@ def _province_authority(actor: Actor, province_code: str) -> OrgUnit:
             return unit
     raise Forbidden(
         NOT_PROVINCE_REGISTRAR,
-        "只有省级教育行政部门学籍管理员可以确定、备案和启用本省非基础学籍信息（第三条）",
+        "只有省级教育行政部门学籍管理员可以确定、备案本省学籍规则和非基础学籍信息（第三、五条）",
     )
 
 
@@ -297,21 +299,49 @@ def grade_age_file(
     filing_reference: str,
 ) -> ProvinceRuleSet:
     """A new version of the province's rule set with its registration age rules (``school_entry_age``,
-    ``grade_age``; issue 8 item 4, 第11条), filed with the ministry, binding from ``effective_from``.
+    ``grade_age``; issue 8 item 4, 第11条), filed with the ministry, binding from ``effective_from``
+    (:func:`rule_section_file`)."""
+    own = {k: rules[k] for k in ("school_entry_age", GRADE_AGE) if k in rules}
+    return rule_section_file(
+        actor=actor,
+        province_code=province_code,
+        section=own,
+        replaces=("school_entry_age", GRADE_AGE),
+        label="入学年龄与年级",
+        effective_from=effective_from,
+        filed_on=filed_on,
+        filing_reference=filing_reference,
+    )
+
+
+def rule_section_file(
+    *,
+    actor: Actor,
+    province_code: str,
+    section: dict[str, Any],
+    replaces: Sequence[str],
+    label: str,
+    effective_from: date | None,
+    filed_on: date | None,
+    filing_reference: str,
+    audit_after: dict[str, Any] | None = None,
+) -> ProvinceRuleSet:
+    """A new version of the province's rule set in which the keys ``replaces`` are replaced by ``section``,
+    filed with the ministry, binding from ``effective_from`` — the one way every part of the province's rules
+    (age for grade, problem-record checks …) is filed.
 
     第5条: the province department makes its 实施细则 and files them; only its filed ``dept_registrar`` may
     (:func:`_province_authority`: NotFound outside the actor's jurisdiction, Forbidden otherwise). The new
-    version copies every other key of the newest version (approval chains, windows …) so that it replaces the
-    age rules only; versions are never edited (``policy_for`` reads the newest filed one in force). Raises
-    ``invalid_rules`` with a Chinese message per key, ``invalid_filing`` for the dates and the reference, or
-    ``version_conflict``. One ``RULES_FILED`` audit event (the keys and the bands, no personal data).
+    version copies every other key of the newest version (approval chains, windows …); versions are never
+    edited (``policy_for`` reads the newest filed one in force). Raises ``invalid_rules`` with a Chinese message
+    per key, ``invalid_filing`` for the dates and the reference, or ``version_conflict``. One ``RULES_FILED``
+    audit event (the keys, no personal data).
     """
     reference = (filing_reference or "").strip()
     with transaction.atomic():
         unit = _province_authority(actor, province_code)
-        own = {k: rules[k] for k in ("school_entry_age", GRADE_AGE) if k in rules}
         try:
-            validate_rules(own)
+            validate_rules(section)
         except RulesInvalid as exc:
             raise ApplicationError(
                 "invalid_rules", "规则有误：" + "；".join(exc.fields.values()), exc.fields
@@ -345,16 +375,14 @@ def grade_age_file(
                 f"生效日期不能早于现行第 {latest.version} 版的生效日期（{latest.effective_from.isoformat()}）",
                 {"effective_from": f"生效日期不能早于 {latest.effective_from.isoformat()}"},
             )
-        base = dict(latest.rules) if latest is not None else {}
-        base.pop("school_entry_age", None)
-        base.pop(GRADE_AGE, None)
+        base = {k: v for k, v in (latest.rules if latest is not None else {}).items() if k not in replaces}
         try:
             with transaction.atomic():
                 rule_set = ProvinceRuleSet.objects.create(
                     province_code=province_code,
                     version=(latest.version if latest else 0) + 1,
                     effective_from=effective_from,
-                    rules={**base, **own},
+                    rules={**base, **section},
                     filed_on=filed_on,
                     filing_reference=reference,
                     created_by=actor,
@@ -369,12 +397,13 @@ def grade_age_file(
             org_unit_id=unit.pk,
             province_code=province_code,
             summary=f"{unit.name}学籍规则第 {rule_set.version} 版报部备案（{reference}），"
-            f"{effective_from:%Y-%m-%d} 起生效：入学年龄与年级",
+            f"{effective_from:%Y-%m-%d} 起生效：{label}",
             after={
                 "version": rule_set.version,
-                "keys": sorted(own),
+                "keys": sorted(section),
                 "filed_on": filed_on.isoformat(),
                 "filing_reference": reference,
+                **(audit_after or {}),
             },
         )
     return rule_set
