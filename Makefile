@@ -65,6 +65,7 @@ bench: install
 	$(PY) bench/bench_promotion.py $${ROWS:-100000}
 	$(PY) bench/bench_school_list.py $${ROWS:-100000}
 	$(PY) bench/bench_search.py $${ROWS:-100000}
+	$(PY) bench/bench_statistics.py $${ROWS:-100000}
 	$(PY) bench/bench_http.py $${ROWS:-100000}
 
 clean:

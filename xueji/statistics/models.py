@@ -61,6 +61,8 @@ class StatCell(models.Model):
         verbose_name = _("统计快照")
         verbose_name_plural = _("统计快照")
         indexes = [
+            # the snapshot's date (MAX(as_of)) is read by every page and API call: an index, not a scan
+            models.Index(fields=["as_of"], name="statcell_as_of"),
             models.Index(
                 fields=["scope_path"], opclasses=["varchar_pattern_ops"], name="statcell_scope_pattern"
             ),
