@@ -12,6 +12,7 @@ from django.utils import timezone
 from tests.factories import core as f
 from tests.factories import students as sf
 from xueji.core.web import paginate
+from xueji.students.models import ProblemRecord
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +57,8 @@ def test_county_sees_due_soon_and_duplicates_with_resolve_link(client, school_a,
     assert response.context["stats"]["due_soon"] == 1
     assert response.context["stats"]["problems"] == 1
     assert "将到期" in body and "同名同生" in body
-    assert reverse("students:problems") + "#p-" in body
+    problem = ProblemRecord.objects.get(kind=ProblemRecord.Kind.SUSPECTED_DUPLICATE)
+    assert reverse("checks:problem", args=[problem.pk]) in body  # 处理 opens the record in the problem queue
 
 
 @pytest.mark.django_db

@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from xueji.changes.kinds.suspension import REASONS
+from xueji.core.dates import DateTextInput
 from xueji.core.errors import ApplicationError
 
 from .enums import Relation
@@ -90,11 +91,11 @@ class TransferForm(forms.Form):
 
 class SuspensionForm(forms.Form):
     reason = forms.ChoiceField(label=_("休学原因"), choices=[("", _("请选择")), *REASONS.items()])
-    start_date = forms.CharField(label=_("休学开始日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    start_date = forms.CharField(label=_("休学开始日期"), widget=DateTextInput())
     end_date = forms.CharField(
         label=_("休学结束日期"),
         help_text=_("每次不超过 1 年"),
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DateTextInput(),
     )
     note = forms.CharField(
         label=_("说明"), max_length=200, required=False, widget=forms.Textarea(attrs={"rows": 3})
@@ -102,7 +103,7 @@ class SuspensionForm(forms.Form):
 
 
 class ResumptionForm(forms.Form):
-    resume_date = forms.CharField(label=_("复学日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    resume_date = forms.CharField(label=_("复学日期"), widget=DateTextInput())
     note = forms.CharField(
         label=_("说明"), max_length=200, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
