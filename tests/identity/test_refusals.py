@@ -1,0 +1,53 @@
+"""Registering relying parties refuses bad input naming the field; disabling is idempotent (第24条)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.factories import core as f
+from xueji.accounts.enums import Role
+from xueji.core.errors import FieldError, NotFound
+from xueji.identity import services
+from xueji.identity.models import RelyingParty
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def security(tree: Any) -> Any:
+    return f.user(Role.SECURITY_ADMIN, f.dept("440000"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"name": "  ", "redirect_uris": "https://a.example/cb", "scopes": []}, "name"),
+        ({"name": "甲", "redirect_uris": "  ", "scopes": []}, "redirect_uris"),
+        ({"name": "甲", "redirect_uris": "https://a.example/cb#x", "scopes": []}, "redirect_uris"),
+        ({"name": "甲", "redirect_uris": "https://a.example/cb", "scopes": ["xueji.everything"]}, "scopes"),
+    ],
+)
+def test_register_names_the_bad_field(security: Any, kwargs: dict, field: str) -> None:
+    with pytest.raises(FieldError) as err:
+        services.register(actor=security, **kwargs)
+    assert err.value.field == field
+    assert not RelyingParty.objects.exists()
+
+
+def test_public_client_has_no_secret_and_disable_twice_is_harmless(security: Any) -> None:
+    done = services.register(
+        actor=security,
+        name="家校通",
+        redirect_uris="https://app.example/cb",
+        scopes=["profile"],
+        confidential=False,
+    )
+    assert done.client_secret == ""
+    services.disable(actor=security, party_id=done.party.pk)
+    first = RelyingParty.objects.get().disabled_at
+    services.disable(actor=security, party_id=done.party.pk)
+    assert RelyingParty.objects.get().disabled_at == first
+    with pytest.raises(NotFound):
+        services.disable(actor=security, party_id=999_999)
