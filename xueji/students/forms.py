@@ -26,7 +26,7 @@ from xueji.schools.grades import GRADE_LABELS  # the one table of grade names (r
 
 from .enums import OverseasChineseStatus, Stage, grade_range
 from .fields import ENROLLMENT_FIELDS, GUARDIAN_FIELDS, MAX_GUARDIANS, PERSON_FIELDS, FieldSpec
-from .models import ArchiveDocument, ProblemRecord
+from .models import ArchiveDocument
 from .validation import AGE_CONFIRM_REASON, AGE_CONFIRMED, REASON_MAX
 
 YES_NO = [("", _("请选择")), ("1", _("是")), ("0", _("否"))]
@@ -404,16 +404,3 @@ class ArchiveForm(SpecForm):
         self.fields["file"].help_text = _("PDF、JPEG 或 PNG（按文件内容识别），不超过 %(mb)s MB") % {
             "mb": settings.ARCHIVE_MAX_BYTES // (1024 * 1024)
         }
-
-
-class ResolveForm(SpecForm):
-    """第9条: the department's decision on a problem record."""
-
-    outcome = forms.ChoiceField(
-        label=_("处理结果"),
-        choices=[
-            (ProblemRecord.State.CONFIRMED_DISTINCT, ProblemRecord.State.CONFIRMED_DISTINCT.label),
-            (ProblemRecord.State.MERGED, ProblemRecord.State.MERGED.label),
-        ],
-    )
-    note = forms.CharField(label=_("处理意见"), max_length=300, widget=forms.TextInput)
