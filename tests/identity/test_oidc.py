@@ -13,8 +13,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from django.test import Client
 from jwcrypto import jwk, jwt
 
@@ -25,16 +23,6 @@ from xueji.identity import services
 from xueji.identity.models import RelyingParty
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _oidc_key(settings: Any) -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_RSA_PRIVATE_KEY": pem.decode()}
-    settings.XUEJI_PAIRWISE_KEY = "test-pairwise-key"
 
 
 @pytest.fixture

@@ -51,3 +51,12 @@ def test_public_client_has_no_secret_and_disable_twice_is_harmless(security: Any
     assert RelyingParty.objects.get().disabled_at == first
     with pytest.raises(NotFound):
         services.disable(actor=security, party_id=999_999)
+
+
+def test_register_without_a_signing_key_is_refused_clearly(security: Any, settings: Any) -> None:
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_RSA_PRIVATE_KEY": ""}
+    with pytest.raises(FieldError) as err:
+        services.register(actor=security, name="甲", redirect_uris="https://a.example/cb", scopes=[])
+    assert err.value.field == "algorithm"
+    assert "oidc_key" in err.value.message
+    assert not RelyingParty.objects.exists()

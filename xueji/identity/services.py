@@ -75,6 +75,10 @@ def register(
     unknown = sorted(set(scopes) - set(registrable_scopes()))
     if unknown:
         raise FieldError("scopes", "invalid", f"授权范围：未知的范围 {'、'.join(unknown)}")
+    if not settings.OAUTH2_PROVIDER.get("OIDC_RSA_PRIVATE_KEY"):
+        raise FieldError(
+            "algorithm", "no_key", "签名密钥：身份提供方的签名密钥尚未配置（运行 manage.py oidc_key）"
+        )
     sector = sector.strip() or (urlsplit(uris[0]).hostname or "")
     secret = generate_client_secret() if confidential else ""
     with transaction.atomic():
