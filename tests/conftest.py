@@ -11,6 +11,10 @@ def _clear_cache():  # type: ignore[no-untyped-def]
     from django.core.cache import cache
 
     cache.clear()
+    # Data keys live in the database (rolled back after each test); the process keeps unwrapped ones.
+    from xueji.core.fieldcrypto import keyring
+
+    keyring.reset()
     yield
 
 

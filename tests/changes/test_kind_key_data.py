@@ -4,6 +4,7 @@ kept, the G number follows a corrected resident ID."""
 from datetime import date
 
 import pytest
+from django.db import connection
 
 from tests.factories import changes as c
 from tests.factories import core as f
@@ -69,14 +70,22 @@ def test_corrected_resident_id_moves_the_g_number_and_the_identity_registry(env)
     person.refresh_from_db()
     assert (person.id_number, person.student_number) == (new_id, "G" + new_id)
     assert list(StudentNumber.objects.filter(person=person).values_list("number", flat=True)) == [
-        "G" + new_id
+        StudentNumber.key_for("G" + new_id)
     ]
-    assert not StudentNumber.objects.filter(number=old_number).exists()
-    assert list(IdentityKey.objects.filter(person=person).values_list("key", flat=True)) == [f"1:{new_id}"]
+    assert not StudentNumber.objects.filter(number=StudentNumber.key_for(old_number)).exists()
+    assert list(IdentityKey.objects.filter(person=person).values_list("key", flat=True)) == [
+        IdentityKey.make_key("1", new_id)
+    ]
     assert (req.facts["previous"]["id_number"], req.facts["previous"]["student_number"]) == (
         old_id,
         old_number,
     )
+    # Issue 11 §3: the numbers among the facts are sealed in the database, the other facts stay queryable.
+    with connection.cursor() as cursor:
+        key = req.pk.hex if connection.vendor == "sqlite" else req.pk
+        cursor.execute("SELECT CAST(facts AS TEXT) FROM changes_changerequest WHERE id = %s", [key])
+        raw = cursor.fetchone()[0]
+    assert new_id not in raw and old_id not in raw and '"student_number_follows"' in raw
     applied = AuditEvent.objects.get(event_type="change.applied")
     assert applied.after["student_number_changed"] is True
     assert old_id not in str(applied.before) and new_id not in str(applied.after)  # masked in the audit
@@ -135,7 +144,9 @@ def test_duplicate_arising_before_the_final_approval_is_refused_then(env):
         _approve(env, req)
     assert exc.value.code == "student_already_enrolled"
     assert Person.objects.filter(pk=e.person_id).values().get() == before
-    assert StudentNumber.objects.get(person_id=e.person_id).number == before["student_number"]
+    assert StudentNumber.objects.get(person_id=e.person_id).number == StudentNumber.key_for(
+        Person.objects.get(pk=e.person_id).student_number
+    )
     req.refresh_from_db()
     assert req.state == "pending"
 
@@ -149,7 +160,9 @@ def test_j_number_stays_when_an_id_is_supplied(env):
     person.refresh_from_db()
     assert (person.id_type, person.id_number, person.student_number[0]) == ("1", new_id, "J")
     assert req.facts["student_number_follows"] is False
-    assert list(IdentityKey.objects.filter(person=person).values_list("key", flat=True)) == [f"1:{new_id}"]
+    assert list(IdentityKey.objects.filter(person=person).values_list("key", flat=True)) == [
+        IdentityKey.make_key("1", new_id)
+    ]
 
 
 def test_evidence_is_required(env):

@@ -92,7 +92,9 @@ def test_id_invalid_flags_legacy_numbers_only(school_a):
     wrong_sex_17 = first17[:16] + str((int(first17[16]) + 1) % 10)
     wrong_sex = wrong_sex_17 + mod11_2_check_char(wrong_sex_17)
     for e, number in zip(rows, [wrong_check, other_birth, wrong_sex, "44010520180314"], strict=True):
-        Person.objects.filter(pk=e.person_id).update(id_number=number)
+        person = Person.objects.get(pk=e.person_id)  # written around the validation, as a legacy import did
+        person.id_number = number
+        person.save(update_fields=["id_number"])
     assert run("id_invalid") == 4
     assert all(open_kinds(e) == {Kind.ID_INVALID} for e in rows)
     assert open_kinds(good) == set()

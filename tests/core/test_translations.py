@@ -143,7 +143,10 @@ def world(tree, settings, tmp_path):  # type: ignore[no-untyped-def]
     enrollment = c.enrolled(src, grade=3, name="林小雨", **ASCII_PERSON)
     Enrollment.objects.filter(pk=enrollment.pk).update(class_name="Class 1")
     person = Person.objects.get(pk=enrollment.person_id)
-    person.guardians.update(**ASCII_GUARDIAN)
+    for guardian in person.guardians.all():  # encrypted columns are written through save() (issue 11 §3)
+        for name, value in ASCII_GUARDIAN.items():
+            setattr(guardian, name, value)
+        guardian.save()
     change_submit(
         actor=receiving,
         kind="transfer",

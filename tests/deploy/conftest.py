@@ -22,6 +22,9 @@ _DROP = (
     "XUEJI_ENV",
     "XUEJI_DEBUG",
     "XUEJI_SECRET_KEY",
+    "XUEJI_MASTER_KEY",
+    "XUEJI_MASTER_KEY_FILE",
+    "XUEJI_BLIND_INDEX_KEY",
     "DJANGO_SETTINGS_MODULE",
     "XUEJI_STATIC_ROOT",
     "PORT",
@@ -33,9 +36,16 @@ _DROP = (
 )
 
 
+#: Production refuses to start without explicit encryption keys (issue 11 §3); children in production mode get
+#: these unless a test passes its own (an empty string to leave one out).
+PRODUCTION_KEYS = {"XUEJI_MASTER_KEY": "0f" * 16, "XUEJI_BLIND_INDEX_KEY": "1e" * 32}
+
+
 def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _DROP}
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    if extra.get("XUEJI_ENV") == "production":
+        env.update(PRODUCTION_KEYS)
     env.update(extra)
     return env
 

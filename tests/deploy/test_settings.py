@@ -68,3 +68,15 @@ def test_production_refuses_a_short_secret_key():
     assert "ImproperlyConfigured" in done.stderr
     ok = manage("check", XUEJI_ENV="production", XUEJI_SECRET_KEY=PRODUCTION_KEY)
     assert ok.returncode == 0, ok.stderr
+
+
+def test_production_refuses_to_run_without_encryption_keys():
+    """Issue 11 §3: the master key and the blind-index key are explicit in production (never derived)."""
+    no_master = manage("check", XUEJI_ENV="production", XUEJI_SECRET_KEY=PRODUCTION_KEY, XUEJI_MASTER_KEY="")
+    assert no_master.returncode == 1
+    assert "生产环境必须配置主密钥" in no_master.stderr
+    no_index = manage(
+        "check", XUEJI_ENV="production", XUEJI_SECRET_KEY=PRODUCTION_KEY, XUEJI_BLIND_INDEX_KEY=""
+    )
+    assert no_index.returncode == 1
+    assert "XUEJI_BLIND_INDEX_KEY" in no_index.stderr

@@ -138,7 +138,9 @@ def test_statistics_charts_and_numbers(live_server, browser, width):  # type: ig
                 ethnicity="08", migrant_child=True, left_behind="1", household_type="1"
             )
         if i == 3:
-            Person.objects.filter(pk=e.person_id).update(disability_type="4")
+            person = Person.objects.get(pk=e.person_id)  # the category is encrypted: written through save()
+            person.disability_type = "4"
+            person.save(update_fields=["disability_type"])
     county = f.dept("440105")
     f.user("dept_registrar", county, username="haizhu")
     this_month = timezone.localdate().replace(day=1)

@@ -23,7 +23,7 @@ from xueji.core.errors import FieldError, NotFound
 from xueji.regions.models import OrgUnit
 from xueji.statistics.models import ClassCell, StatCell, StatRollup
 from xueji.statistics.queries import breakdown, stat_unit
-from xueji.statistics.services import snapshot_rebuild
+from xueji.statistics.services import export_xlsx, snapshot_rebuild
 from xueji.students.models import Enrollment, Person
 
 pytestmark = pytest.mark.django_db
@@ -69,7 +69,9 @@ def world(tree: Any) -> dict[str, Any]:
             grade=grade, status=status, stage=stage, class_name=class_name
         )
         if i == 3:
-            Person.objects.filter(pk=e.person_id).update(migrant_child=True, disability_type="4")
+            person = Person.objects.get(pk=e.person_id)  # the category is encrypted: written through save()
+            person.migrant_child, person.disability_type = True, "4"
+            person.save(update_fields=["migrant_child", "disability_type"])
         if i in (2, 6):
             Person.objects.filter(pk=e.person_id).update(ethnicity="08", household_type="1", left_behind="2")
         if i == 7:
@@ -88,10 +90,9 @@ def direct(unit: OrgUnit, by: str, grade: int | None = None) -> dict[str, int]:
     if grade is not None:
         records = records.filter(grade=grade)
     if by == "disabled":
-        counts = {
-            "1": records.exclude(person__disability_type="0").count(),
-            "0": records.filter(person__disability_type="0").count(),
-        }
+        # The category is stored encrypted (issue 11 §3): read each record's, not the flag the snapshot counts.
+        flags = [e.person.disability_type != "0" for e in records.select_related("person")]
+        counts = {"1": sum(flags), "0": len(flags) - sum(flags)}
         return {k: n for k, n in counts.items() if n}
     field = f"person__{by}" if by in PERSON_FIELDS else {"class": "class_name"}.get(by, by)
     rows = records.values(field).annotate(n=Count("pk"))
@@ -222,9 +223,14 @@ def test_page_api_and_export_give_the_same_numbers(world: dict[str, Any]) -> Non
         assert body["total"] == sum(from_api.values())
 
         before = AuditEvent.objects.filter(event_type=EventType.STATISTICS_EXPORTED).count()
+        # 第24条 (issue 11 §4): the page's export leads to the approved export request, prefilled ...
         export = c.get(reverse("statistics:export"), {"unit": str(unit.pk), "by": by})
-        assert export.status_code == 200
-        sheet = load_workbook(io.BytesIO(export.content)).active
+        assert export.status_code == 302
+        assert export["Location"] == f"{reverse('exports:new')}?source=statistics&unit={unit.pk}&by={by}"
+        assert AuditEvent.objects.filter(event_type=EventType.STATISTICS_EXPORTED).count() == before
+        # ... and the statistics workbook still carries the page's numbers
+        table = breakdown(unit=unit, by=by)
+        sheet = load_workbook(io.BytesIO(export_xlsx(actor=viewer, unit=unit, breakdown=table))).active
         rows = list(sheet.iter_rows(values_only=True))[3:-1]
         labels = {r.label: r.count for r in breakdown(unit=unit, by=by).rows}
         assert {str(a): b for a, b in rows} == labels
@@ -278,16 +284,18 @@ def test_nightly_task_is_scheduled_and_rebuilds(world: dict[str, Any]) -> None:
     )
 
 
-def test_exports_are_rate_limited(world: dict[str, Any], settings: Any) -> None:
-    """Issue 10 §5: statistics exports count against the account's export limit (429 beyond it, no file)."""
+def test_the_page_no_longer_hands_out_a_file(world: dict[str, Any], settings: Any) -> None:
+    """第24条 (issue 11 §4): the statistics export goes through an approved export request — no file and no
+    export event here; the export limit now counts the downloads of approved exports (tests/exports)."""
     snapshot_rebuild()
     settings.XUEJI_RATE_LIMITS = {**settings.XUEJI_RATE_LIMITS, "export": (1, 86400)}
     unit = f.dept("440100")
     c = af.client()
     c.force_login(f.user(Role.DEPT_REGISTRAR, unit))
-    assert c.get(reverse("statistics:export"), {"unit": str(unit.pk), "by": "grade"}).status_code == 200
-    assert c.get(reverse("statistics:export"), {"unit": str(unit.pk), "by": "grade"}).status_code == 429
-    assert AuditEvent.objects.filter(event_type=EventType.STATISTICS_EXPORTED).count() == 1
+    for _ in range(2):
+        answer = c.get(reverse("statistics:export"), {"unit": str(unit.pk), "by": "grade"})
+        assert answer.status_code == 302 and answer["Location"].startswith(reverse("exports:new"))
+    assert not AuditEvent.objects.filter(event_type=EventType.STATISTICS_EXPORTED).exists()
 
 
 def test_class_table_is_rebuilt_with_the_snapshot(world: dict[str, Any]) -> None:
@@ -429,8 +437,14 @@ def test_export_of_a_split_table_in_one_grade(world: dict[str, Any]) -> None:
     c.force_login(f.registrar(school))
     params = {"unit": str(school.org.pk), "by": "class", "grade": "1", "split": "gender"}
     export = c.get(reverse("statistics:export"), params)
-    assert export.status_code == 200
-    rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True))
+    assert export.status_code == 302
+    location = export["Location"]
+    assert location.startswith(f"{reverse('exports:new')}?source=statistics&unit={school.org.pk}&by=class")
+    assert "split=gender" in location and "grade=1" in location
+    table = breakdown(unit=school.org, by="class", grade=1, split="gender")
+    viewer = c.get(reverse("statistics:overview")).wsgi_request.user
+    data = export_xlsx(actor=viewer, unit=school.org, breakdown=table)
+    rows = list(load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True))
     assert rows[2] == ("班级（一年级）", "人数", "男", "女")
     assert rows[3:] == [("1班", 1, 1, 0), ("2班", 1, 0, 1), ("合计", 2, 1, 1)]
     event = AuditEvent.objects.filter(event_type=EventType.STATISTICS_EXPORTED).latest("occurred_at")

@@ -64,5 +64,5 @@ def test_parallel_registrations_of_one_identity_create_exactly_one_record():
     assert sorted(outcomes).count("ok") == 1
     assert set(outcomes) - {"ok"} <= {"concurrent_registration", "student_already_enrolled"}
     assert Person.objects.count() == 1
-    assert IdentityKey.objects.filter(key=f"1:{number}").count() == 1
+    assert IdentityKey.objects.filter(key=IdentityKey.make_key("1", number)).count() == 1
     assert Enrollment.objects.filter(is_active=True).count() == 1

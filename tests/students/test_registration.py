@@ -42,8 +42,12 @@ def test_resident_id_gets_g_number_and_national_registry_rows(school_a, registra
     [out] = register_students(actor=registrar_a, school=school_a, registrations=[reg])
     assert out.student_number == "G" + reg.identity.number
     assert validate_student_number(out.student_number) == "G"
-    assert StudentNumber.objects.get(number=out.student_number).person_id == out.person_id
-    assert IdentityKey.objects.get(key=f"1:{reg.identity.number}").person_id == out.person_id
+    assert (
+        StudentNumber.objects.get(number=StudentNumber.key_for(out.student_number)).person_id == out.person_id
+    )
+    assert (
+        IdentityKey.objects.get(key=IdentityKey.make_key("1", reg.identity.number)).person_id == out.person_id
+    )
     enrollment = Enrollment.objects.get(pk=out.enrollment_id)
     assert (enrollment.status, enrollment.is_active, enrollment.grade, enrollment.stage) == (
         "01",

@@ -16,6 +16,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from xueji.core.errors import ApplicationError
+from xueji.core.fieldcrypto import EncryptedJSONField
 
 from .enums import EventType
 
@@ -34,6 +35,9 @@ class AppendOnlyQuerySet(models.QuerySet[Any]):
 
 class AppendOnlyModel(models.Model):
     """A row is written once: ``save()`` of an existing row and ``delete()`` raise."""
+
+    #: Read by key rotation (xueji.core.fieldcrypto): rows are never re-encrypted, old key versions stay readable.
+    append_only = True
 
     class Meta:
         abstract = True
@@ -99,6 +103,9 @@ class AuditEvent(AppendOnlyModel):
         return self.event_label
 
 
+HISTORY_BIND = ("event_id", "subject_id", "field")
+
+
 class FieldHistory(AppendOnlyModel):
     """The before/after values of a student's personal fields (issue #6 §3.3), kept out of the audit trail.
 
@@ -117,8 +124,10 @@ class FieldHistory(AppendOnlyModel):
     scope_path = models.CharField(max_length=255)
     province_code = models.CharField(max_length=6, blank=True)
     field = models.CharField(_("字段"), max_length=80)
-    before = models.JSONField(null=True, blank=True)
-    after = models.JSONField(null=True, blank=True)
+    # The values are personal data (a phone, an address): SM4-GCM encrypted (issue 11 §3), bound to the event,
+    # the record and the field (the row's key is assigned by the database, after encryption).
+    before = EncryptedJSONField(null=True, blank=True, bind=HISTORY_BIND)
+    after = EncryptedJSONField(null=True, blank=True, bind=HISTORY_BIND)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         models.DO_NOTHING,

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from xueji.core.fieldcrypto import SENSITIVE_KEYS, SealedJSONField
 from xueji.core.ids import uuid7
 from xueji.regions.models import OrgUnit
 from xueji.schools.models import School
@@ -32,12 +33,12 @@ class ChangeRequest(models.Model):
     source_path = models.CharField(max_length=255, db_index=True)
     target_path = models.CharField(max_length=255, blank=True, db_index=True)
     target_school = models.ForeignKey(School, models.PROTECT, null=True, blank=True, related_name="+")
-    facts = models.JSONField(_("办理事项"), default=dict)
+    facts = SealedJSONField(_("办理事项"), default=dict, sensitive=SENSITIVE_KEYS)
     reason = models.CharField(_("原因"), max_length=40, blank=True)
     note = models.CharField(_("说明"), max_length=500, blank=True)
     # The enrollment as it was when the request was made (audit; exact restoration is trivial because nothing
     # is written to the enrollment before the final step).
-    before = models.JSONField(default=dict)
+    before = SealedJSONField(default=dict, sensitive=SENSITIVE_KEYS)
     policy_version = models.CharField(max_length=20, blank=True)
     current_position = models.PositiveSmallIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")

@@ -76,7 +76,6 @@ DETAILS = {
     "not_promoted": "本学年未随年度升级升入应在年级",
     "archive_overdue": "学籍档案逾期未建立完成",
 }
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 @dataclass
@@ -116,27 +115,6 @@ def _all_digits(expr: str, length: int) -> str:
     return f"(length({expr}) = {length} AND {expr} NOT GLOB '*[^0-9]*')"
 
 
-def _id_invalid_sql(number: str, birth: str, gender: str) -> str:
-    """SQL true when a resident identity number fails GB 11643 (format, check character, birth date, sex) —
-    what :func:`xueji.students.identity.check_gb11643` and ``check_identity_matches`` refuse today."""
-    digits = " + ".join(
-        f"CAST(substr({number}, {i + 1}, 1) AS INTEGER) * {w}" for i, w in enumerate(_WEIGHTS)
-    )
-    check = f"substr('10X98765432', (({digits}) %% 11) + 1, 1)"
-    birth_text = f"to_char({birth}, 'YYYYMMDD')" if _pg() else f"replace({birth}, '-', '')"
-    well_formed = (
-        f"length({number}) = 18 AND {_all_digits(f'substr({number}, 1, 17)', 17)} "
-        f"AND substr({number}, 18, 1) IN ('0','1','2','3','4','5','6','7','8','9','X')"
-    )
-    return (
-        f"(CASE WHEN {well_formed} THEN ("
-        f"substr({number}, 18, 1) <> {check} "
-        f"OR substr({number}, 7, 8) <> {birth_text} "
-        f"OR (CASE WHEN CAST(substr({number}, 17, 1) AS INTEGER) %% 2 = 1 THEN '1' ELSE '2' END) <> {gender}"
-        f") ELSE TRUE END)"
-    )
-
-
 @dataclass(frozen=True)
 class Rule:
     """One rule's SQL: ``where`` over ``e`` (enrollment) and ``p`` (person), an optional ``other`` expression
@@ -168,7 +146,8 @@ def _rule_sql(rule: str, rules: CheckRules, province: str, today: date, now: dat
     if rule == "id_invalid":
         # Numbers are stored normalised (NFKC, upper case: identity.normalise_number); a lower-case x left by an
         # old import fails here too, as it would not have been stored today.
-        return Rule(f"p.id_type = '1' AND {_id_invalid_sql('p.id_number', 'p.birth_date', 'p.gender')}", {})
+        # The numbers are encrypted (issue 11 §3): the check ran when the record was written and left a flag.
+        return Rule("p.id_type = '1' AND p.id_check_failed = %(true)s", {})
     if rule == "age_grade":
         # 第9、11条: the birth-date window of each grade on the counting day, from the grade_age rule in force.
         ages = grade_age_rules_for(province, today)

@@ -5,3 +5,11 @@ class CoreConfig(AppConfig):
     name = "xueji.core"
     label = "core"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate  # noqa: PLC0415 - the app registry is ready only here
+
+        from .fieldcrypto import ensure_data_keys  # noqa: PLC0415 - it imports the models
+
+        # Every encrypted column gets its first data key when the schema is created (never inside a request).
+        post_migrate.connect(ensure_data_keys, sender=self, dispatch_uid="xueji.core.ensure_data_keys")

@@ -14,6 +14,8 @@ from typing import Any
 
 from django.db import connection, models
 
+from .fieldcrypto import prepare_rows
+
 CHUNK = 5000
 
 
@@ -50,6 +52,7 @@ def _converter(field: models.Field) -> Callable[[Any], Any] | None:
 
 def insert_rows(model: type[models.Model], rows: Sequence[Mapping[str, Any]], columns: Iterable[str]) -> int:
     """INSERT ``rows`` (dicts keyed by field *attname*) into ``model``'s table. Returns the row count.
+    Encrypted columns are encrypted and blind indexes computed here, as ``save()`` would (issue 11 §3).
 
     Constraint violations surface as ``IntegrityError`` at the statement, rolling back with the caller's
     transaction — all or nothing.
@@ -57,7 +60,7 @@ def insert_rows(model: type[models.Model], rows: Sequence[Mapping[str, Any]], co
     if not rows:
         return 0
     meta = model._meta
-    cols = list(columns)
+    rows, cols = prepare_rows(model, rows, list(columns))
     by_attname = {f.attname: f for f in meta.concrete_fields}
     fields = [by_attname[c] for c in cols]
     db_cols = [str(f.column) for f in fields]

@@ -35,3 +35,35 @@ class RateCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.bucket} {self.window_start:%Y-%m-%d %H:%M} {self.count}"
+
+
+class DataKey(models.Model):
+    """One version of the data key of one encrypted column (:mod:`xueji.core.fieldcrypto`), stored only wrapped
+    by the master key (or a hardware module). ``active``: new values are encrypted under it (one per column);
+    ``retiring``: still read, no longer written (during a rotation); ``retired``: no value uses it any more and its
+    wrapped key has been erased."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", _("使用中")
+        RETIRING = "retiring", _("轮换中")
+        RETIRED = "retired", _("已停用")
+
+    name = models.CharField(_("加密列"), max_length=100)
+    version = models.PositiveIntegerField(_("版本"))
+    state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.ACTIVE)
+    wrapped = models.BinaryField(_("封装的密钥"), default=b"")
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    retired_at = models.DateTimeField(_("停用时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("数据密钥")
+        verbose_name_plural = _("数据密钥")
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="core_datakey_one_per_version"),
+            models.UniqueConstraint(
+                fields=["name"], condition=models.Q(state="active"), name="core_datakey_one_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version} ({self.state})"

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from xueji.changes.models import ChangeRequest
+from xueji.core.fieldcrypto import SENSITIVE_KEYS, EncryptedCharField, SealedJSONField
 from xueji.core.ids import uuid7
 from xueji.schools.models import School
 from xueji.students.models import Enrollment, Person
@@ -25,8 +26,8 @@ class GuardianAccount(models.Model):
     """A parent or other legal guardian, identified by a verified mobile number (read it through :mod:`.phones`)."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    # Stored as given for now; encryption at rest comes later (phones.store / phones.reveal are the only access).
-    phone = models.CharField(_("手机号码"), max_length=20)
+    # SM4-GCM encrypted at rest (issue 11 §3); looked up by ``phone_key`` (phones.store / phones.reveal).
+    phone = EncryptedCharField(_("手机号码"), max_length=20)
     phone_key = models.CharField(max_length=64, unique=True)
     is_active = models.BooleanField(_("有效"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -183,7 +184,7 @@ class GuardianRequest(models.Model):
     school = models.ForeignKey(School, models.PROTECT, related_name="+", verbose_name=_("办理学校"))
     scope_path = models.CharField(max_length=255, db_index=True)
     kind = models.CharField(_("申请类型"), max_length=12, choices=RequestKind.choices)
-    payload = models.JSONField(_("申请内容"), default=dict)
+    payload = SealedJSONField(_("申请内容"), default=dict, sensitive=SENSITIVE_KEYS)
     state = models.CharField(
         _("状态"), max_length=10, choices=RequestState.choices, default=RequestState.SUBMITTED
     )

@@ -1,8 +1,7 @@
 """The one place a guardian's phone number is read, written, normalised and looked up.
 
-For now the number is stored as given (``GuardianAccount.phone``) with a keyed blind index (``phone_key``) for
-look-ups; encryption at rest (SM4, security.md §1.8 d) replaces :func:`store` / :func:`reveal` in a later issue
-without touching the callers.
+The number is stored SM4-GCM encrypted (``GuardianAccount.phone``, an encrypted column, issue 11 §3) with a keyed
+blind index (``phone_key``) for look-ups.
 """
 
 from __future__ import annotations

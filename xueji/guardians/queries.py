@@ -18,7 +18,8 @@ from xueji.audit.models import FieldHistory
 from xueji.audit.services import record
 from xueji.changes.models import ApprovalStep, ChangeRequest
 from xueji.core.errors import NotFound
-from xueji.students.models import Enrollment, Guardian
+from xueji.core.fieldcrypto import index_for
+from xueji.students.models import Enrollment, Guardian, Person
 
 from . import conf
 from .enums import RequestState
@@ -173,7 +174,11 @@ def pupil_by_number(viewer: Actor, student_number: str) -> Enrollment:
     number = (student_number or "").strip().upper()
     enrollment = (
         Enrollment.objects.select_related("school", "school__org", "person")
-        .filter(scope_q(viewer), person__student_number=number, is_active=True)
+        .filter(
+            scope_q(viewer),
+            person__student_number_bidx=index_for(Person, "student_number", number),
+            is_active=True,
+        )
         .first()
         if number
         else None

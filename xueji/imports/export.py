@@ -24,10 +24,12 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from xueji.core.fieldcrypto import decrypt_value
 from xueji.core.masking import mask_id_number, mask_student_number
 from xueji.core.spreadsheets import safe_cell
 from xueji.schools.grades import grade_label
 from xueji.students import enums
+from xueji.students.models import Person
 from xueji.students.validation import choice_label
 
 #: Excel's last row (1 048 576) minus the header: no roster may be longer than one sheet.
@@ -79,8 +81,17 @@ def roster_columns(keys: Iterable[str]) -> list[RosterColumn]:
 
 
 def value_paths(columns: Sequence[RosterColumn]) -> list[str]:
-    """The ``values_list`` paths for ``columns``, then ``school_id`` (which decides 学籍号 masking)."""
-    return [c.field for c in columns] + ["school_id"]
+    """The ``values_list`` paths for ``columns``, then ``school_id`` (which decides 学籍号 masking), then
+    ``person_id`` (the associated data of the person's encrypted columns)."""
+    return [c.field for c in columns] + ["school_id", "person_id"]
+
+
+def _encrypted_person_field(column: RosterColumn) -> Any:
+    """The Person field behind ``column`` if it is stored encrypted (issue 11 §3), else None."""
+    if not column.field.startswith("person__"):
+        return None
+    field = Person._meta.get_field(column.field.removeprefix("person__"))
+    return field if getattr(field, "encrypted", False) else None
 
 
 def _local(value: datetime) -> datetime:
@@ -111,8 +122,15 @@ def row_values(
     columns: Sequence[RosterColumn], row: Sequence[Any], full_number_schools: Collection[int]
 ) -> list[Any]:
     """A database row (``value_paths`` order) as the spreadsheet's cells."""
-    full = row[-1] in full_number_schools
-    return [cell_value(c, v, full_number=full) for c, v in zip(columns, row, strict=False)]
+    full = row[-2] in full_number_schools
+    person_id = row[-1]
+    out = []
+    for c, v in zip(columns, row, strict=False):
+        encrypted = _encrypted_person_field(c)
+        out.append(
+            cell_value(c, decrypt_value(encrypted, person_id, v) if encrypted else v, full_number=full)
+        )
+    return out
 
 
 def _column_letter(index: int) -> str:

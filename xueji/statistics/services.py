@@ -38,7 +38,7 @@ _GRAIN: tuple[tuple[str, str], ...] = (
     ("household_type", "p.household_type"),
     ("migrant_child", "p.migrant_child"),
     ("left_behind", "p.left_behind"),
-    ("disabled", "(p.disability_type <> '0')"),
+    ("disabled", "p.has_disability"),
 )
 # The class grain (ClassCell): one school's grade and class by sex.
 _CLASS_GRAIN: tuple[tuple[str, str], ...] = (

@@ -31,8 +31,10 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from xueji.core.errors import FieldError
+from xueji.core.fieldcrypto import blind_index
 from xueji.regions import divisions
 from xueji.students.enums import Gender, IdDocumentType
 
@@ -107,6 +109,33 @@ def mod11_2_check_char(first17: str) -> str:
         raise ValueError(f"expected 17 ASCII digits, got {first17!r}")
     total = sum(int(c) * w for c, w in zip(first17, _MOD11_2_WEIGHTS, strict=True))
     return _MOD11_2_CHARS[total % 11]
+
+
+IDENTITY_KEY_PURPOSE = "students_identitykey.key"
+
+
+def registry_key(doc_type: str, number: str) -> str:
+    """The national identity registry's key of a document (第9条): the blind index (HMAC-SM3, issue 11 §3) of
+    ``"<document type>:<NUMBER>"`` — the registry never holds a number in clear."""
+    return blind_index(IDENTITY_KEY_PURPOSE, f"{doc_type}:{number.strip().upper()}")
+
+
+def resident_id_fails(id_type: str, number: str, birth: Any, gender: str) -> bool:
+    """第9、25条 problem-record rule ``id_invalid``: a resident identity card number (type 1) that is malformed,
+    has a wrong check character, or disagrees with the stored birth date or sex (GB 11643). Stored as the
+    non-secret flag ``Person.id_check_failed`` when the record is written, because the number itself is encrypted
+    (issue 11 §3) and set-based checks cannot read it."""
+    if id_type != "1":
+        return False
+    n = number or ""
+    if not (len(n) == 18 and n[:17].isascii() and n[:17].isdigit() and n[17] in "0123456789X"):
+        return True
+    birth_text = birth.strftime("%Y%m%d") if hasattr(birth, "strftime") else str(birth or "").replace("-", "")
+    return bool(
+        mod11_2_check_char(n[:17]) != n[17]
+        or n[6:14] != birth_text
+        or ("1" if int(n[16]) % 2 == 1 else "2") != gender
+    )
 
 
 def hkid_check_char(prefix: str, digits: str) -> str:

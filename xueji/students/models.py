@@ -3,8 +3,9 @@
 National scale (issue #2 §10): every people table carries ``province_code`` so it can be list-partitioned by
 province; primary keys are UUIDv7 (no central sequence). National uniqueness of identity numbers and 学籍号
 cannot be a unique index on a province-partitioned table, so it lives in two small registry tables keyed by
-the number itself (:class:`IdentityKey`, :class:`StudentNumber`), which the register consults and writes in
-the same transaction as the person.
+a blind index of the number (:class:`IdentityKey`, :class:`StudentNumber`: HMAC-SM3 under its own key, issue 11
+§3 — the numbers themselves are stored only SM4-encrypted), which the register consults and writes in the same
+transaction as the person.
 """
 
 from __future__ import annotations
@@ -16,19 +17,55 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from xueji.core.fieldcrypto import (
+    BlindIndexField,
+    DerivedFieldsMixin,
+    EncryptedCharField,
+    EncryptedJSONField,
+    FlagField,
+    blind_index,
+    derive_on,
+)
 from xueji.core.ids import uuid7
 from xueji.schools.models import School
 
 from . import enums
+from .identity import registry_key, resident_id_fails
 
 
-class Person(models.Model):
+class IdentityCheckFlag(models.BooleanField):
+    """A derived, non-secret flag: :func:`~.identity.resident_id_fails` of the row's identity fields, computed
+    on every save and raw insert (:mod:`xueji.core.fieldcrypto` derived-field protocol)."""
+
+    sources = ("id_type", "id_number", "birth_date", "gender")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("default", False)
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs.pop("default", None)
+        kwargs.pop("editable", None)
+        return name, path, args, kwargs
+
+    def derive(self, id_type: Any, number: Any, birth: Any, gender: Any) -> bool:
+        return resident_id_fails(str(id_type or ""), str(number or ""), birth, str(gender or ""))
+
+    def pre_save(self, model_instance: Any, add: bool) -> Any:
+        return derive_on(self, model_instance)
+
+
+class Person(DerivedFieldsMixin, models.Model):
     """基础学籍信息 — resident identity and personal fields (domain.md §1.1). One row per human being."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     province_code = models.CharField(max_length=6, db_index=True)
-    # 第8条: one number per person for life. Unique nationally through StudentNumber.
-    student_number = models.CharField(_("学籍号"), max_length=19, db_index=True, editable=False)
+    # 第8条: one number per person for life. Unique nationally through StudentNumber. A G number holds the
+    # resident ID number, so it is encrypted like it and found through its blind index (issue 11 §3).
+    student_number = EncryptedCharField(_("学籍号"), max_length=19, editable=False)
+    student_number_bidx = BlindIndexField(source="student_number", normalise="upper", db_index=True)
 
     name = models.CharField(_("姓名"), max_length=60)
     name_pinyin = models.CharField(_("姓名拼音"), max_length=120, blank=True)
@@ -40,7 +77,10 @@ class Person(models.Model):
     ethnicity = models.CharField(_("民族"), max_length=2, choices=enums.Ethnicity.choices)
     nationality = models.CharField(_("国籍/地区"), max_length=3, choices=enums.Nationality.choices)
     id_type = models.CharField(_("身份证件类型"), max_length=1, choices=enums.IdDocumentType.choices)
-    id_number = models.CharField(_("身份证件号"), max_length=20, blank=True)
+    # Found by number through the national IdentityKey registry (a blind index), never by this column.
+    id_number = EncryptedCharField(_("身份证件号"), max_length=20, blank=True)
+    # Whether a resident ID number fails GB 11643 or disagrees with birth date/sex (checks rule id_invalid).
+    id_check_failed = IdentityCheckFlag()
     id_valid_period = models.CharField(_("身份证件有效期"), max_length=30, blank=True)
     overseas_status = models.CharField(
         _("港澳台侨外"), max_length=2, choices=enums.OverseasChineseStatus.choices
@@ -48,14 +88,15 @@ class Person(models.Model):
     political_status = models.CharField(
         _("政治面貌"), max_length=2, choices=enums.PoliticalStatus.choices, blank=True
     )
-    health = models.CharField(_("健康状况"), max_length=2, choices=enums.HealthStatus.choices)
+    health = EncryptedCharField(_("健康状况"), max_length=2, choices=enums.HealthStatus.choices)
     household_code = models.CharField(_("户口所在地"), max_length=6)
     household_type = models.CharField(_("户口性质"), max_length=1, choices=enums.HouseholdType.choices)
     specialty = models.CharField(_("特长"), max_length=100, blank=True)
-    current_address = models.CharField(_("现住址"), max_length=200)
-    mailing_address = models.CharField(_("通信地址"), max_length=200)
-    home_address = models.CharField(_("家庭地址"), max_length=200)
-    phone = models.CharField(_("联系电话"), max_length=20)
+    current_address = EncryptedCharField(_("现住址"), max_length=200)
+    mailing_address = EncryptedCharField(_("通信地址"), max_length=200)
+    home_address = EncryptedCharField(_("家庭地址"), max_length=200)
+    phone = EncryptedCharField(_("联系电话"), max_length=20)
+    phone_bidx = BlindIndexField(source="phone", normalise="digits", db_index=True)
     postal_code = models.CharField(_("邮政编码"), max_length=6)
     email = models.CharField(_("电子信箱"), max_length=100, blank=True)
     only_child = models.BooleanField(_("是否独生子女"))
@@ -67,9 +108,11 @@ class Person(models.Model):
     inclusive_education = models.CharField(
         _("随班就读"), max_length=1, choices=enums.InclusiveEducation.choices, default="0"
     )
-    disability_type = models.CharField(
+    disability_type = EncryptedCharField(
         _("残疾类型"), max_length=1, choices=enums.DisabilityType.choices, default="0"
     )
+    # Not the category, only whether there is one: what set-based statistics count (issue 10 §1).
+    has_disability = FlagField(source="disability_type", false_values=("", "0"))
     govt_funded_place = models.BooleanField(_("是否由政府购买学位"), default=False)
     needs_aid = models.BooleanField(_("是否需要申请资助"))
     boarding_subsidy = models.BooleanField(_("是否享受一补"))
@@ -93,32 +136,40 @@ class Person(models.Model):
 
 
 class IdentityKey(models.Model):
-    """National registry of identity documents: one person per (document type, number) — 第9条."""
+    """National registry of identity documents: one person per (document type, number) — 第9条. The key is the
+    blind index of ``"<document type>:<NUMBER>"``, so the registry holds no number in clear."""
 
-    key = models.CharField(max_length=40, primary_key=True)
+    key = models.CharField(max_length=64, primary_key=True)
     person = models.ForeignKey(Person, models.PROTECT, related_name="identity_keys")
     province_code = models.CharField(max_length=6)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
-        return self.key[:2] + "…"
+        return self.key[:8] + "…"
 
     @staticmethod
     def make_key(id_type: str, number: str) -> str:
-        return f"{id_type}:{number.upper()}"
+        return registry_key(id_type, number)
 
 
 class StudentNumber(models.Model):
-    """National registry of 学籍号 (第8条): one per person, never reused."""
+    """National registry of 学籍号 (第8条): one per person, never reused. ``number`` is the blind index of the
+    学籍号 (:meth:`key_for`); ``kind`` its letter."""
 
-    number = models.CharField(max_length=19, primary_key=True)
+    PURPOSE = "students_studentnumber.number"
+
+    number = models.CharField(max_length=64, primary_key=True)
     person = models.OneToOneField(Person, models.PROTECT, related_name="number_registry")
     kind = models.CharField(max_length=1)  # G, J or L
     province_code = models.CharField(max_length=6)
     issued_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
-        return self.number[:1] + "…"
+        return self.kind + "…"
+
+    @classmethod
+    def key_for(cls, number: str) -> str:
+        return blind_index(cls.PURPOSE, number.strip().upper())
 
 
 class JSequence(models.Model):
@@ -195,7 +246,7 @@ class Enrollment(models.Model):
         return f"{self.person_id} @ {self.school_id}"
 
 
-class Guardian(models.Model):
+class Guardian(DerivedFieldsMixin, models.Model):
     """家庭成员或监护人 (domain.md §1.1). At least one per student is a guardian."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
@@ -206,13 +257,14 @@ class Guardian(models.Model):
     relation_note = models.CharField(_("关系说明"), max_length=30, blank=True)
     is_guardian = models.BooleanField(_("是否监护人"), default=True)
     household_code = models.CharField(_("户口所在地"), max_length=6, blank=True)
-    address = models.CharField(_("现住址"), max_length=200)
-    phone = models.CharField(_("联系电话"), max_length=20)
+    address = EncryptedCharField(_("现住址"), max_length=200)
+    phone = EncryptedCharField(_("联系电话"), max_length=20)
+    phone_bidx = BlindIndexField(source="phone", normalise="digits", db_index=True)
     ethnicity = models.CharField(_("民族"), max_length=2, choices=enums.Ethnicity.choices, blank=True)
     id_type = models.CharField(
         _("身份证件类型"), max_length=1, choices=enums.IdDocumentType.choices, blank=True
     )
-    id_number = models.CharField(_("身份证件号"), max_length=20, blank=True)
+    id_number = EncryptedCharField(_("身份证件号"), max_length=20, blank=True)
     employer = models.CharField(_("工作单位"), max_length=100, blank=True)
     position = models.CharField(_("职务"), max_length=60, blank=True)
 
@@ -240,8 +292,8 @@ class EnrollmentSnapshot(models.Model):
         Enrollment, models.CASCADE, primary_key=True, related_name="snapshot", verbose_name=_("学籍")
     )
     province_code = models.CharField(max_length=6)
-    person = models.JSONField(_("基础信息（转出时）"))
-    guardians = models.JSONField(_("家庭成员（转出时）"), default=list)
+    person = EncryptedJSONField(_("基础信息（转出时）"))
+    guardians = EncryptedJSONField(_("家庭成员（转出时）"), default=list)
     taken_at = models.DateTimeField(_("冻结时间"))
     backfilled = models.BooleanField(_("迁移时补记"), default=False)
 

@@ -3,12 +3,14 @@ the API list and every other list of enrollments, served by indexes.
 
 What a term means (:func:`parse_term`; full-width characters and spaces typed or pasted are tolerated):
 
-- **学籍号** — G/J/L + 17 digits + a digit or X: the ``student_number`` btree.
+- **学籍号** — G/J/L + 17 digits + a digit or X: the blind index ``student_number_bidx`` (the number itself is
+  stored encrypted, issue 11 §3).
 - **identity number** — 6–20 letters and digits with at least one digit: EXACT match only, never a prefix
   (a prefix would enumerate numbers). It is looked up in the national identity registry
-  (:class:`~xueji.students.models.IdentityKey`, primary key ``"<document type>:<number>"``) for every document
-  type — a handful of primary-key probes. When identity numbers are encrypted, that key becomes a keyed hash
-  (blind index) computed the same way, and this search keeps working unchanged.
+  (:class:`~xueji.students.models.IdentityKey`, primary key: the blind index of ``"<document type>:<number>"``)
+  for every document type — a handful of primary-key probes.
+- **phone** — a mainland mobile number: EXACT match on the pupil's or a family member's phone through their
+  blind indexes (``phone_bidx``), or an identity document with that number.
 - **pinyin** — Latin letters: ``UPPER(name_pinyin)`` by prefix, and by any part from 3 letters (PostgreSQL:
   ``pg_trgm`` GIN index on ``UPPER(name_pinyin)``).
 - **name** — anything else (Chinese, with or without the middle dot of minority names): 1 character = the
@@ -40,14 +42,16 @@ from django.db.models import BooleanField, F, Q
 from django.db.models.expressions import Func
 
 from xueji.core.errors import FieldError
+from xueji.core.fieldcrypto import index_for
 
 from .enums import IdDocumentType
-from .models import IdentityKey
+from .models import Guardian, IdentityKey, Person
 from .validation import clean_name, is_latin_name
 
-TermKind = Literal["", "student_number", "id_number", "pinyin", "name"]
+TermKind = Literal["", "student_number", "id_number", "phone", "pinyin", "name"]
 
 _STUDENT_NUMBER = re.compile(r"^[GJL]\d{17}[\dX]$")
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _ID_NUMBER = re.compile(r"^(?=.*\d)[0-9A-Z()]{6,20}$")
 _PINYIN = re.compile(r"^[A-Za-z][A-Za-z' ]*$")
 _SPACES = re.compile(r"\s+")
@@ -71,6 +75,8 @@ def parse_term(raw: str | None) -> Term:
     compact = _SPACES.sub("", text).upper()
     if _STUDENT_NUMBER.match(compact):
         return Term("student_number", compact)
+    if _MOBILE.match(compact):
+        return Term("phone", compact)
     if _ID_NUMBER.match(compact):
         return Term("id_number", compact)
     if _PINYIN.match(text):
@@ -120,10 +126,19 @@ def person_q(term: Term, prefix: str = "") -> Q:
     if term.kind == "":
         return Q()
     if term.kind == "student_number":
-        return Q(**{f"{p}student_number": term.value})
+        return Q(**{f"{p}student_number_bidx": index_for(Person, "student_number", term.value)})
     if term.kind == "id_number":
         holders = IdentityKey.objects.filter(key__in=_identity_keys(term.value)).values("person_id")
         return Q(**{f"{p}pk__in": holders})
+    if term.kind == "phone":
+        # The pupil's or a family member's phone, exactly, through their blind indexes — or, as before, an
+        # identity document whose number happens to look like a phone number.
+        pupils = Person.objects.filter(phone_bidx=index_for(Person, "phone", term.value)).values("pk")
+        family = Guardian.objects.filter(phone_bidx=index_for(Guardian, "phone", term.value)).values(
+            "person_id"
+        )
+        holders = IdentityKey.objects.filter(key__in=_identity_keys(term.value)).values("person_id")
+        return Q(**{f"{p}pk__in": pupils}) | Q(**{f"{p}pk__in": family}) | Q(**{f"{p}pk__in": holders})
     if term.kind == "pinyin":
         if len(term.value.replace(" ", "")) >= PINYIN_INFIX_MIN:
             return Q(**{f"{p}name_pinyin__icontains": term.value})
@@ -152,6 +167,8 @@ def identified_q(number: str | None, name: str | None, prefix: str = "") -> Q | 
     names; spaces and full-width characters are tolerated in both. ``None`` when the number is neither a
     学籍号 nor an identity number, or the name is empty (nothing to look up)."""
     term = parse_term(number)
+    if term.kind == "phone":  # a phone never names a person here; a document number that looks like one does
+        term = Term("id_number", term.value)
     clean_name = normalise_name(name)
     if term.kind not in {"student_number", "id_number"} or not clean_name:
         return None

@@ -334,7 +334,10 @@ def _register(  # noqa: PLR0917 - private helper of register_students
 
     reused: dict[int, UUID] = {key_rows[k]: pid for k, pid in existing.items()}
     reused_numbers = (
-        dict(Person.objects.filter(id__in=list(reused.values())).values_list("id", "student_number"))
+        {
+            p.pk: p.student_number
+            for p in Person.objects.filter(id__in=list(reused.values())).only("student_number")
+        }
         if reused
         else {}
     )
@@ -348,10 +351,10 @@ def _register(  # noqa: PLR0917 - private helper of register_students
         for i, r in enumerate(regs)
         if i not in reused and r.identity.doc_type == "1"
     }
-    taken: set[str] = set()
-    for chunk in _chunks(list(g_candidates.values())):
+    taken: set[str] = set()  # blind indexes of the G numbers already issued
+    for chunk in _chunks([StudentNumber.key_for(n) for n in g_candidates.values()]):
         taken.update(StudentNumber.objects.filter(number__in=chunk).values_list("number", flat=True))
-    numbers_by_index.update({i: n for i, n in g_candidates.items() if n not in taken})
+    numbers_by_index.update({i: n for i, n in g_candidates.items() if StudentNumber.key_for(n) not in taken})
     needs_j = [
         (i, r.person["birth_date"])
         for i, r in enumerate(regs)
@@ -390,7 +393,7 @@ def _register(  # noqa: PLR0917 - private helper of register_students
             persons.append(row)
             nums.append(
                 {
-                    "number": number,
+                    "number": StudentNumber.key_for(number),
                     "person_id": pid,
                     "kind": number[0],
                     "province_code": province,

@@ -27,7 +27,7 @@ from xueji.schools.grades import grade_label
 
 from . import enums
 from .fields import DEFAULTS, ENROLLMENT_FIELDS, GUARDIAN_FIELDS, MAX_GUARDIANS, PERSON_FIELDS, FieldSpec
-from .identity import ParsedIdentity, check_identity_matches, validate_identity
+from .identity import ParsedIdentity, check_identity_matches, registry_key, validate_identity
 
 _PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?|\d{7,8})$")
 _POSTAL = re.compile(r"^\d{6}$")
@@ -66,7 +66,7 @@ class CleanRegistration:
     def identity_key(self) -> str | None:
         if not self.identity.number:
             return None
-        return f"{self.identity.doc_type}:{self.identity.number}"
+        return registry_key(self.identity.doc_type, self.identity.number)
 
 
 class RegistrationInvalid(ApplicationError):

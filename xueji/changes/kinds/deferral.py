@@ -63,8 +63,9 @@ def age_on(birth: date, day: date) -> int:
 
 
 def child_key(identity_key: str | None, name: str, gender: str, birth: date) -> str:
-    """A stable, non-reversible key of the child (the identity document, else name+sex+birth date), so that
-    renewals and duplicates are found without storing the number outside the facts' ``id_number``."""
+    """A stable, non-reversible key of the child (the identity document's keyed registry key, else
+    name+sex+birth date), so that renewals and duplicates are found without storing the number outside the
+    facts' sealed ``id_number``."""
     raw = identity_key or f"Z:{name}:{gender}:{birth.isoformat()}"
     return hashlib.sha256(raw.encode()).hexdigest()
 
@@ -201,7 +202,7 @@ class Deferral(KindSpec):
                 "not_school_age",
                 f"该儿童至{cutoff:%Y-%m-%d}未满{entry_age}周岁，尚未到入学年龄，不需办理缓学（第十一条）",
             )
-        identity_key = f"{identity.doc_type}:{identity.number}" if identity.number else None
+        identity_key = IdentityKey.make_key(identity.doc_type, identity.number) if identity.number else None
         if identity_key:
             held = IdentityKey.objects.filter(key=identity_key).values_list("person_id", flat=True).first()
             if held and Enrollment.objects.filter(person_id=held, is_active=True).exists():
@@ -274,7 +275,9 @@ def deferrals_ending(*, viewer: Actor, today: date | None = None, within_days: i
     ).values_list("facts", flat=True):
         later[facts["child_key"]] = max(later.get(facts["child_key"], 0), int(facts["school_year"]))
     identity_keys = {
-        f"{r.facts['id_type']}:{r.facts['id_number']}": r for r in rows if r.facts.get("id_number")
+        IdentityKey.make_key(r.facts["id_type"], r.facts["id_number"]): r
+        for r in rows
+        if r.facts.get("id_number")
     }
     enrolled_keys = set(
         IdentityKey.objects.filter(
@@ -285,7 +288,10 @@ def deferrals_ending(*, viewer: Actor, today: date | None = None, within_days: i
     for r in rows:
         if later.get(r.facts["child_key"], 0) > int(r.facts["school_year"]):
             continue
-        if r.facts.get("id_number") and f"{r.facts['id_type']}:{r.facts['id_number']}" in enrolled_keys:
+        if (
+            r.facts.get("id_number")
+            and IdentityKey.make_key(r.facts["id_type"], r.facts["id_number"]) in enrolled_keys
+        ):
             continue
         end = date.fromisoformat(r.facts["end_date"])
         out.append(DeferralDue(r, r.facts["name"], end, end < today))

@@ -12,7 +12,7 @@ managing level; evidence goes into the archive. Key data changes with 户籍 evi
   ``request.before["person"]`` and in the audit event of the applied change.
 - 学籍号 (第8条, one per person, never changes) — except that a G number IS "G" + the resident ID, so when
   a resident ID is corrected the G number follows it, and only through this flow. The registry has one row per
-  person (``StudentNumber.person`` is one-to-one and the number is the primary key), so the old row is
+  person (``StudentNumber.person`` is one-to-one and the number's blind index is the primary key), so the old row is
   deleted and the new one inserted in the same transaction; the old number is kept in the request facts
   (``previous.student_number``) and, masked, in the audit. The freed old number is "G" + a wrong ID: if that
   ID belongs to a real child, it is rightly theirs. J and L numbers never change.
@@ -212,7 +212,9 @@ class KeyDataChange(KindSpec):
         )
         if (
             follows
-            and StudentNumber.objects.filter(number="G" + identity.number).exclude(person=person).exists()
+            and StudentNumber.objects.filter(number=StudentNumber.key_for("G" + identity.number))
+            .exclude(person=person)
+            .exists()
         ):
             raise Conflict("student_number_taken", "按新身份证件号生成的学籍号已被其他学生使用，请核实")
         new_values = {k: proposed[k] for k in changed}
@@ -260,7 +262,7 @@ class KeyDataChange(KindSpec):
                 if number_changed:
                     StudentNumber.objects.filter(person=person).delete()
                     StudentNumber.objects.create(
-                        number=person.student_number,
+                        number=StudentNumber.key_for(person.student_number),
                         person=person,
                         kind="G",
                         province_code=person.province_code,
