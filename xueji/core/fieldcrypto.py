@@ -58,7 +58,14 @@ from django.db.models.query_utils import DeferredAttribute
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from .models import DataKey
+
+def _data_key_model() -> Any:
+    """The DataKey model, imported when first needed: the pure functions of this module (SM4-GCM, blind indexes)
+    are used by code that runs before Django's app registry is ready (validators, the import template)."""
+    from .models import DataKey  # noqa: PLC0415 - see the docstring
+
+    return DataKey
+
 
 PREFIX = "E1:"
 KEY_BYTES = 16  # SM4 keys are 128 bits
@@ -168,7 +175,7 @@ class Keyring:
 
     def _load(self, name: str, version: int) -> bytes:
 
-        row = DataKey.objects.filter(name=name, version=version).first()
+        row = _data_key_model().objects.filter(name=name, version=version).first()
         if row is None or not row.wrapped:
             raise DecryptionError(f"no data key {name} v{version}")
         key = wrapper().unwrap(name, version, bytes(row.wrapped))
@@ -184,7 +191,8 @@ class Keyring:
         cached = self._active.get(name)
         if cached is None or now - cached[1] > ACTIVE_TTL_SECONDS:
             version = (
-                DataKey.objects.filter(name=name, state=DataKey.State.ACTIVE)
+                _data_key_model()
+                .objects.filter(name=name, state=_data_key_model().State.ACTIVE)
                 .order_by("-version")
                 .values_list("version", flat=True)
                 .first()
@@ -609,14 +617,14 @@ def ensure_data_keys(using: str = "default", **_: Any) -> list[str]:
     """Create version 1 of the data key of every encrypted column that has none (run after ``migrate``)."""
 
     created = []
-    keys = DataKey.objects.using(using)
+    keys = _data_key_model().objects.using(using)
     for field in encrypted_fields():
         name = key_name(field)
         if not keys.filter(name=name).exists():
             keys.create(
                 name=name,
                 version=1,
-                state=DataKey.State.ACTIVE,
+                state=_data_key_model().State.ACTIVE,
                 wrapped=wrapper().wrap(name, 1, os.urandom(KEY_BYTES)),
             )
             created.append(name)
@@ -696,20 +704,19 @@ def rotate(name: str, *, batch: int = 1000) -> dict[str, Any]:
     field = _field_key_names().get(name)
     if field is None:
         raise ValueError(f"unknown encrypted column {name}")
+    keys = _data_key_model()
     with transaction.atomic():
-        current = list(DataKey.objects.select_for_update().filter(name=name).order_by("version"))
+        current = list(keys.objects.select_for_update().filter(name=name).order_by("version"))
         version = (current[-1].version if current else 0) + 1
-        DataKey.objects.filter(name=name, state=DataKey.State.ACTIVE).update(state=DataKey.State.RETIRING)
-        DataKey.objects.create(
+        keys.objects.filter(name=name, state=keys.State.ACTIVE).update(state=keys.State.RETIRING)
+        keys.objects.create(
             name=name,
             version=version,
-            state=DataKey.State.ACTIVE,
+            state=keys.State.ACTIVE,
             wrapped=wrapper().wrap(name, version, os.urandom(KEY_BYTES)),
         )
     keyring.reset()
-    old = list(
-        DataKey.objects.filter(name=name, state=DataKey.State.RETIRING).values_list("version", flat=True)
-    )
+    old = list(keys.objects.filter(name=name, state=keys.State.RETIRING).values_list("version", flat=True))
     written = reencrypt(field, versions=old, batch=batch)
     written += reencrypt(field, versions=old, batch=batch)
     left = retire(name, batch=batch, passes=0)
@@ -722,7 +729,9 @@ def retire(name: str, *, batch: int = 1000, passes: int = 1) -> int:
 
     field = _field_key_names()[name]
     old = list(
-        DataKey.objects.filter(name=name, state=DataKey.State.RETIRING).values_list("version", flat=True)
+        _data_key_model()
+        .objects.filter(name=name, state=_data_key_model().State.RETIRING)
+        .values_list("version", flat=True)
     )
     if not old:
         return 0
@@ -732,8 +741,8 @@ def retire(name: str, *, batch: int = 1000, passes: int = 1) -> int:
     assert model is not None
     left = model._default_manager.filter(_stale_q(field, old)).count()
     if left == 0:
-        DataKey.objects.filter(name=name, version__in=old).update(
-            state=DataKey.State.RETIRED, wrapped=b"", retired_at=timezone.now()
+        _data_key_model().objects.filter(name=name, version__in=old).update(
+            state=_data_key_model().State.RETIRED, wrapped=b"", retired_at=timezone.now()
         )
         keyring.reset()
     return int(left)
@@ -766,7 +775,7 @@ def rewrap(new_wrapper: Any) -> int:
     old = wrapper()
     count = 0
     with transaction.atomic():
-        for row in DataKey.objects.select_for_update().exclude(wrapped=b""):
+        for row in _data_key_model().objects.select_for_update().exclude(wrapped=b""):
             key = old.unwrap(row.name, row.version, bytes(row.wrapped))
             row.wrapped = new_wrapper.wrap(row.name, row.version, key)
             row.save(update_fields=["wrapped"])
