@@ -7,6 +7,7 @@ import pytest
 
 from tests.factories import changes as c
 from tests.factories import core as f
+from xueji.changes.models import ChangeRequest
 from xueji.changes.services import change_decide, change_submit
 from xueji.core.errors import ApplicationError, FieldError
 from xueji.students.models import Enrollment, Person
@@ -59,6 +60,10 @@ def test_inclusive_education_with_a_disability_certificate(env):
     assert (person.disability_type, person.inclusive_education) == ("5", "3")
     assert (req.facts["disability_level"], req.facts["service_name"]) == (2, "随班就读")
     assert req.facts["previous"] == {"disability_type": "0", "inclusive_education": "0"}
+    # Issue 11 §3: the certificate number (the ID number + category + level) is sealed in the stored facts.
+    raw = ChangeRequest.objects.filter(pk=req.pk).values_list("facts", flat=True).get()
+    assert person.id_number not in str(raw) and raw["service"] == "inclusive"
+    assert raw["evidence_ref"].startswith("E1:") and raw["disability_level"].startswith("E1:")
 
 
 @pytest.mark.parametrize(("category", "code"), [("1", "1"), ("2", "2"), ("4", "4"), ("7", "4")])

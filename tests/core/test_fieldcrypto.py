@@ -7,16 +7,21 @@ re-wrapping under a new master key."""
 from __future__ import annotations
 
 import base64
+import time
 from io import StringIO
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from django.core.checks import run_checks
+from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from tests.factories import students as sf
+from xueji.changes.models import ChangeRequest
 from xueji.core import fieldcrypto
 from xueji.core.fieldcrypto import PREFIX, DecryptionError
 from xueji.core.models import DataKey
@@ -47,6 +52,26 @@ def test_known_answers_sm3_and_sm4() -> None:
     key = bytes.fromhex("0123456789abcdeffedcba9876543210")
     encryptor = Cipher(algorithms.SM4(key), modes.ECB()).encryptor()  # noqa: S305 - the standard's test vector
     assert (encryptor.update(key) + encryptor.finalize()).hex() == "681edf34d206965e86b3e94f536e4246"
+
+
+def test_gmssl_and_cryptography_agree_on_sm4_gcm_and_hmac_sm3() -> None:
+    """The hot path runs on GmSSL (gmssl-pyx); an independent implementation (``cryptography``) reads what it
+    writes and the other way round, and computes the same blind index."""
+    from cryptography.hazmat.primitives import hmac
+
+    key, aad, text = bytes(range(16)), b"students_person.phone:1", "13800138000 广州".encode()
+    blob = fieldcrypto.sm4_gcm_encrypt(key, text, aad)
+    nonce, body, tag = blob[:12], blob[12:-16], blob[-16:]
+    decryptor = Cipher(algorithms.SM4(key), modes.GCM(nonce, tag)).decryptor()
+    decryptor.authenticate_additional_data(aad)
+    assert decryptor.update(body) + decryptor.finalize() == text
+    encryptor = Cipher(algorithms.SM4(key), modes.GCM(nonce)).encryptor()
+    encryptor.authenticate_additional_data(aad)
+    theirs = nonce + encryptor.update(text) + encryptor.finalize() + encryptor.tag
+    assert fieldcrypto.sm4_gcm_decrypt(key, theirs, aad) == text
+    mac = hmac.HMAC(fieldcrypto.blind_index_key(), hashes.SM3())
+    mac.update(b"purpose\x00value")
+    assert fieldcrypto.blind_index("purpose", "value") == mac.finalize().hex()
 
 
 def test_sm4_gcm_round_trip_and_tamper() -> None:
@@ -103,6 +128,13 @@ def test_plaintext_never_reaches_a_query_or_a_bulk_update(school_a: Any, registr
         list(Person.objects.filter(phone=phone))
     with pytest.raises(ValueError, match="blind index"), transaction.atomic():
         Person.objects.filter(pk=e.person_id).update(phone="13900000000")
+    for lookup in ("iexact", "contains", "icontains", "regex", "gt", "endswith"):
+        with pytest.raises(FieldError):
+            list(Person.objects.filter(**{f"phone__{lookup}": phone}))
+    with pytest.raises(ValueError, match="blind index"):
+        list(Person.objects.filter(id_number__startswith=phone[:6]))
+    with pytest.raises(ValueError, match="unsealed"), transaction.atomic():
+        ChangeRequest.objects.filter(pk__in=[]).update(facts={"id_number": "440105201803140017"})
     assert Person.objects.get(pk=e.person_id).phone == phone
 
 
@@ -141,7 +173,7 @@ def test_rotation_reencrypts_in_batches_and_retires_the_old_key(school_a: Any, r
     name = "students_person.phone"
     assert all(_raw("students_person", "phone", p.pk).startswith(f"{PREFIX}1:") for p in people)
     # The window: a new version is active while rows are still under the old one — both read.
-    DataKey.objects.filter(name=name).update(state=DataKey.State.RETIRING)
+    DataKey.objects.filter(name=name).update(state=DataKey.State.RETIRING, retiring_since=timezone.now())
     DataKey.objects.create(
         name=name, version=2, wrapped=fieldcrypto.wrapper().wrap(name, 2, bytes(range(16)))
     )
@@ -152,13 +184,21 @@ def test_rotation_reencrypts_in_batches_and_retires_the_old_key(school_a: Any, r
     phones[fresh.pk] = "13611112222"
     assert _raw("students_person", "phone", fresh.pk).startswith(f"{PREFIX}2:")
     assert {p.pk: p.phone for p in Person.objects.filter(pk__in=phones)} == phones
-    # Finish through the command: v3, every row re-encrypted in batches of 2, older versions retired.
+    # Through the command: v3, every row re-encrypted in batches of 2; the old versions stay readable.
     call_command("data_keys", "rotate", name, "--batch", "2", stdout=StringIO())
     assert {p.pk: p.phone for p in Person.objects.filter(pk__in=phones)} == phones
     assert all(_raw("students_person", "phone", pk).startswith(f"{PREFIX}3:") for pk in phones)
     states = dict(DataKey.objects.filter(name=name).values_list("version", "state"))
+    assert states == {1: "retiring", 2: "retiring", 3: "active"}
+    # Within the grace period nothing is erased; after it, retire erases the versions no row uses.
+    out = StringIO()
+    call_command("data_keys", "retire", name, stdout=out)
+    assert "未满宽限期" in out.getvalue() and DataKey.objects.filter(name=name, state="retiring").count() == 2
+    call_command("data_keys", "retire", name, "--grace", "0", stdout=StringIO())
+    states = dict(DataKey.objects.filter(name=name).values_list("version", "state"))
     assert states == {1: "retired", 2: "retired", 3: "active"}
     assert not DataKey.objects.filter(name=name, version__lt=3).exclude(wrapped=b"").exists()
+    assert {p.pk: p.phone for p in Person.objects.filter(pk__in=phones)} == phones
     # Blind indexes did not change (their key is not the data key).
     assert (
         Person.objects.filter(phone_bidx=fieldcrypto.index_for(Person, "phone", "13611112222")).count() == 1
@@ -169,18 +209,44 @@ def test_retire_refuses_while_a_row_still_uses_the_old_key(school_a: Any, regist
     person = Person.objects.get(pk=sf.student(school_a, registrar_a).person_id)
     address = person.home_address
     name = "students_person.home_address"
-    DataKey.objects.filter(name=name).update(state=DataKey.State.RETIRING)
+    DataKey.objects.filter(name=name).update(state=DataKey.State.RETIRING, retiring_since=timezone.now())
     DataKey.objects.create(name=name, version=2, wrapped=fieldcrypto.wrapper().wrap(name, 2, bytes(16)))
     fieldcrypto.keyring.reset()
-    assert fieldcrypto.retire(name, passes=0) == 1  # one row still under v1: not retired
+    assert fieldcrypto.retire(name, passes=0, grace=0) == 1  # one row still under v1: not retired
     assert DataKey.objects.get(name=name, version=1).state == "retiring"
-    assert fieldcrypto.retire(name) == 0
+    stored_v1 = _raw("students_person", "home_address", person.pk)
+    assert fieldcrypto.retire(name, grace=0) == 0
     assert DataKey.objects.get(name=name, version=1).state == "retired"
     assert Person.objects.get(pk=person.pk).home_address == address
-    with pytest.raises(DecryptionError):  # the erased key: a value still under it could no longer be read
-        fieldcrypto.decrypt_text(
-            name, "x", _raw("students_person", "home_address", person.pk).replace(":2:", ":1:", 1)
-        )
+    # The erased key: the value as it was stored under v1, with its real associated data, no longer reads.
+    fieldcrypto.keyring.reset()
+    with pytest.raises(DecryptionError, match="no data key"):
+        fieldcrypto.decrypt_text(name, f"students_person.home_address:{person.pk}", stored_v1)
+
+
+def test_a_process_that_has_not_seen_the_rotation_loses_nothing(school_a: Any, registrar_a: Any) -> None:
+    """Another worker still writes under the old version for up to a minute after a rotation (its cached idea of
+    the active key): the old version stays readable, and retire re-encrypts such rows before it erases anything."""
+    person = Person.objects.get(pk=sf.student(school_a, registrar_a).person_id)
+    name = "students_person.phone"
+    fieldcrypto.rotate(name)
+    fieldcrypto.keyring._active[name] = (1, time.monotonic())  # the stale worker's view
+    person.phone = "13733334444"
+    person.save(update_fields=["phone"])
+    assert _raw("students_person", "phone", person.pk).startswith(f"{PREFIX}1:")
+    fieldcrypto.keyring.reset()
+    assert Person.objects.get(pk=person.pk).phone == "13733334444"
+    assert fieldcrypto.retire(name, grace=0) == 0
+    assert _raw("students_person", "phone", person.pk).startswith(f"{PREFIX}2:")
+    assert DataKey.objects.get(name=name, version=1).state == "retired"
+    fieldcrypto.keyring.reset()
+    assert Person.objects.get(pk=person.pk).phone == "13733334444"
+
+
+def test_a_named_master_key_file_that_is_missing_is_an_error(settings: Any, tmp_path: Any) -> None:
+    settings.XUEJI_MASTER_KEY_FILE = str(tmp_path / "absent.key")
+    with pytest.raises(ImproperlyConfigured, match="XUEJI_MASTER_KEY_FILE"):
+        fieldcrypto.master_key()
 
 
 def test_rewrap_under_a_new_master_key(school_a: Any, registrar_a: Any, settings: Any, tmp_path: Any) -> None:
@@ -204,10 +270,15 @@ def test_upgrade_encrypts_values_left_in_clear(school_a: Any, registrar_a: Any) 
     _write_raw("students_person", "phone_bidx", person.pk, "")
     assert Person.objects.get(pk=person.pk).phone == "13522223333"
     assert fieldcrypto.needs_upgrade()
+    found = run_checks(include_deployment_checks=True, databases=["default"])
+    assert [e.id for e in found if e.id == "xueji.E103"] == ["xueji.E103"]
     out = StringIO()
     call_command("data_keys", "encrypt", "--if-needed", stdout=out)
     assert "students_person.phone" in out.getvalue()
     assert not fieldcrypto.needs_upgrade()
+    assert not [
+        e for e in run_checks(include_deployment_checks=True, databases=["default"]) if e.id == "xueji.E103"
+    ]
     call_command("data_keys", "encrypt", "--if-needed", stdout=out)  # nothing left: nothing done
     done = fieldcrypto.encrypt_existing(batch=10)
     assert done["students_person.phone"] == 0  # already encrypted by the command

@@ -123,19 +123,18 @@ def test_audit_list_api_and_page_are_limited(client, settings, world: World) -> 
 
 
 def test_roster_export_is_limited_per_day(client, settings, world: World) -> None:  # noqa: F811
+    """Rosters leave only through approved exports (第24条, issue 11 §4): the old button hands out no file and
+    counts nothing; the daily export limit applies to the downloads of approved exports
+    (tests/exports/test_views.py::test_downloads_are_rate_limited)."""
     limits(settings, export=(1, 86400))
     client.force_login(world.users["registrar_a"])
     url = reverse("imports:export_roster")
     data = {"school": world.school_a.school_code}
 
-    exported = client.post(url, data)
-    refused = client.post(url, data)
-
-    assert exported.status_code == 200
-    b"".join(exported.streaming_content)  # type: ignore[attr-defined]
-    assert refused.status_code == 429
-    assert f"{TOO_MANY}：导出名册每天最多 1 次" in refused.content.decode()
-    assert AuditEvent.objects.filter(event_type="export.roster").count() == 1
+    for _ in range(2):
+        answer = client.post(url, data)
+        assert answer.status_code == 302 and answer["Location"].startswith(reverse("exports:new"))
+    assert not AuditEvent.objects.filter(event_type="export.roster").exists()
 
 
 def test_limits_do_not_leak_between_accounts(settings, world: World) -> None:  # noqa: F811

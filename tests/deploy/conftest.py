@@ -38,7 +38,11 @@ _DROP = (
 
 #: Production refuses to start without explicit encryption keys (issue 11 §3); children in production mode get
 #: these unless a test passes its own (an empty string to leave one out).
-PRODUCTION_KEYS = {"XUEJI_MASTER_KEY": "0f" * 16, "XUEJI_BLIND_INDEX_KEY": "1e" * 32}
+PRODUCTION_KEYS = {
+    "XUEJI_MASTER_KEY": "0f" * 16,
+    "XUEJI_BLIND_INDEX_KEY": "1e" * 32,
+    "XUEJI_EXPORT_KEY": "2d" * 32,
+}
 
 
 def child_env(**extra: str) -> dict[str, str]:

@@ -57,6 +57,10 @@ def test_an_ordinary_correction_is_written_only_after_the_school_approves(
     req = submit(bound, "correction", field="current_address", value="广州市海珠区滨江东路8号", note="已搬家")
     person = Person.objects.get(pk=bound["pupil"].person_id)
     assert person.current_address != "广州市海珠区滨江东路8号"  # nothing written before the review
+    # Issue 11 §3: the corrected value of a sensitive field is sealed in the stored payload.
+    raw = GuardianRequest.objects.filter(pk=req.pk).values_list("payload", flat=True).get()
+    assert "滨江东路" not in str(raw) and raw["value"].startswith("E1:") and raw["field"] == "current_address"
+    assert GuardianRequest.objects.get(pk=req.pk).payload["value"] == "广州市海珠区滨江东路8号"
     assert (
         req.state == RequestState.SUBMITTED
         and req.school_id == bound["school"].pk

@@ -2,7 +2,7 @@
 《儿童个人信息网络保护规定》: children's data is stored encrypted; 办法 第24条: leaks are prevented).
 
 How a value is stored
-    ``E1:<version>:<base64(nonce ‖ ciphertext ‖ tag)>`` — SM4-GCM (GB/T 32907, through ``cryptography``) with a
+    ``E1:<version>:<base64(nonce ‖ ciphertext ‖ tag)>`` — SM4-GCM (GB/T 32907, GmSSL through ``gmssl-pyx``) with a
     96-bit random nonce and a 128-bit tag. The associated data is ``<table>.<column>:<primary key>``: a value
     copied into another row or column does not decrypt (ciphertext swapping is detected, not silently read).
     The empty string and NULL are stored as they are (a missing phone is not a secret worth a key).
@@ -36,17 +36,18 @@ Reading
 from __future__ import annotations
 
 import base64
+import functools
 import hmac as std_hmac
 import json
 import os
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes, hmac
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+import gmssl_pyx
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.apps import apps
 from django.conf import settings
@@ -54,6 +55,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast
+from django.db.models.lookups import StartsWith
 from django.db.models.query_utils import DeferredAttribute
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -82,32 +84,40 @@ class DecryptionError(Exception):
 # --- SM4-GCM ---------------------------------------------------------------------------------------------------
 
 
+# The hot path (every personal value of every row written or read) goes through GmSSL's C implementation
+# (gmssl-pyx): 2.7 µs per SM4-GCM value against 9–11 µs through ``cryptography``'s Cipher objects, which the
+# import's 20 % budget cannot afford. Both are standard SM4-GCM (96-bit nonce, 128-bit tag): the tests encrypt with
+# one and decrypt with the other, and check ``cryptography`` against the GB/T 32907 vector.
+
+
 def sm4_gcm_encrypt(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    """nonce ‖ ciphertext ‖ tag under SM4-GCM."""
+    """nonce ‖ ciphertext ‖ tag under SM4-GCM (nonce from the OS CSPRNG)."""
     nonce = os.urandom(NONCE_BYTES)
-    encryptor = Cipher(algorithms.SM4(key), modes.GCM(nonce)).encryptor()
-    encryptor.authenticate_additional_data(aad)
-    body = encryptor.update(plaintext) + encryptor.finalize()
-    return nonce + body + encryptor.tag
+    body, tag = gmssl_pyx.sm4_gcm_encrypt(key, nonce, aad, plaintext)
+    return nonce + body + tag
 
 
 def sm4_gcm_decrypt(key: bytes, blob: bytes, aad: bytes) -> bytes:
     if len(blob) < NONCE_BYTES + TAG_BYTES:
         raise DecryptionError("truncated")
     nonce, body, tag = blob[:NONCE_BYTES], blob[NONCE_BYTES:-TAG_BYTES], blob[-TAG_BYTES:]
-    decryptor = Cipher(algorithms.SM4(key), modes.GCM(nonce, tag)).decryptor()
-    decryptor.authenticate_additional_data(aad)
     try:
-        return decryptor.update(body) + decryptor.finalize()
-    except InvalidTag as exc:
+        return bytes(gmssl_pyx.sm4_gcm_decrypt(key, nonce, aad, body, tag))
+    except gmssl_pyx.InvalidValueError as exc:
         raise DecryptionError("authentication failed") from exc
 
 
 def _derived(label: bytes, length: int = KEY_BYTES) -> bytes:
     """A development key derived from SECRET_KEY (HKDF-SM3); production sets explicit keys (settings refuse)."""
-    return HKDF(hashes.SM3(), length, None, label).derive(settings.SECRET_KEY.encode())
+    return _derive(label, length, settings.SECRET_KEY)
 
 
+@functools.lru_cache(maxsize=16)
+def _derive(label: bytes, length: int, secret: str) -> bytes:
+    return HKDF(hashes.SM3(), length, None, label).derive(secret.encode())
+
+
+@functools.lru_cache(maxsize=16)
 def _hex_key(text: str, name: str, length: int) -> bytes:
     try:
         key = bytes.fromhex(text.strip())
@@ -124,8 +134,11 @@ def master_key() -> bytes:
     configured = getattr(settings, "XUEJI_MASTER_KEY", "") or ""
     if configured:
         return _hex_key(configured, "XUEJI_MASTER_KEY", KEY_BYTES)
-    path = Path(getattr(settings, "XUEJI_MASTER_KEY_FILE", "") or "")
-    if str(path) not in ("", ".") and path.is_file():
+    configured_file = getattr(settings, "XUEJI_MASTER_KEY_FILE", "") or ""
+    if configured_file:
+        path = Path(configured_file)
+        if not path.is_file():  # never fall back to a derived key when a file was named
+            raise ImproperlyConfigured(f"XUEJI_MASTER_KEY_FILE: {path} is not a readable file")
         return _hex_key(path.read_text(encoding="ascii"), "XUEJI_MASTER_KEY_FILE", KEY_BYTES)
     return _derived(b"xueji.master-key")
 
@@ -236,9 +249,7 @@ def blind_index(purpose: str, value: str) -> str:
     """HMAC-SM3(blind-index key, purpose ‖ 0x00 ‖ value) as 64 hex digits; ``""`` for an empty value."""
     if not value:
         return ""
-    mac = hmac.HMAC(blind_index_key(), hashes.SM3())
-    mac.update(purpose.encode() + b"\x00" + value.encode())
-    return mac.finalize().hex()
+    return bytes(gmssl_pyx.sm3_hmac(blind_index_key(), purpose.encode() + b"\x00" + value.encode())).hex()
 
 
 def blind_index_matches(stored: str, purpose: str, value: str) -> bool:
@@ -292,8 +303,35 @@ class _DecryptingAttribute(_DataDescriptor):
         return value
 
 
+class _EnvelopeStartsWith(StartsWith):
+    """``startswith`` on an encrypted column only for the envelope's prefix (which key version), never for
+    plaintext — a plaintext pattern would silently match nothing."""
+
+    def get_db_prep_lookup(self, value: Any, connection: Any) -> Any:
+        if not str(value).startswith(PREFIX):
+            raise ValueError(
+                f"{self.lhs.target}: a plaintext pattern on an encrypted column — use the blind index"
+            )
+        return super().get_db_prep_lookup(value, connection)
+
+
+#: What may be asked of an encrypted column in a query: equality with the empty value or an envelope, emptiness,
+#: and the key-version prefix. Anything else (iexact, contains, regex, comparisons…) is a FieldError.
+ENCRYPTED_LOOKUPS = frozenset({"exact", "in", "isnull"})
+
+
 class EncryptedMixin:
     """Shared by the encrypted fields: encrypt in ``pre_save`` (the row is known), decrypt on access."""
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        if lookup_name == "startswith":
+            return _EnvelopeStartsWith
+        if lookup_name not in ENCRYPTED_LOOKUPS:
+            return None
+        return super().get_lookup(lookup_name)  # type: ignore[misc]
+
+    def get_transform(self, lookup_name: str) -> Any:
+        return None
 
     descriptor_class = _DecryptingAttribute
     encrypted = True
@@ -389,9 +427,16 @@ class _Unsealed(dict):  # type: ignore[type-arg]
 
 
 def _walk(value: Any, sensitive: frozenset[str], change: Any) -> Any:
+    """``value`` with ``change(key, v)`` applied to every non-empty value under a sensitive key, at any depth —
+    and to the ``value`` of a ``{"field": <sensitive key>, "value": …}`` pair (a correction names its field)."""
     if isinstance(value, dict):
+        paired = value.get("field") in sensitive
         return {
-            k: (change(k, v) if k in sensitive and isinstance(v, str) and v else _walk(v, sensitive, change))
+            k: (
+                change(k, v)
+                if (k in sensitive or (paired and k == "value")) and v not in (None, "", [], {})
+                else _walk(v, sensitive, change)
+            )
             for k, v in value.items()
         }
     if isinstance(value, list):
@@ -422,24 +467,44 @@ class SealedJSONField(models.JSONField):
         super().__init__(*args, **kwargs)
 
     def deconstruct(self) -> Any:
-        name, path, args, kwargs = super().deconstruct()
-        kwargs["sensitive"] = tuple(sorted(self.sensitive))
-        return name, path, args, kwargs
+        # ``sensitive`` is not part of the schema: which keys are sealed can change without a migration.
+        return super().deconstruct()
 
     def _aad(self, key: str, pk: Any) -> str:
         return f"{self.model._meta.db_table}.{self.column}.{key}:{pk}"  # type: ignore[union-attr]
 
     def seal(self, value: Any, pk: Any) -> Any:
+        """Each sensitive value — a string, a number, a list — becomes the envelope of its JSON text."""
         name = key_name(self)
-        return _walk(value, self.sensitive, lambda k, v: encrypt_text(name, self._aad(k, pk), v))
+
+        def seal_one(k: str, v: Any) -> Any:
+            if isinstance(v, str) and v.startswith(PREFIX):
+                return v  # sealed already (a document written back as it was read)
+            return encrypt_text(name, self._aad(k, pk), json.dumps(v, ensure_ascii=False))
+
+        return _walk(value, self.sensitive, seal_one)
 
     def unseal(self, value: Any, pk: Any) -> Any:
         name = key_name(self)
-        return _walk(
-            value,
-            self.sensitive,
-            lambda k, v: decrypt_text(name, self._aad(k, pk), v) if v.startswith(PREFIX) else v,
-        )
+
+        def unseal_one(k: str, v: Any) -> Any:
+            if isinstance(v, str) and v.startswith(PREFIX):
+                return json.loads(decrypt_text(name, self._aad(k, pk), v))
+            return v  # written before sealing (until ``data_keys encrypt``)
+
+        return _walk(value, self.sensitive, unseal_one)
+
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        if isinstance(value, dict | list):
+            leaks: list[str] = []
+            _walk(
+                value,
+                self.sensitive,
+                lambda k, v: leaks.append(k) if not (isinstance(v, str) and v.startswith(PREFIX)) else v,
+            )
+            if leaks:
+                raise ValueError(f"{self}: unsealed {', '.join(sorted(set(leaks)))} — write through save()")
+        return super().get_db_prep_value(value, connection, prepared)
 
     def pre_save(self, model_instance: Any, add: bool) -> Any:
         value = getattr(model_instance, self.attname)
@@ -532,12 +597,16 @@ def derive_on(field: Any, instance: Any) -> Any:
 SENSITIVE_KEYS = (
     "address",
     "current_address",
+    "disability_level",
     "disability_type",
+    "evidence",
+    "evidence_ref",  # e.g. the number of a disability certificate (残疾人证号 = the ID number + category, level)
     "health",
     "home_address",
     "id_number",
     "mailing_address",
     "phone",
+    "reason_text",  # free text: a suspension's or a deferral's reason may name an illness
     "student_number",
 )
 
@@ -695,20 +764,30 @@ def reencrypt(field: models.Field, *, versions: list[int] | None = None, batch: 
         last = rows[-1].pk
 
 
+def retire_grace() -> float:
+    """Seconds a version stays ``retiring`` before :func:`retire` may erase it: longer than any process keeps its
+    idea of the active version (:data:`ACTIVE_TTL_SECONDS`) plus the longest transaction that may still commit
+    values encrypted under it (a large import). ``XUEJI_KEY_RETIRE_GRACE_SECONDS``, default one hour."""
+    return float(getattr(settings, "XUEJI_KEY_RETIRE_GRACE_SECONDS", 3600))
+
+
 def rotate(name: str, *, batch: int = 1000) -> dict[str, Any]:
-    """Rotate the data key of column ``name``: a new active version, the old one ``retiring`` (still read), every
-    row re-encrypted in batches, then the old versions retired and their wrapped keys erased once no row uses
-    them (a second pass picks up rows that other processes wrote under the old key meanwhile; anything left is
-    for :func:`retire`)."""
+    """Rotate the data key of column ``name``: a new active version, the old ones ``retiring`` (still read) from
+    now, and every row re-encrypted under the new one in batches. Nothing is erased here: other processes may
+    still write under an old version for up to :data:`ACTIVE_TTL_SECONDS`, and a long transaction may commit such
+    values later — :func:`retire`, after :func:`retire_grace`, re-encrypts those and only then erases."""
 
     field = _field_key_names().get(name)
     if field is None:
         raise ValueError(f"unknown encrypted column {name}")
     keys = _data_key_model()
+    now = timezone.now()
     with transaction.atomic():
         current = list(keys.objects.select_for_update().filter(name=name).order_by("version"))
         version = (current[-1].version if current else 0) + 1
-        keys.objects.filter(name=name, state=keys.State.ACTIVE).update(state=keys.State.RETIRING)
+        keys.objects.filter(name=name, state=keys.State.ACTIVE).update(
+            state=keys.State.RETIRING, retiring_since=now
+        )
         keys.objects.create(
             name=name,
             version=version,
@@ -718,21 +797,20 @@ def rotate(name: str, *, batch: int = 1000) -> dict[str, Any]:
     keyring.reset()
     old = list(keys.objects.filter(name=name, state=keys.State.RETIRING).values_list("version", flat=True))
     written = reencrypt(field, versions=old, batch=batch)
-    written += reencrypt(field, versions=old, batch=batch)
-    left = retire(name, batch=batch, passes=0)
-    return {"name": name, "version": version, "rewritten": written, "left": left, "at": timezone.now()}
+    model = field.model
+    assert model is not None
+    left = model._default_manager.filter(_stale_q(field, old)).count()
+    return {"name": name, "version": version, "rewritten": written, "left": int(left), "at": now}
 
 
-def retire(name: str, *, batch: int = 1000, passes: int = 1) -> int:
-    """Re-encrypt what is still under retiring versions of ``name`` (``passes`` times), then retire those
-    versions if no row uses them any more. Returns the rows still under them (0: retired)."""
+def retire(name: str, *, batch: int = 1000, passes: int = 1, grace: float | None = None) -> int:
+    """Re-encrypt what is still under the retiring versions of ``name`` (``passes`` times), then erase those that
+    have been retiring for longer than ``grace`` seconds (default :func:`retire_grace`) if no row uses them any
+    more. Returns the rows still under retiring versions (0 and nothing retiring: done)."""
 
     field = _field_key_names()[name]
-    old = list(
-        _data_key_model()
-        .objects.filter(name=name, state=_data_key_model().State.RETIRING)
-        .values_list("version", flat=True)
-    )
+    keys = _data_key_model()
+    old = list(keys.objects.filter(name=name, state=keys.State.RETIRING).values_list("version", flat=True))
     if not old:
         return 0
     for _ in range(passes):
@@ -741,8 +819,10 @@ def retire(name: str, *, batch: int = 1000, passes: int = 1) -> int:
     assert model is not None
     left = model._default_manager.filter(_stale_q(field, old)).count()
     if left == 0:
-        _data_key_model().objects.filter(name=name, version__in=old).update(
-            state=_data_key_model().State.RETIRED, wrapped=b"", retired_at=timezone.now()
+        cutoff = timezone.now() - timedelta(seconds=retire_grace() if grace is None else grace)
+        due = models.Q(retiring_since__lte=cutoff) | models.Q(retiring_since__isnull=True)
+        keys.objects.filter(due, name=name, version__in=old).update(
+            state=keys.State.RETIRED, wrapped=b"", retired_at=timezone.now()
         )
         keyring.reset()
     return int(left)
@@ -751,7 +831,6 @@ def retire(name: str, *, batch: int = 1000, passes: int = 1) -> int:
 def needs_upgrade() -> bool:
     """Whether rows written before encryption at rest remain: a blind index left empty where its source column
     holds a value (one indexed probe per blind-indexed model)."""
-
     for model in apps.get_models():
         for f in model._meta.concrete_fields:
             if isinstance(f, BlindIndexField):

@@ -53,6 +53,7 @@ class DataKey(models.Model):
     state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.ACTIVE)
     wrapped = models.BinaryField(_("封装的密钥"), default=b"")
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    retiring_since = models.DateTimeField(_("开始轮换时间"), null=True, blank=True)
     retired_at = models.DateTimeField(_("停用时间"), null=True, blank=True)
 
     class Meta:

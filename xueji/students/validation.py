@@ -62,8 +62,8 @@ class CleanRegistration:
         the commit like every other cleaned value; ``register_students`` stores them."""
         return dict(self.enrollment.get(CONFIRMATIONS) or {})
 
-    @property
-    def identity_key(self) -> str | None:
+    @functools.cached_property
+    def identity_key(self) -> str | None:  # a keyed hash (HMAC-SM3): computed once per registration
         if not self.identity.number:
             return None
         return registry_key(self.identity.doc_type, self.identity.number)

@@ -14,11 +14,11 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='changerequest',
             name='before',
-            field=xueji.core.fieldcrypto.SealedJSONField(default=dict, sensitive=('address', 'current_address', 'disability_type', 'health', 'home_address', 'id_number', 'mailing_address', 'phone', 'student_number')),
+            field=xueji.core.fieldcrypto.SealedJSONField(default=dict),
         ),
         migrations.AlterField(
             model_name='changerequest',
             name='facts',
-            field=xueji.core.fieldcrypto.SealedJSONField(default=dict, sensitive=('address', 'current_address', 'disability_type', 'health', 'home_address', 'id_number', 'mailing_address', 'phone', 'student_number'), verbose_name='办理事项'),
+            field=xueji.core.fieldcrypto.SealedJSONField(default=dict, verbose_name='办理事项'),
         ),
     ]

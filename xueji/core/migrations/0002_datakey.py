@@ -19,6 +19,7 @@ class Migration(migrations.Migration):
                 ('state', models.CharField(choices=[('active', '使用中'), ('retiring', '轮换中'), ('retired', '已停用')], default='active', max_length=10, verbose_name='状态')),
                 ('wrapped', models.BinaryField(default=b'', verbose_name='封装的密钥')),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='创建时间')),
+                ('retiring_since', models.DateTimeField(blank=True, null=True, verbose_name='开始轮换时间')),
                 ('retired_at', models.DateTimeField(blank=True, null=True, verbose_name='停用时间')),
             ],
             options={

@@ -19,6 +19,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='guardianrequest',
             name='payload',
-            field=xueji.core.fieldcrypto.SealedJSONField(default=dict, sensitive=('address', 'current_address', 'disability_type', 'health', 'home_address', 'id_number', 'mailing_address', 'phone', 'student_number'), verbose_name='申请内容'),
+            field=xueji.core.fieldcrypto.SealedJSONField(default=dict, verbose_name='申请内容'),
         ),
     ]

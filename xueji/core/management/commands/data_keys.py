@@ -2,9 +2,10 @@
 
 - ``status`` — every encrypted column, its key versions and how many rows are not yet under the active one;
 - ``rotate [COLUMN …] [--batch N]`` — a new key version per column, rows re-encrypted in batches (one transaction
-  per batch: the system keeps running), the old version retired when no row uses it;
-- ``retire [COLUMN …]`` — finish a rotation that left rows under an old version (written meanwhile by a process
-  that had not yet seen the new key);
+  per batch: the system keeps running); the old version stays readable (``retiring``);
+- ``retire [COLUMN …] [--grace S]`` — after the grace period (other processes may have written under the old
+  version meanwhile, a long transaction may still commit such values): re-encrypt what is left, then erase the
+  old versions no row uses;
 - ``encrypt`` — after an upgrade: encrypt what is still in clear and fill blind indexes and flags;
 - ``rewrap --new-master-key-file FILE`` — wrap every data key under a new master key (then point
   ``XUEJI_MASTER_KEY_FILE`` at it); the data is not touched;
@@ -35,6 +36,12 @@ class Command(BaseCommand):
         parser.add_argument("--new-master-key-file", default="", help="rewrap：新主密钥文件")
         parser.add_argument(
             "--if-needed", action="store_true", help="encrypt：仅当存在升级前的明文数据时执行"
+        )
+        parser.add_argument(
+            "--grace",
+            type=float,
+            default=None,
+            help="retire：旧版本至少轮换多少秒后才可停用（默认 XUEJI_KEY_RETIRE_GRACE_SECONDS，3600）",
         )
 
     def _columns(self, given: list[str]) -> list[str]:
@@ -81,14 +88,12 @@ class Command(BaseCommand):
                 self.stdout.write(f"{name}: {versions}")
             elif action == "rotate":
                 out = fieldcrypto.rotate(name, batch=options["batch"])
-                tail = (
-                    "旧版本已停用"
-                    if out["left"] == 0
-                    else f"仍有 {out['left']} 行使用旧版本，稍后运行 retire"
-                )
-                self.stdout.write(f"{name}: 新版本 v{out['version']}，重加密 {out['rewritten']} 行，{tail}")
-            else:
-                left = fieldcrypto.retire(name, batch=options["batch"])
                 self.stdout.write(
-                    f"{name}: " + ("旧版本已停用" if left == 0 else f"仍有 {left} 行使用旧版本")
+                    f"{name}: 新版本 v{out['version']}，重加密 {out['rewritten']} 行，旧版本仍有 {out['left']} 行；"
+                    f"旧版本满宽限期（{fieldcrypto.retire_grace():.0f} 秒）后运行 retire 停用"
                 )
+            else:
+                left = fieldcrypto.retire(name, batch=options["batch"], grace=options["grace"])
+                waiting = DataKey.objects.filter(name=name, state=DataKey.State.RETIRING).exists()
+                outcome = "旧版本未满宽限期，暂不停用" if waiting else "旧版本已停用"
+                self.stdout.write(f"{name}: " + (f"仍有 {left} 行使用旧版本" if left else outcome))
