@@ -217,3 +217,13 @@ def test_the_openapi_schema_declares_the_global_errors_on_every_operation(client
         if operation.get("security"):
             assert "401" in operation["responses"], operation["operationId"]
     assert set(schema["components"]["schemas"]["ErrorOut"]["required"]) == {"code", "message", "fields"}
+
+
+@pytest.mark.django_db
+def test_a_form_posted_to_a_json_operation_with_the_session_is_400_not_500(world: World) -> None:
+    """The CSRF check of the session scheme reads the form; the JSON operation then finds no body."""
+    client = Client(enforce_csrf_checks=False)
+    client.force_login(world.users["registrar_a"])
+    response = client.post("/api/v1/students/", data={"name": "林小雨"})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_body"
