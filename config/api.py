@@ -13,6 +13,7 @@ from csp.decorators import csp_update
 from django.db import DataError
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
+from django.http.request import RawPostDataException
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -128,6 +129,18 @@ def multipart_error(request: HttpRequest, exc: MultiPartParserError) -> HttpResp
     return api.create_response(request, body, status=400)
 
 
+@api.exception_handler(RawPostDataException)
+def form_body_error(request: HttpRequest, exc: RawPostDataException) -> HttpResponse:
+    """A form-encoded body posted to a JSON operation with the session cookie: the CSRF check has read the form,
+    so the body is gone — the client's fault (the operation takes JSON): 400, not 500."""
+    body = {
+        "code": "invalid_body",
+        "message": "请求体须为 JSON（Content-Type: application/json）",
+        "fields": {},
+    }
+    return api.create_response(request, body, status=400)
+
+
 @api.exception_handler(DataError)
 @api.exception_handler(OverflowError)
 def out_of_range_error(request: HttpRequest, exc: Exception) -> HttpResponse:
@@ -155,6 +168,8 @@ def _mount() -> None:
         ("checks", "checks"),
         ("verification", "verification"),
         ("certificates", "certificates"),
+        ("exports", "exports"),
+        ("identity", "identity"),
     ):
         try:
             module = importlib.import_module(f"xueji.{app}.api")

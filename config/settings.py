@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    # Passkeys / security keys (WebAuthn) as a second factor; the national-algorithm token is xueji.accounts.
+    "django_otp_webauthn",
     # The OpenID Connect provider of the education digital identity (第24条; xueji.identity configures it).
     "oauth2_provider",
     "xueji.core",
@@ -85,6 +87,8 @@ INSTALLED_APPS = [
     "xueji.identity",
     # 预警 (第23条): rules over the audit stream, the security administrator's alert console; top floor.
     "xueji.alerts",
+    # 经批准的去标识化导出 (第24条): export requests, approval, encrypted files; above statistics and imports.
+    "xueji.exports",
 ]
 
 MIDDLEWARE = [
@@ -229,6 +233,35 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 LOGIN_URL = "/login/"
 
+# --- Encryption at rest (issue 11 §3; xueji/core/fieldcrypto.py, docs/encryption.md) ----------------------------
+# ID numbers, 学籍号, phones, addresses, health and disability are stored SM4-GCM encrypted under per-column data
+# keys (core_datakey), which are stored wrapped by the master key: XUEJI_MASTER_KEY (32 hex digits) or the file
+# XUEJI_MASTER_KEY_FILE (`manage.py data_keys new-master-key FILE`, 0600). Exact search goes through blind
+# indexes, HMAC-SM3 under XUEJI_BLIND_INDEX_KEY (64 hex digits). XUEJI_KEY_WRAPPER: the class that wraps data keys
+# (a hardware security module plugs in here). Development derives both keys from SECRET_KEY; production must not.
+XUEJI_MASTER_KEY = os.environ.get("XUEJI_MASTER_KEY", "")
+XUEJI_MASTER_KEY_FILE = os.environ.get("XUEJI_MASTER_KEY_FILE", "")
+XUEJI_BLIND_INDEX_KEY = os.environ.get("XUEJI_BLIND_INDEX_KEY", "")
+XUEJI_KEY_WRAPPER = os.environ.get("XUEJI_KEY_WRAPPER", "xueji.core.fieldcrypto.MasterKeyWrapper")
+# A rotated-out data key stays readable this long before `data_keys retire` may erase it (longer than the longest
+# transaction that may still commit values encrypted under it).
+XUEJI_KEY_RETIRE_GRACE_SECONDS = int(os.environ.get("XUEJI_KEY_RETIRE_GRACE_SECONDS", "3600"))
+if (
+    PRODUCTION
+    and not (XUEJI_MASTER_KEY or XUEJI_MASTER_KEY_FILE)
+    and XUEJI_KEY_WRAPPER.endswith(".MasterKeyWrapper")
+):
+    raise ImproperlyConfigured(
+        "生产环境必须配置主密钥（XUEJI_MASTER_KEY 或 XUEJI_MASTER_KEY_FILE）或密码机封装（XUEJI_KEY_WRAPPER）"
+    )
+if PRODUCTION and not XUEJI_BLIND_INDEX_KEY:
+    raise ImproperlyConfigured("生产环境必须配置盲索引密钥 XUEJI_BLIND_INDEX_KEY（64 位十六进制）")
+# Export files (xueji/exports/crypto.py, docs/exports.md): their keys are wrapped under XUEJI_EXPORT_KEY (64 hex
+# digits recommended; HKDF-SM3 derives the key). Development derives it from SECRET_KEY; production must not.
+XUEJI_EXPORT_KEY = os.environ.get("XUEJI_EXPORT_KEY", "")
+if PRODUCTION and not XUEJI_EXPORT_KEY:
+    raise ImproperlyConfigured("生产环境必须配置导出文件密钥 XUEJI_EXPORT_KEY（64 位十六进制）")
+
 # --- The second factor (等保 8.1.4.1; issue 11 §1; xueji/accounts/factors.py) ---------------------------------
 # Required for these roles, for registrars/approvers at departments of these levels, and for roster exports.
 XUEJI_MFA_ENFORCED = os.environ.get("XUEJI_MFA_ENFORCED", "1") != "0"
@@ -238,6 +271,24 @@ XUEJI_MFA_ROLES = ["security_admin", "audit_admin", "system_admin"]
 XUEJI_MFA_APPROVER_LEVELS = ["county", "city", "province", "national"]
 XUEJI_MFA_FOR_EXPORTS = True
 OTP_TOTP_ISSUER = "xueji 学籍"
+# XUEJI_MFA_NATIONAL_ALGORITHMS=1: the accounts named above verify only with the GM/T 0021 SM3 dynamic password
+# (or a recovery code); TOTP (HMAC-SHA1) and passkeys (ECDSA/RSA) are neither offered nor accepted for them.
+XUEJI_MFA_NATIONAL_ALGORITHMS = os.environ.get("XUEJI_MFA_NATIONAL_ALGORITHMS", "0") == "1"
+# GM/T 0021 SM3 tokens (xueji/accounts/sm3otp.py): ID = T padded with zero bytes to 128 bits, as the standard
+# says; "0" for a token model that hashes the 8-byte T alone.
+XUEJI_SM3_OTP_PAD_ID = os.environ.get("XUEJI_SM3_OTP_PAD_ID", "1") != "0"
+# Passkeys (django-otp-webauthn) as a second factor only, never instead of the password. The relying party is
+# the public host; origins are the exact https://host[:port] the browser shows (http only for localhost).
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [
+    o.strip().rstrip("/")
+    for o in os.environ.get("XUEJI_WEBAUTHN_ORIGINS", "http://localhost:8000").split(",")
+    if o.strip()
+]
+OTP_WEBAUTHN_RP_ID = os.environ.get("XUEJI_WEBAUTHN_RP_ID") or (
+    urlparse((OTP_WEBAUTHN_ALLOWED_ORIGINS or ["http://localhost"])[0]).hostname or "localhost"
+)
+OTP_WEBAUTHN_RP_NAME = "xueji 学籍"
 
 # --- The education digital identity: an OpenID Connect provider (第24条, issue 12 §3) -------------------------
 # ID tokens are signed RS256 with the key in XUEJI_OIDC_KEY_FILE (PEM; `manage.py oidc_key` creates it, 0600;
@@ -257,6 +308,9 @@ OAUTH2_PROVIDER = {
         "openid": _("本系统内有效的用户标识（不可与其他系统关联）"),
         "profile": _("姓名"),
         "xueji.role": _("角色与所属机构"),
+        "xueji.enrollment": _("所监护子女的在读情况：学校、学段、年级、学籍状态（不含姓名、证件号和学籍号）"),
+        "xueji.pupil_name": _("所监护子女的姓名"),
+        "xueji.verify": _("核验所监护子女是否在某校（某年级）在读，只回答“是”或“否”"),
     },
     "DEFAULT_SCOPES": ["openid"],
     "REQUEST_APPROVAL_PROMPT": "force",
@@ -402,6 +456,7 @@ XUEJI_SCHEDULE = {
     "xueji.accounts.tasks.seal_dormant": "daily 02:30",
     "xueji.imports.tasks.purge_files": "daily 03:00",
     "xueji.changes.tasks.purge_orphan_attachments": "daily 03:15",
+    "xueji.exports.tasks.expire_exports": "daily 03:20",  # approved export files past their expiry (第24条)
     "xueji.changes.tasks.apply_due_changes": "daily 00:10",  # approved changes take effect on their start date
     "xueji.scheduling.tasks.prune_task_results": "daily 03:30",
     "xueji.core.tasks.purge_rate_counters": "daily 03:45",
@@ -468,6 +523,7 @@ XUEJI_RATE_LIMITS = {
     "export": (20, 86400),  # roster exports
     "list": (600, 3600),  # list pages and list API calls (students, audit)
     "mfa": (10, 900),  # second-factor code attempts (verify, enrol)
+    "verify": (60, 3600),  # identity verify calls per guardian (relying parties, 第24条)
     **_rate_limits(os.environ.get("XUEJI_RATE_LIMITS", "")),
 }
 

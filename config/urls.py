@@ -23,6 +23,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("o/", include("xueji.identity.provider_urls", namespace="oauth2_provider")),
     path("identity/", include("xueji.identity.urls")),
     path("alerts/", include("xueji.alerts.urls")),
+    path("exports/", include("xueji.exports.urls")),
     # 家长端 (第5、13、15、16条): the guardian mobile end and the schools' worklist of guardian requests.
     path("m/", include("xueji.guardians.mobile_urls")),
     path("guardian-requests/", include("xueji.guardians.urls")),

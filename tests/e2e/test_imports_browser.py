@@ -141,21 +141,28 @@ def test_dry_run_preview_problems_commit_created_list(live_server, browser, sett
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("width", [1280, 390])
 def test_county_roster_export_with_chosen_columns(live_server, browser, settings, tmp_path, width):  # type: ignore[no-untyped-def]
-    """Issue 8 item 9: a county registrar opens 名册导出 from the menu, picks columns and a grade, and gets a
-    working spreadsheet of their county (学籍号 masked)."""
+    """Issue 8 item 9 through 第24条 (issue 11 §4): a county registrar opens 名册导出 from the menu, lands on the
+    export request, picks columns and a grade and names the legal basis; the city's approver approves; the
+    registrar downloads a de-identified roster of their county (no name, no 学籍号)."""
     from tests.factories import students as sf
-    from xueji.core.masking import mask_student_number
+    from tests.factories.tasks import run_queued_tasks
+    from xueji.audit import signing
 
     settings.VAR_DIR = tmp_path / "var"
+    settings.AUDIT_CHAIN_KEY_DIR = tmp_path / "keys"
+    settings.XUEJI_EXPORT_K = 5
+    signing.generate_files()
     f.departments()
     school = f.school("440105", "primary", name="海珠区第一小学")
     today = timezone.localdate()
     school_year = today.year if today.month >= 9 else today.year - 1
     born = date(school_year - 6, 2, 1)
     pupils = [
-        sf.student(school, None, name=n, birth_date=born + timedelta(days=i)) for i, n in enumerate("甲乙")
+        sf.student(school, None, name=n, birth_date=born + timedelta(days=i))
+        for i, n in enumerate("甲乙丙丁戊")
     ]
     f.user("dept_registrar", f.dept("440105"), username="haizhu", display_name="海珠区学籍科")
+    f.user("approver", f.dept("440100"), username="gz_approver", display_name="广州市审核人")
     options = {"viewport": {"width": width, "height": 900 if width > 400 else 844}, "locale": "zh-CN"}
     if width < 400:
         options.update(is_mobile=True, has_touch=True)
@@ -164,21 +171,46 @@ def test_county_roster_export_with_chosen_columns(live_server, browser, settings
     if width < 400:
         page.click("[data-toggle-nav]")
     page.click("nav.sidenav a:has-text('名册导出')")
-    page.wait_for_url(f"{live_server.url}{reverse('imports:roster')}")
-    page.uncheck("input[name=columns][value=birth_date]")
-    page.check("input[name=columns][value=school_code]")
+    page.wait_for_url(f"{live_server.url}{reverse('exports:new')}?source=roster")
+    for key in ("gender", "birth_date", "school_code"):
+        page.check(f"input[name=fields_][value={key}]")
+    page.check("input[name=fields_][value=name]")  # asked for, dropped from a de-identified file
     page.select_option("[name=grade]", "1")
-    _no_sideways_scroll(page, width, "roster form")
+    page.fill("[name=purpose]", "核定学位需求")
+    page.fill("[name=recipient]", "海珠区教育局规划科")
+    page.fill("[name=legal_basis]", "海珠区人民政府关于核定学位的批复")
+    page.fill("[name=authority]", "广州市海珠区人民政府")
+    page.select_option("[name=authority_level]", "county")
+    page.fill("[name=document_number]", "海府函〔2026〕12号")
+    page.fill("[name=period_start]", today.isoformat())
+    page.fill("[name=period_end]", (today + timedelta(days=30)).isoformat())
+    _no_sideways_scroll(page, width, "export request form")
     page.evaluate("window.scrollTo(0, 0)")
-    shot(page, f"roster-export-{width}")
+    shot(page, f"roster-export-request-{width}")
+    page.click("[data-testid=export-submit]")
+    page.wait_for_selector("[data-testid=export-state]")
+    assert page.inner_text("[data-testid=export-state]") == "待审批"
+    detail_url = page.url
+    approver = _login(context.browser.new_context(**options), live_server, "gz_approver")
+    approver.goto(f"{live_server.url}{reverse('exports:approvals')}")
+    approver.click(f"a[href='{detail_url.removeprefix(live_server.url)}']")
+    approver.fill("[name=note]", "同意")
+    shot(approver, f"roster-export-approve-{width}")
+    approver.click("[data-testid=export-approve]")
+    approver.wait_for_selector("[data-testid=export-signature]")
+    run_queued_tasks()
+    page.goto(detail_url)
+    assert page.inner_text("[data-testid=export-state]") == "可下载"
     with page.expect_download() as info:
-        page.click("[data-testid=roster-submit]")
+        page.click("[data-testid=export-download]")
     info.value.save_as(tmp_path / f"roster-{width}.xlsx")
-    ws = load_workbook(tmp_path / f"roster-{width}.xlsx").active
+    book = load_workbook(tmp_path / f"roster-{width}.xlsx")
+    ws = book.worksheets[0]
     header = [c.value for c in ws[1]]
-    assert "出生日期" not in header and "学校标识码" in header
+    assert header == ["假名编号", "性别", "出生年份", "学校标识码"]
     rows = list(ws.iter_rows(min_row=2, values_only=True))
-    assert {r[0] for r in rows} == {mask_student_number(p.person.student_number) for p in pupils}
-    assert {r[header.index("年级")] for r in rows} == {"一年级"}
-    assert (ws.freeze_panes, ws.auto_filter.ref is not None) == ("A2", True)
+    assert len(rows) == 5 and {r[3] for r in rows} == {school.school_code}
+    text = str(rows)
+    assert all(p.person.name not in text and p.person.student_number not in text for p in pupils)
+    assert "说明" in book.sheetnames
     context.close()

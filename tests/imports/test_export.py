@@ -28,6 +28,7 @@ ROW = (
     "01",
     datetime(2026, 9, 1, 1, 30, tzinfo=ZoneInfo("UTC")),
     4401,  # school_id
+    None,  # person_id (the associated data of encrypted values; these are plaintext already)
 )
 ALL = export.roster_columns(c.key for c in export.ROSTER_COLUMNS)
 
@@ -66,14 +67,14 @@ def test_values_are_labelled_masked_and_grades_are_words(tmp_path):
 
 def test_a_school_registrar_sees_the_full_number_of_their_own_school_only(tmp_path):
     columns = export.roster_columns(["student_number", "name"])
-    other = ("G440105201803140025", "李四", 9999)
-    _, ws = _write(tmp_path, columns, full=frozenset({4401}), rows=[(ROW[0], ROW[1], 4401), other])
+    other = ("G440105201803140025", "李四", 9999, None)
+    _, ws = _write(tmp_path, columns, full=frozenset({4401}), rows=[(ROW[0], ROW[1], 4401, None), other])
     assert [ws["A2"].value, ws["A3"].value] == ["G440105201803140017", "G440105********0025"]
 
 
 def test_the_sheet_is_a_working_table_frozen_header_autofilter_widths(tmp_path):
     columns = export.roster_columns(["name", "grade", "school", "student_number"])
-    count, ws = _write(tmp_path, columns, rows=[(ROW[0], ROW[1], ROW[7], ROW[9], 4401)] * 3)
+    count, ws = _write(tmp_path, columns, rows=[(ROW[0], ROW[1], ROW[7], ROW[9], 4401, None)] * 3)
     assert count == 3
     assert [c.value for c in ws[1]] == [
         "学籍号",

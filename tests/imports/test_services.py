@@ -77,7 +77,7 @@ def test_round_trip_template_to_committed_students_and_guardians(
     assert Person.objects.count() == 3
     assert Enrollment.objects.filter(school=school_a, is_active=True, import_batch_id=batch.pk).count() == 3
     assert Guardian.objects.count() == 4
-    first = Person.objects.get(id_number=rows[0]["身份证件号"])
+    first = Person.objects.get(identity_keys__key=IdentityKey.make_key("1", rows[0]["身份证件号"]))
     assert sorted(first.guardians.values_list("relation", flat=True)) == ["1", "2"]
     assert first.student_number == "G" + rows[0]["身份证件号"]
     assert first.ethnicity == "01" and first.household_type == "2"
@@ -106,7 +106,9 @@ def test_excel_saved_file_with_shared_strings_and_date_cells(school_a, registrar
     services.import_batch_check(actor=registrar_a, batch=batch)
     assert (batch.status, batch.errors) == (Status.CHECKED, [])
     services.import_batch_commit(actor=registrar_a, batch=batch)
-    assert Person.objects.get(id_number=rows[0]["身份证件号"]).birth_date == date(2018, 3, 14)
+    assert Person.objects.get(
+        identity_keys__key=IdentityKey.make_key("1", rows[0]["身份证件号"])
+    ).birth_date == date(2018, 3, 14)
 
 
 def test_columns_in_another_order_with_full_width_and_spaced_headers(school_a, registrar_a, tmp_path):

@@ -174,14 +174,20 @@ def test_roster_export_has_the_default_columns_and_is_audited(as_registrar, scho
     batch = make_batch(school_a, registrar_a, tmp_path, rows)
     services.import_batch_check(actor=registrar_a, batch=batch)
     services.import_batch_commit(actor=registrar_a, batch=batch)
+    # 第24条 (issue 11 §4): the list page's button leads to the approved export request for the school ...
     response = as_registrar.post(reverse("imports:export_roster"), {"school": school_a.school_code})
-    assert response.status_code == 200
-    ws = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('exports:new')}?source=roster&unit={school_a.pk}"
+    assert not AuditEvent.objects.filter(event_type=EventType.ROSTER_EXPORTED).exists()
+    # ... and the roster service (manage.py export_roster) writes the default columns, audited
+    target = tmp_path / "roster.xlsx"
+    services.roster_export(actor=registrar_a, school=school_a, target=target)
+    ws = load_workbook(target).active
     table = list(ws.iter_rows(values_only=True))
     assert table[0] == ("学籍号", "姓名", "性别", "出生日期", "学校", "年级", "班级", "班内学号", "学籍状态")
     assert len(table) == 3
     # The school's own registrar sees its students' 学籍号 in full (issue 8 item 1); no ID number by default.
-    numbers = set(Person.objects.values_list("student_number", flat=True))
+    numbers = {p.student_number for p in Person.objects.all()}
     assert {r[0] for r in table[1:]} == numbers
     assert {r[5] for r in table[1:]} == {"一年级"}
     event = AuditEvent.objects.get(event_type=EventType.ROSTER_EXPORTED)

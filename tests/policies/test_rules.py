@@ -94,3 +94,18 @@ def test_policy_for_reads_the_province_override() -> None:
     assert policy["grade_age"]["age_on"] == "09-30"
     assert policy["grade_age"]["primary"] == GRADE_AGE_DEFAULT["primary"]
     assert policy_for("110000", date(2026, 9, 1))["grade_age"] == GRADE_AGE_DEFAULT
+
+
+@pytest.mark.parametrize(
+    "section",
+    [{"approving_level": "school"}, {"approving_level": "city", "extra": 1}, "city", {"approving_level": 3}],
+)
+def test_the_export_approval_level_must_be_a_department_level(section: object) -> None:
+    """第24条: a province names which department level approves its data exports — nothing else is filed."""
+    with pytest.raises(RulesInvalid) as refused:
+        validate_rules({"exports": section})
+    assert "exports" in refused.value.fields
+
+
+def test_an_export_approval_level_is_accepted() -> None:
+    assert validate_rules({"exports": {"approving_level": "city"}})["exports"] == {"approving_level": "city"}

@@ -27,7 +27,7 @@ from xueji.dropouts.models import DropoutCase
 from xueji.regions.models import OrgUnit
 from xueji.statistics.models import FlowCell, FlowKind
 from xueji.statistics.queries import flow_period, flows
-from xueji.statistics.services import snapshot_rebuild
+from xueji.statistics.services import export_flows_xlsx, snapshot_rebuild
 from xueji.students.models import Enrollment
 
 pytestmark = pytest.mark.django_db
@@ -274,9 +274,14 @@ def test_api_page_and_export_give_the_same_flows(world: dict[str, Any]) -> None:
         page[key] = {k: int(n) for k, n in re.findall(r'data-part="([^"]+)" data-part-value="(\d+)"', row)}
     assert page == direct(unit, START, END)
 
+    # 第24条 (issue 11 §4): the page's export leads to the approved export request, with the unit and months
     export = client.get(reverse("statistics:export_flows"), params)
-    assert export.status_code == 200
-    rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True))
+    assert export.status_code == 302
+    assert export["Location"].startswith(f"{reverse('exports:new')}?source=flows&unit={unit.pk}&from=")
+    start, end = flow_period(params["from"], params["to"])
+    viewer = client.get(reverse("statistics:overview")).wsgi_request.user
+    data = export_flows_xlsx(actor=viewer, unit=unit, flows=flows(unit=unit, start=start, end=end))
+    rows = list(load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True))
     assert rows[2] == ("月份", *(str(k.label) for k in FlowKind))
     assert {r[0]: dict(zip(FlowKind.values, r[1:], strict=True)) for r in rows[3:-1]} == direct(
         unit, START, END

@@ -104,10 +104,25 @@ class EventType(models.TextChoices):
     GUARDIAN_REQUEST_DECIDED = "guardian.request_decided", _("学校处理家长申请")
     GUARDIAN_REQUEST_WITHDRAWN = "guardian.request_withdrawn", _("家长撤回申请")
     GUARDIAN_BINDING_VOIDED = "guardian.binding_voided", _("绑定码因多次姓名错误失效")
+    OIDC_CLAIMS_RELEASED = "identity.claims_released", _("向接入系统提供学生在读信息")
+    OIDC_VERIFIED = "identity.verified", _("接入系统核验学生在读情况")
+    MFA_DEVICE_REMOVED = "auth.mfa_device_removed", _("删除第二因子设备")
+    # 经批准的去标识化导出 (第24条, xueji/exports): request, decision, file, download, expiry.
+    EXPORT_REQUESTED = "export.requested", _("申请数据导出")
+    EXPORT_SUBMITTED = "export.submitted", _("提交数据导出申请")
+    EXPORT_APPROVED = "export.approved", _("批准数据导出")
+    EXPORT_REJECTED = "export.rejected", _("不批准数据导出")
+    EXPORT_BUILT = "export.built", _("生成数据导出文件")
+    EXPORT_BUILD_FAILED = "export.build_failed", _("数据导出文件生成失败")
+    EXPORT_DOWNLOADED = "export.downloaded", _("下载数据导出文件")
+    EXPORT_EXPIRED = "export.expired", _("数据导出过期删除")
+    # 三权分立 consoles (issue 11 §6): the audit administrator's export of the trail (no personal data).
+    AUDIT_EVENTS_EXPORTED = "audit.events_exported", _("导出审计记录")
 
 
 #: What an event is about, as the audit pages name it (the stored ``subject_type`` is a code, never shown).
 SUBJECT_TYPE_LABELS = {
+    "export_request": _("数据导出申请"),
     "issuer_key": _("签发密钥"),
     "checks": _("问题学籍检查"),
     "student": _("学生"),

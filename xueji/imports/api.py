@@ -16,6 +16,7 @@ from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from xueji.accounts.auth import actor_of
+from xueji.accounts.jurisdiction import require_student_data_reader
 from xueji.core.errors import NotFound
 from xueji.core.pagination import MAX_PAGE, capped_page_of
 from xueji.core.ratelimit import ratelimit_hit
@@ -146,7 +147,7 @@ ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: Error
     "/", response={200: list[BatchSummaryOut], **ERRORS}, summary="导入批次列表（管辖范围内，最近100个）"
 )
 def list_batches(request: HttpRequest) -> list[dict[str, Any]]:
-    user = actor_of(request)
+    user = require_student_data_reader(actor_of(request))
     return [_summary(b) for b in queries.batch_list(viewer=user)[:100]]
 
 
@@ -165,6 +166,7 @@ def create_batch(request: HttpRequest, school: Form[str], file: File[UploadedFil
 
 @router.get("/template", response={200: None}, summary="下载导入模板（.xlsx）")
 def template(request: HttpRequest) -> HttpResponse:
+    require_student_data_reader(actor_of(request))
     response = HttpResponse(build_template(), content_type=XLSX)
     response["Content-Disposition"] = content_disposition_header(True, TEMPLATE_FILE_NAME) or "attachment"
     return response

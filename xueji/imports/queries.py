@@ -174,8 +174,9 @@ def created_list(*, viewer: Actor, batch: ImportBatch) -> QuerySet[Enrollment]:
 
 
 def created_rows(*, viewer: Actor, batch: ImportBatch, chunk_size: int = 2000) -> Iterator[tuple[Any, ...]]:
-    """:func:`created_list` as rows of ``export.CREATED_COLUMNS`` then ``school_id``, streamed in chunks;
-    the person as the viewer may see it (a record that moved on: its snapshot)."""
+    """:func:`created_list` as rows of ``export.CREATED_COLUMNS`` then ``school_id`` and ``person_id`` (as
+    ``export.value_paths`` orders them), streamed in chunks; the person as the viewer may see it (a record that
+    moved on: its snapshot), its values already decrypted."""
     for enrollment in created_list(viewer=viewer, batch=batch).iterator(chunk_size=chunk_size):
         person = listed_person(enrollment)
         yield (
@@ -186,6 +187,7 @@ def created_rows(*, viewer: Actor, batch: ImportBatch, chunk_size: int = 2000) -
             enrollment.class_name,
             enrollment.status,
             enrollment.school_id,
+            enrollment.person_id,
         )
 
 

@@ -20,24 +20,22 @@ from django.core.paginator import Page
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from xueji.accounts import factors
 from xueji.accounts.auth import actor_of
 from xueji.accounts.jurisdiction import require_student_roles
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 from xueji.core.htmx import is_htmx
-from xueji.core.ratelimit import RateLimited, ratelimit_hit
+from xueji.core.ratelimit import ratelimit_hit
 from xueji.core.web import paginate, ui_errors
 from xueji.schools.grades import grade_label
 from xueji.students.queries import listed_person
 
 from . import problems, queries, services, tasks
 from .export import COLUMNS_BY_KEY, cell_value, roster_columns
-from .forms import RosterExportForm, UploadForm
+from .forms import UploadForm
 from .models import ImportBatch, RosterExport
 from .template import TEMPLATE_FILE_NAME, build_template
 
@@ -294,84 +292,52 @@ def created_download(request: HttpRequest, batch_id: UUID) -> HttpResponseBase:
 @login_required
 @require_GET
 def template_download(request: HttpRequest) -> HttpResponse:
-    """The import template (no personal data)."""
+    """The import template (no personal data), for the student-data roles only (三权分立: not the admins)."""
+    require_student_roles(actor_of(request))
     response = HttpResponse(build_template(), content_type=XLSX)
     response["Content-Disposition"] = content_disposition_header(True, TEMPLATE_FILE_NAME) or "attachment"
     return response
 
 
 # ------------------------------------------------------------------------------------------ roster export
-def _roster_file_name(spec: services.RosterSpec) -> str:
-    return f"{spec.title}{timezone.localdate():%Y%m%d}.xlsx"
-
-
-def _second_factor_gate(request: HttpRequest) -> HttpResponseBase | None:
-    """Identified data leaves the system only after a verified second factor (issue 11 §1): without one in
-    this session the export goes to the verification (or enrolment) page and comes back to the roster page."""
-    if not factors.required_for_export(actor_of(request)) or factors.is_verified(request):
-        return None
-    target = "accounts:mfa_verify" if factors.has_factor(actor_of(request)) else "accounts:mfa_setup"
-    return redirect(f"{reverse(target)}?{urlencode({'next': reverse('imports:roster')})}")
-
-
-def _export_roster(request: HttpRequest, spec: services.RosterSpec) -> HttpResponseBase:
-    """Export now (a small roster: the file is the answer) or queue it (a large one: its page)."""
-    user = actor_of(request)
-    gate = _second_factor_gate(request)
-    if gate is not None:
-        return gate
-    ratelimit_hit(user, "export")  # issue #6 §3.10: a Chinese 429 above the account's daily limit
-    path = _temporary()
-    try:
-        _, export = tasks.start_roster_export(actor=user, spec=spec, target=path)
-        if export is not None:
-            return redirect("imports:export_detail", export_id=export.pk)
-        stream = path.open("rb")
-    finally:
-        path.unlink(missing_ok=True)
-    return FileResponse(stream, as_attachment=True, filename=_roster_file_name(spec), content_type=XLSX)
+def _to_export_request(params: list[tuple[str, str]]) -> HttpResponseBase:
+    """第24条 (issue 11 §4): rosters leave the system only through an approved, de-identified export request;
+    the old direct download sends the roster's filters to the request form (xueji.exports)."""
+    query = urlencode([("source", "roster"), *((k, v) for k, v in params if v)])
+    return redirect(f"{reverse('exports:new')}?{query}")
 
 
 @login_required
 @ui_errors
 def roster(request: HttpRequest) -> HttpResponseBase:
-    """导出学生名册 (issue 8 item 9): choose the range, filters and columns. A school registrar exports their
-    school, a city or county registrar their region; the file has a frozen header, an autofilter, fitted
-    widths and grades as words. Audited and rate-limited; nobody else has this page (404)."""
+    """导出学生名册 (issue 8 item 9) now goes through an approved export request (第24条; issue 11 §4): the
+    range, filters and columns chosen here prefill the request form. Nobody without a roster range has it
+    (404), and a unit outside the viewer's region is 404 (第23条)."""
     user = actor_of(request)
     units = queries.roster_units(user)
     if not units:
         raise NotFound()
-    posted = request.POST.get("unit")
+    data = request.POST if request.method == "POST" else request.GET
+    posted = data.get("unit")
     if posted is not None and posted not in {str(u.pk) for u in units}:
         raise NotFound()  # a unit outside the viewer's region is as good as unknown (第23条)
-    form = RosterExportForm(request.POST or None, units=units)
-    if request.method == "POST" and form.is_valid():
-        try:
-            return _export_roster(request, form.cleaned_data["spec"])
-        except ApplicationError as exc:
-            if _refusal(exc) or isinstance(exc, RateLimited):
-                raise
-            form.add_error(next((n for n in exc.fields if n in form.fields), None), exc.message)
-    context = {
-        "form": form,
-        "exports": queries.export_list(viewer=user),
-        "inline_rows": services.roster_export_inline_rows(),
-    }
-    return render(request, "imports/roster.html", context, status=400 if form.errors else 200)
+    params = [(k, data.get(k, "")) for k in ("unit", "school", "grade", "class_name")]
+    params += [("columns", c) for c in data.getlist("columns")]
+    return _to_export_request(params)
 
 
 @login_required
 @ui_errors
 @require_POST
 def export_roster(request: HttpRequest) -> HttpResponseBase:
-    """One school's roster with the default columns (the list page's buttons); the school's registrar only."""
+    """One school's roster (the list page's buttons; the school's registrar only): to the export request form
+    for that school (第24条)."""
     user = actor_of(request)
     code = request.POST.get("school", "")
     school = queries.registrar_schools(viewer=user).filter(school_code=code).first()
     if school is None:
         raise NotFound()
-    return _export_roster(request, services.RosterSpec(unit=school.org, school=school))
+    return _to_export_request([("unit", str(school.org.pk))])
 
 
 @login_required
@@ -400,17 +366,8 @@ def export_detail(request: HttpRequest, export_id: UUID) -> HttpResponse:
 @login_required
 @ui_errors
 @require_GET
-def export_download(request: HttpRequest, export_id: UUID) -> FileResponse:
-    """The finished file of a background export — its requester only, while it is kept (else 404). The
-    export was audited when the file was written."""
-    user = actor_of(request)
-    export = queries.export_get(viewer=user, export_id=export_id)
-    if not queries.export_ready(export):
-        raise NotFound()
-    gate = _second_factor_gate(request)
-    if gate is not None:
-        return gate  # type: ignore[return-value]
-    name = f"{export.org_unit.name}学生名册{timezone.localtime(export.created_at):%Y%m%d}.xlsx"
-    return FileResponse(
-        services.export_file(export).open("rb"), as_attachment=True, filename=name, content_type=XLSX
-    )
+def export_download(request: HttpRequest, export_id: UUID) -> HttpResponseBase:
+    """Files of the former direct roster exports are no longer handed out (第24条: every roster goes through an
+    approved export request); the requester is sent to their export requests. Anyone else: 404."""
+    queries.export_get(viewer=actor_of(request), export_id=export_id)
+    return redirect("exports:list")

@@ -112,7 +112,8 @@ def _band(value: Any) -> tuple[int, int] | None:
 
 def validate_rules(rules: Any) -> dict[str, Any]:
     """Check the registration keys of a province's rule set (``school_entry_age``, ``grade_age``) and the
-    problem-record checks (``checks``, :func:`checks_errors`); other keys pass through unchanged. Returns the
+    problem-record checks (``checks``, :func:`checks_errors`) and the export approval level (``exports``); other
+    keys pass through unchanged. Returns the
     rules; raises :class:`RulesInvalid` with every error at once.
 
     ``grade_age`` may override ``age_on`` and any stage; a stage given must carry both bands. Each band is
@@ -130,9 +131,27 @@ def validate_rules(rules: Any) -> dict[str, Any]:
         errors.update(_grade_age_errors(rules[GRADE_AGE]))
     if CHECKS in rules:
         errors.update(checks_errors(rules[CHECKS]))
+    if EXPORTS in rules:
+        errors.update(_exports_errors(rules[EXPORTS]))
     if errors:
         raise RulesInvalid(errors)
     return dict(rules)
+
+
+EXPORTS = "exports"
+EXPORT_APPROVING_LEVELS = ("county", "city", "province", "national")
+
+
+def _exports_errors(value: Any) -> dict[str, str]:
+    """第24条: which department level approves the province's data exports (``{"approving_level": "city"}``;
+    xueji.exports reads it)."""
+    if not isinstance(value, Mapping) or set(value) - {"approving_level"}:
+        return {EXPORTS: _("exports（数据导出）须为对象，只能含 approving_level")}
+    if value.get("approving_level", "") not in ("", *EXPORT_APPROVING_LEVELS):
+        return {
+            EXPORTS: _("exports.approving_level（导出审批层级）须为 county、city、province 或 national 之一")
+        }
+    return {}
 
 
 def _grade_age_errors(value: Any) -> dict[str, str]:

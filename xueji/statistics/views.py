@@ -9,17 +9,18 @@ grade's class table)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from xueji.accounts.auth import actor_of
 from xueji.core.errors import FieldError
-from xueji.core.ratelimit import ratelimit_hit
 from xueji.core.web import ui_errors
 from xueji.schools.grades import grade_label
 
@@ -37,7 +38,6 @@ from .queries import (
     stat_unit,
     trail,
 )
-from .services import export_flows_xlsx, export_xlsx
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -98,10 +98,19 @@ def _school_grade(unit: Any, value: str | None) -> int | None:
     return parse_grade(value)
 
 
+def _to_export_request(params: list[tuple[str, Any]]) -> HttpResponse:
+    """第24条 (issue 11 §4): statistics leave the system only through an approved export request (small cells
+    suppressed); the old direct download sends the table's unit and breakdown to the request form."""
+    query = urlencode([(k, v) for k, v in params if v not in (None, "")])
+    return redirect(f"{reverse('exports:new')}?{query}")
+
+
 @login_required
 @ui_errors
 @require_GET
 def export(request: HttpRequest) -> HttpResponse:
+    """A breakdown table's export: checked here (unit in the viewer's jurisdiction else 404, a valid dimension
+    else 400), then the export request form, prefilled (第24条)."""
     user = actor_of(request)
     unit = stat_unit(viewer=user, unit_id=request.GET.get("unit"))
     by = request.GET.get("by", "")
@@ -114,28 +123,22 @@ def export(request: HttpRequest) -> HttpResponse:
         table = breakdown(unit=unit, by=by, grade=request.GET.get("grade"), split=split)
     except FieldError as exc:
         raise BadRequest(exc.message) from exc
-    ratelimit_hit(user, "export")  # issue 10 §5: exports are rate-limited (after the scope check: 404 first)
-    response = HttpResponse(export_xlsx(actor=user, unit=unit, breakdown=table), content_type=XLSX)
-    suffix = f"-g{table.grade}" if table.grade is not None else ""
-    response["Content-Disposition"] = f'attachment; filename="statistics-{unit.pk}-{by}{suffix}.xlsx"'
-    return response
+    return _to_export_request(
+        [("source", "statistics"), ("unit", unit.pk), ("by", by), ("split", split), ("grade", table.grade)]
+    )
 
 
 @login_required
 @ui_errors
 @require_GET
 def export_flows(request: HttpRequest) -> HttpResponse:
-    """The monthly flows of a unit and period as .xlsx (the numbers of the page's flows table)."""
+    """The monthly flows' export: the unit and period checked here, then the export request form (第24条)."""
     user = actor_of(request)
     unit = stat_unit(viewer=user, unit_id=request.GET.get("unit"))
     try:
         start, end = flow_period(request.GET.get("from"), request.GET.get("to"))
     except FieldError as exc:
         raise BadRequest(exc.message) from exc
-    ratelimit_hit(user, "export")
-    table = flows(unit=unit, start=start, end=end)
-    response = HttpResponse(export_flows_xlsx(actor=user, unit=unit, flows=table), content_type=XLSX)
-    response["Content-Disposition"] = (
-        f'attachment; filename="statistics-{unit.pk}-flows-{start:%Y%m}-{end:%Y%m}.xlsx"'
+    return _to_export_request(
+        [("source", "flows"), ("unit", unit.pk), ("from", f"{start:%Y-%m}"), ("to", f"{end:%Y-%m}")]
     )
-    return response
