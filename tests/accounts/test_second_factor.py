@@ -139,8 +139,10 @@ def test_roster_export_needs_a_verified_factor_for_every_role(people: dict[str, 
     reg = people["registrar"]
     client = _login(reg)
     assert client.get("/students/").status_code == 200  # browsing needs no second factor
+    # 第24条 (issue 11 §4): the roster button leads to the approved export request; the file of an approved
+    # export is downloaded only after the second factor (tests/exports/test_views.py, marked mfa)
     answer = client.post("/imports/roster/", {"school": people["school"].school_code})
-    assert answer.status_code == 302 and answer["Location"].startswith("/mfa/setup/")
+    assert answer.status_code == 302 and answer["Location"].startswith("/exports/new/")
     assert not AuditEvent.objects.filter(event_type="export.roster").exists()
 
 
@@ -165,3 +167,22 @@ def test_the_guardian_end_is_not_held_by_the_staff_second_factor(people: dict[st
     client = _login(people["county"])
     assert client.get("/students/")["Location"].startswith("/mfa/setup/")
     assert client.get("/m/login/").status_code == 200
+
+
+def test_a_forced_password_change_waits_for_the_second_factor_without_a_loop(people: dict[str, Any]) -> None:
+    """ASVS 6.4.3: an account that must change its password and verify a factor verifies first, then changes the
+    password — the two gates never send it back and forth."""
+    county = people["county"]
+    client = _login(county)
+    _enrol(client, county)
+    User.objects.filter(pk=county.pk).update(must_change_password=True)
+    client = _login(county)
+    assert client.get("/", follow=False)["Location"].startswith("/mfa/verify/")
+    page = client.get("/mfa/verify/")
+    assert page.status_code == 200  # not sent to the password page
+    device = TOTPDevice.objects.get(user=county, confirmed=True)
+    # The enrolment used this window's code (never twice): the next window's, within the allowed drift.
+    answer = client.post("/mfa/verify/", {"token": f"{totp(device.bin_key, drift=1):06d}"})
+    assert answer.status_code == 302
+    assert client.get("/")["Location"] == "/password/"
+    assert client.get("/mfa/api-token/")["Location"] == "/password/"  # no token before the new password

@@ -14,6 +14,8 @@ from django.utils import timezone
 from ninja.errors import AuthenticationError
 from ninja.security import APIKeyCookie, HttpBearer
 
+from xueji.core.errors import Forbidden
+
 from .models import ApiToken, User
 from .types import Actor
 
@@ -62,6 +64,14 @@ def touch_token(row: ApiToken, now: datetime | None = None) -> bool:
     return bool(written)
 
 
+def _is_provider_token(request: HttpRequest) -> bool:
+    """Whether the bearer is a valid access token of the OpenID Connect provider (第24条, xueji.identity)."""
+    from oauth2_provider.oauth2_backends import get_oauthlib_core  # noqa: PLC0415 - only for unknown bearers
+
+    valid, _ = get_oauthlib_core().verify_request(request, scopes=[])
+    return bool(valid)
+
+
 class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         # The account's filing (第22条) comes with it: every data read checks it (issue 7: one query, not three).
@@ -70,7 +80,13 @@ class TokenAuth(HttpBearer):
             .filter(digest=token_digest(token), revoked_at__isnull=True, expires_at__gt=timezone.now())
             .first()
         )
-        if row is None or not usable(row.user):
+        if row is None:
+            if _is_provider_token(request):
+                # Security test 23: a relying party's token identifies a person to that system and opens no
+                # staff endpoint — refused outright (403), not merely unauthenticated.
+                raise Forbidden("oidc_token", "接入系统的身份令牌不能访问本接口")
+            return None
+        if not usable(row.user):
             return None
         touch_token(row)
         request.user = row.user

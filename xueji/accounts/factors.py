@@ -6,8 +6,12 @@ default), and anyone exporting identified data (``XUEJI_MFA_FOR_EXPORTS``: roste
 switches enforcement off for a development machine; production refuses to start without it.
 
 Factors are django-otp devices: a TOTP authenticator app (RFC 6238, codes used once: django-otp keeps the last
-time step) and ten single-use recovery codes. The security administrator resets a lost factor (audited); the
-account enrols again at its next login.
+time step), a national-algorithm dynamic password token (GM/T 0021-2012 with SM3, ``SM3Device``, ``sm3otp``),
+passkeys and security keys (WebAuthn, django-otp-webauthn; a second factor after the password, never instead of
+it) and ten single-use recovery codes. ``XUEJI_MFA_NATIONAL_ALGORITHMS`` limits the accounts the policy names
+to the SM3 token (and recovery codes): TOTP uses HMAC-SHA1 and passkeys ECDSA/RSA, neither a 商用密码
+algorithm. A user who lost every device uses a recovery code, or the security administrator resets the factor
+(every device of every kind is removed, audited); the account enrols again at its next login.
 """
 
 from __future__ import annotations
@@ -16,15 +20,29 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django_otp import devices_for_user, match_token, user_has_device
+from django.db import transaction
+from django_otp import devices_for_user
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from xueji.accounts.enums import ADMIN_ROLES, Role
 from xueji.accounts.jurisdiction import all_grants
+from xueji.accounts.models import SM3Device
 
 RECOVERY_CODES = 10
 _APPROVING = frozenset({Role.DEPT_REGISTRAR, Role.APPROVER})
+
+# Device kinds: the key each device class is known by (settings, templates, audit events).
+TOTP, SM3, WEBAUTHN, RECOVERY = "totp", "sm3", "webauthn", "recovery"
+KINDS: dict[type, str] = {
+    TOTPDevice: TOTP,
+    SM3Device: SM3,
+    WebAuthnCredential: WEBAUTHN,
+    StaticDevice: RECOVERY,
+}
+NATIONAL_KINDS = frozenset({SM3, RECOVERY})
+ALL_KINDS = frozenset(KINDS.values())
 
 
 def enforced() -> bool:
@@ -50,14 +68,65 @@ def required_for_export(user: Any) -> bool:
     return enforced() and bool(getattr(settings, "XUEJI_MFA_FOR_EXPORTS", True))
 
 
+def national_only(user: Any) -> bool:
+    """``XUEJI_MFA_NATIONAL_ALGORITHMS``: this account (one the policy names) may use national algorithms only."""
+    return bool(getattr(settings, "XUEJI_MFA_NATIONAL_ALGORITHMS", False)) and required_for(user)
+
+
+def allowed_kinds(user: Any) -> frozenset[str]:
+    return NATIONAL_KINDS if national_only(user) else ALL_KINDS
+
+
+def kind_of(device: Any) -> str:
+    return KINDS.get(type(device), "")
+
+
 def is_verified(request: Any) -> bool:
+    """The session verified a second factor, with a device of a kind this account may use."""
     user = getattr(request, "user", None)
     check = getattr(user, "is_verified", None)
-    return bool(check()) if callable(check) else False
+    if not (callable(check) and check()):
+        return False
+    return kind_of(getattr(user, "otp_device", None)) in allowed_kinds(user)
+
+
+def devices(user: Any, *, confirmed: bool | None = True) -> list[Any]:
+    """The account's devices of the kinds it may use (``confirmed=None``: pending ones too)."""
+    kinds = allowed_kinds(user)
+    return [d for d in devices_for_user(user, confirmed=confirmed) if kind_of(d) in kinds]
 
 
 def has_factor(user: Any) -> bool:
-    return bool(user_has_device(user, confirmed=True))
+    return bool(devices(user))
+
+
+def has_primary_factor(user: Any) -> bool:
+    """A device other than the recovery codes (those are only for when the device is lost)."""
+    return any(kind_of(d) != RECOVERY for d in devices(user))
+
+
+def can_use(user: Any, kind: str) -> bool:
+    return kind in allowed_kinds(user)
+
+
+def pending_sm3(user: Any) -> SM3Device:
+    """The SM3 token being provisioned (unconfirmed), created on first use with a fresh random 256-bit seed."""
+    device = SM3Device.objects.filter(user=user, confirmed=False).first()
+    if device is None:
+        device = SM3Device.objects.create(user=user, name="国密动态令牌", confirmed=False)
+    return device
+
+
+def confirm_sm3(device: SM3Device, token: str) -> bool:
+    if not device.verify_token("".join(token.split())):
+        return False
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    return True
+
+
+def has_recovery_codes(user: Any) -> bool:
+    return StaticToken.objects.filter(device__user=user, device__confirmed=True).exists()
 
 
 def pending_totp(user: Any) -> TOTPDevice:
@@ -90,12 +159,20 @@ def match(user: Any, token: str) -> Any:
     token = "".join(token.split())
     if not token.isdigit() or not 6 <= len(token) <= 8:
         return None
-    return match_token(user, token)
+    kinds = allowed_kinds(user)
+    with transaction.atomic():
+        # django-otp's match_token, limited to the kinds this account may use (rows locked: one use per code).
+        for device in devices_for_user(user, for_verify=True):
+            if kind_of(device) in kinds and device.verify_token(token):
+                return device
+    return None
 
 
-def remove_all(user: Any) -> int:
-    removed = 0
+def remove_all(user: Any) -> dict[str, int]:
+    """Every device of every kind, pending ones too (the security administrator's reset): kind → count."""
+    removed: dict[str, int] = {}
     for device in list(devices_for_user(user, confirmed=None)):
+        kind = kind_of(device) or type(device).__name__
         device.delete()
-        removed += 1
+        removed[kind] = removed.get(kind, 0) + 1
     return removed

@@ -190,7 +190,12 @@ class AccountPolicyMiddleware:
                 reverse("accounts:session_status"),
                 reverse("accounts:session_keepalive"),
             )
-            if path not in allowed:
+            # The second factor comes first (ASVS 6.4.3: a password change does not bypass it): its verification
+            # and enrolment pages stay open, or the two middlewares would send the account back and forth.
+            factor_pages = path.startswith(reverse("accounts:mfa_factors")) and path != reverse(
+                "accounts:mfa_api_token"
+            )
+            if path not in allowed and not factor_pages:
                 return _redirect(request, allowed[0])
         return self.get_response(request)
 
@@ -221,6 +226,13 @@ class SecondFactorMiddleware:
         allowed = {
             reverse("accounts:mfa_verify"),
             reverse("accounts:mfa_setup"),
+            reverse("accounts:mfa_setup_sm3"),
+            reverse("accounts:mfa_factors"),
+            reverse("accounts:webauthn_catalog"),
+            reverse("accounts:webauthn_register_begin"),
+            reverse("accounts:webauthn_register_complete"),
+            reverse("accounts:webauthn_auth_begin"),
+            reverse("accounts:webauthn_auth_complete"),
             reverse("accounts:logout"),
             reverse("accounts:login"),
             reverse("accounts:session_status"),

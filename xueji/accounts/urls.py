@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import factor_views, views
+from . import factor_views, views, webauthn
 
 app_name = "accounts"
 urlpatterns = [
@@ -10,6 +10,22 @@ urlpatterns = [
     path("mfa/verify/", factor_views.mfa_verify, name="mfa_verify"),
     path("mfa/setup/", factor_views.mfa_setup, name="mfa_setup"),
     path("mfa/recovery/", factor_views.mfa_recovery_renew, name="mfa_recovery"),
+    path("mfa/", factor_views.mfa_factors, name="mfa_factors"),
+    path("mfa/setup/sm3/", factor_views.mfa_setup_sm3, name="mfa_setup_sm3"),
+    path("mfa/devices/<str:kind>/<int:pk>/remove/", factor_views.mfa_device_remove, name="mfa_device_remove"),
+    path("mfa/api-token/", factor_views.mfa_api_token, name="mfa_api_token"),
+    path("mfa/webauthn/registered/", factor_views.mfa_passkey_registered, name="mfa_passkey_registered"),
+    path("mfa/webauthn/i18n.js", factor_views.webauthn_catalog, name="webauthn_catalog"),
+    path("mfa/webauthn/register/begin/", webauthn.RegisterBegin.as_view(), name="webauthn_register_begin"),
+    path(
+        "mfa/webauthn/register/complete/",
+        webauthn.RegisterComplete.as_view(),
+        name="webauthn_register_complete",
+    ),
+    path("mfa/webauthn/auth/begin/", webauthn.AuthenticateBegin.as_view(), name="webauthn_auth_begin"),
+    path(
+        "mfa/webauthn/auth/complete/", webauthn.AuthenticateComplete.as_view(), name="webauthn_auth_complete"
+    ),
     path("accounts/<int:pk>/mfa-reset/", factor_views.mfa_reset, name="mfa_reset"),
     path("session/status/", views.session_status_view, name="session_status"),
     path("session/keepalive/", views.session_keepalive_view, name="session_keepalive"),

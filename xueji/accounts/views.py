@@ -257,6 +257,12 @@ def _require_viewer(request: HttpRequest) -> User:
     return user
 
 
+def _require_role(viewer: User, *allowed: str) -> None:
+    """三权分立 (issue 11 §6): an action of another console is refused (403) before its form is read."""
+    if not roles(viewer) & set(allowed):
+        raise PermissionDenied(_("此操作不属于您的职责（三权分立）"))
+
+
 def _get_user(viewer: User, pk: Any) -> User:
     try:
         return queries.user_get(viewer=viewer, user_id=pk)
@@ -394,6 +400,7 @@ def user_create_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def user_seal_view(request: HttpRequest, pk: int) -> HttpResponse:
     viewer = _require_viewer(request)
+    _require_role(viewer, Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN)
     target = _get_user(viewer, pk)
     form = SealForm(request.POST)
     if form.is_valid():
@@ -468,6 +475,7 @@ def reset_confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def grant_create_view(request: HttpRequest, pk: int) -> HttpResponse:
     viewer = _require_viewer(request)
+    _require_role(viewer, Role.SECURITY_ADMIN)
     target = _get_user(viewer, pk)
     form = RoleGrantForm(request.POST)
     if form.is_valid():
@@ -502,6 +510,7 @@ def grant_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def filing_view(request: HttpRequest, pk: int) -> HttpResponse:
     viewer = _require_viewer(request)
+    _require_role(viewer, Role.SYSTEM_ADMIN, Role.DEPT_REGISTRAR)
     target = _get_user(viewer, pk)
     form = FilingForm(request.POST)
     if form.is_valid():
