@@ -9,6 +9,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.identity.helpers import family
+from xueji.identity.scopes import SCOPES
+
 
 @pytest.fixture(scope="session")
 def _oidc_pem() -> str:
@@ -20,5 +23,16 @@ def _oidc_pem() -> str:
 
 @pytest.fixture(autouse=True)
 def _oidc_key(settings: Any, _oidc_pem: str) -> None:
-    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_RSA_PRIVATE_KEY": _oidc_pem}
+    # SCOPES: the catalog the settings must hold (test_scopes_in_settings checks the real settings do).
+    settings.OAUTH2_PROVIDER = {
+        **settings.OAUTH2_PROVIDER,
+        "OIDC_RSA_PRIVATE_KEY": _oidc_pem,
+        "SCOPES": dict(SCOPES),
+    }
     settings.XUEJI_PAIRWISE_KEY = "test-pairwise-key"
+
+
+@pytest.fixture
+def fam(tree: Any, monkeypatch: Any, settings: Any) -> dict[str, Any]:
+    """A pupil in grade 5 at 海珠一小 bound to a guardian account, its registrar, the security admin."""
+    return family(monkeypatch, settings)

@@ -98,6 +98,12 @@ PUBLIC_KEYS = frozenset(
         "filing_due_provisional",
         "filed_late",
         "archive_due",
+        # relying parties of the digital identity (systems, not people)
+        "scope",
+        "scopes",
+        "sector",
+        "audience",
+        "redirect_uris",
         "overdue",
         # bulk operations
         "submitted",

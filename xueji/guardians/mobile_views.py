@@ -43,6 +43,9 @@ def _limited(request: HttpRequest, exc: GuardianRateLimited) -> HttpResponse:
 
 
 _NO_RETURN = ("/m/login/", "/m/logout/", "/m/captcha/")
+#: The one return address outside /m/: the identity provider's pending authorisation (第24条, xueji/identity;
+#: the request itself waits in the session, so this fixed path carries nothing).
+PROVIDER_RETURN = "/o/authorize/continue/"
 
 
 def safe_next(value: Any) -> str:
@@ -50,6 +53,8 @@ def safe_next(value: Any) -> str:
     ``//`` or backslash tricks, no control characters, not the login pages themselves), else ``""``.
     An open redirect would let a forged QR code send a signed-in guardian anywhere."""
     text = str(value or "")
+    if text == PROVIDER_RETURN:
+        return text
     if (
         not text.startswith("/m/")
         or len(text) > 300

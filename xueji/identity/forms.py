@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from .scopes import Audience
 from .services import registrable_scopes
 
 
@@ -19,6 +20,13 @@ class ClientForm(forms.Form):
         required=False,
         help_text=_("同一标识域的系统看到同一用户标识；留空则取第一个回调地址的主机名"),
     )
+    audience = forms.ChoiceField(
+        label=_("使用者"),
+        choices=Audience.choices,
+        initial=Audience.STAFF,
+        required=False,
+        help_text=_("家长使用的系统只能登记子女在读情况、姓名和在读核验；教职工使用的系统只能登记姓名、角色"),
+    )
     scopes = forms.MultipleChoiceField(
         label=_("可申请的授权范围"), widget=forms.CheckboxSelectMultiple, required=False, choices=()
     )
@@ -29,3 +37,6 @@ class ClientForm(forms.Form):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["scopes"].choices = [(k, _(v)) for k, v in registrable_scopes().items()]  # type: ignore[attr-defined]
+
+    def clean_audience(self) -> str:
+        return str(self.cleaned_data.get("audience") or Audience.STAFF)

@@ -10,6 +10,9 @@ from oauth2_provider.signals import app_authorized
 
 from xueji.audit.enums import EventType
 from xueji.audit.services import record
+from xueji.guardians.ids import GUARDIAN_ROLE, guardian_label
+
+from .claims import guardian_of
 
 
 @receiver(app_authorized)
@@ -18,11 +21,24 @@ def token_issued(sender: Any, request: Any, token: Any, **kwargs: Any) -> None:
     application = getattr(token, "application", None)
     if user is None or application is None:
         return
+    guardian = guardian_of(user)
+    if guardian is not None:
+        # A guardian is named as the guardian end names it (never the stand-in account, never the phone).
+        record(
+            event_type=EventType.OIDC_AUTHORIZED,
+            actor=None,
+            actor_role=GUARDIAN_ROLE,
+            subject_type="oidc_client",
+            subject_id=application.client_id,
+            summary=f"{application.name}（{token.scope}）",
+            after={"source": application.client_id, "username": guardian_label(guardian)},
+        )
+        return
     record(
         event_type=EventType.OIDC_AUTHORIZED,
         actor=user,
         subject_type="oidc_client",
         subject_id=application.client_id,
-        summary=application.name,
-        after={"scope": token.scope},
+        summary=f"{application.name}（{token.scope}）",
+        after={"source": application.client_id},
     )

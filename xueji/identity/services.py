@@ -19,6 +19,7 @@ from xueji.audit.enums import EventType
 from xueji.audit.services import record
 from xueji.core.errors import FieldError, Forbidden, NotFound
 
+from . import scopes as s
 from .models import RelyingParty
 
 
@@ -28,9 +29,26 @@ def require_security_admin(actor: Actor) -> None:
 
 
 def registrable_scopes() -> dict[str, str]:
-    """The scopes a relying party can be registered for (``openid`` is always granted)."""
-    scopes: dict[str, str] = dict(settings.OAUTH2_PROVIDER["SCOPES"])  # type: ignore[call-overload]
-    return {k: v for k, v in scopes.items() if k != "openid"}
+    """The scopes a relying party can be registered for (``openid`` is always granted), from the catalog
+    :data:`xueji.identity.scopes.SCOPES` (which ``OAUTH2_PROVIDER["SCOPES"]`` must hold too)."""
+    return {k: str(v) for k, v in s.SCOPES.items() if k != s.OPENID}
+
+
+def _scopes_for(audience: str, scopes: list[str]) -> list[str]:
+    """第24条 (no over-collection): a scope only for its audience — a staff system learns nothing about
+    pupils, a guardians' system nothing about staff roles; a child's name only with its enrollment."""
+    unknown = sorted(set(scopes) - set(registrable_scopes()))
+    if unknown:
+        raise FieldError("scopes", "invalid", f"授权范围：未知的范围 {'、'.join(unknown)}")
+    if audience not in s.Audience.values:
+        raise FieldError("audience", "invalid", "使用者：请选择教职工或家长")
+    wrong = sorted(set(scopes) - s.AUDIENCE_SCOPES[s.Audience(audience)])
+    if wrong:
+        who = s.Audience(audience).label
+        raise FieldError("scopes", "audience", f"授权范围：{'、'.join(wrong)} 不适用于使用者“{who}”")
+    if s.PUPIL_NAME in scopes and s.ENROLLMENT not in scopes:
+        raise FieldError("scopes", "pupil_name", f"授权范围：{s.PUPIL_NAME} 须与 {s.ENROLLMENT} 一起登记")
+    return sorted(set(scopes))
 
 
 def _redirect_uris(text: str) -> list[str]:
@@ -63,18 +81,18 @@ def register(
     scopes: list[str],
     sector: str = "",
     confidential: bool = True,
+    audience: str = s.Audience.STAFF,
 ) -> Registered:
     """Register a relying party: an authorization-code client (PKCE required by settings), its sector (default:
     the host of its first redirect URI — two clients of one system share subjects only if registered with the
-    same sector) and the scopes it may request. Audited; the secret is returned once."""
+    same sector), its audience (staff or guardians: who signs in to it, and which scopes fit) and the scopes it
+    may request. Audited; the secret is returned once."""
     require_security_admin(actor)
     name = name.strip()
     if not name:
         raise FieldError("name", "required", "系统名称：必填")
     uris = _redirect_uris(redirect_uris)
-    unknown = sorted(set(scopes) - set(registrable_scopes()))
-    if unknown:
-        raise FieldError("scopes", "invalid", f"授权范围：未知的范围 {'、'.join(unknown)}")
+    scopes = _scopes_for(audience or s.Audience.STAFF, scopes)
     if not settings.OAUTH2_PROVIDER.get("OIDC_RSA_PRIVATE_KEY"):
         raise FieldError(
             "algorithm", "no_key", "签名密钥：身份提供方的签名密钥尚未配置（运行 manage.py oidc_key）"
@@ -94,15 +112,20 @@ def register(
         application.full_clean(exclude=["user", "client_secret"] if not confidential else ["user"])
         application.save()
         party = RelyingParty.objects.create(
-            application=application, sector=sector, scopes=sorted(set(scopes)), registered_by=actor
+            application=application,
+            sector=sector,
+            scopes=scopes,
+            audience=audience or s.Audience.STAFF,
+            registered_by=actor,
         )
         record(
             event_type=EventType.OIDC_CLIENT_REGISTERED,
             actor=actor,
             subject_type="oidc_client",
             subject_id=application.client_id,
-            summary=name,
-            after={"sector": sector, "scopes": party.scopes, "redirect_uris": uris},
+            # the redaction keeps only its public keys: the scopes as "keys", the audience as "type"
+            summary=f"{name}（{sector}）",
+            after={"keys": party.scopes, "type": party.audience, "sector": sector, "redirect_uris": uris},
         )
     return Registered(party=party, client_secret=secret)
 

@@ -1,5 +1,7 @@
 """The OAuth2/OIDC validator of the digital identity (第24条): pairwise subjects, claims only as the granted
-scopes allow, scopes only as the relying party was registered for, disabled relying parties refused.
+scopes allow (each claim is computed only when its scope was granted), scopes only as the relying party was
+registered for, disabled relying parties refused. A guardian's codes and tokens belong to its stand-in account
+(:class:`xueji.identity.models.GuardianPrincipal`); they work while the guardian account is active.
 
 Configured as ``OAUTH2_PROVIDER["OAUTH2_VALIDATOR_CLASS"]``; PKCE is required by the settings.
 """
@@ -14,15 +16,17 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from xueji.accounts.auth import usable
 from xueji.accounts.enums import Role
 
+from . import scopes as s
+from .claims import enrollment_claims, guardian_of
 from .models import RelyingParty, Subject
 from .pairwise import pairwise_sub
 
-#: The scopes a relying party can be registered for, with what each lets it learn (the consent screen shows
-#: these descriptions; settings.OAUTH2_PROVIDER["SCOPES"] holds the same keys).
+#: claim → the scope that releases it (xueji.pupil_name adds the child's name inside ``xueji_enrollment``).
 CLAIM_SCOPES = {
-    "sub": "openid",
-    "name": "profile",
-    "xueji_roles": "xueji.role",
+    "sub": s.OPENID,
+    "name": s.PROFILE,
+    "xueji_roles": s.ROLE,
+    "xueji_enrollment": s.ENROLLMENT,
 }
 
 
@@ -71,13 +75,20 @@ class XuejiValidator(OAuth2Validator):
     ) -> bool:
         """A relying party gets only the scopes it was registered for (第24条: no over-collection)."""
         rp = relying_party(client)
-        if rp is None or not set(scopes) <= set(rp.scopes) | {"openid"}:
+        if rp is None or not set(scopes) <= set(rp.scopes) | {s.OPENID}:
             return False
         return bool(super().validate_scopes(client_id, scopes, client, request, *args, **kwargs))
 
     def _account_usable(self, request: Any) -> bool:
+        """A staff account that may sign in (active, not sealed); a guardian's stand-in while the guardian
+        account is active."""
         user = getattr(request, "user", None)
-        return user is not None and usable(user)
+        if user is None:
+            return False
+        account = guardian_of(user)
+        if account is not None:
+            return bool(account.is_active)
+        return usable(user)
 
     def validate_code(
         self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any
@@ -102,10 +113,14 @@ class XuejiValidator(OAuth2Validator):
         return ["openid"]
 
     def get_additional_claims(self, request: Any) -> dict[str, Any]:
-        user = request.user
+        """Callables: the toolkit evaluates a claim only when its scope was granted (no read of a child's record
+        for a token without ``xueji.enrollment``)."""
         return {
-            "name": user.display_name or user.get_username(),
-            "xueji_roles": role_claims(user),
+            "name": lambda r: None if guardian_of(r.user) else (r.user.display_name or r.user.get_username()),
+            "xueji_roles": lambda r: [] if guardian_of(r.user) else role_claims(r.user),
+            "xueji_enrollment": lambda r: enrollment_claims(
+                r.user, r.client, with_names=s.PUPIL_NAME in (r.scopes or [])
+            ),
         }
 
     def get_claim_dict(self, request: Any) -> dict[str, Any]:
