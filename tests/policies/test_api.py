@@ -124,7 +124,8 @@ def test_list_is_scoped(client, gd_registrar, bj_registrar, county_registrar):
         == "110000"
     )
     admin = f.user(Role.SYSTEM_ADMIN, f.dept("440000"))
-    assert client.get(BASE, **_auth(admin)).json() == []
+    response = client.get(BASE, **_auth(admin))  # 三权分立: refused, not an empty list
+    assert response.status_code == 403 and response.json()["code"] == "no_student_data_role"
 
 
 def test_get_one_out_of_jurisdiction_is_404(client, gd_registrar, bj_registrar):

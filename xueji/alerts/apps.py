@@ -7,3 +7,6 @@ class AlertsConfig(AppConfig):
     name = "xueji.alerts"
     label = "alerts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401, PLC0415 - registers the deploy checks of the separation of duties

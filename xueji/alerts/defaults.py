@@ -51,4 +51,6 @@ DEFAULT_RULES: list[dict[str, Any]] = [
         "severity": "warning",
         "notify_upper": True,
     },
+    # security.md test 24: a failed verification of the audit chain (audit.chain_broken) is always critical.
+    {"key": "chain_broken", "threshold": 1, "window_seconds": 0, "severity": "critical"},
 ]

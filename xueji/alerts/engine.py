@@ -17,6 +17,8 @@ What the rules count (the thresholds are data):
   account in the last ``params.lookback_days`` days;
 * ``login_failures`` — refused logins for one account name, or from one address, in the window;
 * ``privilege_grant`` — every role granted; ``sealed_reactivated`` — every sealed account unsealed;
+* ``chain_broken`` — every failed verification of the audit chain (``audit.chain_broken``, recorded by the
+  periodic ``verify_events`` task and ``manage.py audit_verify``; security.md test 24);
 * ``cross_region_lookup`` — national identity look-ups (an ID number found in another region) by one account.
 """
 
@@ -66,6 +68,7 @@ WATCHED: dict[str, tuple[str, ...]] = {
     RuleKey.PRIVILEGE_GRANT: (EventType.ROLE_GRANTED,),
     RuleKey.SEALED_REACTIVATED: (EventType.ACCOUNT_UNSEALED,),
     RuleKey.CROSS_REGION_LOOKUP: (EventType.IDENTITY_LOOKUP,),
+    RuleKey.CHAIN_BROKEN: (EventType.AUDIT_CHAIN_BROKEN,),
 }
 WINDOW_RULES = (
     RuleKey.REVEAL_BURST,
@@ -74,7 +77,7 @@ WINDOW_RULES = (
     RuleKey.LOGIN_FAILURES,
     RuleKey.CROSS_REGION_LOOKUP,
 )
-EVENT_RULES = (RuleKey.PRIVILEGE_GRANT, RuleKey.SEALED_REACTIVATED)
+EVENT_RULES = (RuleKey.PRIVILEGE_GRANT, RuleKey.SEALED_REACTIVATED, RuleKey.CHAIN_BROKEN)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ class RuleKey(models.TextChoices):
     PRIVILEGE_GRANT = "privilege_grant", _("授予角色")
     SEALED_REACTIVATED = "sealed_reactivated", _("封存账号被解封")
     CROSS_REGION_LOOKUP = "cross_region_lookup", _("频繁跨区域身份查询")
+    CHAIN_BROKEN = "chain_broken", _("审计链校验失败")
 
 
 class Severity(models.TextChoices):

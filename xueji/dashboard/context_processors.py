@@ -18,6 +18,7 @@ from xueji.accounts.enums import Role
 from xueji.accounts.jurisdiction import roles
 from xueji.accounts.types import MaybeActor
 
+BUSINESS_ROLES = frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER})
 # (url name, label, roles that see it; None = every signed-in user). Labels are marked with N_ so that
 # makemessages collects them; they are translated when the menu is built.
 NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
@@ -39,6 +40,8 @@ NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
         frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER}),
     ),
     ("dropouts:ledger", N_("控辍保学"), frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR})),
+    # approved, de-identified exports (第24条): requests, and the approvers' worklist
+    ("exports:list", N_("数据导出"), frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER})),
     ("certificates:index", N_("电子学籍证明"), frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR})),
     (
         "verification:index",
@@ -56,7 +59,9 @@ NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
         N_("学校"),
         frozenset({Role.SCHOOL_REGISTRAR, Role.DEPT_REGISTRAR, Role.APPROVER, Role.SYSTEM_ADMIN}),
     ),
-    ("regions:tree", N_("机构"), None),
+    # the org tree: the business roles' jurisdiction and the system administrator's resources (三权分立: the
+    # security and audit administrators' consoles hold only their own pages)
+    ("regions:tree", N_("机构"), frozenset({*BUSINESS_ROLES, Role.SYSTEM_ADMIN})),
     ("policies:list", N_("非基础信息"), frozenset({Role.DEPT_REGISTRAR})),
     (
         "accounts:users",
@@ -66,6 +71,10 @@ NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
     ("alerts:console", N_("安全预警"), frozenset({Role.SECURITY_ADMIN})),
     ("identity:clients", N_("接入系统"), frozenset({Role.SECURITY_ADMIN})),
     ("audit:list", N_("审计日志"), frozenset({Role.AUDIT_ADMIN})),
+    ("dashboard:audit_export", N_("导出审计记录"), frozenset({Role.AUDIT_ADMIN})),
+    ("dashboard:system", N_("系统配置与备份"), frozenset({Role.SYSTEM_ADMIN})),
+    # every staff account manages its own second factors (passkeys, tokens, recovery codes)
+    ("accounts:mfa_factors", N_("第二因子"), None),
 )
 
 

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from xueji.accounts.auth import actor_of
+from xueji.accounts.jurisdiction import require_student_data_reader
 from xueji.core.errors import NotFound
 
 from .extra_fields import FieldDef
@@ -133,7 +134,7 @@ ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: Error
 
 @router.get("/", response={200: list[FieldSetOut], **ERRORS}, summary="字段集版本列表（本人管辖省份）")
 def list_field_sets(request: HttpRequest, province_code: str | None = None) -> list[dict[str, Any]]:
-    user = actor_of(request)
+    user = require_student_data_reader(actor_of(request))  # 三权分立: business data, not the admins' (403)
     qs = field_sets_for(user)
     if province_code:
         qs = qs.filter(province_code=province_code)
@@ -150,7 +151,7 @@ def define_field_set(request: HttpRequest, payload: DefineIn) -> Status[dict[str
 
 @router.get("/active/{province_code}", response={200: ActiveOut, **ERRORS}, summary="省份当前生效的字段定义")
 def active_fields(request: HttpRequest, province_code: str) -> dict[str, Any]:
-    user = actor_of(request)
+    user = require_student_data_reader(actor_of(request))
     if not can_view_province(user, province_code):
         raise NotFound()
     version, defs = extra_fields_for(province_code)
@@ -159,7 +160,7 @@ def active_fields(request: HttpRequest, province_code: str) -> dict[str, Any]:
 
 @router.get("/{int:field_set_id}", response={200: FieldSetOut, **ERRORS}, summary="字段集版本详情")
 def get_field_set(request: HttpRequest, field_set_id: int) -> dict[str, Any]:
-    user = actor_of(request)
+    user = require_student_data_reader(actor_of(request))
     return _out(field_set_get(viewer=user, pk=field_set_id))
 
 

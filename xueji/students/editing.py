@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from xueji.accounts.auth import actor_of
-from xueji.accounts.jurisdiction import require_registrar_for_school
+from xueji.accounts.jurisdiction import require_registrar_for_school, school_registrar_units
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 from xueji.core.masking import mask_student_number
 from xueji.core.ratelimit import RateLimited
@@ -166,6 +166,9 @@ def class_move_view(request: HttpRequest) -> HttpResponse:
     more than opening each record would); the caller must be the registrar of each student's school (403).
     Without a class yet, the page lists the selection and asks for it."""
     user = actor_of(request)
+    # Only a school's registrar moves classes: anyone else is refused before anything is read.
+    if not school_registrar_units(user):
+        raise Forbidden()
     ids = list(dict.fromkeys(request.POST.getlist("ids")))
     if not ids:
         messages.error(request, _("请先勾选学生"))
