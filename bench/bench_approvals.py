@@ -21,6 +21,7 @@ enrollment, at the receiving school, and two enrollments in all (no double apply
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -187,6 +188,9 @@ def run(args: Any, desc: str) -> int:
         )
         transaction.set_rollback(True)
     queries_per_decision = len(captured.captured_queries)
+    if os.environ.get("XUEJI_BENCH_SHOW_SQL"):
+        for q in captured.captured_queries:
+            print("SQL", q["sql"][:220])
 
     use_processes = args.processes
     if use_processes:
