@@ -52,7 +52,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import models, transaction
+from django.db import connections, models, transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.db.models.lookups import StartsWith
@@ -684,9 +684,11 @@ def encrypted_fields() -> list[models.Field]:
 
 def ensure_data_keys(using: str = "default", **_: Any) -> list[str]:
     """Create version 1 of the data key of every encrypted column that has none (run after ``migrate``)."""
-
-    created = []
-    keys = _data_key_model().objects.using(using)
+    created: list[str] = []
+    model = _data_key_model()
+    if model._meta.db_table not in connections[using].introspection.table_names():
+        return created  # a partial migrate that has not reached core yet: nothing to key
+    keys = model.objects.using(using)
     for field in encrypted_fields():
         name = key_name(field)
         if not keys.filter(name=name).exists():

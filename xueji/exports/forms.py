@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from xueji.accounts.types import Actor
+from xueji.core.dates import DateTextInput
 from xueji.imports.queries import roster_units
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
@@ -55,8 +56,8 @@ class ExportRequestForm(forms.Form):
     authority = forms.CharField(label=_("批准机关"), max_length=120)
     authority_level = forms.ChoiceField(label=_("批准机关级别"), choices=AuthorityLevel.choices)
     document_number = forms.CharField(label=_("批准文号"), max_length=60)
-    period_start = forms.DateField(label=_("使用期限起"), widget=forms.DateInput(attrs={"type": "date"}))
-    period_end = forms.DateField(label=_("使用期限止"), widget=forms.DateInput(attrs={"type": "date"}))
+    period_start = forms.DateField(label=_("使用期限起"), widget=DateTextInput())
+    period_end = forms.DateField(label=_("使用期限止"), widget=DateTextInput())
     identified = forms.BooleanField(
         label=_("申请导出可识别个人的数据（须审批人明确批准；默认导出去标识化数据）"), required=False
     )

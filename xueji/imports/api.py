@@ -164,7 +164,7 @@ def create_batch(request: HttpRequest, school: Form[str], file: File[UploadedFil
     return Status(201, _out(batch))
 
 
-@router.get("/template", response={200: None}, summary="下载导入模板（.xlsx）")
+@router.get("/template", response={200: None, 403: ErrorOut}, summary="下载导入模板（.xlsx）")
 def template(request: HttpRequest) -> HttpResponse:
     require_student_data_reader(actor_of(request))
     response = HttpResponse(build_template(), content_type=XLSX)

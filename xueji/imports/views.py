@@ -290,6 +290,7 @@ def created_download(request: HttpRequest, batch_id: UUID) -> HttpResponseBase:
 
 
 @login_required
+@ui_errors
 @require_GET
 def template_download(request: HttpRequest) -> HttpResponse:
     """The import template (no personal data), for the student-data roles only (三权分立: not the admins)."""

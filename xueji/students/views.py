@@ -545,10 +545,10 @@ def guardian_add_view(request: HttpRequest, person_id: Any) -> HttpResponse:
 def archive_upload_view(request: HttpRequest, person_id: Any) -> HttpResponse:
     """第6条: add a document to the electronic archive (type by content, size-limited — in the service)."""
     user = actor_of(request)
-    # The school keeps the archive (第6条): anyone else is refused before the form is read.
+    enrollment = enrollment_get(viewer=user, person_id=person_id)  # out of jurisdiction: 404, as everywhere
+    # The school keeps the archive (第6条): anyone else who may see the record is refused before the form is read.
     if not school_registrar_units(user):
         raise Forbidden()
-    enrollment = enrollment_get(viewer=user, person_id=person_id)
     form = ArchiveForm(request.POST, request.FILES)
     if form.is_valid():
         upload = form.cleaned_data["file"]
