@@ -210,6 +210,12 @@ def run(args: Any, desc: str) -> int:
         latencies: list[float] = []
         first_error = ""
         barrier.wait()
+        profiler = None
+        if os.environ.get("XUEJI_BENCH_PROFILE") and idx == 0:  # where the time of a decision goes (stderr)
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         for rid in work[idx]:
             t = time.perf_counter()
             try:
@@ -223,6 +229,12 @@ def run(args: Any, desc: str) -> int:
             except Exception as exc:
                 errors += 1
                 first_error = first_error or repr(exc)
+        if profiler is not None:
+            import pstats
+
+            profiler.disable()
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats("xueji", 40)
         out = {"won": won, "lost": lost, "errors": errors, "lat": latencies, "error": first_error}
         connections.close_all()
         if use_processes:
