@@ -95,6 +95,28 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _enrolled(
+    request: HttpRequest, user: Any, device: Any, *, kind: str, action: str, done: str
+) -> HttpResponse:
+    """A device just confirmed: the session counts as verified with it, the enrolment is audited, and the
+    account's first factor comes with ten recovery codes, shown once."""
+    first = not factors.has_recovery_codes(user)
+    if not factors.is_verified(request):
+        otp_login(request, device)
+    audit_account(
+        EventType.MFA_ENROLLED,
+        actor=user,
+        user=user,
+        summary=f"{user.username} {action}",
+        after={"kind": kind},
+    )
+    if first:
+        codes = factors.new_recovery_codes(user)
+        return render(request, "accounts/mfa_recovery.html", {"codes": codes, "next": _next(request)})
+    messages.success(request, done)
+    return redirect("accounts:mfa_factors")
+
+
 @login_required
 @never_cache
 @ui_errors
@@ -112,21 +134,9 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         ratelimit_hit(user, "mfa")
         if factors.confirm_totp(device, request.POST.get("token", "")):
-            first = not factors.has_recovery_codes(user)
-            if not factors.is_verified(request):
-                otp_login(request, device)
-            audit_account(
-                EventType.MFA_ENROLLED,
-                actor=user,
-                user=user,
-                summary=f"{user.username} 绑定身份验证器",
-                after={"kind": factors.TOTP},
+            return _enrolled(
+                request, user, device, kind=factors.TOTP, action="绑定身份验证器", done=_("身份验证器已绑定")
             )
-            if first:
-                codes = factors.new_recovery_codes(user)
-                return render(request, "accounts/mfa_recovery.html", {"codes": codes, "next": _next(request)})
-            messages.success(request, _("身份验证器已绑定"))
-            return redirect("accounts:mfa_factors")
         error = _("验证码不正确，请输入身份验证器上当前显示的 6 位数字")
     qr = segno.make(device.config_url, error="m").svg_inline(scale=4, dark="#1d2733", omitsize=False)
     key = device.bin_key
@@ -231,21 +241,14 @@ def mfa_setup_sm3(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         ratelimit_hit(user, "mfa")
         if factors.confirm_sm3(device, request.POST.get("token", "")):
-            first = not factors.has_recovery_codes(user)
-            if not factors.is_verified(request):
-                otp_login(request, device)
-            audit_account(
-                EventType.MFA_ENROLLED,
-                actor=user,
-                user=user,
-                summary=f"{user.username} 绑定国密动态令牌",
-                after={"kind": factors.SM3},
+            return _enrolled(
+                request,
+                user,
+                device,
+                kind=factors.SM3,
+                action="绑定国密动态令牌",
+                done=_("国密动态令牌已绑定"),
             )
-            if first:
-                codes = factors.new_recovery_codes(user)
-                return render(request, "accounts/mfa_recovery.html", {"codes": codes, "next": _next(request)})
-            messages.success(request, _("国密动态令牌已绑定"))
-            return redirect("accounts:mfa_factors")
         error = _("动态口令不正确，请输入令牌上当前显示的 6 位数字")
     key = device.bin_key
     return render(
