@@ -34,10 +34,13 @@ def mark_dirty() -> bool:
     """Mark the snapshot dirty; True when it was clean (the caller then enqueues the refresh). One conditional
     UPDATE, so of two writers committing at once exactly one sees the clean → dirty step."""
     now = timezone.now()
-    if SnapshotState.objects.filter(pk=1, dirty_since__isnull=True).update(dirty_since=now):
-        return True
-    if SnapshotState.objects.filter(pk=1).exists():
+    # The common case after the first change of a window: already dirty — one read, no write.
+    state = SnapshotState.objects.filter(pk=1).values_list("dirty_since", flat=True)
+    found = list(state[:1])
+    if found and found[0] is not None:
         return False
+    if found:
+        return bool(SnapshotState.objects.filter(pk=1, dirty_since__isnull=True).update(dirty_since=now))
     try:
         with transaction.atomic():
             SnapshotState.objects.create(pk=1, dirty_since=now)
