@@ -386,18 +386,14 @@ class CheckpointRecord:
 
     def signatures_valid(self, keys: Mapping[str, signing.PublicKey]) -> bool:
         message = statement(seq=self.seq, head_hash=self.head, created_at=self.created_at)
-        for kid, signature, alg in (
-            (self.ed25519_key_id, self.ed25519_signature, signing.ED25519),
-            (self.sm2_key_id, self.sm2_signature, signing.SM2),
-        ):
-            key = keys.get(kid)
-            try:
-                raw = bytes.fromhex(signature)
-            except ValueError:
-                return False
-            if key is None or key.alg != alg or not key.verify(message, raw):
-                return False
-        return True
+        return signing.signatures_valid(
+            message,
+            (
+                (self.ed25519_key_id, self.ed25519_signature, signing.ED25519),
+                (self.sm2_key_id, self.sm2_signature, signing.SM2),
+            ),
+            keys,
+        )
 
 
 def export_checkpoints(since_seq: int = 0) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,6 +180,22 @@ def public_keys(directory: Path | None = None) -> dict[str, PublicKey]:
             key = PublicKey(data["alg"], _hex(path, data, "public", _SIZES[data["alg"]][0]))
             found[key.kid] = key
     return found
+
+
+def signatures_valid(
+    message: bytes, signatures: Iterable[tuple[str, str, str]], keys: Mapping[str, PublicKey]
+) -> bool:
+    """Every ``(key id, signature as hex, algorithm)`` verifies ``message`` with the named public key of that
+    algorithm (an unknown key, a wrong algorithm or bad hex is a failure)."""
+    for kid, signature, alg in signatures:
+        key = keys.get(kid)
+        try:
+            raw = bytes.fromhex(signature)
+        except ValueError:
+            return False
+        if key is None or key.alg != alg or not key.verify(message, raw):
+            return False
+    return True
 
 
 def _write_private(path: Path, key: SigningKey) -> None:

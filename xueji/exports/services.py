@@ -439,17 +439,15 @@ def approval_verify(export: ExportRequest) -> bool:
     change to a term after approval — fields, purpose, period, approver … — fails."""
     if not export.signature_ed25519 or not export.signature_sm2:
         return False
-    message = canonical(approval_record(export))
-    keys = signing.public_keys()
-    for alg, signature in ((signing.ED25519, export.signature_ed25519), (signing.SM2, export.signature_sm2)):
-        key = keys.get((export.signature_kids or {}).get(alg, ""))
-        try:
-            raw = bytes.fromhex(signature)
-        except ValueError:
-            return False
-        if key is None or key.alg != alg or not key.verify(message, raw):
-            return False
-    return True
+    kids = export.signature_kids or {}
+    return signing.signatures_valid(
+        canonical(approval_record(export)),
+        (
+            (kids.get(signing.ED25519, ""), export.signature_ed25519, signing.ED25519),
+            (kids.get(signing.SM2, ""), export.signature_sm2, signing.SM2),
+        ),
+        signing.public_keys(),
+    )
 
 
 def _require_second_factor(second_factor: bool) -> None:
