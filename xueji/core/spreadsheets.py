@@ -17,3 +17,20 @@ def safe_cell(ws: Any, value: Any) -> Any:
         cell.data_type = "s"
         return cell
     return value
+
+
+def row_cells(ws: Any, values: Any, formats: dict[int, str]) -> list[Any]:
+    """One row of the write-only sheet ``ws``: a value whose column has a number format (dates, times) gets it;
+    text always goes through :func:`safe_cell`, formatted column or not."""
+    from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415 - openpyxl loaded only when a file is written
+
+    out: list[Any] = []
+    for index, value in enumerate(values):
+        fmt = formats.get(index)
+        if fmt is not None and value is not None and not isinstance(value, str):
+            cell = WriteOnlyCell(ws, value=value)
+            cell.number_format = fmt
+            out.append(cell)
+        else:
+            out.append(safe_cell(ws, value))
+    return out

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from xueji.core.spreadsheets import safe_cell
+from xueji.core.spreadsheets import row_cells, safe_cell
 
 
 def _escape(text: str) -> str:
@@ -102,16 +102,7 @@ class Book:
         count = 0
         fmts = formats or {}
         for values in rows:
-            out = []
-            for index, value in enumerate(values):
-                fmt = fmts.get(index)
-                if fmt is not None and value is not None and not isinstance(value, str):
-                    cell = WriteOnlyCell(ws, value=value)
-                    cell.number_format = fmt
-                    out.append(cell)
-                else:
-                    out.append(safe_cell(ws, value))
-            ws.append(out)
+            ws.append(row_cells(ws, values, fmts))
             count += 1
         ws.auto_filter.ref = f"A1:{get_column_letter(max(len(headers), 1))}{count + 1}"
         return count

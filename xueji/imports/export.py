@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 
 from xueji.core.fieldcrypto import decrypt_value
 from xueji.core.masking import mask_id_number, mask_student_number
-from xueji.core.spreadsheets import safe_cell
+from xueji.core.spreadsheets import row_cells
 from xueji.schools.grades import grade_label
 from xueji.students import enums
 from xueji.students.models import Person
@@ -179,16 +179,7 @@ def add_table(
     for values in rows:
         if count >= limit:
             break
-        out: list[Any] = []
-        for index, value in enumerate(values):
-            fmt = formats.get(index)
-            if fmt is not None and value is not None:
-                cell = WriteOnlyCell(ws, value=value)
-                cell.number_format = fmt
-                out.append(cell)
-            else:
-                out.append(safe_cell(ws, value))
-        ws.append(out)
+        ws.append(row_cells(ws, values, formats))
         count += 1
     last = _column_letter(max(len(headers), 1) - 1)
     ws.auto_filter.ref = f"A1:{last}{count + 1}"
