@@ -179,12 +179,17 @@ def export_submit(request: HttpRequest, export_id: UUID) -> HttpResponseBase:
     try:
         services.export_submit(actor=user, export=export)
     except ApplicationError as exc:
-        if isinstance(exc, NotFound):
-            raise
-        context = _detail_context(request, export)
-        context["error"] = exc.message
-        return render(request, "exports/detail.html", context, status=exc.status)
+        return _refused(request, export, exc)
     return redirect("exports:detail", export_id=export.pk)
+
+
+def _refused(request: HttpRequest, export: Any, exc: ApplicationError) -> HttpResponse:
+    """The request's page again with the refusal's message; a NotFound stays a 404 (nothing about the request)."""
+    if isinstance(exc, NotFound):
+        raise exc
+    context = _detail_context(request, export)
+    context["error"] = exc.message
+    return render(request, "exports/detail.html", context, status=exc.status)
 
 
 def _decide(request: HttpRequest, export_id: UUID, approve: bool) -> HttpResponseBase:
@@ -264,11 +269,7 @@ def export_download(request: HttpRequest, export_id: UUID) -> HttpResponseBase:
             actor=user, export=export, second_factor=factors.is_verified(request)
         )
     except ApplicationError as exc:
-        if isinstance(exc, NotFound):
-            raise
-        context = _detail_context(request, export)
-        context["error"] = exc.message
-        return render(request, "exports/detail.html", context, status=exc.status)
+        return _refused(request, export, exc)
     return FileResponse(
         stream, as_attachment=True, filename=services.export_file_name(export), content_type=XLSX
     )
