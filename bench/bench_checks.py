@@ -34,8 +34,9 @@ def _damage(n: int) -> dict[str, int]:
         f"WHERE id IN (SELECT id FROM {e} WHERE is_active ORDER BY id OFFSET 0 LIMIT %(k)s)",
         "no_class": f"UPDATE {e} SET class_name = '', registered_at = now() - interval '90 days' "
         f"WHERE id IN (SELECT id FROM {e} WHERE is_active ORDER BY id OFFSET %(k)s LIMIT %(k)s)",
-        "id_invalid": f"UPDATE {p} SET id_number = substr(id_number, 1, 17) || "
-        f"CASE WHEN substr(id_number, 18, 1) = '0' THEN '1' ELSE '0' END "
+        # The numbers are encrypted (issue 11 §3): a legacy number that fails today's check is what the flag
+        # written beside it says, so the damage sets the flag (the rule reads nothing else).
+        "id_invalid": f"UPDATE {p} SET id_check_failed = TRUE "
         f"WHERE id IN (SELECT person_id FROM {e} JOIN {p} q ON q.id = person_id WHERE is_active AND q.id_type = '1' "
         f"ORDER BY {e}.id OFFSET 2 * %(k)s LIMIT %(k)s)",
         "suspension_overdue": f"UPDATE {e} SET status = '02' "
