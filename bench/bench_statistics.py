@@ -49,6 +49,8 @@ TARGET_MS = 100.0
 TARGET_REBUILD = 1.5
 FLOW_MONTHS = 24  # the flows table filled for the last two years (the default period reads the last 12)
 SNAPSHOT_TABLES = '"statistics_'  # every table of the statistics app (quoted in Django's SQL)
+# Index (among the rebuild's SELECTs) of the one filling StatCell: the finest grain, set by _rebuild_raw.
+FINEST: list[int] = []
 INSERT_SELECT = re.compile(r"^\s*INSERT\s+INTO\s+(\S+)\s*\(([^)]*)\)\s*(.*)$", re.IGNORECASE | re.DOTALL)
 
 
@@ -129,6 +131,8 @@ def _rebuild_raw() -> tuple[Callable[[], None], list[str], list[str]]:
         match = INSERT_SELECT.match(sql)
         if match and "GROUP BY" in sql.upper():
             selects.append(match.group(3).strip())
+            if "statistics_statcell" in match.group(1).strip('"').lower():
+                FINEST.append(len(selects) - 1)
     assert selects, "snapshot_rebuild runs an INSERT … SELECT … GROUP BY"
     writes = [s for s in statements if re.match(r"^\s*(DELETE|INSERT|UPDATE|TRUNCATE)", s, re.IGNORECASE)]
     tables = [f"bench_raw_snapshot_{i}" for i in range(len(selects))]
@@ -139,11 +143,12 @@ def _rebuild_raw() -> tuple[Callable[[], None], list[str], list[str]]:
 
     empty = "TRUNCATE" if connection.vendor == "postgresql" else "DELETE FROM"
 
-    def run() -> None:
+    def run(only: list[int] | None = None) -> None:
         with transaction.atomic(), connection.cursor() as cursor:
-            for table, select in zip(tables, selects, strict=True):
-                cursor.execute(f"{empty} {table}")
-                cursor.execute(f"INSERT INTO {table} {select}")
+            for i, (table, select) in enumerate(zip(tables, selects, strict=True)):
+                if only is None or i in only:
+                    cursor.execute(f"{empty} {table}")
+                    cursor.execute(f"INSERT INTO {table} {select}")
 
     return run, selects, writes
 
@@ -368,7 +373,14 @@ def _measure(args: Any) -> None:
     # The rebuild beside the same SELECT … GROUP BY into an unindexed temporary table.
     raw_rebuild, selects, writes = _rebuild_raw()
     rebuild_timings = interleaved(
-        [("rebuild", snapshot_rebuild), ("raw GROUP BY", raw_rebuild)], args.rebuild_rounds
+        [
+            ("rebuild", snapshot_rebuild),
+            ("raw GROUP BY", raw_rebuild),
+            # The stricter reading of the target: the finest grain's GROUP BY alone (StatCell), without the
+            # class, flows and rollup statements the rebuild also runs.
+            ("raw GROUP BY, finest grain only", lambda: raw_rebuild(FINEST)),
+        ],
+        args.rebuild_rounds,
     )
     print(f"rebuild, {args.rebuild_rounds} rounds (ms)")
     for label, values in rebuild_timings.items():
@@ -376,6 +388,10 @@ def _measure(args: Any) -> None:
     ratio = statistics.median(rebuild_timings["rebuild"]) / statistics.median(rebuild_timings["raw GROUP BY"])
     verdict = "met" if ratio <= TARGET_REBUILD else "MISSED"
     print(f"rebuild / raw (p50): {ratio:.2f}× (target ≤ {TARGET_REBUILD}×) — {verdict}")
+    finest = statistics.median(rebuild_timings["raw GROUP BY, finest grain only"])
+    print(
+        f"rebuild / the finest grain's GROUP BY alone (p50): {statistics.median(rebuild_timings['rebuild']) / finest:.2f}×"
+    )
     for select in selects:
         print(f"--- EXPLAIN ANALYZE: the rebuild's SELECT\n{explain(select, None)}")
     if connection.vendor == "postgresql":

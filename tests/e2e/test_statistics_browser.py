@@ -73,11 +73,16 @@ def _api(page: Any, url: str) -> Any:
     return page.evaluate("u => fetch(u).then(r => r.json())", url)
 
 
-def _check_charts(page: Any, unit_id: int, by: str, types: tuple[str, ...], grade: int | None = None) -> None:
-    """Each chart of the table is drawn (SVG shapes present) and holds exactly the API's numbers."""
+def _check_charts(
+    page: Any, unit_id: int, by: str, types: tuple[str, ...], grade: int | None = None, *, as_of: str = ""
+) -> None:
+    """Each chart of the table is drawn (SVG shapes present) and holds exactly the API's numbers (of the
+    snapshot of ``as_of`` when given)."""
     url = f"/api/v1/statistics/counts?unit={unit_id}&by={by}"
     if grade is not None:
         url += f"&grade={grade}"
+    if as_of:
+        url += f"&as_of={as_of}"
     if by in SPLIT:
         url += f"&split={SPLIT[by]}"
     api = _api(page, url)
@@ -164,6 +169,11 @@ def test_statistics_charts_and_numbers(live_server, browser, width):  # type: ig
             initiator_org=one.org,
             effective_on=on,
         )
+    # an earlier snapshot (counts as of a date) with one more pupil, who has left since
+    earlier = timezone.localdate() - timedelta(days=2)
+    temp = sf.student(two, name="学生六", gender="1")
+    snapshot_rebuild(earlier)
+    Enrollment.objects.filter(pk=temp.pk).update(is_active=False, status="10")
     snapshot_rebuild()
 
     options: dict[str, Any] = {"viewport": {"width": width, "height": 900}, "locale": "zh-CN"}
@@ -208,4 +218,17 @@ def test_statistics_charts_and_numbers(live_server, browser, width):  # type: ig
     width_px = page.evaluate("document.documentElement.scrollWidth")
     assert width_px <= width, f"grade page scrolls sideways at {width}px ({width_px}px)"
     shot(page, f"statistics-grade-{width}")
+
+    # the county as of the earlier date, chosen in the date select: its charts hold that day's API numbers
+    day = earlier.isoformat()
+    page.goto(f"{live_server.url}/statistics/")
+    page.select_option("[data-testid=stat-date] select", day)
+    page.wait_for_url(f"**/statistics/?unit={county.pk}&as_of={day}")
+    for by in ("region", "gender"):
+        _check_charts(page, county.pk, by, COUNTY[by], as_of=day)
+    assert _table(page, "region")[str(two.org.pk)] == 2  # the pupil who left since is in that day's count
+    assert page.locator(f"#stat-table-region a[href$='unit={two.org.pk}&as_of={day}']").count() == 1
+    width_px = page.evaluate("document.documentElement.scrollWidth")
+    assert width_px <= width, f"dated page scrolls sideways at {width}px ({width_px}px)"
+    shot(page, f"statistics-as-of-{width}")
     context.close()

@@ -22,6 +22,8 @@ Decisions (documented for the lead, see the module functions):
   under the school (``has_teaching_points``).
 - The school gets ``state`` merged/closed and ``successor`` (the merged-into school's org / the custodian);
   its org unit is deactivated, so its registrars' grants stop opening student data.
+- Both send ``records_changed`` (reasons ``school_merged`` / ``school_closed``) inside the transaction: the
+  statistics snapshot refreshes after the commit (issue 10 §1).
 - One audit event per moved record (set-based ``INSERT … SELECT`` — on PostgreSQL fed by the UPDATE's
   ``RETURNING``, so it covers exactly the rows moved) and one summary event on the school.
 """
@@ -43,6 +45,7 @@ from xueji.audit.models import AuditEvent
 from xueji.audit.services import record
 from xueji.core import context
 from xueji.core.errors import ApplicationError, Conflict, FieldError, NotFound
+from xueji.core.signals import records_changed
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
 from xueji.schools.enums import SchoolState
@@ -262,6 +265,10 @@ def _finish(
             "requests_repathed": repathed,
             "reason": reason,
         },
+    )
+    # the statistics snapshot refreshes soon after the commit (issue 10 §1): the school's counts move
+    records_changed.send(
+        sender=School, reason="school_merged" if state == SchoolState.MERGED else "school_closed"
     )
     return RecordsTransfer(
         school_id=school.pk,

@@ -33,6 +33,18 @@ def unit_choices(user: Actor, source: str, extra: OrgUnit | None) -> list[tuple[
     return [(u.pk, _label(u)) for u in units]
 
 
+#: Statistics and flows: what "identified" output means for a counts table (第24条, issue 10 §1): the page's
+#: exact numbers — no small-cell suppression, the months asked for — only when the approver opts in.
+EXACT_REQUEST_LABEL = _(
+    "申请导出与统计页面完全一致的精确数字（不做小单元格抑制、不按整年扩展；须审批人明确批准；默认导出去标识化统计）"
+)
+EXACT_DECISION_LABEL = _("批准导出精确统计数（与统计页面一致）")
+EXACT_DECISION_HELP = _(
+    "默认不勾选，即导出去标识化统计：少于阈值的单元格隐藏，学籍变动按整年成表；"
+    "勾选后导出与统计页面完全一致的数字和月份"
+)
+
+
 class ExportRequestForm(forms.Form):
     source = forms.ChoiceField(label=_("导出内容"), choices=Source.choices, widget=forms.HiddenInput)
     unit = forms.TypedChoiceField(label=_("范围"), coerce=int)
@@ -44,6 +56,12 @@ class ExportRequestForm(forms.Form):
     school = forms.CharField(label=_("学校标识码"), required=False, max_length=10)
     grade = forms.TypedChoiceField(label=_("年级"), required=False, coerce=int, empty_value=None)
     class_name = forms.CharField(label=_("班级"), required=False, max_length=30)
+    as_of = forms.CharField(
+        label=_("统计日期"),
+        required=False,
+        max_length=10,
+        help_text=_("YYYY-MM-DD，按该日及之前最近一次统计快照；不填为最新快照"),
+    )
     period_from = forms.CharField(label=_("统计起始月份"), required=False, max_length=7)
     period_to = forms.CharField(label=_("统计结束月份"), required=False, max_length=7)
     purpose = forms.CharField(label=_("用途"), max_length=300, widget=forms.Textarea(attrs={"rows": 2}))
@@ -76,8 +94,11 @@ class ExportRequestForm(forms.Form):
         assert isinstance(grade_field, forms.ChoiceField)
         grade_field.choices = [("", _("全部年级")), *GRADE_LABELS.items()]
         if source != Source.ROSTER:
-            for name in ("school", "class_name", "identified", "generalise_school"):
+            for name in ("school", "class_name", "generalise_school"):
                 del self.fields[name]
+            self.fields["identified"].label = EXACT_REQUEST_LABEL
+        if source != Source.STATISTICS:
+            del self.fields["as_of"]
         if source != Source.FLOWS:
             del self.fields["period_from"], self.fields["period_to"]
         if source == Source.FLOWS:
@@ -94,6 +115,7 @@ class ExportRequestForm(forms.Form):
             "class_name": data.get("class_name", ""),
             "from": data.get("period_from", ""),
             "to": data.get("period_to", ""),
+            "as_of": data.get("as_of", ""),
         }
         return {
             "source": self.export_source,
@@ -120,3 +142,9 @@ class DecisionForm(forms.Form):
         required=False,
         help_text=_("默认不勾选，即导出去标识化数据；学籍号、身份证件号在任何情况下都脱敏导出"),
     )
+
+    def __init__(self, *args: Any, source: str = Source.ROSTER, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if source != Source.ROSTER:  # a counts table: the opt-in is for the page's exact numbers
+            self.fields["identified"].label = EXACT_DECISION_LABEL
+            self.fields["identified"].help_text = EXACT_DECISION_HELP

@@ -22,7 +22,9 @@ class ExportRequestIn(Schema):
     source: str = Field(..., description="roster 学生名册、statistics 学籍统计表、flows 学籍变动统计")
     unit_id: int = Field(..., ge=1, le=2**31 - 1, description="范围（机构或学校的 id），须在管辖范围内")
     fields: list[str] = Field(..., max_length=40, description="导出字段（来源的可导出字段之一）")
-    filters: dict[str, Any] = Field(default_factory=dict, description="school、grade、class_name、from、to")
+    filters: dict[str, Any] = Field(
+        default_factory=dict, description="school、grade、class_name、from、to、as_of（统计日期 YYYY-MM-DD）"
+    )
     purpose: str = Field(..., max_length=300)
     recipient: str = Field(..., max_length=120)
     legal_basis: str = Field(..., max_length=200)
@@ -31,7 +33,13 @@ class ExportRequestIn(Schema):
     document_number: str = Field(..., max_length=60)
     period_start: dt.date
     period_end: dt.date
-    identified: bool = False
+    identified: bool = Field(
+        False,
+        description=(
+            "roster：申请可识别个人的数据；statistics、flows：申请与统计页面完全一致的精确数字（不做小单元格抑制、"
+            "不按整年扩展）。均须审批人明确批准"
+        ),
+    )
     generalise_school: bool = False
     submit: bool = True
 
@@ -41,7 +49,11 @@ class ExportDecisionIn(Schema):
 
     note: str = Field("", max_length=300)
     identified: bool = Field(
-        False, description="批准导出可识别个人的数据（仅当申请如此要求；默认否，须审批人明确选择）"
+        False,
+        description=(
+            "批准导出可识别个人的数据（统计表、学籍变动：与统计页面一致的精确数字）"
+            "（仅当申请如此要求；默认否，须审批人明确选择）"
+        ),
     )
 
 

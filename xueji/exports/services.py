@@ -16,7 +16,9 @@ The path, one service per step:
    platform's Ed25519 and SM2 keys (:mod:`xueji.audit.signing`); :func:`approval_verify` checks it.
 3. :func:`export_build` (queue task) — verifies the signed approval first (a term changed since fails the
    build), then writes the file: de-identified unless the approval says identified
-   (:mod:`xueji.exports.deidentify`; 学籍号 and ID numbers masked in every case), watermarked, SM4-GCM encrypted
+   (:mod:`xueji.exports.deidentify`; 学籍号 and ID numbers masked in every case; an approved exact statistics
+   or flows table is the statistics page's table as it stands — no small-cell suppression, the months asked
+   for, the page's rows and order), watermarked, SM4-GCM encrypted
    (:mod:`xueji.exports.crypto`), 0600 under ``var/exports/``; openpyxl's plaintext spill files stay in
    ``var/exports/tmp/``; the per-export pseudonym key is destroyed once the file is written.
 4. :func:`export_download` — the requester only, still holding the unit now, the approval still verifying,
@@ -58,7 +60,16 @@ from xueji.regions.models import OrgUnit
 from xueji.schools.grades import grade_label
 from xueji.schools.models import School
 from xueji.statistics.models import FlowKind
-from xueji.statistics.queries import DIMENSIONS, SPLITS, breakdown, flow_period, flows, is_school
+from xueji.statistics.queries import (
+    DIMENSIONS,
+    SPLITS,
+    Breakdown,
+    breakdown,
+    flow_period,
+    flows,
+    is_school,
+    snapshot_date,
+)
 from xueji.students.models import Person
 
 from . import crypto, deidentify
@@ -120,8 +131,12 @@ def _unit_for(actor: Actor, source: str, unit_id: Any) -> OrgUnit:
     return unit
 
 
-def _clean_filters(source: str, unit: OrgUnit, fields: list[str], raw: dict[str, Any]) -> dict[str, Any]:
-    """The filters of the source, validated (codes only, never personal data)."""
+def _clean_filters(
+    source: str, unit: OrgUnit, fields: list[str], raw: dict[str, Any], *, exact: bool = False
+) -> dict[str, Any]:
+    """The filters of the source, validated (codes only, never personal data). Flows: ``from``/``to`` are the
+    whole calendar years of the de-identified table; a request for exact numbers (``exact``) also records the
+    months asked for (``exact_from``/``exact_to``), used only when the approver opts in (第24条)."""
     if source == Source.ROSTER:
         code = str(raw.get("school") or "").strip()
         school = None
@@ -152,11 +167,44 @@ def _clean_filters(source: str, unit: OrgUnit, fields: list[str], raw: dict[str,
             raise FieldError("grade", "grade_school_only", "只有学校的统计可以按年级")
         if by == "class" and grade is None:
             raise FieldError("grade", "grade_required", "按班级统计须指定学校和年级")
-        return {"grade": grade}
+        day = _request_snapshot(raw.get("as_of"))
+        # The snapshot the table is read from, pinned (the page's date, else the latest): what is approved is
+        # the table of that date, whenever the file is built.
+        return {"grade": grade, "as_of": day.isoformat()} if day is not None else {"grade": grade}
     start, end = flow_period(raw.get("from"), raw.get("to"))
     # Whole calendar years, each its own table: the table of a year (and what it hides) is the same in every
     # export that covers it, so exports of overlapping periods cannot be subtracted from one another.
-    return {"from": f"{start.year:04d}-01", "to": f"{end.year:04d}-12"}
+    years = {"from": f"{start.year:04d}-01", "to": f"{end.year:04d}-12"}
+    if exact:
+        # The months of the page, kept for an approved exact export (the approver sees both in the record).
+        return {**years, "exact_from": f"{start:%Y-%m}", "exact_to": f"{end:%Y-%m}"}
+    return years
+
+
+def _request_snapshot(value: Any) -> date | None:
+    """The statistics snapshot a request names (``as_of``, ``YYYY-MM-DD``: the latest on or before it) or the
+    latest one; None before the first snapshot. A malformed date or one before every snapshot: a field error."""
+    try:
+        return snapshot_date(value or None)
+    except NotFound:
+        raise FieldError("as_of", "no_snapshot", "统计日期：该日期及之前没有统计快照") from None
+
+
+def _pinned_snapshot(export: ExportRequest) -> date | None:
+    """The snapshot date a statistics export reads: the one its approved filters name — still kept, else the
+    build fails rather than read another date's numbers — or, for a request filed without one, the latest."""
+    pinned = (export.filters or {}).get("as_of")
+    if not pinned:
+        return snapshot_date()
+    try:
+        day = snapshot_date(pinned)
+    except (NotFound, FieldError):
+        day = None
+    if day is None or day.isoformat() != pinned:
+        raise ApplicationError(
+            "export_snapshot_gone", f"统计日期 {pinned} 的统计快照已不再保留，文件未生成，请重新申请"
+        )
+    return day
 
 
 def _grade(value: Any) -> int | None:
@@ -336,7 +384,7 @@ def export_request_create(
         "period_end": period_end,
     }
     _check_basis(data, timezone.localdate())
-    clean_filters = _clean_filters(source, unit, clean, filters or {})
+    clean_filters = _clean_filters(source, unit, clean, filters or {}, exact=bool(identified))
     _check_size(source=source, actor=actor, unit=unit, filters=clean_filters)
     approving = approving_unit_for(actor, unit)
     assert isinstance(period_start, date) and isinstance(period_end, date)  # checked above
@@ -357,7 +405,7 @@ def export_request_create(
             document_number=document_number.strip(),
             period_start=period_start,
             period_end=period_end,
-            identified=bool(identified) and source == Source.ROSTER,
+            identified=bool(identified),
             generalise_school=bool(generalise_school),
             approving_unit=approving,
             state=State.SUBMITTED if submit else State.DRAFT,
@@ -479,7 +527,8 @@ def export_approve(
 ) -> ExportRequest:
     """Approve (第24条 谁批准谁负责): the approver of the approving unit or above, never the requester, with a
     verified second factor, before the period is over. The output is de-identified unless the request asked
-    for identified data AND the approver opts in explicitly (``identified=True``). A roster over the row cap
+    for identified data (statistics and flows: the page's exact numbers) AND the approver opts in explicitly
+    (``identified=True``). A roster over the row cap
     is refused. The approval record is signed; the build is queued in the same transaction."""
     from .tasks import build_export  # noqa: PLC0415 - tasks import services
 
@@ -555,6 +604,14 @@ def _deid_text(export: ExportRequest) -> str:
         if export.generalise_school:
             parts.append("学校泛化为所在区县")
         return "；".join(parts)
+    if export.approved_identified:
+        text = (
+            "精确统计数（经审批人明确批准，第二十四条）：未做小单元格抑制，行、列及顺序与统计页面一致，"
+            "每个数字与统计页面和统计接口相同"
+        )
+        if export.source == Source.FLOWS:
+            text += "；统计期间为申请的月份，未扩展为整年"
+        return text
     text = (
         f"统计表：少于 {deidentify.cell_threshold()} 人的单元格（含合计）显示为“{deidentify.suppressed_label()}”；"
         f"为使被隐藏的数字无法由合计推算，另有单元格补充隐藏，显示为“{deidentify.COMPLEMENTARY}”"
@@ -564,6 +621,19 @@ def _deid_text(export: ExportRequest) -> str:
     if export.source == Source.FLOWS:
         text += "；学籍变动按自然年逐年成表，每年一张工作表，始终包含全部变动类别"
     return text
+
+
+def _scope_notes(export: ExportRequest) -> list[tuple[str, str]]:
+    """The statistics' date (the snapshot the numbers come from) or the flows' months, on the 说明 sheet."""
+    if export.source == Source.STATISTICS:
+        day = _pinned_snapshot(export)
+        return [("统计日期", day.isoformat() if day else "统计快照尚未生成")]
+    if export.source == Source.FLOWS:
+        filters = export.filters or {}
+        if export.approved_identified and filters.get("exact_from"):
+            return [("统计期间", f"{filters['exact_from']} 至 {filters.get('exact_to', '')}")]
+        return [("统计期间", f"{filters.get('from', '')} 至 {filters.get('to', '')}（整年）")]
+    return []
 
 
 def _notes(export: ExportRequest, now: datetime, count: int, suppressed: int) -> list[tuple[str, str]]:
@@ -585,6 +655,7 @@ def _notes(export: ExportRequest, now: datetime, count: int, suppressed: int) ->
             "审批时间",
             f"{timezone.localtime(export.decided_at):%Y-%m-%d %H:%M}" if export.decided_at else "",
         ),
+        *_scope_notes(export),
         ("去标识化处理", _deid_text(export)),
         ("数据行数", str(count)),
         ("隐藏的记录或单元格", str(suppressed)),
@@ -760,7 +831,9 @@ def _write_statistics(export: ExportRequest, book: Any) -> tuple[int, int]:
     by = export.fields[0]
     split = export.fields[1] if len(export.fields) > 1 else None
     grade = (export.filters or {}).get("grade")
-    table = breakdown(unit=export.org_unit, by=by, grade=grade, split=split)
+    table = breakdown(unit=export.org_unit, by=by, grade=grade, split=split, as_of=_pinned_snapshot(export))
+    if export.approved_identified:
+        return _write_statistics_exact(table, book), 0
     labels = [r.label for r in table.rows]
     if table.parts:
         matrix = [[r.parts.get(p.key, 0) for p in table.parts] for r in table.rows]
@@ -768,12 +841,45 @@ def _write_statistics(export: ExportRequest, book: Any) -> tuple[int, int]:
     else:
         matrix = [[r.count] for r in table.rows]
         parts = []
-    title = str(table.title) + (f"（{grade_label(table.grade)}）" if table.grade is not None else "")
+    title = _title(table)
     if not labels:
         return book.table(title, [title, "人数"], [["合计", 0]]), 0
     headers, rows, hidden = suppressed_rows(labels, matrix, parts)
     count = book.table(title, [title, *headers], rows, widths=[24] + [12] * len(headers))
     return count, hidden
+
+
+def _title(table: Breakdown) -> str:
+    return str(table.title) + (f"（{grade_label(table.grade)}）" if table.grade is not None else "")
+
+
+def _write_statistics_exact(table: Breakdown, book: Any) -> int:
+    """An approved exact statistics table (第24条: the approver opted in): the statistics page's table as it
+    stands — its rows in the page's order with the page's labels, the split's columns then 人数, the 合计 row
+    — every number as the page and ``GET /api/v1/statistics/counts`` give it, nothing suppressed."""
+    parts = list(table.parts)
+    rows: list[list[Any]] = [[r.label, *(r.parts.get(p.key, 0) for p in parts), r.count] for r in table.rows]
+    rows.append(["合计", *(n for _p, n in table.part_totals), table.total])
+    headers = [_title(table), *(p.label for p in parts), "人数"]
+    count: int = book.table(_title(table), headers, rows, widths=[24] + [12] * (len(headers) - 1))
+    return count
+
+
+def _write_flows_exact(export: ExportRequest, book: Any) -> int:
+    """Approved exact flows (第24条: the approver opted in): the statistics page's monthly table for exactly the
+    months asked for (not widened to whole years) — one row per month, every kind in the page's order, the
+    合计 row — as the page and ``GET /api/v1/statistics/flows`` give it, nothing suppressed."""
+    filters = export.filters or {}
+    start, end = flow_period(
+        filters.get("exact_from") or filters.get("from"), filters.get("exact_to") or filters.get("to")
+    )
+    table = flows(unit=export.org_unit, start=start, end=end)
+    parts = list(table.parts)
+    rows: list[list[Any]] = [[r.label, *(r.parts.get(p.key, 0) for p in parts)] for r in table.rows]
+    rows.append(["合计", *(n for _p, n in table.part_totals)])
+    title = f"学籍变动{start:%Y%m}-{end:%Y%m}"
+    count: int = book.table(title, ["月份", *(p.label for p in parts)], rows, widths=[12] * (len(parts) + 1))
+    return count
 
 
 def flow_years(filters: dict[str, Any]) -> list[int]:
@@ -785,7 +891,10 @@ def flow_years(filters: dict[str, Any]) -> list[int]:
 
 def _write_flows(export: ExportRequest, book: Any) -> tuple[int, int]:
     """One table per calendar year, every kind of flow (whatever subset the request named), each suppressed
-    on its own: the same year is the same table in every export, so overlapping exports do not difference."""
+    on its own: the same year is the same table in every export, so overlapping exports do not difference.
+    Approved exact output (``approved_identified``): the months asked for, as the page shows them."""
+    if export.approved_identified:
+        return _write_flows_exact(export, book), 0
     total_rows = total_hidden = 0
     for year in flow_years(export.filters or {}):
         table = flows(unit=export.org_unit, start=date(year, 1, 1), end=date(year, 12, 1))

@@ -21,6 +21,7 @@ from xueji.core.errors import ApplicationError, Forbidden, NotFound
 from xueji.core.ratelimit import RateLimited, ratelimit_hit
 from xueji.core.web import paginate, ui_errors
 from xueji.regions.models import OrgUnit
+from xueji.schools.grades import grade_label
 
 from . import queries, services
 from .enums import Source, State
@@ -55,7 +56,7 @@ def export_list(request: HttpRequest) -> HttpResponse:
 
 def _initial(request: HttpRequest, source: str) -> dict[str, Any]:
     """The form prefilled from the query string: the roster's unit, school, grade, class and columns, or the
-    statistics page's unit, dimension, split and grade, or the flows' unit and months."""
+    statistics page's unit, dimension, split, grade and date (``as_of``), or the flows' unit and months."""
     q = request.GET
     initial: dict[str, Any] = {"source": source, "authority_level": ""}
     for key in ("unit", "school", "grade", "class_name"):
@@ -65,6 +66,7 @@ def _initial(request: HttpRequest, source: str) -> dict[str, Any]:
         initial["fields_"] = q.getlist("columns") or q.getlist("fields")
     elif source == Source.STATISTICS:
         initial["fields_"] = [v for v in (q.get("by"), q.get("split")) if v] or q.getlist("fields")
+        initial["as_of"] = q.get("as_of", "")
     else:
         initial["fields_"] = q.getlist("fields") or list(services.allowed_fields(source))
         initial["period_from"], initial["period_to"] = q.get("from", ""), q.get("to", "")
@@ -145,6 +147,38 @@ def _timeline(export: ExportRequest) -> list[dict[str, Any]]:
     return steps
 
 
+def _scope_lines(export: ExportRequest) -> list[tuple[str, str]]:
+    """What the approver approves besides the fields: the grade of a statistics table, the months of flows —
+    those asked for and, de-identified, the whole years the file covers (第24条: the approval names the scope)."""
+    filters = export.filters or {}
+    lines: list[tuple[str, str]] = []
+    if filters.get("school"):
+        lines.append((_("学校标识码"), str(filters["school"])))
+    if filters.get("grade"):
+        lines.append((_("年级"), grade_label(int(filters["grade"]))))
+    if filters.get("as_of"):
+        lines.append((_("统计日期"), str(filters["as_of"])))
+    if filters.get("class_name"):
+        lines.append((_("班级"), str(filters["class_name"])))
+    if export.source == Source.FLOWS:
+        if filters.get("exact_from"):
+            lines.append(
+                (
+                    _("申请的统计期间"),
+                    _("%(start)s 至 %(end)s（精确数字经批准时按此期间）")
+                    % {"start": filters["exact_from"], "end": filters.get("exact_to", "")},
+                )
+            )
+        lines.append(
+            (
+                _("去标识化统计期间"),
+                _("%(start)s 至 %(end)s（按整年）")
+                % {"start": filters.get("from", ""), "end": filters.get("to", "")},
+            )
+        )
+    return lines
+
+
 def _detail_context(request: HttpRequest, export: ExportRequest, form: DecisionForm | None = None) -> dict:
     user = actor_of(request)
     mine = export.requested_by_id == user.pk
@@ -157,7 +191,9 @@ def _detail_context(request: HttpRequest, export: ExportRequest, form: DecisionF
         "fields": [labels.get(f, f) for f in export.fields],
         "timeline": _timeline(export),
         "signature_ok": services.approval_verify(export) if export.signature_ed25519 else None,
-        "form": form or DecisionForm(initial={"identified": False}),  # identified only by explicit opt-in
+        # identified (statistics: exact numbers) only by explicit opt-in
+        "form": form or DecisionForm(initial={"identified": False}, source=export.source),
+        "scope": _scope_lines(export),
         "verified": factors.is_verified(request),
     }
 
@@ -198,7 +234,7 @@ def _decide(request: HttpRequest, export_id: UUID, approve: bool) -> HttpRespons
     back = reverse("exports:detail", args=[export.pk])
     if factors.enforced() and not factors.is_verified(request):
         return _mfa_redirect(request, back)
-    form = DecisionForm(request.POST)
+    form = DecisionForm(request.POST, source=export.source)
     form.is_valid()
     note = form.cleaned_data.get("note", "")
     try:

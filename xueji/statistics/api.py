@@ -13,7 +13,7 @@ from ninja import Field, Query, Router, Schema
 
 from xueji.accounts.auth import actor_of
 
-from .queries import breakdown, flow_period, flows, stat_unit
+from .queries import breakdown, flow_period, flows, snapshot_date, stat_unit
 
 router = Router(tags=["统计"])
 
@@ -53,6 +53,13 @@ class CountsIn(Schema):
     )
     grade: int | None = Field(None, ge=1, le=12, description="只统计此年级（1–12）")
     split: Literal["gender"] | None = Field(None, description="每行再按性别分列（堆叠柱状图）")
+    as_of: date | None = Field(
+        None,
+        description=(
+            "统计日期 YYYY-MM-DD（缺省为最新快照）；该日没有快照时取该日及之前最近的一次，"
+            "之前没有任何快照返回 404；响应的 as_of 为实际采用的快照日期"
+        ),
+    )
 
 
 class CountRow(Schema):
@@ -69,16 +76,17 @@ class CountsOut(Schema):
     by: str
     grade: int | None
     split: str | None
-    as_of: date | None
+    as_of: date | None = Field(description="实际采用的快照日期（尚无快照时为 null）")
     total: int
     rows: list[CountRow]
 
 
 @router.get("/counts", response={200: CountsOut, 404: ErrorOut})
 def counts(request: HttpRequest, query: Query[CountsIn]) -> CountsOut:
-    """在籍学生人数按一个维度分组（与统计页面数字一致）；超出管辖范围的机构返回 404。"""
+    """在籍学生人数按一个维度分组（与统计页面数字一致），可指定统计日期 as_of；超出管辖范围的机构返回 404。"""
     unit = stat_unit(viewer=actor_of(request), unit_id=query.unit)
-    table = breakdown(unit=unit, by=query.by, grade=query.grade, split=query.split)
+    as_of = snapshot_date(query.as_of)
+    table = breakdown(unit=unit, by=query.by, grade=query.grade, split=query.split, as_of=as_of)
     return CountsOut(
         unit_id=unit.pk,
         unit_name=unit.name,
@@ -124,7 +132,8 @@ class FlowsOut(Schema):
 
 @router.get("/flows", response={200: FlowsOut, 404: ErrorOut}, by_alias=True)
 def flow_counts(request: HttpRequest, query: Query[FlowsIn]) -> dict[str, Any]:
-    """按月统计学籍变动（转入、转出、休学、复学、退学、辍学立案、死亡注销、毕业），与统计页面数字一致；
+    """按月统计学籍变动（转入含境外返回、转出含出境就读、休学、复学、退学、辍学立案、死亡注销、毕业含特殊教育评估
+    毕业、结业、肄业），与统计页面数字一致；
     超出管辖范围的机构返回 404。"""
     unit = stat_unit(viewer=actor_of(request), unit_id=query.unit)
     start, end = flow_period(query.start, query.end)

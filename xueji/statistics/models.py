@@ -22,7 +22,8 @@ demo seed              StatCell    StatCell with class in grain  ClassCell
 grows with school grades × the mixes of sex, status, ethnicity, household type and flags found in them, not
 with pupils: roughly 80 000–100 000 rows at 1 M students, against 210 000–270 000 with the class in it — which
 every county-and-above figure would have to sum — plus about 46 000 ClassCell rows, of which a class page
-reads one school grade's handful (index ``classcell_school_grade``).
+reads one school grade's handful (index ``classcell_asof_grade_scope``: the date, the grade, the school's
+path — a central school's prefix takes in its teaching points' classes).
 
 What a page reads: a unit's figures without a grade (every drill-down step from national to school) come from
 :class:`StatRollup` — the cells summed per unit on each school's path, 4 573 rows for 100 000 students — one
@@ -30,6 +31,12 @@ indexed lookup per table instead of summing the whole subtree (the national page
 every StatCell row once per dimension: 235 ms → 80 ms for its eleven tables at 100 000 students on SQLite).
 A school's grade and the API's ``grade=`` read :class:`StatCell` by a prefix range on ``scope_path``
 (``varchar_pattern_ops`` on PostgreSQL), a class :class:`ClassCell`, the flows :class:`FlowCell`.
+
+Dated snapshots (counts "as of a date"): a rebuild replaces only its own date's rows and the retention rule of
+:mod:`xueji.statistics.services` keeps every day of the last 31 days and each month's last snapshot for 36
+months (at most about 66 dates), so :class:`StatCell`, :class:`ClassCell` and :class:`StatRollup` hold that
+many copies of the tables above; every read names its date, and each index leads with ``as_of`` so a read
+touches one date's rows only. The dates kept are listed in :class:`Snapshot`.
 """
 
 from __future__ import annotations
@@ -61,10 +68,13 @@ class StatCell(models.Model):
         verbose_name = _("统计快照")
         verbose_name_plural = _("统计快照")
         indexes = [
-            # the snapshot's date (MAX(as_of)) is read by every page and API call: an index, not a scan
-            models.Index(fields=["as_of"], name="statcell_as_of"),
+            # Dated snapshots are kept (retention in xueji.statistics.services): a unit's cells are read for
+            # one date and a prefix of the school path — the date leads, then the path's prefix range
+            # (``varchar_pattern_ops`` on PostgreSQL; ``date_ops`` is the date's default class).
             models.Index(
-                fields=["scope_path"], opclasses=["varchar_pattern_ops"], name="statcell_scope_pattern"
+                fields=["as_of", "scope_path"],
+                opclasses=["date_ops", "varchar_pattern_ops"],
+                name="statcell_asof_scope",
             ),
         ]
 
@@ -87,7 +97,14 @@ class ClassCell(models.Model):
     class Meta:
         verbose_name = _("班级统计快照")
         verbose_name_plural = _("班级统计快照")
-        indexes = [models.Index(fields=["school_id", "grade"], name="classcell_school_grade")]
+        # a school's grade on one date, teaching points included (their paths lie under the central school's)
+        indexes = [
+            models.Index(
+                fields=["as_of", "grade", "scope_path"],
+                opclasses=["date_ops", "int2_ops", "varchar_pattern_ops"],
+                name="classcell_asof_grade_scope",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.as_of} {self.school_id} {self.grade} {self.class_name} {self.count}"
@@ -104,7 +121,9 @@ class FlowKind(models.TextChoices):
     WITHDRAWAL = "withdrawal", _("退学")
     DROPOUT = "dropout", _("辍学")
     DEATH = "death", _("死亡注销")
-    GRADUATION = "graduation", _("毕业")
+    COMPLETION = "completion", _("结业")
+    INCOMPLETE = "incomplete", _("肄业")
+    GRADUATION = "graduation", _("毕业")  # the last column (exports and their tests read it there)
 
 
 class FlowCell(models.Model):
@@ -151,10 +170,12 @@ class SnapshotState(models.Model):
 class StatRollup(models.Model):
     """One org unit's count of one value of one dimension, by sex: :class:`StatCell` summed over the unit's
     subtree for every unit on a school's path (national → … → school), written with the snapshot. A page or
-    API call without a grade reads its unit's figures with one indexed lookup (``unit_id``, ``dim``) instead
+    API call without a grade reads its unit's figures with one indexed lookup (``as_of``, ``unit_id``,
+    ``dim``) instead
     of summing every cell under the unit's path — the national page would otherwise add up the whole
     snapshot once per dimension. Rows: (units with students) × (values present) × 2 sexes."""
 
+    as_of = models.DateField(_("统计日期"))
     unit_id = models.BigIntegerField(_("单位"))
     dim = models.CharField(_("统计维度"), max_length=16)
     key = models.CharField(max_length=8)
@@ -164,7 +185,27 @@ class StatRollup(models.Model):
     class Meta:
         verbose_name = _("统计汇总")
         verbose_name_plural = _("统计汇总")
-        indexes = [models.Index(fields=["unit_id", "dim"], name="statrollup_unit_dim")]
+        # every lookup names the date, the unit (or a unit's children) and the dimension
+        indexes = [models.Index(fields=["as_of", "unit_id", "dim"], name="statrollup_asof_unit_dim")]
 
     def __str__(self) -> str:
-        return f"{self.unit_id} {self.dim}={self.key} {self.gender} {self.count}"
+        return f"{self.as_of} {self.unit_id} {self.dim}={self.key} {self.gender} {self.count}"
+
+
+class Snapshot(models.Model):
+    """One row per snapshot date kept (``as_of``): the list the page's date select offers and the latest date
+    every page and API call starts from, read off a table of a hundred rows instead of a DISTINCT over the
+    cells. Written and pruned by :func:`xueji.statistics.services.snapshot_rebuild` in the transaction that
+    writes or deletes that date's cells (retention rule there)."""
+
+    as_of = models.DateField(_("统计日期"), unique=True)
+    rebuilt_at = models.DateTimeField(_("最近重建时间"))
+    cells = models.PositiveIntegerField(_("快照行数"), default=0)
+
+    class Meta:
+        verbose_name = _("统计快照日期")
+        verbose_name_plural = _("统计快照日期")
+        ordering = ["-as_of"]
+
+    def __str__(self) -> str:
+        return f"{self.as_of}"

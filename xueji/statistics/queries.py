@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.db.models import Max, Sum
+from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -29,7 +29,7 @@ from xueji.schools.enums import Stage
 from xueji.schools.grades import grade_label
 from xueji.students.enums import Ethnicity, Gender, HouseholdType, LeftBehind, StudentStatus
 
-from .models import ClassCell, FlowCell, FlowKind, StatCell, StatRollup
+from .models import ClassCell, FlowCell, FlowKind, Snapshot, StatCell, StatRollup
 
 #: The dimensions a unit's figure can be broken down by, with their column titles. ``class`` is the last step
 #: of the drill-down (one school's grade → its classes) and needs a school and a grade.
@@ -56,8 +56,17 @@ _FLAGS: dict[str, tuple[Promise, Promise]] = {
 }
 
 
+#: The label of a value left empty in the records (an ethnicity not filled in on an old import).
+BLANK_LABEL = _("未填写")
+
+
 def _choice_label(choices: Any) -> Callable[[Any], str]:
-    return lambda v: str(choices(v).label) if v in choices.values else str(v)
+    def label(v: Any) -> str:
+        if v in ("", None):
+            return str(BLANK_LABEL)
+        return str(choices(v).label) if v in choices.values else str(v)
+
+    return label
 
 
 def _flag_label(yes_no: tuple[Promise, Promise]) -> Callable[[Any], str]:
@@ -98,6 +107,8 @@ def _key(value: Any) -> str:
 
 def _position(by: str, key: str) -> tuple[int, int, str]:
     order = _ORDER.get(by, [])
+    if key == "" and by in _ORDER:
+        return (len(order) + 1, 0, key)  # 未填写 last
     if key in order:
         return (order.index(key), 0, key)
     # grades and classes: by number where they are numbers ("2班" before "10班"), else by text
@@ -137,10 +148,36 @@ class Breakdown:
         return [(p, sum(r.parts.get(p.key, 0) for r in self.rows)) for p in self.parts]
 
 
-def snapshot_date() -> date | None:
-    """The date of the current snapshot (None before the first rebuild)."""
-    value: date | None = StatCell.objects.aggregate(d=Max("as_of"))["d"]
-    return value
+def snapshot_date(as_of: Any = None) -> date | None:
+    """The date of the snapshot to read: the latest (None before the first rebuild) or, given ``as_of`` (a date
+    or ``YYYY-MM-DD``), the latest snapshot on or before it — a date with no snapshot of its own reads the one
+    in force then. No snapshot on or before it → :class:`NotFound`; a malformed date → a field error. One
+    indexed read of the small :class:`Snapshot` table: call it once per request and pass the date on."""
+    if as_of in (None, ""):
+        return Snapshot.objects.order_by("-as_of").values_list("as_of", flat=True).first()
+    day = parse_day(as_of)
+    found = Snapshot.objects.filter(as_of__lte=day).order_by("-as_of").values_list("as_of", flat=True).first()
+    if found is None:
+        raise NotFound(str(_("%(day)s 及之前没有统计快照")) % {"day": day.isoformat()})
+    return found
+
+
+def parse_day(value: Any) -> date:
+    """A date given as ``YYYY-MM-DD`` (or a date) for ``as_of``; anything else a field error naming it."""
+    if isinstance(value, date):
+        return value
+    text = str(value)
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise FieldError("as_of", "invalid_date", str(_("统计日期格式应为 YYYY-MM-DD（例如 2026-09-30）")))
+
+
+def snapshot_dates() -> list[date]:
+    """The snapshot dates kept, newest first (the page's date select)."""
+    return list(Snapshot.objects.order_by("-as_of").values_list("as_of", flat=True))
 
 
 def stat_roots(viewer: Actor) -> list[OrgUnit]:
@@ -171,13 +208,21 @@ def trail(*, viewer: Actor, unit: OrgUnit) -> list[OrgUnit]:
     return [units[i] for i in ids if i in units and in_scope(viewer, units[i].path)]
 
 
-def breakdown(*, unit: OrgUnit, by: str, grade: Any = None, split: str | None = None) -> Breakdown:
+_LATEST: Any = object()
+
+
+def breakdown(
+    *, unit: OrgUnit, by: str, grade: Any = None, split: str | None = None, as_of: Any = _LATEST
+) -> Breakdown:
     """The unit's active enrollments counted by one dimension, in one grade when ``grade`` is given and each
     row split by sex when ``split="gender"``. ``unit`` must come from :func:`stat_unit` (jurisdiction checked
     there). ``by="region"`` gives one row per child unit (schools of a county included), in code order, zero
-    rows kept so the table lists every child; ``by="class"`` one row per class of a school's grade (read from
-    :class:`ClassCell`). The total is the sum of the rows: every snapshot row has exactly one value of each
-    dimension, so it equals the unit's count (in the grade)."""
+    rows kept so the table lists every active child (a closed or merged one only while it has students; a
+    school's own pupils first when it has teaching points); ``by="class"`` one row per class of a school's
+    grade, its teaching points' included (read from :class:`ClassCell`). The total is the sum of the rows:
+    every snapshot row has exactly one value of each dimension, so it equals the unit's count (in the grade).
+    ``as_of``: the snapshot's date as resolved by :func:`snapshot_date` (read once per request and passed to
+    every table); left out, the latest."""
     if by not in DIMENSIONS:
         choices = "、".join(DIMENSIONS)
         raise FieldError(
@@ -189,21 +234,24 @@ def breakdown(*, unit: OrgUnit, by: str, grade: Any = None, split: str | None = 
         )
     split = split or None
     grade_value = parse_grade(grade)
-    as_of = snapshot_date()
-    if by == "class":
-        if not is_school(unit) or grade_value is None:
-            raise FieldError("grade", "grade_required", str(_("按班级统计须指定学校和年级")))
-        cells: Any = ClassCell.objects.filter(school_id=unit.pk, grade=grade_value)
-        column = "class_name"
+    if by == "class" and (not is_school(unit) or grade_value is None):
+        raise FieldError("grade", "grade_required", str(_("按班级统计须指定学校和年级")))
+    if as_of is _LATEST:
+        as_of = snapshot_date()
+    if as_of is None:  # no snapshot yet: no counts (a region's active children listed with zeros)
+        rows = _child_rows(unit, _children(unit), {}, split) if by == "region" else []
+    elif by == "class":
+        assert grade_value is not None  # checked above
+        rows = _class_rows(unit, grade_value, split, as_of)
+    elif grade_value is None:
+        rows = (
+            _rollup_region_rows(unit, split, as_of)
+            if by == "region"
+            else _rollup_rows(unit, by, split, as_of)
+        )
     else:
-        cells = StatCell.objects.filter(scope_path__startswith=unit.path)
-        if grade_value is not None:
-            cells = cells.filter(grade=grade_value)
-        column = by
-    if grade_value is None and by != "class":
-        rows = _rollup_region_rows(unit, split) if by == "region" else _rollup_rows(unit, by, split)
-    else:
-        rows = _region_rows(unit, cells, split) if by == "region" else _grouped_rows(by, column, cells, split)
+        cells = StatCell.objects.filter(as_of=as_of, scope_path__startswith=unit.path, grade=grade_value)
+        rows = _region_rows(unit, cells, split) if by == "region" else _grouped_rows(by, by, cells, split)
     parts = [Part(key=k, label=_LABELS[split](k)) for k in _ORDER[split]] if split else []
     return Breakdown(
         by=by,
@@ -246,11 +294,11 @@ def _grouped_rows(by: str, column: str, cells: Any, split: str | None) -> list[R
     return rows
 
 
-def _rollup_rows(unit: OrgUnit, by: str, split: str | None) -> list[Row]:
-    """The unit's rows read off :class:`StatRollup` (one indexed lookup: unit, dimension)."""
+def _rollup_rows(unit: OrgUnit, by: str, split: str | None, as_of: date) -> list[Row]:
+    """The unit's rows read off :class:`StatRollup` (one indexed lookup: date, unit, dimension)."""
     counts: dict[str, int] = {}
     parts: dict[str, dict[str, int]] = {}
-    for key, gender, n in StatRollup.objects.filter(unit_id=unit.pk, dim=by).values_list(
+    for key, gender, n in StatRollup.objects.filter(as_of=as_of, unit_id=unit.pk, dim=by).values_list(
         "key", "gender", "count"
     ):
         counts[key] = counts.get(key, 0) + n
@@ -263,23 +311,47 @@ def _rollup_rows(unit: OrgUnit, by: str, split: str | None) -> list[Row]:
     return rows
 
 
-def _rollup_region_rows(unit: OrgUnit, split: str | None) -> list[Row]:
-    """One row per child unit, zero rows kept, read off the children's :class:`StatRollup` rows by sex."""
-    children = list(OrgUnit.objects.filter(parent=unit).order_by("level", "code"))
-    by_child: dict[int, dict[str, int]] = {}
-    rollups = StatRollup.objects.filter(unit_id__in=[c.pk for c in children], dim="gender")
+def _children(unit: OrgUnit) -> list[OrgUnit]:
+    return list(OrgUnit.objects.filter(parent=unit).order_by("level", "code"))
+
+
+def _child_rows(
+    unit: OrgUnit, children: list[OrgUnit], by_child: dict[str, dict[str, int]], split: str | None
+) -> list[Row]:
+    """One row per child unit by its counts by sex (``by_child``, keyed by the child's id as text). A closed or
+    merged child (inactive) is listed only when it still has students; an active one always, zero included.
+    A school with teaching points (第22条) also has pupils of its own: they are the first row, so the rows
+    add up to the school."""
+    rows = []
+    if is_school(unit) and by_child.get(str(unit.pk)):
+        own = by_child[str(unit.pk)]
+        label = str(_("%(name)s（本校）")) % {"name": unit.name}
+        rows.append(Row(key=str(unit.pk), label=label, count=sum(own.values()), parts=_filled(own, split)))
+    for c in children:
+        counts = by_child.get(str(c.pk), {})
+        total = sum(counts.values())
+        if not c.is_active and not total:
+            continue
+        rows.append(Row(key=str(c.pk), label=c.name, count=total, unit_id=c.pk, parts=_filled(counts, split)))
+    return rows
+
+
+def _rollup_region_rows(unit: OrgUnit, split: str | None, as_of: date) -> list[Row]:
+    """One row per child unit, zero rows kept, read off the children's :class:`StatRollup` rows by sex (and,
+    at a school with teaching points, the school's own pupils: its figure less its children's)."""
+    children = _children(unit)
+    by_child: dict[str, dict[str, int]] = {}
+    ids = [c.pk for c in children] + ([unit.pk] if is_school(unit) else [])
+    rollups = StatRollup.objects.filter(as_of=as_of, unit_id__in=ids, dim="gender")
     for unit_id, gender, n in rollups.values_list("unit_id", "key", "count"):
-        by_child.setdefault(unit_id, {})[gender] = n
-    return [
-        Row(
-            key=str(c.pk),
-            label=c.name,
-            count=sum(by_child.get(c.pk, {}).values()),
-            unit_id=c.pk,
-            parts=_filled(by_child.get(c.pk, {}), split),
-        )
-        for c in children
-    ]
+        by_child.setdefault(str(unit_id), {})[gender] = n
+    if is_school(unit):
+        own = by_child.pop(str(unit.pk), {})
+        for counts in by_child.values():
+            for gender, n in counts.items():
+                own[gender] = own.get(gender, 0) - n
+        by_child[str(unit.pk)] = {g: n for g, n in own.items() if n}
+    return _child_rows(unit, children, by_child, split)
 
 
 def _filled(parts: dict[str, int], split: str | None) -> dict[str, int]:
@@ -291,32 +363,56 @@ def _filled(parts: dict[str, int], split: str | None) -> dict[str, int]:
 
 def _region_rows(unit: OrgUnit, cells: Any, split: str | None) -> list[Row]:
     """One row per child unit, zero rows kept: one GROUP BY over the snapshot by the child's id read off each
-    cell's school path (never one row per school brought into Python)."""
-    children = list(OrgUnit.objects.filter(parent=unit).order_by("level", "code"))
-    columns = ["child", split] if split else ["child"]
+    cell's school path (never one row per school brought into Python). A school's own pupils (cells at the
+    school's path itself, no child on it) are counted apart."""
+    children = _children(unit)
     grouped = (
-        cells.annotate(child=child_id_on_path("scope_path", unit.path))
-        .values(*columns)
+        cells.exclude(scope_path=unit.path)
+        .annotate(child=child_id_on_path("scope_path", unit.path))
+        .values("child", "gender")
         .annotate(n=Sum("count"))
         .order_by()
     )
-    by_child: dict[str, int] = {}
-    parts: dict[str, dict[str, int]] = {}
+    by_child: dict[str, dict[str, int]] = {}
     for g in grouped:
-        key = str(g["child"])
-        by_child[key] = by_child.get(key, 0) + int(g["n"])
-        if split:
-            parts.setdefault(key, {})[_key(g[split])] = int(g["n"])
-    return [
-        Row(
-            key=str(c.pk),
-            label=c.name,
-            count=by_child.get(str(c.pk), 0),
-            unit_id=c.pk,
-            parts=_filled(parts.get(str(c.pk), {}), split),
-        )
-        for c in children
-    ]
+        counts = by_child.setdefault(str(g["child"]), {})
+        counts[g["gender"]] = counts.get(g["gender"], 0) + int(g["n"])
+    if is_school(unit):
+        own = cells.filter(scope_path=unit.path).values("gender").annotate(n=Sum("count")).order_by()
+        by_child[str(unit.pk)] = {g["gender"]: int(g["n"]) for g in own}
+    return _child_rows(unit, children, by_child, split)
+
+
+def _class_rows(unit: OrgUnit, grade: int, split: str | None, as_of: date) -> list[Row]:
+    """One row per class of the school's grade, by sex, from :class:`ClassCell` — the classes of its teaching
+    points included (第22条: their paths lie under the central school's, so the classes add up to the grade).
+    Classes of more than one school are keyed and labelled with their school."""
+    grouped = (
+        ClassCell.objects.filter(as_of=as_of, grade=grade, scope_path__startswith=unit.path)
+        .values("school_id", "class_name", "gender")
+        .annotate(n=Sum("count"))
+        .order_by()
+    )
+    counts: dict[tuple[int, str], dict[str, int]] = {}
+    for g in grouped:
+        cell = counts.setdefault((g["school_id"], g["class_name"]), {})
+        cell[g["gender"]] = cell.get(g["gender"], 0) + int(g["n"])
+    schools = {school_id for school_id, _c in counts}
+    names = dict(OrgUnit.objects.filter(pk__in=schools).values_list("pk", "name")) if len(schools) > 1 else {}
+    order = {school_id: i for i, school_id in enumerate(_path_order(unit, schools))}
+    rows = []
+    for school_id, class_name in sorted(counts, key=lambda k: (order[k[0]], _position("class", k[1]))):
+        parts = counts[(school_id, class_name)]
+        key, label = class_name, class_name
+        if names:
+            key, label = f"{school_id}:{class_name}", f"{names.get(school_id, school_id)} {class_name}"
+        rows.append(Row(key=key, label=label, count=sum(parts.values()), parts=_filled(parts, split)))
+    return rows
+
+
+def _path_order(unit: OrgUnit, schools: set[int]) -> list[int]:
+    """The school first, then its teaching points by id."""
+    return sorted(schools, key=lambda s: (s != unit.pk, s))
 
 
 def is_school(unit: OrgUnit) -> bool:

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import io
-from datetime import date
+from datetime import date, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from openpyxl import Workbook
 
-from xueji.accounts.types import Actor
-from xueji.audit.enums import EventType
-from xueji.audit.services import record
 from xueji.changes.enums import ChangeKind
 from xueji.changes.models import ChangeRequest
 from xueji.changes.workflow import RequestState
 from xueji.dropouts.models import DropoutCase
-from xueji.regions.models import OrgUnit
-from xueji.schools.grades import grade_label
 from xueji.students.models import Enrollment, Person
 
-from .models import ClassCell, FlowCell, FlowKind, StatCell, StatRollup
-from .queries import Breakdown, Flows
+from .models import ClassCell, FlowCell, FlowKind, Snapshot, StatCell, StatRollup
 
 # The grain: every column of StatCell but as_of and count, as (StatCell column, source expression).
 _GRAIN: tuple[tuple[str, str], ...] = (
@@ -66,14 +57,29 @@ def _rebuild_sql(table: str, grain: tuple[tuple[str, str], ...]) -> str:
 
 
 #: Applied change requests counted at the school of the record (the sending school of a transfer), by kind.
+#: 出境就读 leaves the school's roll like a transfer out (第20条); 结业 and 肄业 are kinds of their own
+#: (ChangeKind.COMPLETION / INCOMPLETE, 第19条), not graduations, so they are flows of their own.
 _OUT_FLOWS = {
     ChangeKind.TRANSFER: FlowKind.TRANSFER_OUT,
+    ChangeKind.ABROAD: FlowKind.TRANSFER_OUT,
     ChangeKind.SUSPENSION: FlowKind.SUSPENSION,
     ChangeKind.RESUMPTION: FlowKind.RESUMPTION,
     ChangeKind.WITHDRAWAL: FlowKind.WITHDRAWAL,
     ChangeKind.DEATH: FlowKind.DEATH,
     ChangeKind.GRADUATION: FlowKind.GRADUATION,
+    ChangeKind.COMPLETION: FlowKind.COMPLETION,
+    ChangeKind.INCOMPLETE: FlowKind.INCOMPLETE,
 }
+#: Applied requests counted at the receiving school (``target_school``): a transfer and a 境外返回 (第20条:
+#: the receiving school takes the student back onto a roll).
+_IN_KINDS = (ChangeKind.TRANSFER, ChangeKind.RETURN_FROM_ABROAD)
+
+
+def _json_text(column: str, key: str) -> str:
+    """SQL: the text of one top-level key of a JSON column (``key`` a constant of this module)."""
+    if connection.vendor == "postgresql":
+        return f"{column}->>'{key}'"
+    return f"json_extract({column}, '$.{key}')"
 
 
 def _month(column: str) -> str:
@@ -85,7 +91,9 @@ def _month(column: str) -> str:
 
 def _flows_sql() -> list[tuple[str, list[str]]]:
     """The INSERT … SELECT … GROUP BY statements that fill :class:`FlowCell`: applied requests at the record's
-    school (the sending school of a transfer), transfers in at the receiving school, dropout cases opened."""
+    school (the sending school of a transfer), transfers and returns from abroad in at the receiving school,
+    special-education decisions that graduate the pupil (特殊教育评估决定 with decision ``graduate``, which
+    closes the record as 毕业) as graduations, dropout cases opened."""
     qn = connection.ops.quote_name
     flow = qn(FlowCell._meta.db_table)
     into = f"INSERT INTO {flow} ({qn('month')}, {qn('school_id')}, {qn('scope_path')}, {qn('kind')}, {qn('count')})"
@@ -93,6 +101,7 @@ def _flows_sql() -> list[tuple[str, list[str]]]:
     enrollments = qn(Enrollment._meta.db_table)
     cases = qn(DropoutCase._meta.db_table)
     kinds = list(_OUT_FLOWS)
+    in_kinds = ", ".join("%s" for _k in _IN_KINDS)
     cases_sql = " ".join("WHEN %s THEN %s" for _k in kinds)
     placeholders = ", ".join("%s" for _k in kinds)
     month = _month("r.effective_on")
@@ -111,10 +120,24 @@ def _flows_sql() -> list[tuple[str, list[str]]]:
             f"""{into}
             SELECT {month}, r.{qn("target_school_id")}, r.{qn("target_path")}, %s, COUNT(*)
             FROM {requests} r
-            WHERE r.{qn("state")} = %s AND r.{qn("effective_on")} IS NOT NULL AND r.{qn("kind")} = %s
+            WHERE r.{qn("state")} = %s AND r.{qn("effective_on")} IS NOT NULL AND r.{qn("kind")} IN ({in_kinds})
               AND r.{qn("target_school_id")} IS NOT NULL
             GROUP BY {month}, r.{qn("target_school_id")}, r.{qn("target_path")}""",  # noqa: S608
-            [FlowKind.TRANSFER_IN.value, RequestState.APPROVED.value, ChangeKind.TRANSFER.value],
+            [FlowKind.TRANSFER_IN.value, RequestState.APPROVED.value, *(k.value for k in _IN_KINDS)],
+        ),
+        (
+            f"""{into}
+            SELECT {month}, e.{qn("school_id")}, r.{qn("source_path")}, %s, COUNT(*)
+            FROM {requests} r JOIN {enrollments} e ON e.{qn("id")} = r.{qn("enrollment_id")}
+            WHERE r.{qn("state")} = %s AND r.{qn("effective_on")} IS NOT NULL AND r.{qn("kind")} = %s
+              AND {_json_text(f"r.{qn('facts')}", "decision")} = %s
+            GROUP BY {month}, e.{qn("school_id")}, r.{qn("source_path")}""",  # noqa: S608
+            [
+                FlowKind.GRADUATION.value,
+                RequestState.APPROVED.value,
+                ChangeKind.SPECIAL_EDUCATION_DECISION.value,
+                "graduate",
+            ],
         ),
         (
             f"""{into}
@@ -159,51 +182,91 @@ def _rollup_sql() -> str:
 
     pairs = ", ".join(f"('{dim}', {value(dim)})" for dim in ROLLUP_DIMS)
     return f"""
-        INSERT INTO {qn(StatRollup._meta.db_table)} ({qn("unit_id")}, {qn("dim")}, {qn("key")}, {qn("gender")},
-            {qn("count")})
+        INSERT INTO {qn(StatRollup._meta.db_table)} ({qn("as_of")}, {qn("unit_id")}, {qn("dim")}, {qn("key")},
+            {qn("gender")}, {qn("count")})
         WITH s AS (
             SELECT c.{qn("scope_path")} AS path, d.dim, d.key, c.{qn("gender")} AS gender, SUM(c.{qn("count")}) AS n
             FROM {qn(StatCell._meta.db_table)} c
             CROSS JOIN LATERAL (VALUES {pairs}) AS d(dim, key)
+            WHERE c.{qn("as_of")} = %s
             GROUP BY 1, 2, 3, 4
         )
-        SELECT u.unit_id, s.dim, s.key, s.gender, SUM(s.n)
+        SELECT %s, u.unit_id, s.dim, s.key, s.gender, SUM(s.n)
         FROM s CROSS JOIN LATERAL unnest(string_to_array(trim(both '/' from s.path), '/')::bigint[]) AS u(unit_id)
-        GROUP BY 1, 2, 3, 4
+        GROUP BY 2, 3, 4, 5
     """  # noqa: S608
 
 
-def _rollup() -> int:
-    """Fill :class:`StatRollup` from the fresh :class:`StatCell` rows: per dimension one GROUP BY at school
+def _rollup(as_of: date) -> int:
+    """Fill :class:`StatRollup` for ``as_of`` from that date's fresh :class:`StatCell` rows: per dimension one GROUP BY at school
     level (schools × values × sexes rows), added up to every unit on each school's path (the ids of its
     ``scope_path``) — one statement on PostgreSQL, in Python and written in batches on SQLite (a school or a
     county's data). Returns the rows written."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_rollup_sql())
+            day = connection.ops.adapt_datefield_value(as_of)
+            cursor.execute(_rollup_sql(), [day, day])
             return max(cursor.rowcount, 0)
     rows: list[StatRollup] = []
     for dim in ROLLUP_DIMS:
         sums: dict[tuple[int, str, str], int] = {}
         grouped = (
-            StatCell.objects.values_list("scope_path", dim, "gender").annotate(n=Sum("count")).order_by()
+            StatCell.objects.filter(as_of=as_of)
+            .values_list("scope_path", dim, "gender")
+            .annotate(n=Sum("count"))
+            .order_by()
         )
         for path, value, gender, n in grouped:
             key = _text(value)
             for unit_id in (int(x) for x in path.strip("/").split("/") if x):
                 sums[(unit_id, key, gender)] = sums.get((unit_id, key, gender), 0) + int(n)
-        rows.extend(StatRollup(unit_id=u, dim=dim, key=k, gender=g, count=n) for (u, k, g), n in sums.items())
+        rows.extend(
+            StatRollup(as_of=as_of, unit_id=u, dim=dim, key=k, gender=g, count=n)
+            for (u, k, g), n in sums.items()
+        )
     StatRollup.objects.bulk_create(rows, batch_size=5000)
     return len(rows)
 
 
+#: Retention of dated snapshots (counts "as of a date", issue 10 §1): every day of the last
+#: :data:`KEEP_DAYS` days (today included) and, for the last :data:`KEEP_MONTHS` months (this one included),
+#: the last snapshot of each month — the month-end figure the monthly and annual reports quote. Anything
+#: older is deleted by the rebuild, in its transaction.
+KEEP_DAYS = 31
+KEEP_MONTHS = 36
+
+
+def _month_index(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def expired_dates(dates: list[date], today: date) -> list[date]:
+    """The snapshot dates the retention rule (:data:`KEEP_DAYS`, :data:`KEEP_MONTHS`) no longer keeps on
+    ``today``: older than the last 31 days and not the last snapshot of a month of the last 36 months."""
+    first_daily = today - timedelta(days=KEEP_DAYS - 1)
+    first_month = _month_index(today) - (KEEP_MONTHS - 1)
+    month_ends: dict[int, date] = {}
+    for day in dates:
+        index = _month_index(day)
+        if day > month_ends.get(index, date.min):
+            month_ends[index] = day
+    return sorted(
+        day
+        for day in dates
+        if day < first_daily
+        and not (_month_index(day) >= first_month and month_ends[_month_index(day)] == day)
+    )
+
+
 def snapshot_rebuild(as_of: date | None = None) -> int:
-    """Replace the snapshot with the counts of active enrollments (在籍) as they stand now, dated ``as_of``
-    (today by default), and the monthly flows with those of every applied change and opened dropout case.
-    Set-based ``INSERT … SELECT … GROUP BY`` statements — over enrollments joined to persons for
-    :class:`StatCell` and :class:`ClassCell`, over change requests and dropout cases for :class:`FlowCell` —
-    in one transaction with the deletes, so readers see the old snapshot or the new one, never a mix. Returns
-    the number of :class:`StatCell` rows written (第5、23条: the statistics every level reads)."""
+    """Write the snapshot of the active enrollments (在籍) as they stand now, dated ``as_of`` (today by
+    default), replacing only the rows of that date — earlier dates stay, so the counts can be read as of a
+    past date — and prune the dates the retention rule no longer keeps (:func:`expired_dates`); the monthly
+    flows are replaced with those of every applied change and opened dropout case. Set-based
+    ``INSERT … SELECT … GROUP BY`` statements — over enrollments joined to persons for :class:`StatCell` and
+    :class:`ClassCell`, over change requests and dropout cases for :class:`FlowCell` — in one transaction with
+    the deletes, so readers see the old snapshot or the new one, never a mix. Returns the number of
+    :class:`StatCell` rows written (第5、23条: the statistics every level reads)."""
     as_of = as_of or timezone.localdate()
     with transaction.atomic():
         if connection.vendor == "postgresql":
@@ -213,77 +276,20 @@ def snapshot_rebuild(as_of: date | None = None) -> int:
                 cursor.execute(f"LOCK TABLE {StatCell._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
                 # the two big GROUP BYs hash in memory instead of spilling a sort to disk (docs/performance.md)
                 cursor.execute("SET LOCAL work_mem = '64MB'")
-        StatCell.objects.all().delete()
-        ClassCell.objects.all().delete()
+        kept = set(Snapshot.objects.values_list("as_of", flat=True)) | {as_of}
+        gone = [as_of, *expired_dates(sorted(kept), as_of)]
+        for model in (StatCell, ClassCell, StatRollup):
+            model.objects.filter(as_of__in=gone).delete()
+        Snapshot.objects.filter(as_of__in=gone).delete()
         day = connection.ops.adapt_datefield_value(as_of)
         with connection.cursor() as cursor:
             cursor.execute(_rebuild_sql(ClassCell._meta.db_table, _CLASS_GRAIN), [day, True])
             cursor.execute(_rebuild_sql(StatCell._meta.db_table, _GRAIN), [day, True])
             written = max(cursor.rowcount, 0)
-        StatRollup.objects.all().delete()
-        _rollup()
+        _rollup(as_of)
+        Snapshot.objects.create(as_of=as_of, rebuilt_at=timezone.now(), cells=written)
         FlowCell.objects.all().delete()
         with connection.cursor() as cursor:
             for sql, params in _flows_sql():
                 cursor.execute(sql, params)
         return written
-
-
-def export_xlsx(*, actor: Actor, unit: OrgUnit, breakdown: Breakdown) -> bytes:
-    """The numbers of one breakdown table as an .xlsx workbook, recorded in the audit trail (第23、24条: who
-    exported which unit's statistics and when; counts only, no personal data)."""
-    book = Workbook()
-    sheet = book.active
-    sheet.title = str(breakdown.title)[:31]
-    sheet.append([_("单位"), unit.name])
-    sheet.append([_("统计日期"), breakdown.as_of.isoformat() if breakdown.as_of else ""])
-    head = [str(breakdown.title), _("人数")]
-    if breakdown.grade is not None:
-        head[0] = f"{breakdown.title}（{grade_label(breakdown.grade)}）"
-    sheet.append(head + [p.label for p in breakdown.parts])
-    for row in breakdown.rows:
-        sheet.append([row.label, row.count] + [row.parts.get(p.key, 0) for p in breakdown.parts])
-    sheet.append([_("合计"), breakdown.total, *(n for _p, n in breakdown.part_totals)])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    with transaction.atomic():
-        record(
-            event_type=EventType.STATISTICS_EXPORTED,
-            actor=actor,
-            subject_type="org",
-            subject_id=unit.pk,
-            org_unit_id=unit.pk,
-            province_code=unit.province_code,
-            summary=f"{unit.name} · {breakdown.title}",
-            # audit-public keys (xueji.audit.redaction.PUBLIC_KEYS): the dimension, the grade, the split
-            after={"kind": breakdown.by, "grade": breakdown.grade, "type": breakdown.split or ""},
-        )
-    return buffer.getvalue()
-
-
-def export_flows_xlsx(*, actor: Actor, unit: OrgUnit, flows: Flows) -> bytes:
-    """The monthly flows table as an .xlsx workbook (months × kinds, the page's numbers), recorded in the audit
-    trail like every statistics export (第23、24条; counts only)."""
-    book = Workbook()
-    sheet = book.active
-    sheet.title = _("学籍变动")
-    sheet.append([_("单位"), unit.name])
-    sheet.append([_("统计期间"), f"{flows.start:%Y-%m} — {flows.end:%Y-%m}"])
-    sheet.append([_("月份"), *(p.label for p in flows.parts)])
-    for row in flows.rows:
-        sheet.append([row.label, *(row.parts.get(p.key, 0) for p in flows.parts)])
-    sheet.append([_("合计"), *(n for _p, n in flows.part_totals)])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    with transaction.atomic():
-        record(
-            event_type=EventType.STATISTICS_EXPORTED,
-            actor=actor,
-            subject_type="org",
-            subject_id=unit.pk,
-            org_unit_id=unit.pk,
-            province_code=unit.province_code,
-            summary=f"{unit.name} · {_('学籍变动')} {flows.start:%Y-%m}—{flows.end:%Y-%m}",
-            after={"kind": "flows"},
-        )
-    return buffer.getvalue()

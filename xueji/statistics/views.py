@@ -4,7 +4,9 @@ that table beside it (static/js/charts.js: bars, stacked bars, a treemap, lines)
 of the same numbers — and the monthly flows of a period.
 
 Drill-down: national → province → city → county → school (``?unit=``) → grade (``&grade=``) → class (the
-grade's class table)."""
+grade's class table). ``&as_of=YYYY-MM-DD`` reads a kept earlier snapshot (the latest on or before that day),
+chosen in the page's date select and kept through the drill-down links; the date is read once per request and
+passed to every table."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from django.views.decorators.http import require_GET
 from xueji.accounts.auth import actor_of
 from xueji.core.errors import FieldError
 from xueji.core.web import ui_errors
+from xueji.regions.models import OrgUnit
 from xueji.schools.grades import grade_label
 
 from .queries import (
@@ -34,6 +37,7 @@ from .queries import (
     is_school,
     parse_grade,
     snapshot_date,
+    snapshot_dates,
     stat_roots,
     stat_unit,
     trail,
@@ -45,21 +49,24 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SPLIT_BY = {"grade": "gender", "class": "gender"}
 
 
-def _page_dims(*, school: bool, grade: int | None) -> list[str]:
-    """The tables of a page: a region's children first (not on a school), a school's grades or — one grade
-    chosen — its classes, then every other dimension."""
+def _page_dims(*, school: bool, grade: int | None, children: bool = True) -> list[str]:
+    """The tables of a page: a region's children first (on a school only when it has teaching points), a
+    school's grades or — one grade chosen — its classes, then every other dimension."""
     skip = {"class"}
-    if school:
+    if school and not children:
         skip |= {"region"}
     if grade is not None:
         skip = (skip - {"class"}) | {"grade", "stage"}
     return [d for d in DIMENSIONS if d not in skip]
 
 
-def _breakdowns(unit: Any, grade: int | None) -> list[Breakdown]:
+def _breakdowns(unit: Any, grade: int | None, as_of: Any) -> list[Breakdown]:
+    """Every table of the page, all read for the one snapshot date ``as_of`` (resolved once per request)."""
+    school = is_school(unit)
+    children = not school or OrgUnit.objects.filter(parent=unit).exists()
     return [
-        breakdown(unit=unit, by=d, grade=grade, split=SPLIT_BY.get(d))
-        for d in _page_dims(school=is_school(unit), grade=grade)
+        breakdown(unit=unit, by=d, grade=grade, split=SPLIT_BY.get(d), as_of=as_of)
+        for d in _page_dims(school=school, grade=grade, children=children)
     ]
 
 
@@ -69,9 +76,11 @@ def _breakdowns(unit: Any, grade: int | None) -> list[Breakdown]:
 def overview(request: HttpRequest) -> HttpResponse:
     user = actor_of(request)
     unit = stat_unit(viewer=user, unit_id=request.GET.get("unit"))
+    chosen = request.GET.get("as_of") or None
     try:
         grade = _school_grade(unit, request.GET.get("grade"))
-        tables = _breakdowns(unit, grade)
+        as_of = snapshot_date(chosen)  # once per request; every table reads this date
+        tables = _breakdowns(unit, grade, as_of)
         start, end = flow_period(request.GET.get("from"), request.GET.get("to"))
     except FieldError as exc:
         raise BadRequest(exc.message) from exc
@@ -81,7 +90,10 @@ def overview(request: HttpRequest) -> HttpResponse:
         "grade": grade,
         "grade_label": grade_label(grade) if grade is not None else "",
         "roots": stat_roots(user),
-        "as_of": snapshot_date(),
+        "as_of": as_of,
+        # a chosen date is kept through the drill-down links (as the date actually read)
+        "as_of_param": as_of.isoformat() if chosen and as_of else "",
+        "dates": snapshot_dates(),
         "breakdowns": tables,
         # the flows of a period (not of one grade: a change request is counted at its school)
         "flows": flows(unit=unit, start=start, end=end) if grade is None else None,

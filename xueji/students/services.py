@@ -25,6 +25,7 @@ from xueji.core.errors import ApplicationError, Conflict, FieldError
 from xueji.core.ids import uuid7
 from xueji.core.masking import mask_id_number
 from xueji.core.ratelimit import ratelimit_hit
+from xueji.core.signals import records_changed
 from xueji.policies.services import Confirmation, rule_confirmations_add
 from xueji.schools.enums import SchoolState
 from xueji.schools.models import School
@@ -271,6 +272,8 @@ def register_students(
       with a "suspected duplicate" problem record for the county.
     - 第6条: the archive is due two months after registration.
     One audit event per registered student. Raises :class:`RegistrationRejected` (nothing written).
+    Sends ``records_changed`` (reason ``registered``) inside the transaction: the statistics snapshot
+    refreshes after the commit (issue 10 §1).
     """
     if actor is not None:
         require_registrar_for_school(actor, school)
@@ -284,7 +287,10 @@ def register_students(
             locked = School.objects.select_for_update().get(pk=school.pk)
             if locked.state != SchoolState.ACTIVE:
                 raise ApplicationError("school_not_active", f"{school.name}已合并或撤销，不能注册新学籍")
-            return _register(actor, school, registrations, extra_version, import_batch_id, now, today)
+            registered = _register(actor, school, registrations, extra_version, import_batch_id, now, today)
+            # the statistics snapshot refreshes soon after the commit (issue 10 §1); nothing on a rollback
+            records_changed.send(sender=Enrollment, reason="registered")
+            return registered
     except RegistrationRejected as exc:
         # Outside the rolled-back transaction, so that the lookup's count and audit event are kept.
         if disclose_holder and actor is not None and len(registrations) == 1 and exc.holders:
