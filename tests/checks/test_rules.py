@@ -68,7 +68,11 @@ def test_suspected_duplicate_opens_for_the_earlier_pupil_and_respects_a_decided_
     assert open_kinds(first) == open_kinds(other) == set()
 
     ProblemRecord.objects.all().delete()  # an undecided pair (e.g. both imported before the rule)
-    assert run("suspected_duplicate") == 2
+    assert run("suspected_duplicate") == 1  # one record per pair, not A→B and B→A
+    assert run("suspected_duplicate") == 0
+    low, high = sorted([first, second], key=lambda e: e.person_id)
+    rec = ProblemRecord.objects.get()
+    assert (rec.person_id, rec.other_person_id) == (low.person_id, high.person_id)
     rec = ProblemRecord.objects.get(person_id=first.person_id)
     assert (rec.kind, rec.other_person_id, rec.source, rec.owner) == (
         Kind.SUSPECTED_DUPLICATE,

@@ -10,9 +10,9 @@ import pytest
 from tests.factories import core as f
 from tests.factories.policies import province_registrar
 from xueji.accounts.enums import Role
-from xueji.checks.services import check_rules_file
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 from xueji.policies.models import ProvinceRuleSet
+from xueji.policies.services import check_rules_file
 from xueji.students.queries import check_rules_for
 
 pytestmark = pytest.mark.django_db

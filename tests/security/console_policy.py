@@ -196,6 +196,7 @@ PAGES: dict[str, Rule] = {
     "policies:file": post(PROVINCE),
     "policies:activate": post(PROVINCE),
     "policies:grade_age": r(BUSINESS),
+    "policies:check_rules": r(BUSINESS),
     "changes:worklist": r(BUSINESS),
     "changes:list": r(BUSINESS),
     "changes:notifications_read": post(BUSINESS),

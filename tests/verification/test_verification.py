@@ -449,7 +449,11 @@ def test_returns_overdue(v, rnd):  # type: ignore[no-untyped-def]
     assert {r.scope_path for r in late} == {v["sibling"].org.path, v["other"].org.path}
     assert [r.school_id for r in returns_overdue(f.dept("440105").path, after)] == [v["sibling"].pk]
     round_close(actor=v["province"], rnd=rnd)
-    assert not returns_overdue(f.dept("440000").path, after).exists()  # open rounds only
+    # closing the round does not hide the schools that never verified (第26条)
+    assert {r.school_id for r in returns_overdue(f.dept("440000").path, after)} == {
+        v["sibling"].pk,
+        v["other"].pk,
+    }
 
 
 def test_absent_without_case(v, rnd, today):  # type: ignore[no-untyped-def]

@@ -20,6 +20,7 @@ from xueji.accounts.jurisdiction import data_grants, require_student_data_reader
 from xueji.accounts.types import Actor
 from xueji.core.errors import FieldError, NotFound
 from xueji.core.pagination import page_of
+from xueji.policies.services import check_rules_file
 from xueji.regions.enums import OrgLevel
 from xueji.students.models import ProblemEvent, ProblemRecord
 from xueji.students.queries import check_rules_for, problem_events
@@ -37,7 +38,6 @@ from .schemas import (
     ProblemQueueIn,
     ProblemResolveCheckIn,
 )
-from .services import check_rules_file
 
 router = Router(tags=["问题学籍"])
 READ_ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}

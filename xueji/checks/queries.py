@@ -22,10 +22,12 @@ DEPARTMENT_ROLES = frozenset({Role.DEPT_REGISTRAR, Role.APPROVER})
 
 
 def unexplained_open_problems(school: School) -> QuerySet[ProblemRecord]:
-    """The school's open problem records that carry no explanation: while any exists the school cannot submit a
-    verification round (第25条)."""
+    """The school's open problem records that the school must act on (``owner`` = school) and that carry no
+    explanation: while any exists the school cannot submit a verification round (第25条). A record the school
+    corrected and handed to the county (or that a department holds) is no longer the school's to explain; one
+    the county returned or reopened has lost its explanation (:func:`xueji.students.records.problem_act`)."""
     return ProblemRecord.objects.filter(
-        scope_path=school.org.path, state=ProblemRecord.State.OPEN, explanation=""
+        scope_path=school.org.path, state=ProblemRecord.State.OPEN, owner=Owner.SCHOOL, explanation=""
     )
 
 

@@ -8,9 +8,10 @@ its owner and its deadline as province data (``checks`` in the province rule set
 ==================== ======= ==========================================================================
 rule                 article opens a record for an active enrollment whose …
 ==================== ======= ==========================================================================
-suspected_duplicate  9       person has no identity number and shares name, sex and birth date with
-                             another person holding an active record (a pair the county confirmed as two
-                             children is never reported again)
+suspected_duplicate  9       person has no identity number and shares name and sex with another person
+                             holding an active record, born the same day, a day apart or with month and day
+                             swapped (a pair the county confirmed as two children is never reported again;
+                             one record per pair, by the lower id)
 id_invalid           6, 9    resident identity number (type 1) fails today's check: 18 characters, digits
                              and a final digit or X, the GB 11643 check character, the birth date and the
                              sex it encodes (records imported before the checks)
@@ -49,10 +50,8 @@ from xueji.audit.services import record
 from xueji.changes.enums import GRADE_SETTING_KINDS, ChangeKind
 from xueji.changes.models import ChangeRequest
 from xueji.changes.workflow import OPEN_STATES, RequestState
-from xueji.policies.models import ProvinceRuleSet
 from xueji.policies.queries import grade_age_rules_for
-from xueji.policies.rules import CHECK_RULES, CHECKS, CheckRules, school_year_of
-from xueji.policies.services import rule_section_file
+from xueji.policies.rules import CHECK_RULES, CheckRules, school_year_of
 from xueji.regions.enums import OrgLevel
 from xueji.regions.models import OrgUnit
 from xueji.students.enums import Stage, StudentStatus, stage_for_grade
@@ -68,7 +67,7 @@ IN_CLASS = (StudentStatus.ENROLLED.value, StudentStatus.RESUMED.value)
 GRADUATING_GRADES = (6, 9, 12)
 #: What each new record says (no personal data: the record names the student, the text the reason).
 DETAILS = {
-    "suspected_duplicate": "无身份证件号，姓名、性别、出生日期与另一在籍学生相同（自动检查）",
+    "suspected_duplicate": "无身份证件号，姓名、性别与另一在籍学生相同，出生日期相同或相近（月日颠倒、相差一天）（自动检查）",
     "id_invalid": "身份证件号未通过现行校验（格式、校验码、出生日期或性别不符），多为早期导入的数据",
     "age_grade": "按年龄计算日的周岁与所在年级严重不符（超出可确认范围）",
     "suspension_overdue": "休学已超过规定期限，未办理复学或重新申请休学",
@@ -132,14 +131,22 @@ def _rule_sql(rule: str, rules: CheckRules, province: str, today: date, now: dat
     cfg = rules[rule]
     e_t, p_t, c_t, pr_t = _t(Enrollment), _t(Person), _t(ChangeRequest), _t(ProblemRecord)
     if rule == "suspected_duplicate":
-        # 第9条: the other person of the pair: same name, sex, birth date, an active record, no decision on
-        # the pair yet (a county's 核实为不同学生 or an open record about it).
+        # 第9条: the other person of the pair: same name (both stored in registration's normal form,
+        # ``validation.clean_name`` — the form ``search.normalise_name`` gives a typed name), same sex, the
+        # same birth date or one a typing slip away (month and day swapped, or a day apart), an active record,
+        # no decision on the pair yet (a county's 核实为不同学生 or an open record about it). The name and sex
+        # stay equalities so the (name, gender, birth_date) index finds the candidates.
         other = (
             f"(SELECT q.id FROM {p_t} q JOIN {e_t} f ON f.person_id = q.id AND f.is_active = %(true)s "  # noqa: S608
-            f"WHERE q.name = p.name AND q.gender = p.gender AND q.birth_date = p.birth_date AND q.id <> p.id "
+            f"WHERE q.name = p.name AND q.gender = p.gender AND {_near_birth_date('q.birth_date', 'p.birth_date')} "
+            f"AND q.id <> p.id "
             f"AND NOT EXISTS (SELECT 1 FROM {pr_t} d WHERE d.kind = %(kind)s AND ("
             f"(d.person_id = p.id AND d.other_person_id = q.id) OR (d.person_id = q.id AND d.other_person_id = p.id)"
             f") AND (d.state = %(distinct)s OR d.state = %(open)s)) "
+            # One record per pair, not A→B and B→A in the same statement: the lower id reports the pair —
+            # unless it already has an open record of this reason (then the other one does).
+            f"AND (q.id > p.id OR EXISTS (SELECT 1 FROM {pr_t} o WHERE o.person_id = q.id "
+            f"AND o.kind = %(kind)s AND o.state = %(open)s)) "
             f"ORDER BY q.id LIMIT 1)"
         )
         return Rule("p.id_number = ''", {"distinct": ProblemRecord.State.CONFIRMED_DISTINCT.value}, other)
@@ -227,6 +234,20 @@ def _rule_sql(rule: str, rules: CheckRules, province: str, today: date, now: dat
             {"archive_cutoff": _d(today - timedelta(days=int(cfg["grace_days"])))},
         )
     raise ValueError(f"unknown check rule {rule!r}")
+
+
+def _near_birth_date(q: str, p: str) -> str:
+    """SQL: birth date ``q`` equals ``p``, lies a day before or after it, or is ``p`` with month and day swapped
+    (2017-03-05 / 2017-05-03) — the typing slips a duplicate record without an identity number shows."""
+    if _pg():
+        swapped = (
+            f"CASE WHEN EXTRACT(DAY FROM {p}) <= 12 THEN make_date(CAST(EXTRACT(YEAR FROM {p}) AS INTEGER), "
+            f"CAST(EXTRACT(DAY FROM {p}) AS INTEGER), CAST(EXTRACT(MONTH FROM {p}) AS INTEGER)) END"
+        )
+        return f"({q} BETWEEN {p} - 1 AND {p} + 1 OR {q} = {swapped})"
+    # SQLite keeps dates as YYYY-MM-DD text; a swapped day above 12 gives no valid date and matches nothing.
+    swapped = f"(strftime('%%Y', {p}) || '-' || strftime('%%d', {p}) || '-' || strftime('%%m', {p}))"
+    return f"({q} BETWEEN date({p}, '-1 day') AND date({p}, '+1 day') OR {q} = {swapped})"
 
 
 def _in(params: dict[str, Any], name: str, values: Iterable[Any]) -> str:
@@ -409,35 +430,3 @@ def run_checks(
         },
     )
     return report
-
-
-# ------------------------------------------------------------------------------------------ province rules
-MAX_FILING_REFERENCE = 80
-
-
-def check_rules_file(
-    *,
-    actor: Actor,
-    province_code: str,
-    checks: dict[str, Any],
-    effective_from: date | None,
-    filed_on: date | None,
-    filing_reference: str,
-) -> ProvinceRuleSet:
-    """A new version of the province's rule set whose ``checks`` key is ``checks`` (thresholds, owners, deadlines
-    of the problem-record rules, overriding the national defaults per rule and key; 第5条 实施细则, filed with
-    the ministry, binding from ``effective_from``). The new version copies every other key of the newest version
-    (versions are never edited). Raises ``invalid_rules`` with a Chinese message per key
-    (``checks.age_grade.margin_years``), ``invalid_filing`` for the dates and the reference, ``version_conflict``.
-    One ``RULES_FILED`` audit event (the rules changed, no personal data)."""
-    return rule_section_file(
-        actor=actor,
-        province_code=province_code,
-        section={CHECKS: checks},
-        replaces=(CHECKS,),
-        label="问题学籍检查",
-        effective_from=effective_from,
-        filed_on=filed_on,
-        filing_reference=filing_reference,
-        audit_after={"counts": {rule: sorted(values) for rule, values in checks.items()}},
-    )

@@ -65,6 +65,17 @@ def correction_link(problem: ProblemRecord) -> tuple[str, str]:
         return f"{reverse('changes:new', args=['resumption'])}?student={person}", _("办理复学或重新申请休学")
     if kind == ProblemRecord.Kind.NO_CLASS:
         return reverse("students:class_move"), _("分班/调班")
+    if kind == ProblemRecord.Kind.VERIFY_ABSENT:
+        # 第17条: a compulsory-education pupil on the register but not attending is followed in the dropout ledger.
+        return reverse("dropouts:open", args=[person]), _("登记控辍保学台账")
+    if kind == ProblemRecord.Kind.VERIFY_PHANTOM:
+        # 第25条 空挂学籍: a record without a real pupil ends through the proper change (退学、转学、死亡注销 …).
+        return f"{reverse('changes:new', args=['withdrawal'])}?student={person}", _(
+            "办理学籍变动（注销空挂学籍）"
+        )
+    if kind == ProblemRecord.Kind.VERIFY_CORRECTION:
+        # Ordinary data on the edit page; key data (姓名、证件、性别、出生日期) only by a key-data change (第13条).
+        return reverse("students:edit", args=[person]), _("更正学籍信息")
     if kind == ProblemRecord.Kind.ARCHIVE_OVERDUE:
         return f"{reverse('students:detail', args=[person])}#archive", _("完善学籍档案")
     return reverse("students:detail", args=[person]), _("查看学籍")

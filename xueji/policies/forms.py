@@ -9,7 +9,7 @@ checks — the schema lives in one place; the form only parses the options text 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from xueji.core.dates import DateTextInput
 
 from .extra_fields import CHOICE_TYPES, MAX_FIELDS, TEXT, TYPE_LABELS, DefinitionInvalid, FieldDef
+from .rules import CHECK_BOUNDS, CHECK_OWNERS, CHECK_RULE_LABELS, CHECK_RULES, CHECKS, CHECKS_DEFAULT
 
 PREFIX = "rows"
 _OPTION_LINE = re.compile(r"^(\S+?)(?:[\s\u3000]+|[-:：])(.+)$")
@@ -304,5 +305,136 @@ class GradeAgeForm(forms.Form):
                 self.add_error(self.band_input(parts[1], parts[2], 0), message)
             elif key == "grade_age.age_on":
                 self.add_error("age_on", message)
+            else:
+                self.add_error(None, message)
+
+
+class CheckRulesForm(forms.Form):
+    """A new filed version of the province's problem-record checks (第5条 the province files its rules; 第9、25条
+    the checks; issue 10 §2): per rule (:data:`~xueji.policies.rules.CHECK_RULES`) whether it runs, who acts
+    first, the owner's deadline in working days and the rule's thresholds. The checks live in
+    :func:`xueji.policies.rules.checks_errors` (the same as the API's); the form only parses the inputs, keeps
+    what differs from the national defaults as the province's override and puts the service's errors
+    (``checks.age_grade.margin_years`` …) on the inputs."""
+
+    effective_from = forms.DateField(
+        label=_("生效日期"),
+        widget=DateTextInput(),
+        error_messages={"invalid": _("生效日期格式不正确（YYYY-MM-DD）"), "required": _("生效日期为必填项")},
+    )
+    filed_on = forms.DateField(
+        label=_("报部备案日期"),
+        widget=DateTextInput(),
+        error_messages={
+            "invalid": _("报部备案日期格式不正确（YYYY-MM-DD）"),
+            "required": _("报部备案日期为必填项"),
+        },
+    )
+    filing_reference = forms.CharField(
+        label=_("备案文号"),
+        max_length=80,
+        error_messages={"required": _("备案文号为必填项"), "max_length": _("备案文号不能超过 80 个字符")},
+    )
+
+    KEY_LABELS: ClassVar[dict[str, Any]] = {
+        "enabled": _("是否启用"),
+        "owner": _("首先处理方"),
+        "due_working_days": _("处理期限（工作日）"),
+        "margin_years": _("放宽年数"),
+        "max_days": _("休学最长天数"),
+        "grace_days": _("宽限天数"),
+        "check_from": _("检查起始日（MM-DD）"),
+    }
+    OWNER_LABELS: ClassVar[dict[str, Any]] = {"school": _("学校"), "county": _("县级教育行政部门")}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for rule, extra in CHECK_RULES.items():
+            title = CHECK_RULE_LABELS[rule]
+            for key in ("enabled", "owner", "due_working_days", *extra):
+                label = f"{title} · {self.KEY_LABELS[key]}"
+                required = {"required": _("请填写%(label)s") % {"label": label}}
+                name = self.input_name(rule, key)
+                if key == "enabled":
+                    self.fields[name] = forms.TypedChoiceField(
+                        label=label,
+                        choices=[("1", _("启用")), ("0", _("停用"))],
+                        coerce=lambda v: v == "1",
+                        error_messages={
+                            **required,
+                            "invalid_choice": _("请选择%(label)s") % {"label": label},
+                        },
+                    )
+                elif key == "owner":
+                    self.fields[name] = forms.ChoiceField(
+                        label=label,
+                        choices=[(o, self.OWNER_LABELS[o]) for o in CHECK_OWNERS],
+                        error_messages={
+                            **required,
+                            "invalid_choice": _("请选择%(label)s") % {"label": label},
+                        },
+                    )
+                else:
+                    # Text, not a number input: the values go to the service as they are (an integer when they
+                    # read as one), and the service's message names what is wrong (one validation).
+                    self.fields[name] = forms.CharField(label=label, max_length=10, error_messages=required)
+
+    @staticmethod
+    def input_name(rule: str, key: str) -> str:
+        return f"{rule}__{key}"
+
+    @classmethod
+    def initial_from(cls, rules: Any) -> dict[str, Any]:
+        """Initial values from a resolved :class:`~xueji.policies.rules.CheckRules` (the rules in force)."""
+        data: dict[str, Any] = {}
+        for rule, extra in CHECK_RULES.items():
+            for key in ("enabled", "owner", "due_working_days", *extra):
+                value = rules[rule][key]
+                data[cls.input_name(rule, key)] = ("1" if value else "0") if key == "enabled" else str(value)
+        return data
+
+    def rule_rows(self) -> list[tuple[Any, str, list[forms.BoundField]]]:
+        return [
+            (
+                CHECK_RULE_LABELS[rule],
+                rule,
+                [self[self.input_name(rule, k)] for k in ("enabled", "owner", "due_working_days", *extra)],
+            )
+            for rule, extra in CHECK_RULES.items()
+        ]
+
+    def checks(self) -> dict[str, dict[str, Any]]:
+        """The province's override: every value that differs from the national default (a value set back to
+        the default drops out and follows the national rule again)."""
+        data = self.cleaned_data
+        out: dict[str, dict[str, Any]] = {}
+        for rule, extra in CHECK_RULES.items():
+            for key in ("enabled", "owner", "due_working_days", *extra):
+                value = data[self.input_name(rule, key)]
+                if (
+                    key in CHECK_BOUNDS
+                    and isinstance(value, str)
+                    and re.fullmatch(r"-?\d{1,6}", value.strip())
+                ):
+                    value = int(value.strip())
+                elif isinstance(value, str):
+                    value = value.strip()
+                if value != CHECKS_DEFAULT[rule][key]:
+                    out.setdefault(rule, {})[key] = value
+        return out
+
+    def attach(self, fields: dict[str, str]) -> None:
+        """Put a service error (``checks.no_class.grace_days``, ``filed_on`` …) on its input."""
+        for key, message in fields.items():
+            parts = key.split(".")
+            if key in self.fields:
+                self.add_error(key, message)
+            elif (
+                len(parts) == 3 and parts[0] == CHECKS and self.input_name(parts[1], parts[2]) in self.fields
+            ):
+                # The message names the key (checks.no_class.grace_days); the page names the input's label.
+                label = str(self.fields[self.input_name(parts[1], parts[2])].label)
+                text = message.replace(key, label) if key in message else f"{label}：{message}"
+                self.add_error(self.input_name(parts[1], parts[2]), text)
             else:
                 self.add_error(None, message)

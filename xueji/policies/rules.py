@@ -25,7 +25,7 @@ keys that the registration of a student needs — below the students app, so tha
     ``enabled``, ``due_working_days`` (the owner's deadline), ``owner`` (``school`` or ``county`` acts first) and
     the rule's thresholds (``margin_years``, ``max_days``, ``grace_days``, ``check_from``); a province overrides
     any of them key by key (:class:`CheckRules`, defaults :data:`CHECKS_DEFAULT`, validation
-    :func:`checks_errors`), filed like every rule set (:func:`xueji.checks.services.check_rules_file`).
+    :func:`checks_errors`), filed like every rule set (:func:`xueji.policies.services.check_rules_file`).
 
 National defaults (:data:`GRADE_AGE_DEFAULT`), in years from the expected age (一年级 6, 初一 12, 高一 15):
 

@@ -37,7 +37,7 @@ from xueji.regions.models import OrgUnit
 from .extra_fields import validate_definition
 from .models import ExtraFieldSet, ProvinceRuleSet, RuleConfirmation
 from .queries import can_view_province, definable_provinces
-from .rules import GRADE_AGE, RulesInvalid, validate_rules
+from .rules import CHECKS, GRADE_AGE, RulesInvalid, validate_rules
 
 SUBJECT = "extra_field_set"
 RULE_SET_SUBJECT = "province_rule_set"
@@ -311,6 +311,34 @@ def grade_age_file(
         effective_from=effective_from,
         filed_on=filed_on,
         filing_reference=filing_reference,
+    )
+
+
+def check_rules_file(
+    *,
+    actor: Actor,
+    province_code: str,
+    checks: dict[str, Any],
+    effective_from: date | None,
+    filed_on: date | None,
+    filing_reference: str,
+) -> ProvinceRuleSet:
+    """A new version of the province's rule set whose ``checks`` key is ``checks`` (thresholds, owners, deadlines
+    of the problem-record rules, overriding the national defaults per rule and key; 第5条 实施细则, filed with
+    the ministry, binding from ``effective_from``). The new version copies every other key of the newest version
+    (versions are never edited). Raises ``invalid_rules`` with a Chinese message per key
+    (``checks.age_grade.margin_years``), ``invalid_filing`` for the dates and the reference, ``version_conflict``.
+    One ``RULES_FILED`` audit event (the rules changed, no personal data)."""
+    return rule_section_file(
+        actor=actor,
+        province_code=province_code,
+        section={CHECKS: checks},
+        replaces=(CHECKS,),
+        label="问题学籍检查",
+        effective_from=effective_from,
+        filed_on=filed_on,
+        filing_reference=filing_reference,
+        audit_after={"counts": {rule: sorted(values) for rule, values in checks.items()}},
     )
 
 

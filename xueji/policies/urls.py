@@ -1,4 +1,5 @@
-"""Pages for province-defined non-basic fields (第3条) and the registration age rules (第11条), at /policies/."""
+"""Pages for province-defined non-basic fields (第3条), the registration age rules (第11条) and the
+problem-record check rules (第9、25条), at /policies/."""
 
 from django.urls import path
 
@@ -14,4 +15,5 @@ urlpatterns = [
     path("<int:pk>/file/", views.field_set_file, name="file"),
     path("<int:pk>/activate/", views.field_set_activate, name="activate"),
     path("grade-age/", views.grade_age, name="grade_age"),
+    path("check-rules/", views.check_rules, name="check_rules"),
 ]

@@ -25,7 +25,7 @@ from xueji.accounts.types import Actor
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 
 from .extra_fields import MAX_FIELDS, TYPE_LABELS, DefinitionInvalid
-from .forms import PREFIX, FieldSetEditor, FilingForm, GradeAgeForm, new_row
+from .forms import PREFIX, CheckRulesForm, FieldSetEditor, FilingForm, GradeAgeForm, new_row
 from .models import ExtraFieldSet
 from .queries import (
     definable_provinces,
@@ -33,13 +33,25 @@ from .queries import (
     field_set_get,
     field_sets_for,
     grade_age_rules_for,
+    rule_set_in_force,
     rule_sets_for,
     sees_all_provinces,
     state_of,
     viewer_provinces,
 )
-from .rules import STAGE_LABELS, GradeAgeRules, rule_key_labels
+from .rules import (
+    CHECK_RULE_LABELS,
+    CHECK_RULES,
+    CHECKS,
+    CHECKS_DEFAULT,
+    STAGE_LABELS,
+    CheckRules,
+    GradeAgeRules,
+    RulesInvalid,
+    rule_key_labels,
+)
 from .services import (
+    check_rules_file,
     extra_fields_activate,
     extra_fields_define,
     extra_fields_file,
@@ -440,3 +452,116 @@ def grade_age(request: HttpRequest) -> HttpResponse:
         % {"v": rule_set.version, "day": f"{rule_set.effective_from:%Y-%m-%d}"},
     )
     return redirect(f"{reverse('policies:grade_age')}?province={province.province_code}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Problem-record check rules (issue 10 §2; 第5条 the province files its rules, 第9、25条 the checks): the national
+# defaults, the province's overrides, the versions, and a new filed version
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _check_rows(own: dict[str, Any], resolved: CheckRules) -> list[dict[str, Any]]:
+    """One row per rule: each setting's national default, the province's override (if any) and the value in
+    force."""
+    rows = []
+    for rule, extra in CHECK_RULES.items():
+        settings_ = []
+        for key in ("enabled", "owner", "due_working_days", *extra):
+            override = own.get(rule, {}).get(key) if isinstance(own.get(rule), dict) else None
+            settings_.append(
+                {
+                    "key": key,
+                    "label": CheckRulesForm.KEY_LABELS[key],
+                    "default": _check_value(key, CHECKS_DEFAULT[rule][key]),
+                    "override": None if override is None else _check_value(key, override),
+                    "value": _check_value(key, resolved[rule][key]),
+                }
+            )
+        rows.append({"rule": rule, "label": CHECK_RULE_LABELS[rule], "settings": settings_})
+    return rows
+
+
+def _check_value(key: str, value: Any) -> str:
+    if key == "enabled":
+        return str(_("启用") if value else _("停用"))
+    if key == "owner":
+        return str(CheckRulesForm.OWNER_LABELS.get(value, value))
+    return str(value)
+
+
+def _render_check_rules(
+    request: HttpRequest, user: Actor, province: Any, form: CheckRulesForm | None, status: int = 200
+) -> HttpResponse:
+    today = timezone.localdate()
+    in_force = rule_set_in_force(province.province_code, today)
+    own: dict[str, Any] = {}
+    resolved = CheckRules.from_rules(None)
+    if in_force is not None:
+        try:
+            resolved = CheckRules.from_rules(
+                in_force.rules, version=f"{province.province_code}-v{in_force.version}"
+            )
+            own = dict((in_force.rules or {}).get(CHECKS) or {})
+        except RulesInvalid:  # stored before validation: the checks run on the national rules (as the runner)
+            resolved = CheckRules.from_rules(None)
+    can_file = province.province_code in {u.province_code for u in definable_provinces(user)}
+    if can_file and form is None:
+        form = CheckRulesForm(initial=CheckRulesForm.initial_from(resolved))
+    return render(
+        request,
+        "policies/check_rules.html",
+        {
+            "province": province,
+            "provinces": viewer_provinces(user),
+            "rows": _check_rows(own, resolved),
+            "has_override": bool(own),
+            "versions": [
+                {"v": v, "keys": rule_key_labels(v.rules)}
+                for v in rule_sets_for(user, province.province_code)
+            ],
+            "version_number": resolved.version.rsplit("-v", 1)[-1] if resolved.version != "national" else "",
+            "form": form if can_file else None,
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def check_rules(request: HttpRequest) -> HttpResponse:
+    """问题学籍检查规则: for each of the seven checks the national default, the province's override and the value
+    in force; the versions; and — for the province department's filed registrar only — a new version filed
+    with the ministry through :func:`~.services.check_rules_file` (the API's service and
+    validation). Another province is 404; a reader of the province sees the rules without the form."""
+    user = actor_of(request)
+    _require_reader(user)
+    province = _province_for(user, request.GET.get("province", "") or request.POST.get("province", ""))
+    if request.method == "GET":
+        return _render_check_rules(request, user, province, None)
+    if province.province_code not in {u.province_code for u in definable_provinces(user)}:
+        raise PermissionDenied(_("只有省级教育行政部门学籍管理员可以备案问题学籍检查规则（第五条）"))
+    form = CheckRulesForm(request.POST)
+    if not form.is_valid():
+        return _render_check_rules(request, user, province, form, status=400)
+    try:
+        rule_set = check_rules_file(
+            actor=user,
+            province_code=province.province_code,
+            checks=form.checks(),
+            effective_from=form.cleaned_data["effective_from"],
+            filed_on=form.cleaned_data["filed_on"],
+            filing_reference=form.cleaned_data["filing_reference"],
+        )
+    except (NotFound, Forbidden) as exc:
+        _refuse(exc)
+    except ApplicationError as exc:
+        if exc.code == NOT_FILED.code:
+            _refuse(exc)
+        form.attach(exc.fields or {"": exc.message})
+        return _render_check_rules(request, user, province, form, status=exc.status)
+    messages.success(
+        request,
+        _("问题学籍检查规则第 %(v)s 版已备案，%(day)s 起自动检查按新规则运行。")
+        % {"v": rule_set.version, "day": f"{rule_set.effective_from:%Y-%m-%d}"},
+    )
+    return redirect(f"{reverse('policies:check_rules')}?province={province.province_code}")

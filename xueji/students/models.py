@@ -406,11 +406,14 @@ class ArchiveDocument(models.Model):
 class ProblemRecord(models.Model):
     """问题学籍 (第9条: 上级学籍管理部门与学校应及时核实学生学籍信息，处理与解决问题学籍; 第25条: 严肃、及时处理检查中
     发现的问题). Opened at registration (suspected duplicates) or by the nightly checks (:mod:`xueji.checks`), each
-    with a reason code (``kind``) and the article it enforces (:data:`KIND_ARTICLES`).
+    with a reason code (``kind``) and the article it enforces (:data:`KIND_ARTICLES`), or — 第25条 (学籍核查:
+    严肃、及时处理检查中发现的人籍分离、空挂学籍等问题) — when the county accepts a school's verification return
+    with 人籍分离 / 空挂学籍 / 需更正 findings (``verify_*``, :mod:`xueji.verification.services`).
 
     ``owner`` is the level that must act now: the school (explain, or correct through the proper change), the
     county department (resolve, return to the school, escalate), or — once escalated — the city or province
-    department. ``due_on`` is the deadline in working days from creation (per rule, province data). Every
+    department. ``due_on`` is the deadline in working days (per rule, province data), counted again from the day
+    the record changes owner (the deadline follows the owner). Every
     action after opening is a :class:`ProblemEvent`; at most one open record per person and kind.
     """
 
@@ -423,6 +426,11 @@ class ProblemRecord(models.Model):
         NO_CLASS = "no_class", _("未分班")
         NOT_PROMOTED = "not_promoted", _("未按时升级")
         ARCHIVE_OVERDUE = "archive_overdue", _("学籍档案逾期未建立")
+        # 第25条: what a school reported in a semester verification and the county accepted (人籍分离、空挂学籍
+        # 须严肃、及时处理; 需更正: 学生基础学籍信息准确) — opened when the county accepts the return.
+        VERIFY_ABSENT = "verify_absent", _("学籍核查：人籍分离")
+        VERIFY_PHANTOM = "verify_phantom", _("学籍核查：空挂学籍")
+        VERIFY_CORRECTION = "verify_correction", _("学籍核查：需更正")
 
     class State(models.TextChoices):
         OPEN = "open", _("待处理")
@@ -438,6 +446,7 @@ class ProblemRecord(models.Model):
     class Source(models.TextChoices):
         REGISTRATION = "registration", _("注册时发现")
         CHECK = "check", _("自动检查发现")
+        VERIFICATION = "verification", _("学籍核查发现")
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     kind = models.CharField(_("问题类型"), max_length=24, choices=Kind.choices)
@@ -525,6 +534,9 @@ KIND_ARTICLES: dict[str, Any] = {
     ProblemRecord.Kind.NO_CLASS: _("第二十五条"),
     ProblemRecord.Kind.NOT_PROMOTED: _("第七条、第二十五条"),
     ProblemRecord.Kind.ARCHIVE_OVERDUE: _("第六条"),
+    ProblemRecord.Kind.VERIFY_ABSENT: _("第十七条、第二十五条"),
+    ProblemRecord.Kind.VERIFY_PHANTOM: _("第二十五条"),
+    ProblemRecord.Kind.VERIFY_CORRECTION: _("第二十五条"),
 }
 
 

@@ -7,6 +7,7 @@ import hashlib
 import re
 import unicodedata
 import uuid
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -20,9 +21,12 @@ from xueji.accounts.types import Actor
 from xueji.audit.enums import EventType
 from xueji.audit.services import record, record_many
 from xueji.core.errors import ApplicationError, Conflict, FieldError, Forbidden, NotFound
+from xueji.core.signals import records_changed
 from xueji.policies.queries import extra_validator_for
+from xueji.policies.rules import CHECK_RULES
 from xueji.regions.enums import LEVEL_RANK, OrgLevel
 from xueji.schools.models import School
+from xueji.workdays.services import add_working_days
 
 from .fields import GUARDIAN_FIELDS, PERSON_FIELDS
 from .models import (
@@ -34,11 +38,15 @@ from .models import (
     ProblemEvent,
     ProblemRecord,
 )
+from .queries import check_rules_for
 from .validation import FOREIGN_DOCUMENT_TYPES, check_guardian_identity, clean_fields
 
 # 第13条 / issue #3: these change only through the key-data change flow with evidence and approval.
 KEY_FIELDS = frozenset({"name", "id_type", "id_number", "gender", "birth_date"})
 EDITABLE_FIELDS = tuple(s for s in PERSON_FIELDS if s.key not in KEY_FIELDS)
+
+#: Person columns the statistics snapshot counts (issue 10 §1): an edit of one refreshes it.
+STAT_FIELDS = frozenset({"ethnicity", "household_type", "migrant_child", "left_behind", "disability_type"})
 
 
 def _audit_subject(enrollment: Enrollment) -> dict[str, Any]:
@@ -200,6 +208,8 @@ def student_update(
     for k, v in clean.items():
         setattr(person, k, v)
     person.save(update_fields=[*fields, "updated_at"])
+    if STAT_FIELDS & set(clean):
+        records_changed.send(sender=Person, reason="record_updated")  # statistics refresh (issue 10 §1)
     # The audit keeps which fields changed, values masked; the values go to the record history (issue #6 §3.3).
     record(
         event_type=EventType.STUDENT_UPDATED,
@@ -384,6 +394,7 @@ def class_assign(
     if not moved:
         return 0
     Enrollment.objects.bulk_update([e for e, _b in moved], ["class_name", "class_number"])
+    records_changed.send(sender=Enrollment, reason="class_assigned")  # statistics refresh (issue 10 §1)
     record_many(
         (
             {
@@ -486,6 +497,8 @@ def archive_complete(*, actor: Actor, enrollment: Enrollment) -> Enrollment:
 # longer the county's).
 # and to a CLOSED one:
 #   reopen    a department whose jurisdiction covers it → open again, owned by the school
+# Every hand-over (a change of owner, and reopen) restarts ``due_on`` for the new owner in working days
+# (:func:`problem_due_on`); return and reopen clear the school's explanation (it must explain again, 第25条).
 Owner = ProblemRecord.Owner
 Action = ProblemEvent.Action
 #: (action, owner before) → owner after; a pair not listed is refused. Pure data, tested pair by pair.
@@ -520,6 +533,29 @@ PROBLEM_EVENT_TYPES = {
 }
 PROBLEM_CLOSED = "problem_closed"
 MAX_PROBLEM_NOTE = 300
+
+
+#: Working days the owner has for a reason that is no check rule (no province data for it): the checks' own
+#: reasons take ``due_working_days`` from the province's check rules (:data:`xueji.policies.rules.CHECKS_DEFAULT`).
+#: 第25条: what a verification round found (人籍分离、空挂学籍、需更正) is handled 严肃、及时 — ten working days.
+DUE_WORKING_DAYS_OTHER: dict[str, int] = {
+    ProblemRecord.Kind.ID_DUPLICATE: 20,
+    ProblemRecord.Kind.VERIFY_ABSENT: 10,
+    ProblemRecord.Kind.VERIFY_PHANTOM: 10,
+    ProblemRecord.Kind.VERIFY_CORRECTION: 10,
+}
+DUE_WORKING_DAYS_FALLBACK = 20
+
+
+def problem_due_on(province_code: str, kind: str, today: date) -> date:
+    """The deadline of a problem record of ``kind`` whose owner changes (or which opens) ``today``: the working
+    days of the province's check rule for the reason (the same rule and calendar as the checks, 第9条), else
+    :data:`DUE_WORKING_DAYS_OTHER`, counted on the official working-day calendar."""
+    if kind in CHECK_RULES:
+        days = check_rules_for(province_code, today).due_working_days(kind)
+    else:
+        days = DUE_WORKING_DAYS_OTHER.get(kind, DUE_WORKING_DAYS_FALLBACK)
+    return add_working_days(today, days).due
 
 
 def problem_school(problem: ProblemRecord) -> School:
@@ -616,6 +652,16 @@ def problem_act(
     now = timezone.now()
     before = {"state": locked.state}
     fields = ["owner"]
+    if (after != locked.owner and action != Action.RESOLVE) or action == Action.REOPEN:
+        # The deadline follows the owner: whoever must act now gets the rule's working days from today (a record
+        # being closed keeps its deadline: whether it was handled in time stays readable).
+        locked.due_on = problem_due_on(locked.province_code, locked.kind, timezone.localdate(now))
+        fields.append("due_on")
+    if action in {Action.RETURN, Action.REOPEN} and locked.explanation:
+        # 第25条: a record sent back or reopened needs a new explanation — the old one was not accepted, and the
+        # school may not submit a verification round on it.
+        locked.explanation, locked.explained_at, locked.explained_by = "", None, None
+        fields += ["explanation", "explained_at", "explained_by"]
     if action == Action.EXPLAIN:
         locked.explanation, locked.explained_at, locked.explained_by = text, now, actor
         fields += ["explanation", "explained_at", "explained_by"]

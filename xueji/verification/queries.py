@@ -31,7 +31,7 @@ from xueji.students.enums import StudentStatus
 from xueji.students.models import Enrollment
 from xueji.students.search import enrollment_q, parse_term
 
-from .enums import FindingKind, ReturnState, RoundState
+from .enums import FindingKind, ReturnState
 from .models import Finding, SchoolReturn, VerificationRound
 from .workflow import PENDING_SCHOOL
 
@@ -301,11 +301,12 @@ def _absent_q(qs: QuerySet[Finding]) -> QuerySet[Finding]:
 
 
 def returns_overdue(prefix: str, today: date) -> QuerySet[SchoolReturn]:
-    """第25条 (每学期核准), 第26条: schools under ``prefix`` whose return in an open round is past the deadline and
-    neither submitted nor accepted. The org path of each record is ``scope_path`` (the school's path)."""
+    """第25条 (每学期核准), 第26条: schools under ``prefix`` whose return is past the round's deadline and neither
+    submitted nor accepted (draft or returned) — in an open round and in a closed one alike: closing a round
+    does not make a school that never verified its roster any less overdue. The org path of each record is
+    ``scope_path`` (the school's path)."""
     return SchoolReturn.objects.filter(
         scope_path__startswith=prefix,
-        round__state=RoundState.OPEN,
         round__deadline__lt=today,
         state__in=sorted(PENDING_SCHOOL),
     )

@@ -28,6 +28,8 @@ from xueji.core.errors import Conflict, FieldError, Forbidden, NotFound
 from xueji.regions.models import OrgUnit
 from xueji.schools.enums import SchoolState
 from xueji.schools.models import School
+from xueji.students.models import ProblemEvent, ProblemRecord
+from xueji.students.records import problem_due_on
 
 from . import workflow
 from .enums import (
@@ -57,12 +59,14 @@ MAX_TITLE = 100
 MAX_TEXT = 300
 
 
-def _notices_done(org_unit_ids: Iterable[int], keys: Iterable[str], rnd: VerificationRound) -> None:
-    """Work notices of this round at these units are finished (submitted, reviewed or the round closed)."""
+def _submitted_notice_done(ret: SchoolReturn) -> None:
+    """The county reviewed this school's return: its "submitted" notice of the round is finished — only this
+    school's (the notice names the school in ``school``), the other schools' submissions still wait."""
     Notification.objects.filter(
-        org_unit_id__in=list(org_unit_ids),
-        notice__in=list(keys),
-        params__round=rnd.pk,
+        org_unit_id=ret.reviewer_id,
+        notice=NOTICE_SUBMITTED,
+        params__round=ret.round_id,
+        params__school=ret.school_id,
         needs_action=True,
         done_at__isnull=True,
     ).update(done_at=timezone.now())
@@ -418,6 +422,7 @@ def return_submit(*, actor: Actor, ret: SchoolReturn) -> SchoolReturn:
         NOTICE_SUBMITTED,
         needs_action=True,
         round=ret.round_id,
+        school=ret.school_id,
         reason=f"{ret.school.name}（{ret.round.title}）",
     )
     record(
@@ -453,14 +458,106 @@ def return_accept(*, actor: Actor, ret: SchoolReturn, note: str = "") -> SchoolR
     """The county accepts a submitted return (第5条: 县级教育行政部门具体负责; 第25条)."""
     ret = _lock(ret)
     target = _require_reviewing(actor, ret, workflow.ACCEPT)
+    note = (note or "").strip()
+    if len(note) > MAX_TEXT:
+        raise FieldError("note", "too_long", f"审核意见不能超过{MAX_TEXT}个字")
+    opened = _open_finding_problems(actor, ret)
     return _review(
         actor=actor,
         ret=ret,
         target=target,
-        note=(note or "").strip(),
+        note=note,
         event=EVENT_ACCEPTED,
         notice=NOTICE_ACCEPTED,
+        audit_extra={"problems": opened},
     )
+
+
+#: The problem record each kind of finding opens when the county accepts the return (第25条).
+FINDING_PROBLEM_KINDS = {
+    FindingKind.ABSENT: ProblemRecord.Kind.VERIFY_ABSENT,
+    FindingKind.PHANTOM: ProblemRecord.Kind.VERIFY_PHANTOM,
+    FindingKind.CORRECTION: ProblemRecord.Kind.VERIFY_CORRECTION,
+}
+
+
+def _finding_detail(finding: Finding, title: str) -> str:
+    """What the new record says: the round and what the school reported (the kind and the coded whereabouts or
+    fields — the school's free text stays on the finding)."""
+    text = f"学籍核查“{title}”学校报告：{FindingKind(finding.kind).label}"
+    if finding.kind == FindingKind.ABSENT and finding.whereabouts in Whereabouts.values:
+        text += f"（去向：{Whereabouts(finding.whereabouts).label}）"
+    elif finding.kind == FindingKind.CORRECTION:
+        text += f"（需更正：{'、'.join(finding.correction_labels())}）"
+    return text[:300]
+
+
+def _open_finding_problems(actor: Actor, ret: SchoolReturn) -> dict[str, int]:
+    """第25条 (严肃、及时处理检查中发现的人籍分离、空挂学籍等问题): the county accepted what the school reported, so
+    each 人籍分离 / 空挂学籍 / 需更正 finding of a pupil still on the school's register opens a problem record
+    (``verify_*``) owned by the school, due in working days (:func:`~xueji.students.records.problem_due_on`),
+    with its ``open`` history row. At most one open record per pupil and reason: a pupil who already has one
+    (an earlier round's, not yet handled) gets none — accepting is idempotent. Set-based: a few statements
+    whatever the number of findings. Returns the number opened per finding kind."""
+    today = timezone.localdate()
+    now = timezone.now()
+    findings = list(
+        Finding.objects.filter(
+            school_return=ret, kind__in=list(FINDING_PROBLEM_KINDS), enrollment__is_active=True
+        )
+        .select_related("enrollment")
+        .order_by("pk")
+    )
+    counts = dict.fromkeys((str(k) for k in FINDING_PROBLEM_KINDS), 0)
+    if not findings:
+        return counts
+    existing = set(
+        ProblemRecord.objects.filter(
+            person_id__in={x.enrollment.person_id for x in findings},
+            kind__in=list(FINDING_PROBLEM_KINDS.values()),
+            state=ProblemRecord.State.OPEN,
+        ).values_list("person_id", "kind")
+    )
+    due: dict[str, date] = {}
+    new: list[ProblemRecord] = []
+    for finding in findings:
+        e = finding.enrollment
+        kind = FINDING_PROBLEM_KINDS[FindingKind(finding.kind)]
+        if (e.person_id, kind.value) in existing:
+            continue
+        existing.add((e.person_id, kind.value))
+        if kind not in due:
+            due[kind] = problem_due_on(e.province_code, kind, today)
+        new.append(
+            ProblemRecord(
+                kind=kind,
+                person_id=e.person_id,
+                province_code=e.province_code,
+                scope_path=e.scope_path,
+                school_id=e.school_id,
+                owner=ProblemRecord.Owner.SCHOOL,
+                source=ProblemRecord.Source.VERIFICATION,
+                due_on=due[kind],
+                detail=_finding_detail(finding, ret.round.title),
+            )
+        )
+    # A concurrent accept of the same pupil elsewhere loses quietly to the partial unique index.
+    ProblemRecord.objects.bulk_create(new, ignore_conflicts=True)
+    created = list(
+        ProblemRecord.objects.filter(pk__in=[r.pk for r in new]).values_list("pk", "kind", "owner")
+    )
+    ProblemEvent.objects.bulk_create(
+        [
+            ProblemEvent(
+                problem_id=pk, action=ProblemEvent.Action.OPEN, actor=actor, at=now, owner_after=owner
+            )
+            for pk, _kind, owner in created
+        ]
+    )
+    by_kind = {v.value: k for k, v in FINDING_PROBLEM_KINDS.items()}
+    for _pk, opened_kind, _owner in created:
+        counts[str(by_kind[opened_kind])] += 1
+    return counts
 
 
 @transaction.atomic
@@ -478,7 +575,14 @@ def return_send_back(*, actor: Actor, ret: SchoolReturn, note: str) -> SchoolRet
 
 
 def _review(
-    *, actor: Actor, ret: SchoolReturn, target: str, note: str, event: str, notice: str
+    *,
+    actor: Actor,
+    ret: SchoolReturn,
+    target: str,
+    note: str,
+    event: str,
+    notice: str,
+    audit_extra: dict[str, Any] | None = None,
 ) -> SchoolReturn:
     if len(note) > MAX_TEXT:
         raise FieldError("note", "too_long", f"审核意见不能超过{MAX_TEXT}个字")
@@ -488,7 +592,7 @@ def _review(
     ret.reviewed_at = timezone.now()
     ret.reviewed_by = actor
     ret.save(update_fields=["state", "review_note", "reviewed_at", "reviewed_by"])
-    _notices_done([ret.reviewer_id], [NOTICE_SUBMITTED], ret.round)
+    _submitted_notice_done(ret)
     reason = note if target == ReturnState.RETURNED else ret.round.title
     notify(
         ret.school.org,
@@ -511,6 +615,6 @@ def _review(
         province_code=ret.school.province_code,
         summary=f"审核学籍核查 {ret.pk}",
         before={"state": before},
-        after={"state": ret.state},
+        after={"state": ret.state, **(audit_extra or {})},
     )
     return ret
