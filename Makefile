@@ -31,7 +31,7 @@ prepare: install
 	$(PY) manage.py oidc_key
 	$(PY) manage.py data_keys encrypt --if-needed
 	@if [ "$${XUEJI_ENV:-}" = "production" ]; then echo "XUEJI_ENV=production: no demo data"; \
-	else $(PY) manage.py seed --students $(STUDENTS) && $(PY) manage.py seed_dropouts && $(PY) manage.py seed_verification && $(PY) manage.py seed_checks && $(PY) manage.py seed_guardian && $(PY) manage.py certificate_keys ensure --province 440000; fi
+	else $(PY) manage.py seed --students $(STUDENTS) && $(PY) manage.py seed_dropouts && $(PY) manage.py seed_verification && $(PY) manage.py seed_checks && $(PY) manage.py seed_guardian && $(PY) manage.py seed_changes && $(PY) manage.py seed_oversight && $(PY) manage.py certificate_keys ensure --province 440000; fi
 	$(PY) manage.py statistics_rebuild
 
 ## collectstatic: hashed, compressed copies of the static files under staticfiles/ (served by WhiteNoise)

@@ -487,6 +487,10 @@ XUEJI_TRUSTED_PROXIES = [
 ]
 # A dropout follow-up overdue by more than this many working days is escalated from the county to the city (第17条).
 XUEJI_DROPOUT_ESCALATE_UP_WORKING_DAYS = int(os.environ.get("XUEJI_DROPOUT_ESCALATE_UP_WORKING_DAYS", "10"))
+# 第17条: an escalated case still overdue this many working days later goes on to the province.
+XUEJI_DROPOUT_ESCALATE_PROVINCE_WORKING_DAYS = int(
+    os.environ.get("XUEJI_DROPOUT_ESCALATE_PROVINCE_WORKING_DAYS", "30")
+)
 # Files of imports never committed are deleted after this many days (personal data is not kept).
 XUEJI_IMPORT_FILE_RETENTION_DAYS = int(os.environ.get("XUEJI_IMPORT_FILE_RETENTION_DAYS", "7"))
 # Attachment files on disk without a database row (their transaction rolled back) go after this many hours.

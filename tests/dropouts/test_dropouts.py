@@ -279,7 +279,7 @@ def test_cannot_close_without_outcome_or_twice(s):  # type: ignore[no-untyped-de
     with pytest.raises(FieldError) as exc:
         case_close(actor=s["reg"], case=case, outcome="")
     assert exc.value.field == "outcome"
-    case_close(actor=s["reg"], case=case, outcome=Outcome.DEATH)
+    case_close(actor=s["reg"], case=case, outcome=Outcome.HOME_TEACHING)
     with pytest.raises(Conflict):
         case_close(actor=s["reg"], case=case, outcome=Outcome.TRANSFERRED)
     with pytest.raises(Conflict):

@@ -113,9 +113,9 @@ def test_the_daily_task_escalates_as_of_today(s):  # type: ignore[no-untyped-def
 
     case = _open(s)
     DropoutCase.objects.filter(pk=case.pk).update(next_follow_up=timezone.localdate() - timedelta(days=60))
-    assert escalate_overdue.call() == {"county": 1, "city": 1}
+    assert escalate_overdue.call() == {"county": 1, "city": 1, "province": 1}
     case.refresh_from_db()
-    assert case.escalation == Escalation.CITY
+    assert case.escalation == Escalation.PROVINCE
 
 
 def test_a_lead_is_the_countys_own_and_only_goes_up_to_the_city(s):  # type: ignore[no-untyped-def]

@@ -59,7 +59,11 @@ def step(
     )
 
 
-def problem(school: Any, *, days_old: int, state: str = ProblemRecord.State.OPEN) -> ProblemRecord:
+def problem(
+    school: Any, *, days_old: int, state: str = ProblemRecord.State.OPEN, due_in: int | None = None
+) -> ProblemRecord:
+    """A problem record found ``days_old`` days ago, due ``due_in`` days from today (default: 30 days after it
+    was found)."""
     e = pupil(school)
     p = ProblemRecord.objects.create(
         kind=ProblemRecord.Kind.ID_INVALID,
@@ -68,7 +72,10 @@ def problem(school: Any, *, days_old: int, state: str = ProblemRecord.State.OPEN
         province_code=e.province_code,
         scope_path=e.scope_path,
     )
-    ProblemRecord.objects.filter(pk=p.pk).update(created_at=timezone.now() - timedelta(days=days_old))
+    due = timezone.localdate() + timedelta(days=30 - days_old if due_in is None else due_in)
+    ProblemRecord.objects.filter(pk=p.pk).update(
+        created_at=timezone.now() - timedelta(days=days_old), due_on=due
+    )
     return p
 
 
@@ -134,7 +141,7 @@ def seed_violations(school_a: Any, school_b: Any) -> None:
         state=StepState.REJECTED,
         decided_days=3,
     )
-    # 第9条: open problem records older than 30 days; near misses: recent, resolved.
+    # 第9条: open problem records past their due day; near misses: not yet due, resolved.
     problem(school_a, days_old=45)
     problem(school_b, days_old=31)
     problem(school_b, days_old=60)

@@ -46,7 +46,7 @@ def direct_counts(unit: OrgUnit) -> dict[str, int]:
             steps__decided_at__gte=now - timedelta(days=91),
         ).count(),
         "problems": ProblemRecord.objects.filter(
-            scope_path__startswith=unit.path, state="open", created_at__lt=now - timedelta(days=30)
+            scope_path__startswith=unit.path, state="open", due_on__lt=timezone.localdate(now)
         ).count(),
     }
 
@@ -113,16 +113,18 @@ def test_the_window_changes_what_counts_and_bad_input_names_the_field(client, sc
     today = timezone.localdate()
     r = client.get(
         reverse("oversight:unit", args=[city.pk]),
-        {"start": (today - timedelta(days=500)).isoformat(), "end": today.isoformat(), "days": "50"},
+        {"start": (today - timedelta(days=500)).isoformat(), "end": today.isoformat()},
     )
     html = r.content.decode()
     row = re.search(rf'<tr data-unit="{county_b.pk}">(.*?)</tr>', html, re.S).group(1)  # type: ignore[union-attr]
     assert re.search(r'data-metric="transfers"><a[^>]*>2<', row)  # the refusal of 400 days ago now counts
-    assert re.search(r'data-metric="problems"><a[^>]*>1<', row)  # only the 60-day-old one is over 50 days
-    bad = client.get(reverse("oversight:unit", args=[city.pk]), {"start": "2026-13-01", "days": "0"})
+    assert re.search(
+        r'data-metric="problems"><a[^>]*>2<', row
+    )  # past their own deadline, whatever the window
+    bad = client.get(reverse("oversight:unit", args=[city.pk]), {"start": "2026-13-01"})
     assert bad.status_code == 200
     text = bad.content.decode()
-    assert "统计起始日期" in text and "问题学籍超过天数" in text and 'data-testid="oversight"' not in text
+    assert "统计起始日期" in text and 'data-testid="oversight"' not in text
     reversed_ = client.get(
         reverse("oversight:unit", args=[city.pk]), {"start": "2026-06-01", "end": "2026-05-01"}
     )

@@ -197,4 +197,8 @@ NOTICE_TEXTS = {
     "verify_accepted": _("学籍核查已通过：%(reason)s"),
     # 监督 (第26条, xueji.oversight): reason = the name of the unit whose count of violations rose.
     "oversight_rise": _("违规监督：%(reason)s的违规情形增加（截至%(date)s），请查看违规监督"),
+    # 控辍保学 (第17条, xueji.dropouts via xueji.oversight): reason = the pupil's school; date = the escalation.
+    "dropout_escalated": _(
+        "控辍保学：%(reason)s的辍学学生逾期未跟踪，已于%(date)s逐级上报至本级（第十七条），请督办"
+    ),
 }

@@ -13,6 +13,10 @@ FIRST_FOLLOW_UP_WORKING_DAYS = 5
 #: working days goes up from the county to the city (第5条 分级负责; 第17条).
 ESCALATE_UP_WORKING_DAYS = 10
 
+#: Default of ``settings.XUEJI_DROPOUT_ESCALATE_PROVINCE_WORKING_DAYS``: a follow-up overdue by more than this many
+#: working days goes up from the city to the province (第17条 逐级上报; 第5条 分级负责).
+ESCALATE_PROVINCE_WORKING_DAYS = 30
+
 #: Audit event types of this app that ``audit.enums.EventType`` does not name yet (the value is what is stored).
 EVENT_ESCALATED = "dropout.escalated"
 
@@ -23,15 +27,16 @@ class Source(models.TextChoices):
 
 
 class Escalation(models.TextChoices):
-    """Who is chasing an overdue follow-up: nobody beyond the handler, the county, or the city above it.
+    """Who is chasing an overdue follow-up: nobody beyond the handler, the county, the city, or the province.
     The values are ordered: a case only ever moves up while it stays overdue."""
 
     NONE = "none", _("未升级")
     COUNTY = "county", _("已升级至县级教育行政部门")
     CITY = "city", _("已升级至地市级教育行政部门")
+    PROVINCE = "province", _("已升级至省级教育行政部门")
 
 
-ESCALATION_RANK = {Escalation.NONE: 0, Escalation.COUNTY: 1, Escalation.CITY: 2}
+ESCALATION_RANK = {Escalation.NONE: 0, Escalation.COUNTY: 1, Escalation.CITY: 2, Escalation.PROVINCE: 3}
 
 
 class Reason(models.TextChoices):
@@ -63,3 +68,5 @@ class FollowUpKind(models.TextChoices):
     PHONE = "phone", _("电话联系监护人")
     VISIT = "visit", _("家访劝返")
     OTHER = "other", _("其他")
+    #: Written by the system, not a contact: the case closed because the register recorded the change.
+    SYSTEM = "system", _("系统记录")

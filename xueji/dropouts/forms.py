@@ -29,7 +29,9 @@ class OpenCaseForm(forms.Form):
 
 class FollowUpForm(forms.Form):
     date = forms.DateField(label=_("跟踪日期"), widget=DATE)
-    kind = forms.ChoiceField(label=_("方式"), choices=FollowUpKind.choices)
+    kind = forms.ChoiceField(
+        label=_("方式"), choices=[c for c in FollowUpKind.choices if c[0] != FollowUpKind.SYSTEM]
+    )
     people = forms.CharField(label=_("参与人员"), max_length=100)
     result = forms.CharField(label=_("结果"), max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
     next_in_working_days = forms.IntegerField(
@@ -82,8 +84,10 @@ class LedgerFilterForm(forms.Form):
         label=_("升级督办"),
         choices=[
             ("", _("全部")),
-            (ANY_ESCALATION, _("已升级（县级或地市级）")),
+            (ANY_ESCALATION, _("已升级（县级、地市级或省级）")),
             *[(v, lbl) for v, lbl in Escalation.choices if v != Escalation.NONE],
         ],
         required=False,
     )
+    #: The unit whose ledger is shown (an org unit id in the viewer's jurisdiction; anything else is 404).
+    unit = forms.CharField(required=False, widget=forms.HiddenInput)

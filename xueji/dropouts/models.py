@@ -86,7 +86,8 @@ class DropoutCase(models.Model):
 
 
 class FollowUp(models.Model):
-    """One contact with the guardians or home visit (劝返) of a case."""
+    """One contact with the guardians or home visit (劝返) of a case — or a history row the system wrote
+    (``kind`` system, no ``recorded_by``)."""
 
     case = models.ForeignKey(DropoutCase, models.CASCADE, related_name="follow_ups")
     date = models.DateField(_("跟踪日期"))
@@ -94,7 +95,10 @@ class FollowUp(models.Model):
     people = models.CharField(_("参与人员"), max_length=100)
     result = models.TextField(_("结果"), max_length=500)
     next_date = models.DateField(_("下次跟踪日期"), null=True, blank=True)
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    # None for a history row the system wrote (kind ``system``: closed from the register).
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, CharField, Count, F, Min, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce, TruncMonth
 
 from xueji.accounts.enums import Role
-from xueji.accounts.jurisdiction import data_grants, scope_q
+from xueji.accounts.jurisdiction import data_grants, in_scope, scope_paths, scope_q
 from xueji.accounts.types import Actor
 from xueji.core.errors import FieldError, NotFound
 from xueji.regions.enums import OrgLevel
+from xueji.regions.models import OrgUnit
+from xueji.regions.queries import child_id_on_path
 from xueji.students.models import Enrollment
 from xueji.students.search import identified_q
 
@@ -32,22 +34,46 @@ def overdue_q(today: date) -> Q:
     return Q(state=State.OPEN, next_follow_up__lt=today)
 
 
-def cases_visible(viewer: Actor) -> QuerySet[DropoutCase]:
-    """Cases follow the pupil (第17条: the case is the pupil's, wherever they are enrolled now): scoped by the
-    region of the pupil's active enrollment — after a transfer or a merger the new school and county see the
-    case and the former ones no longer do — or, when the pupil has none left, by where the case was opened."""
-    current = Enrollment.objects.filter(person_id=OuterRef("person_id"), is_active=True).values("scope_path")[
+def current_path() -> Case:
+    """SQL: the region an open case belongs to now — its pupil's active enrollment's (after a transfer, promotion
+    or merger, before anyone writes the case), or where it was opened when the pupil has none left; a closed case
+    stays where it was closed (the school that closed it keeps it in its ledger)."""
+    active = Enrollment.objects.filter(person_id=OuterRef("person_id"), is_active=True).values("scope_path")[
         :1
     ]
-    return DropoutCase.objects.annotate(current_path=Coalesce(Subquery(current), F("scope_path"))).filter(
-        scope_q(viewer, "current_path")
+    return Case(
+        When(state=State.OPEN, then=Coalesce(Subquery(active), F("scope_path"))),
+        default=F("scope_path"),
+        output_field=CharField(),
     )
 
 
+def _in_unit(unit: OrgUnit) -> Q:
+    """Cases of :func:`cases_visible` in ``unit``'s subtree (by the annotated :func:`current_path`)."""
+    return Q(current_path__startswith=unit.path)
+
+
+def cases_visible(viewer: Actor) -> QuerySet[DropoutCase]:
+    """Cases follow the pupil (第17条: the case is the pupil's, wherever they are enrolled now): an open case is
+    scoped by the region of the pupil's active enrollment — after a transfer or a merger the new school and county
+    see the case and the former ones no longer do — or, when the pupil has none left, by where the case was
+    opened; a closed case by where it was closed (:func:`current_path`)."""
+    return DropoutCase.objects.annotate(current_path=current_path()).filter(scope_q(viewer, "current_path"))
+
+
 def case_list(
-    *, viewer: Actor, state: str = "", overdue: bool = False, escalation: str = "", today: date
+    *,
+    viewer: Actor,
+    state: str = "",
+    overdue: bool = False,
+    escalation: str = "",
+    today: date,
+    unit: OrgUnit | None = None,
 ) -> QuerySet[DropoutCase]:
+    """The viewer's cases, filtered; ``unit`` (from :func:`ledger_unit`): only the cases in its subtree."""
     qs = cases_visible(viewer).select_related("person", "school", "enrollment")
+    if unit is not None:
+        qs = qs.filter(_in_unit(unit))
     if state in State.values:
         qs = qs.filter(state=state)
     if overdue:
@@ -117,10 +143,12 @@ class LedgerCounts:
     escalated: int = 0
 
 
-def ledger_counts(*, viewer: Actor, today: date) -> LedgerCounts:
-    """The ledger's headline numbers over the viewer's cases: open cases, overdue follow-ups, and pupils returned
-    to school (劝返复学) this calendar month."""
+def ledger_counts(*, viewer: Actor, today: date, unit: OrgUnit | None = None) -> LedgerCounts:
+    """The ledger's headline numbers over the viewer's cases (in ``unit``'s subtree when given): open cases,
+    overdue follow-ups, and pupils returned to school (劝返复学) this calendar month."""
     qs = cases_visible(viewer)
+    if unit is not None:
+        qs = qs.filter(_in_unit(unit))
     return LedgerCounts(
         open=qs.filter(state=State.OPEN).count(),
         overdue=qs.filter(overdue_q(today)).count(),
@@ -197,17 +225,26 @@ def ledger_by_school(*, viewer: Actor, today: date) -> list[dict[str, Any]]:
     return list(rows)
 
 
-def returns_by_month(*, viewer: Actor, today: date, months: int = RETURN_MONTHS) -> list[tuple[date, int]]:
+def month_starts(today: date, months: int = RETURN_MONTHS) -> list[date]:
+    """The first days of the last ``months`` calendar months, newest (this month) first."""
+    starts = [today.replace(day=1)]
+    for _i in range(months - 1):
+        prev = starts[-1] - timedelta(days=1)
+        starts.append(prev.replace(day=1))
+    return starts
+
+
+def returns_by_month(
+    *, viewer: Actor, today: date, months: int = RETURN_MONTHS, unit: OrgUnit | None = None
+) -> list[tuple[date, int]]:
     """Pupils returned to school (劝返复学) per calendar month of their return, the last ``months`` months
     (newest first, months without a return included): the monthly report's figure (第17条)."""
-    first = today.replace(day=1)
-    starts = [first]
-    for _i in range(months - 1):
-        prev = starts[-1].replace(day=1) - timedelta(days=1)
-        starts.append(prev.replace(day=1))
+    starts = month_starts(today, months)
+    qs = cases_visible(viewer)
+    if unit is not None:
+        qs = qs.filter(_in_unit(unit))
     grouped = (
-        cases_visible(viewer)
-        .filter(
+        qs.filter(
             state=State.CLOSED, outcome=Outcome.RETURNED, returned_on__gte=starts[-1], returned_on__lte=today
         )
         .annotate(month=TruncMonth("returned_on"))
@@ -221,3 +258,93 @@ def returns_by_month(*, viewer: Actor, today: date, months: int = RETURN_MONTHS)
 
 def _as_date(value: Any) -> date:
     return value.date() if hasattr(value, "date") and callable(value.date) else value
+
+
+def ledger_unit(*, viewer: Actor, org_id: Any = None) -> OrgUnit | None:
+    """The unit whose ledger is shown: ``org_id`` when it lies in the viewer's jurisdiction (anything else, or a
+    malformed id: NotFound — 第23条), else the viewer's own top unit; None for a viewer without student data."""
+    if org_id in (None, ""):
+        paths = scope_paths(viewer)
+        return OrgUnit.objects.filter(path=paths[0]).first() if paths else None
+    unit = OrgUnit.objects.filter(pk=org_id).first() if str(org_id).isdigit() else None
+    if unit is None or not in_scope(viewer, unit.path):
+        raise NotFound()
+    return unit
+
+
+def ledger_parent(*, viewer: Actor, unit: OrgUnit) -> OrgUnit | None:
+    """The unit one level up when the viewer may see it (the roll-up's way back up)."""
+    parent = OrgUnit.objects.filter(pk=unit.parent_id).first() if unit.parent_id else None
+    return parent if parent is not None and in_scope(viewer, parent.path) else None
+
+
+@dataclass(frozen=True)
+class UnitLedger:
+    """One child unit's ledger (第17条): open cases, the days the oldest of them has been open, overdue
+    follow-ups, escalated cases, and returns to school per month (``returned[i]`` for ``months[i]``)."""
+
+    unit: OrgUnit
+    open: int
+    overdue: int
+    escalated: int
+    oldest_days: int
+    returned: tuple[int, ...]
+
+    @property
+    def returned_total(self) -> int:
+        return sum(self.returned)
+
+
+def ledger_by_unit(
+    *, viewer: Actor, unit: OrgUnit, today: date, months: int = RETURN_MONTHS
+) -> list[UnitLedger]:
+    """The ledger rolled up per child unit of ``unit`` (第5条 分级负责, 第17条: the county follows its schools,
+    the city its counties, the province its cities) — every child listed, most overdue first. A case is counted
+    where its pupil is enrolled now (:func:`current_path`: not ``case.school``, which a transfer or merger
+    leaves behind until someone writes the case); closed cases where they were closed. Two plain ``GROUP BY``
+    (counts, returns per month) whatever the number of children."""
+    starts = month_starts(today, months)
+    qs = (
+        cases_visible(viewer)
+        .filter(_in_unit(unit))
+        .exclude(Q(current_path=unit.path))
+        .annotate(child=child_id_on_path("current_path", unit.path))
+    )
+    counts = {
+        str(g["child"]): g
+        for g in qs.values("child")
+        .annotate(
+            open=Count("pk", filter=Q(state=State.OPEN)),
+            overdue=Count("pk", filter=overdue_q(today)),
+            escalated=Count("pk", filter=Q(state=State.OPEN) & ~Q(escalation=Escalation.NONE)),
+            oldest=Min("opened_on", filter=Q(state=State.OPEN)),
+        )
+        .order_by()
+    }
+    returned: dict[tuple[str, date], int] = {}
+    for g in (
+        qs.filter(
+            state=State.CLOSED, outcome=Outcome.RETURNED, returned_on__gte=starts[-1], returned_on__lte=today
+        )
+        .annotate(month=TruncMonth("returned_on"))
+        .values("child", "month")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        returned[(str(g["child"]), _as_date(g["month"]))] = int(g["n"])
+    rows = []
+    for child in OrgUnit.objects.filter(parent=unit).order_by("level", "code"):
+        g = counts.get(str(child.pk), {})
+        oldest = g.get("oldest")
+        rows.append(
+            UnitLedger(
+                unit=child,
+                open=int(g.get("open", 0)),
+                overdue=int(g.get("overdue", 0)),
+                escalated=int(g.get("escalated", 0)),
+                oldest_days=(today - _as_date(oldest)).days if oldest else 0,
+                returned=tuple(returned.get((str(child.pk), m), 0) for m in starts),
+            )
+        )
+    rows.sort(key=lambda r: (-r.overdue, -r.open, -r.returned_total))
+    return rows

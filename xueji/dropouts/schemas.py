@@ -26,7 +26,7 @@ class _Closed(BaseModel):
 class CaseFiltersIn(Schema):
     state: str = Field("", description="状态：open 跟踪中、closed 已结案")
     overdue: bool = Field(False, description="只看跟踪逾期的案件")
-    escalation: str = Field("", description="升级督办：any 已升级、county 县级、city 地市级")
+    escalation: str = Field("", description="升级督办：any 已升级、county 县级、city 地市级、province 省级")
     page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
 

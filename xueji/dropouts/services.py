@@ -8,13 +8,14 @@ student id, never the reason or anyone's name (第24条).
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -30,6 +31,7 @@ from xueji.workdays.services import official_calendar
 
 from .enums import (
     COMPULSORY_STAGES,
+    ESCALATE_PROVINCE_WORKING_DAYS,
     ESCALATE_UP_WORKING_DAYS,
     ESCALATION_RANK,
     EVENT_ESCALATED,
@@ -43,6 +45,7 @@ from .enums import (
 )
 from .models import CaseEscalation, DropoutCase, FollowUp
 from .queries import (
+    UnitLedger,
     can_approve_other,
     can_handle,
     enters_leads,
@@ -51,6 +54,7 @@ from .queries import (
     lead_pupil,
     overdue_q,
 )
+from .signals import case_escalated, case_followed_up
 
 MAX_FOLLOW_UP_WORKING_DAYS = 20
 LEAD_FROM_MAX = 60
@@ -71,15 +75,101 @@ def _audit(event: EventType | str, *, actor: Actor | None, case: DropoutCase, **
 
 @transaction.atomic
 def _follow_pupil(case: DropoutCase) -> DropoutCase:
-    """A locked open case moves with the pupil: after a transfer or a school merger it belongs to the pupil's
-    active enrollment (school and region), so the school now responsible follows it up (第17条)."""
+    """A locked open case moves with the pupil: after a promotion to another school, a school merger or any move
+    of the record it belongs to the pupil's active enrollment (school and region), so the school now responsible
+    follows it up (第17条). Also when the enrollment itself moved (a merger rewrites its school and region)."""
     current = (
         Enrollment.objects.filter(person_id=case.person_id, is_active=True).select_related("school").first()
     )
-    if case.state == State.OPEN and current is not None and current.pk != case.enrollment_id:
+    if (
+        case.state == State.OPEN
+        and current is not None
+        and (
+            current.pk != case.enrollment_id
+            or current.school_id != case.school_id
+            or current.scope_path != case.scope_path
+        )
+    ):
         case.enrollment, case.school, case.scope_path = current, current.school, current.scope_path
         case.save(update_fields=["enrollment", "school", "scope_path"])
     return case
+
+
+#: 第17条 closing outcomes tied to the register: the status the register leaves on the case's enrollment when a
+#: change is applied (death 第21条, transfer out 第15条, abroad 第19条, withdrawal 第18条) → the case's outcome.
+#: ``99`` 其他 is the status the abroad change writes for a pupil who is not publicly funded.
+REGISTER_OUTCOMES: dict[str, str] = {
+    StudentStatus.DECEASED: Outcome.DEATH,
+    StudentStatus.TRANSFERRED_OUT: Outcome.TRANSFERRED,
+    StudentStatus.STUDYING_ABROAD_PUBLIC: Outcome.ABROAD,
+    StudentStatus.OTHER: Outcome.ABROAD,
+    StudentStatus.WITHDRAWN: Outcome.OTHER,
+}
+#: The outcomes that only the register may give (the change is applied, then the case closes by itself).
+REGISTER_ONLY_OUTCOMES = frozenset({Outcome.DEATH, Outcome.TRANSFERRED, Outcome.ABROAD})
+SYSTEM_CLOSE_NOTE = "系统依据学籍变动关闭"
+
+
+@dataclass(frozen=True)
+class RegisterReport:
+    closed: int
+    followed: int
+
+
+def cases_follow_register(*, today: date | None = None) -> RegisterReport:
+    """Keep the open cases in step with the register (第17条: the ledger is tracked dynamically; the 学籍 is the
+    record): a case whose enrollment the register closed by an applied change — death, transfer out, abroad,
+    withdrawal (:data:`REGISTER_OUTCOMES`) — closes with the matching outcome and a history row
+    "系统依据学籍变动关闭" by the system; any other open case whose pupil's record moved (promotion to another
+    school, a merger) follows it (:func:`_follow_pupil`). Run after every applied change or import
+    (``receivers.on_records_changed``) and by the daily task; re-running changes nothing. A record closed for
+    another reason (graduation without a next school …) leaves the case open for the county to close."""
+    today = today or timezone.localdate()
+    stale = (
+        Q(enrollment__is_active=False)
+        | ~Q(enrollment__school_id=F("school_id"))
+        | ~Q(enrollment__scope_path=F("scope_path"))
+    )
+    closed = followed = 0
+    for pk in list(DropoutCase.objects.filter(stale, state=State.OPEN).values_list("pk", flat=True)):
+        with transaction.atomic():
+            case = (
+                DropoutCase.objects.select_for_update()
+                .select_related("school", "enrollment")
+                .filter(pk=pk, state=State.OPEN)
+                .first()
+            )
+            if case is None:
+                continue
+            outcome = None if case.enrollment.is_active else REGISTER_OUTCOMES.get(case.enrollment.status)
+            if outcome is not None:
+                _close_from_register(case, outcome, today)
+                closed += 1
+                continue
+            before = (case.enrollment_id, case.school_id, case.scope_path)
+            _follow_pupil(case)
+            followed += before != (case.enrollment_id, case.school_id, case.scope_path)
+    return RegisterReport(closed=closed, followed=followed)
+
+
+def _close_from_register(case: DropoutCase, outcome: str, today: date) -> None:
+    """Close a locked open case because the register recorded the change (第17条): the outcome, a note and a
+    history row naming the register's status, no person closing it; audited as the system (no personal data)."""
+    label = StudentStatus(case.enrollment.status).label
+    note = f"{SYSTEM_CLOSE_NOTE}：学籍状态为“{label}”"
+    case.state = State.CLOSED
+    case.outcome = outcome
+    case.outcome_note = note
+    case.next_follow_up = None
+    case.closed_at = timezone.now()
+    case.closed_by = None
+    case.escalation = Escalation.NONE
+    case.save()
+    FollowUp.objects.create(
+        case=case, date=today, kind=FollowUpKind.SYSTEM, people="系统", result=note, recorded_by=None
+    )
+    _audit(EventType.DROPOUT_CLOSED, actor=None, case=case, outcome=outcome, state=case.state, by="register")
+    case_followed_up.send(sender=DropoutCase, case=case)
 
 
 def case_open(
@@ -187,7 +277,7 @@ def follow_up_add(
     )
     _require_handler(actor, case)
     _require_open(case)
-    if kind not in FollowUpKind.values:
+    if kind not in FollowUpKind.values or kind == FollowUpKind.SYSTEM:  # system rows are the system's own
         raise FieldError("kind", "invalid_kind", "请选择跟踪方式")
     if on > today:
         raise FieldError("date", "future_date", "跟踪日期不能晚于今天")
@@ -216,6 +306,7 @@ def follow_up_add(
     case.escalation = Escalation.NONE
     case.save(update_fields=["next_follow_up", "escalation"])
     _audit(EventType.DROPOUT_FOLLOWED_UP, actor=actor, case=case, kind=kind, state=case.state)
+    case_followed_up.send(sender=DropoutCase, case=case)  # the escalation notices are done
     return follow_up
 
 
@@ -241,6 +332,14 @@ def case_close(
     _require_open(case)
     if outcome not in Outcome.values:
         raise FieldError("outcome", "outcome_required", "结案须选择结案结果")
+    if outcome in REGISTER_ONLY_OUTCOMES and case.enrollment.is_active:
+        # 第15、19、21条: death, transfer and going abroad are changes of the 学籍 — recorded by the change first;
+        # once it is applied the case closes by itself (:func:`cases_follow_register`).
+        raise FieldError(
+            "outcome",
+            "register_active",
+            "该学生学籍仍为在读：死亡、转学、出境须先办理相应学籍变动，学籍变动生效后案件将自动结案",
+        )
     returned_class = returned_class.strip()
     if outcome == Outcome.RETURNED:
         errors = {}
@@ -269,6 +368,7 @@ def case_close(
     case.closed_by = actor
     case.save()
     _audit(EventType.DROPOUT_CLOSED, actor=actor, case=case, outcome=outcome, state=case.state)
+    case_followed_up.send(sender=DropoutCase, case=case)
     return case
 
 
@@ -279,24 +379,31 @@ LEDGER_HEADERS = (
 LEDGER_WIDTHS = (24, 10, 12, 14, 16, 14, 8, 12, 12, 8, 8, 12, 8, 20, 16, 12, 12)
 
 
-def ledger_export(*, actor: Actor, cases: Iterable[DropoutCase], today: date) -> bytes:
-    """The ledger as .xlsx for the monthly report (第17条), written with openpyxl's write-only mode; audited with
-    the number of rows only (no names, no reasons)."""
+#: The per-unit summary sheet: these columns, then one column of returns per month (newest first).
+UNIT_HEADERS = ("单位", "跟踪中案件", "跟踪逾期", "升级督办中", "最长立案天数")
+
+
+def ledger_export(
+    *,
+    actor: Actor,
+    cases: Iterable[DropoutCase],
+    today: date,
+    units: Sequence[UnitLedger] = (),
+    returns: Sequence[tuple[date, int]] = (),
+) -> bytes:
+    """The ledger as .xlsx for the monthly report (第17条), written with openpyxl's write-only mode: the cases,
+    then the summary sheets — per child unit (open, overdue, escalated, the oldest open case's days, returns to
+    school per month; ``queries.ledger_by_unit``) and returns per month over the whole ledger. Every text cell is
+    formula-safe. Audited with the numbers of rows only (no names, no reasons)."""
     from openpyxl import Workbook  # noqa: PLC0415 - openpyxl loaded only when a file is written
-    from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415
-    from openpyxl.styles import Font  # noqa: PLC0415
+    from openpyxl.utils import get_column_letter  # noqa: PLC0415
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(str(_("控辍保学台账")))
     for index, width in enumerate(LEDGER_WIDTHS):
-        ws.column_dimensions[chr(ord("A") + index)].width = width
+        ws.column_dimensions[get_column_letter(index + 1)].width = width
     ws.freeze_panes = "A2"
-    header = []
-    for text in LEDGER_HEADERS:
-        cell = WriteOnlyCell(ws, value=str(_(text)))
-        cell.font = Font(bold=True)
-        header.append(cell)
-    ws.append(header)
+    ws.append(_header(ws, [str(_(text)) for text in LEDGER_HEADERS]))
     count = 0
     for case in cases:
         values = [
@@ -320,7 +427,32 @@ def ledger_export(*, actor: Actor, cases: Iterable[DropoutCase], today: date) ->
         ]
         ws.append([_text_cell(ws, v) for v in values])
         count += 1
-    ws.auto_filter.ref = f"A1:{chr(ord('A') + len(LEDGER_HEADERS) - 1)}{count + 1}"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(LEDGER_HEADERS))}{count + 1}"
+    months = [m for m, _n in returns]
+    if units:
+        summary = wb.create_sheet(str(_("各单位汇总")))
+        summary.freeze_panes = "B2"
+        summary.column_dimensions["A"].width = 26
+        month_headers = [str(_("%(month)s劝返复学")) % {"month": f"{m:%Y-%m}"} for m in months]
+        summary.append(_header(summary, [str(_(h)) for h in UNIT_HEADERS] + month_headers))
+        for row in units:
+            per_month = list(row.returned[: len(months)])
+            values = [row.unit.name, row.open, row.overdue, row.escalated, row.oldest_days, *per_month]
+            summary.append([_text_cell(summary, v) for v in values])
+        totals: list[Any] = [
+            str(_("合计")),
+            sum(r.open for r in units),
+            sum(r.overdue for r in units),
+            sum(r.escalated for r in units),
+            max((r.oldest_days for r in units), default=0),
+            *[sum(r.returned[i] for r in units) for i in range(len(months))],
+        ]
+        summary.append([_text_cell(summary, v) for v in totals])
+    if returns:
+        monthly = wb.create_sheet(str(_("每月劝返复学")))
+        monthly.append(_header(monthly, [str(_("月份")), str(_("劝返复学人数"))]))
+        for month, n in returns:
+            monthly.append([_text_cell(monthly, f"{month:%Y-%m}"), n])
     buffer = io.BytesIO()
     wb.save(buffer)
     record(
@@ -331,6 +463,18 @@ def ledger_export(*, actor: Actor, cases: Iterable[DropoutCase], today: date) ->
         after={"rows": count},
     )
     return buffer.getvalue()
+
+
+def _header(ws: Any, texts: Sequence[str]) -> list[Any]:
+    from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415
+    from openpyxl.styles import Font  # noqa: PLC0415
+
+    cells = []
+    for text in texts:
+        cell = WriteOnlyCell(ws, value=text)
+        cell.font = Font(bold=True)
+        cells.append(cell)
+    return cells
 
 
 def _text_cell(ws: Any, value: Any) -> Any:
@@ -564,18 +708,32 @@ def leads_template() -> bytes:
 class EscalationReport:
     county: int
     city: int
+    province: int = 0
 
 
 def escalate_up_after() -> int:
     return int(getattr(settings, "XUEJI_DROPOUT_ESCALATE_UP_WORKING_DAYS", ESCALATE_UP_WORKING_DAYS))
 
 
-def _target_level(case: DropoutCase, working_days_overdue: int, up_after: int) -> str:
-    """第17条 (the county and the school track the ledger) and 第5条 (分级负责): a school's case whose follow-up
-    date has passed goes to the county; any case overdue by more than ``up_after`` working days goes to the
-    city. A lead is the county's own case from the start, so it only goes up to the city."""
+def escalate_province_after() -> int:
+    return int(
+        getattr(settings, "XUEJI_DROPOUT_ESCALATE_PROVINCE_WORKING_DAYS", ESCALATE_PROVINCE_WORKING_DAYS)
+    )
+
+
+#: The steps up, in order (第17条 逐级上报).
+_STEPS = (Escalation.COUNTY, Escalation.CITY, Escalation.PROVINCE)
+
+
+def _target_level(case: DropoutCase, working_days_overdue: int, up_after: int, province_after: int) -> str:
+    """第17条 (the county and the school track the ledger; 逐级上报) and 第5条 (分级负责): a school's case whose
+    follow-up date has passed goes to the county; any case overdue by more than ``up_after`` working days goes to
+    the city, and by more than ``province_after`` to the province. A lead is the county's own case from the
+    start, so it goes up to the city and then the province."""
     if working_days_overdue < 1:
         return Escalation.NONE  # overdue is counted in working days: a weekend or holiday is not yet late
+    if working_days_overdue > max(province_after, up_after):
+        return Escalation.PROVINCE
     if working_days_overdue > up_after:
         return Escalation.CITY
     if case.source == Source.SCHOOL:
@@ -583,18 +741,23 @@ def _target_level(case: DropoutCase, working_days_overdue: int, up_after: int) -
     return Escalation.NONE
 
 
-def cases_escalate(*, today: date | None = None, up_after: int | None = None) -> EscalationReport:
+def cases_escalate(
+    *, today: date | None = None, up_after: int | None = None, province_after: int | None = None
+) -> EscalationReport:
     """The daily escalation (``tasks.escalate_overdue``): every open case past its next follow-up date moves up
     to the level :func:`_target_level` gives, never down (a recorded follow-up brings it back, see
-    :func:`follow_up_add`). Each step is a :class:`CaseEscalation` row and an audit event by the system;
-    re-running the same day changes nothing."""
+    :func:`follow_up_add`). 第17条 逐级上报: each step is a :class:`CaseEscalation` row, an audit event by the
+    system and :data:`~.signals.case_escalated` — on which the department of that level (the pupil's current
+    county, city, province) gets a needs-action notice (``oversight.receivers``). Re-running the same day
+    changes nothing and tells nobody again."""
     today = today or timezone.localdate()
     up_after = escalate_up_after() if up_after is None else up_after
+    province_after = escalate_province_after() if province_after is None else province_after
     calendar = official_calendar()
-    counts = {Escalation.COUNTY: 0, Escalation.CITY: 0}
+    counts = dict.fromkeys(_STEPS, 0)
     candidates = list(
         DropoutCase.objects.filter(overdue_q(today))
-        .exclude(escalation=Escalation.CITY)
+        .exclude(escalation=Escalation.PROVINCE)
         .values_list("pk", flat=True)
     )
     for pk in candidates:
@@ -607,26 +770,34 @@ def cases_escalate(*, today: date | None = None, up_after: int | None = None) ->
             )
             if case is None or case.next_follow_up is None:
                 continue  # followed up or closed meanwhile
-            late = max(calendar.working_days_between(case.next_follow_up, today), 0)
-            target = _target_level(case, late, up_after)
+            missed = case.next_follow_up
+            case = _follow_pupil(case)  # the notice goes to the pupil's current county, city, province
+            late = max(calendar.working_days_between(missed, today), 0)
+            target = _target_level(case, late, up_after, province_after)
             current = ESCALATION_RANK[Escalation(case.escalation)]
             levels = [
                 level
-                for level in (Escalation.COUNTY, Escalation.CITY)
+                for level in _STEPS
                 if current < ESCALATION_RANK[level] <= ESCALATION_RANK[Escalation(target)]
                 and not (level == Escalation.COUNTY and case.source == Source.LEAD)
             ]
             if not levels:
                 continue
             for level in levels:
-                CaseEscalation.objects.get_or_create(
+                _row, created = CaseEscalation.objects.get_or_create(
                     case=case,
                     level=level,
-                    missed=case.next_follow_up,
+                    missed=missed,
                     defaults={"on": today, "working_days_overdue": min(late, 32767)},
                 )
                 _audit(EVENT_ESCALATED, actor=None, case=case, kind=level, overdue=late, state=case.state)
                 counts[level] += 1
+                if created:
+                    case_escalated.send(
+                        sender=DropoutCase, case=case, level=level, on=today, working_days_overdue=late
+                    )
             case.escalation = target
             case.save(update_fields=["escalation"])
-    return EscalationReport(county=counts[Escalation.COUNTY], city=counts[Escalation.CITY])
+    return EscalationReport(
+        county=counts[Escalation.COUNTY], city=counts[Escalation.CITY], province=counts[Escalation.PROVINCE]
+    )

@@ -20,8 +20,10 @@ from django.views.decorators.http import require_POST
 from xueji.accounts.auth import actor_of
 from xueji.accounts.jurisdiction import require_student_roles
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
+from xueji.core.pagination import CappedPaginator
 from xueji.core.ratelimit import ratelimit_hit
 from xueji.core.web import paginate, ui_errors
+from xueji.regions.enums import OrgLevel
 from xueji.students.queries import enrollment_get
 
 from .enums import Source, State
@@ -36,8 +38,11 @@ from .queries import (
     case_list,
     enters_leads,
     handles_school,
-    ledger_by_school,
+    ledger_by_unit,
     ledger_counts,
+    ledger_parent,
+    ledger_unit,
+    month_starts,
     returns_by_month,
 )
 from .services import (
@@ -51,6 +56,8 @@ from .services import (
 )
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#: Units per page of the roll-up (its own pager, ``unit_page``, beside the cases' ``page``).
+UNITS_PER_PAGE = 20
 
 
 def _refused(form: forms.Form, exc: ApplicationError) -> None:
@@ -68,6 +75,11 @@ def _filters(form: LedgerFilterForm) -> tuple[str, bool, str]:
     return data["state"] or "", bool(data["overdue"]), data["escalation"] or ""
 
 
+def _unit(request: HttpRequest, user: Any) -> Any:
+    """The unit of the ``unit`` parameter (404 outside the jurisdiction), or the viewer's own."""
+    return ledger_unit(viewer=user, org_id=request.GET.get("unit") or None)
+
+
 @login_required
 @ui_errors
 def ledger_view(request: HttpRequest) -> HttpResponse:
@@ -76,22 +88,43 @@ def ledger_view(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     filters = LedgerFilterForm(request.GET or None)
     state, overdue, escalation = _filters(filters)
-    cases = case_list(viewer=user, state=state, overdue=overdue, escalation=escalation, today=today)
+    unit = _unit(request, user)
+    chosen = unit if request.GET.get("unit") else None  # the viewer's own unit is no filter
+    cases = case_list(
+        viewer=user, state=state, overdue=overdue, escalation=escalation, today=today, unit=chosen
+    )
     page = paginate(request, cases)
+    rollup = (
+        ledger_by_unit(viewer=user, unit=unit, today=today)
+        if unit is not None and unit.level != OrgLevel.SCHOOL
+        else []
+    )
+    units_page = CappedPaginator(rollup, UNITS_PER_PAGE).get_page(request.GET.get("unit_page"))
+    keep = request.GET.copy()
+    keep.pop("unit_page", None)
     return render(
         request,
         "dropouts/ledger.html",
         {
             "page": page,
             "rows": [(c, c.days_open(today), c.is_overdue(today)) for c in page.object_list],
-            "counts": ledger_counts(viewer=user, today=today),
-            "by_school": ledger_by_school(viewer=user, today=today),
-            "returns": returns_by_month(viewer=user, today=today),
+            "counts": ledger_counts(viewer=user, today=today, unit=chosen),
+            "unit": unit,
+            "chosen": chosen,
+            "parent": ledger_parent(viewer=user, unit=unit) if chosen is not None else None,
+            "units_page": units_page,
+            "months": month_starts(today, ROLLUP_MONTHS),
+            "returns": returns_by_month(viewer=user, today=today, unit=chosen),
             "enters_leads": enters_leads(user),
             "filters": filters if filters.is_bound else LedgerFilterForm(),
             "query": request.GET.urlencode(),
+            "unit_query": keep.urlencode(),
         },
     )
+
+
+#: Months of returns shown per unit on the page (the export has the ledger's 12).
+ROLLUP_MONTHS = 3
 
 
 @login_required
@@ -99,15 +132,21 @@ def ledger_view(request: HttpRequest) -> HttpResponse:
 def export_view(request: HttpRequest) -> HttpResponse:
     user = actor_of(request)
     require_student_roles(user)
-    ratelimit_hit(user, "export")  # issue 10 §5: exports are rate-limited
     today = timezone.localdate()
+    unit = _unit(request, user)  # out of scope: 404 before the rate limit counts or anything is written
+    ratelimit_hit(user, "export")  # issue 10 §5: exports are rate-limited
+    chosen = unit if request.GET.get("unit") else None
     state, overdue, escalation = _filters(LedgerFilterForm(request.GET or None))
     content = ledger_export(
         actor=user,
         cases=case_list(
-            viewer=user, state=state, overdue=overdue, escalation=escalation, today=today
+            viewer=user, state=state, overdue=overdue, escalation=escalation, today=today, unit=chosen
         ).iterator(),
         today=today,
+        units=ledger_by_unit(viewer=user, unit=unit, today=today)
+        if unit is not None and unit.level != OrgLevel.SCHOOL
+        else [],
+        returns=returns_by_month(viewer=user, today=today, unit=chosen),
     )
     response = HttpResponse(content, content_type=XLSX)
     name = _("控辍保学台账%(day)s.xlsx") % {"day": f"{today:%Y%m%d}"}

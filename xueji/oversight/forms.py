@@ -1,4 +1,4 @@
-"""The page's window: the period of refusals, late decisions and late changes, and the age of a stale problem record."""
+"""The page's window: the period of refusals, late decisions and late changes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from .queries import Window
 class WindowForm(forms.Form):
     start = forms.DateField(label=_("统计起始日期"), required=False)
     end = forms.DateField(label=_("统计截止日期"), required=False)
-    days = forms.IntegerField(label=_("问题学籍超过天数"), required=False, min_value=1, max_value=3650)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -31,5 +30,4 @@ class WindowForm(forms.Form):
             base.now,
             data.get("start") or base.start,
             data.get("end") or base.end,
-            data.get("days") or base.stale_days,
         )

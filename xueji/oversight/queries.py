@@ -13,7 +13,7 @@ department to put right what it does against the regulation. These reads make th
 - ``transfers_expired``: transfer requests left waiting at a unit past its 10 working days (第15条; 第26条 五);
 - ``late_changes``: changes entered more than a month after the event they record (第7条: 原则上在1个月内完成
   更新; a death after its 60 working days, 第21条), counted at the school holding the record (第26条 三);
-- ``problems``: 问题学籍 still open after N days (第9条).
+- ``problems``: 问题学籍 still open past their own deadline ``due_on`` (第9条), as the checks queue's overdue.
 
 Adding a violation is one :class:`Metric` entry in :data:`METRICS`: its records, the org path of each record,
 and how one record reads on the drill-down list (the pages, the totals and the daily notices follow).
@@ -52,9 +52,8 @@ from xueji.verification.enums import RoundState, Whereabouts
 from xueji.verification.models import Finding, SchoolReturn
 from xueji.verification.queries import absent_without_case, returns_overdue
 
-#: Default period for refused transfers (days back from today) and age of a stale problem record.
+#: Default period for refused transfers, late decisions and late changes (days back from today).
 DEFAULT_PERIOD_DAYS = 90
-DEFAULT_STALE_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,6 @@ class Window:
     now: datetime
     start: date
     end: date
-    stale_days: int
 
     @property
     def today(self) -> date:
@@ -75,7 +73,7 @@ class Window:
     def default(cls, now: datetime | None = None) -> Window:
         now = now or timezone.now()
         today = timezone.localdate(now)
-        return cls(now, today - timedelta(days=DEFAULT_PERIOD_DAYS), today, DEFAULT_STALE_DAYS)
+        return cls(now, today - timedelta(days=DEFAULT_PERIOD_DAYS), today)
 
 
 def _day_start(day: date) -> datetime:
@@ -163,17 +161,19 @@ def late_changes(prefix: str, w: Window) -> QuerySet[ChangeRequest]:
     )
 
 
-def problems_stale(prefix: str, w: Window) -> QuerySet[ProblemRecord]:
-    """第9条: 问题学籍 are checked and resolved by the department; open ones older than ``stale_days``."""
+def problems_overdue(prefix: str, w: Window) -> QuerySet[ProblemRecord]:
+    """第9条 (问题学籍 are checked and resolved by the department) and 第26条: open problem records past their own
+    deadline (``due_on`` before today, in working days per rule) — the same records as the checks queue's
+    "overdue" filter, so the level above and the queue agree."""
     return ProblemRecord.objects.filter(
         scope_path__startswith=prefix,
         state=ProblemRecord.State.OPEN,
-        created_at__lt=w.now - timedelta(days=w.stale_days),
+        due_on__lt=w.today,
     )
 
 
 def verification_overdue(prefix: str, w: Window) -> QuerySet[SchoolReturn]:
-    """第25条 (每学期核准) and 第26条: schools whose return in an open verification round is past its deadline
+    """第25条 (每学期核准) and 第26条: schools whose return is past its round's deadline (open or closed round)
     and neither submitted nor accepted."""
     return returns_overdue(prefix, w.today)
 
@@ -381,12 +381,12 @@ METRICS: tuple[Metric, ...] = (
         _("问题学籍逾期未处理"),
         _("问题逾期"),
         _("第九条"),
-        problems_stale,
+        problems_overdue,
         "scope_path",
         ("person",),
-        ("created_at", "pk"),
-        lambda p: Item(p.person, p.created_at, kind=p.get_kind_display()),
-        _("发现时间"),
+        ("due_on", "pk"),
+        lambda p: Item(p.person, p.due_on, kind=p.get_kind_display()),
+        _("处理期限"),
         frozenset({"kind"}),
     ),
 )

@@ -4,11 +4,15 @@ the unit to put right what it does against the regulation — it must learn of i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
+from xueji.changes.models import Notification
 from xueji.changes.services import notify
+from xueji.dropouts.models import DropoutCase
 from xueji.regions.models import OrgUnit
 
 from .models import SnapshotDay, UnitCount
@@ -16,6 +20,14 @@ from .queries import Window, own_counts
 
 #: The notice key (``changes.models.NOTICE_TEXTS``) of a rise; its parameters: the unit's name and the day.
 NOTICE_RISE = "oversight_rise"
+#: The notice key of a dropout case escalated to a department (第17条 逐级上报); parameters: the school's name,
+#: the day, ``case`` (the case id, to mark the notice done when the case is followed up) and ``level``.
+NOTICE_DROPOUT = "dropout_escalated"
+#: Its Chinese text, kept in ``message`` until ``changes.models.NOTICE_TEXTS`` names the key (then each reader
+#: sees it in their language).
+NOTICE_DROPOUT_TEXT = (
+    "控辍保学：%(reason)s的辍学学生逾期未跟踪，已于%(date)s逐级上报至本级（第十七条），请督办"
+)
 #: Daily counts are kept this long (a year of trend and a margin), then deleted.
 KEEP_DAYS = 400
 
@@ -76,3 +88,36 @@ def counts_snapshot(*, now: datetime | None = None) -> SnapshotReport:
             notify(told, None, NOTICE_RISE, reason=unit.name, date=today.isoformat())
             notices += 1
     return SnapshotReport(units=len(counts), rose=len(rose), notices=notices, baseline=False)
+
+
+def _level_unit(case: DropoutCase, level: str) -> OrgUnit | None:
+    """The department of ``level`` (county, city, province) over the case's region (the pupil's current school)."""
+    ids = [int(part) for part in case.scope_path.strip("/").split("/") if part.isdigit()]
+    return OrgUnit.objects.filter(pk__in=ids, level=level).first()
+
+
+def dropout_escalation_notify(*, case: DropoutCase, level: str, on: date) -> Notification | None:
+    """第17条 (动态跟踪; 逐级上报) and 第5条 (分级负责): a needs-action notice to the department an overdue dropout
+    case went up to — the county at the first step, the city at the second, the province at the third. The
+    notice names the school, never the pupil (第24条); it is done when the case is followed up or closed."""
+    unit = _level_unit(case, level)
+    if unit is None:
+        return None
+    params: dict[str, Any] = {
+        "reason": case.school.name,
+        "date": on.isoformat(),
+        "case": str(case.pk),
+        "level": level,
+    }
+    n = notify(unit, None, NOTICE_DROPOUT, needs_action=True, **params)
+    if not n.message:  # the key is not in NOTICE_TEXTS yet: keep the Chinese text
+        n.message = (NOTICE_DROPOUT_TEXT % params)[:300]
+        n.save(update_fields=["message"])
+    return n
+
+
+def dropout_escalation_done(*, case: DropoutCase) -> int:
+    """The case was followed up or closed: its escalation notices are done for everyone who sees them."""
+    return Notification.objects.filter(
+        notice=NOTICE_DROPOUT, params__case=str(case.pk), needs_action=True, done_at__isnull=True
+    ).update(done_at=timezone.now())

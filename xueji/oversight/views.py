@@ -38,7 +38,7 @@ def _window(request: HttpRequest) -> tuple[WindowForm, Window | None]:
 
 
 def _query(window: Window) -> str:
-    return f"start={window.start:%Y-%m-%d}&end={window.end:%Y-%m-%d}&days={window.stale_days}"
+    return f"start={window.start:%Y-%m-%d}&end={window.end:%Y-%m-%d}"
 
 
 @login_required

@@ -26,7 +26,7 @@ PLAN = (
     (30, Source.SCHOOL, "returned"),  # followed up, back at school this month or last
     (20, Source.SCHOOL, "overdue"),  # first follow-up date passed: escalated to the county
     (10, Source.SCHOOL, "followed"),  # being followed
-    (45, Source.LEAD, "overdue"),  # a lead nobody followed for weeks: escalated to the city
+    (30, Source.LEAD, "overdue"),  # a lead nobody followed for weeks: escalated to the city
     (75, Source.SCHOOL, "returned"),  # returned two months ago
     (12, Source.LEAD, "followed"),  # a lead being followed
 )
@@ -43,7 +43,8 @@ class Command(BaseCommand):
             opened = self._cases()
             report = cases_escalate()
             self.stdout.write(
-                f"已建立控辍保学演示案件 {opened} 件（升级至县级 {report.county} 件、地市级 {report.city} 件）。"
+                f"已建立控辍保学演示案件 {opened} 件（升级至县级 {report.county} 件、地市级 {report.city} 件、"
+                f"省级 {report.province} 件）。"
             )
 
     def _cases(self) -> int:
