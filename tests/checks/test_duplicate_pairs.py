@@ -100,3 +100,40 @@ def test_other_birth_dates_or_names_are_not(school_a, born, far):  # type: ignor
     c.enrolled(school_a, id_type="Z", id_number="", name="吴十", birth_date=born)
     ProblemRecord.objects.all().delete()
     assert run() == 0
+
+
+def test_a_pair_whose_lower_id_holds_an_identity_number_is_still_reported(school_a):  # type: ignore[no-untyped-def]
+    """The rule runs only for people without an identity number: when the older record (lower id) has one, the
+    later record without one reports the pair — the common case of a legacy duplicate (第9条)."""
+    older = c.enrolled(school_a, name="孙八")  # with a resident identity number
+    person = older.person
+    later = c.enrolled(
+        school_a, id_type="Z", id_number="", name="孙八", gender=person.gender, birth_date=person.birth_date
+    )
+    assert older.person_id < later.person_id
+    ProblemRecord.objects.all().delete()
+    assert run() == 1
+    record = ProblemRecord.objects.get(kind=KIND)
+    assert (record.person_id, record.other_person_id) == (later.person_id, older.person_id)
+    assert run() == 0
+
+
+def test_a_pair_whose_lower_id_was_confirmed_distinct_elsewhere_is_still_reported(school_a):  # type: ignore[no-untyped-def]
+    """A person the county once confirmed as distinct from someone else is not checked again for this reason;
+    a new pair with them is then reported by the other person."""
+    a, b = sorted(
+        (c.enrolled(school_a, id_type="Z", id_number="", name="周九") for _ in range(2)),
+        key=lambda e: e.person_id,
+    )
+    x = c.enrolled(school_a, id_type="Z", id_number="", name="吴十")
+    ProblemRecord.objects.all().delete()
+    ProblemRecord.objects.create(
+        kind=KIND,
+        person_id=a.person_id,
+        other_person_id=x.person_id,
+        state=ProblemRecord.State.CONFIRMED_DISTINCT,
+        province_code="440000",
+        scope_path=school_a.org.path,
+    )
+    assert run() == 1
+    assert frozenset({a.person_id, b.person_id}) in _pairs()

@@ -1,7 +1,9 @@
-"""Closing outcomes tied to the register (第17条; 第15、18、19、21条): when an applied change closes the pupil's
-学籍 — death, transfer out, going abroad, withdrawal — the open dropout case closes with the matching outcome, a
-history row "系统依据学籍变动关闭" and an audit by the system; a record that only moved takes its case along; by
-hand, death / transfer / abroad are refused while the register still shows the pupil enrolled."""
+"""Closing outcomes tied to the register (第17条; 第15、19、21条): when an applied change closes the pupil's 学籍 —
+death, going abroad, a transfer out of compulsory education — the open dropout case closes with the matching
+outcome, a history row "系统依据学籍变动关闭" and an audit by the system; a record that only moved (a transfer to another
+compulsory school, a promotion) takes its case along, never into senior high; the system never gives "other"
+(it needs the county); by hand, death / transfer / abroad are refused while the register still shows the pupil
+enrolled."""
 
 from __future__ import annotations
 
@@ -81,7 +83,7 @@ def test_an_applied_death_change_closes_the_case(s, django_capture_on_commit_cal
 
 @pytest.mark.parametrize(
     ("status", "outcome"),
-    [("10", Outcome.TRANSFERRED), ("13", Outcome.ABROAD), ("99", Outcome.ABROAD), ("03", Outcome.OTHER)],
+    [("10", Outcome.TRANSFERRED), ("13", Outcome.ABROAD), ("99", Outcome.ABROAD)],
 )
 def test_the_register_status_gives_the_outcome(s, django_capture_on_commit_callbacks, status, outcome):  # type: ignore[no-untyped-def]
     case = _open(s)
@@ -91,14 +93,25 @@ def test_the_register_status_gives_the_outcome(s, django_capture_on_commit_callb
     _assert_closed_by_register(case, outcome)
 
 
-def test_an_applied_transfer_closes_the_case_at_the_school_that_had_it(s):  # type: ignore[no-untyped-def]
+def test_a_transfer_within_compulsory_education_takes_the_case_along(s):  # type: ignore[no-untyped-def]
+    """第17条: a pupil transferred to another primary school is still a compulsory pupil who may not attend; the
+    case follows to the receiving school (which follows up until the child attends), it does not close."""
     case = _open(s)
     target = f.school("440106", "primary", name="天河一小")
-    move_to_school(s["pupil"], target, grade=4, class_name="1班", leaving_status="10", actor=s["reg"])
+    new = move_to_school(s["pupil"], target, grade=4, class_name="1班", leaving_status="10", actor=s["reg"])
+    report = cases_follow_register()
+    assert (report.closed, report.followed) == (0, 1)
+    case.refresh_from_db()
+    assert (case.state, case.school_id, case.enrollment_id) == (State.OPEN, target.pk, new.pk)
+    assert [x.pk for x in case_list(viewer=f.registrar(target), today=MONDAY)] == [case.pk]
+
+
+def test_a_transfer_out_with_no_record_left_closes_the_case_at_the_school_that_had_it(s):  # type: ignore[no-untyped-def]
+    case = _open(s)
+    set_status(s["pupil"], "10", active=False)  # transferred out, no enrollment in compulsory education now
     assert cases_follow_register().closed == 1
     _assert_closed_by_register(case, Outcome.TRANSFERRED)
     assert [x.pk for x in case_list(viewer=s["reg"], today=MONDAY)] == [case.pk]  # stays in its ledger
-    assert list(case_list(viewer=f.registrar(target), today=MONDAY)) == []
     from django.test import Client
     from django.urls import reverse
 
@@ -106,6 +119,21 @@ def test_an_applied_transfer_closes_the_case_at_the_school_that_had_it(s):  # ty
     client.force_login(s["reg"])
     page = client.get(reverse("dropouts:case", args=[case.pk])).content.decode()
     assert "系统依据学籍变动关闭" in page and "系统记录" in page and "转学" in page
+
+
+def test_the_case_does_not_follow_into_senior_high_nor_close_as_other(s):  # type: ignore[no-untyped-def]
+    """A pupil now at a senior high school (not compulsory) keeps the case where it was for the county to close
+    by hand; a later withdrawal there gives no automatic "other" outcome (第17条: other needs the county)."""
+    case = _open(s)
+    senior = f.school("440105", "senior", name="海珠高中")
+    new = move_to_school(s["pupil"], senior, grade=10, class_name="1班", leaving_status="07", actor=s["reg"])
+    assert cases_follow_register().closed == 0
+    case.refresh_from_db()
+    assert (case.state, case.school_id) == (State.OPEN, s["school"].pk)
+    set_status(new, "03", active=False)  # withdrawn (第18条, senior high only)
+    assert cases_follow_register().closed == 0
+    case.refresh_from_db()
+    assert case.state == State.OPEN and case.outcome == ""
 
 
 def test_a_record_that_only_moved_takes_the_case_along(s):  # type: ignore[no-untyped-def]

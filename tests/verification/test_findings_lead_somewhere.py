@@ -235,7 +235,13 @@ def test_each_verification_reason_links_to_its_proper_change(v):  # type: ignore
 
     problem = ProblemRecord(person_id=v["pupil"].person_id, kind=Kind.VERIFY_ABSENT)
     assert correction_link(problem)[0] == f"/dropouts/new/{v['pupil'].person_id}/"
+    # 第18条 义务教育阶段不予退学: a compulsory pupil's 空挂学籍 is explained and resolved by the county, not withdrawn
     problem.kind = Kind.VERIFY_PHANTOM
-    assert correction_link(problem)[0].endswith(f"/new/withdrawal/?student={v['pupil'].person_id}")
-    problem.kind = Kind.VERIFY_CORRECTION
+    assert correction_link(problem)[0] == f"/students/{v['pupil'].person_id}/"
+    senior = c.enrolled(f.school("440105", "senior", name="海珠高中"), grade=10)
+    problem = ProblemRecord(person_id=senior.person_id, kind=Kind.VERIFY_PHANTOM)
+    assert correction_link(problem)[0].endswith(f"/new/withdrawal/?student={senior.person_id}")
+    problem.kind = Kind.VERIFY_ABSENT  # the dropout ledger is for compulsory pupils only (第17条)
+    assert correction_link(problem)[0] == f"/students/{senior.person_id}/"
+    problem = ProblemRecord(person_id=v["pupil"].person_id, kind=Kind.VERIFY_CORRECTION)
     assert correction_link(problem)[0].endswith(f"/{v['pupil'].person_id}/edit/")

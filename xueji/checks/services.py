@@ -143,10 +143,12 @@ def _rule_sql(rule: str, rules: CheckRules, province: str, today: date, now: dat
             f"AND NOT EXISTS (SELECT 1 FROM {pr_t} d WHERE d.kind = %(kind)s AND ("
             f"(d.person_id = p.id AND d.other_person_id = q.id) OR (d.person_id = q.id AND d.other_person_id = p.id)"
             f") AND (d.state = %(distinct)s OR d.state = %(open)s)) "
-            # One record per pair, not A→B and B→A in the same statement: the lower id reports the pair —
-            # unless it already has an open record of this reason (then the other one does).
-            f"AND (q.id > p.id OR EXISTS (SELECT 1 FROM {pr_t} o WHERE o.person_id = q.id "
-            f"AND o.kind = %(kind)s AND o.state = %(open)s)) "
+            # One record per pair, not A→B and B→A in the same statement: the lower id reports the pair, but only
+            # when it can — the rule runs for it (no identity number, same province's run) and it is not held
+            # back by a record of its own (open, or 核实为不同学生 with someone else); otherwise this one does.
+            f"AND (q.id > p.id OR q.id_number <> '' OR q.province_code <> p.province_code "
+            f"OR EXISTS (SELECT 1 FROM {pr_t} o WHERE o.person_id = q.id "
+            f"AND o.kind = %(kind)s AND (o.state = %(open)s OR o.state = %(distinct)s))) "
             f"ORDER BY q.id LIMIT 1)"
         )
         return Rule("p.id_number = ''", {"distinct": ProblemRecord.State.CONFIRMED_DISTINCT.value}, other)

@@ -23,7 +23,8 @@ from xueji.accounts.auth import actor_of
 from xueji.accounts.jurisdiction import require_student_roles
 from xueji.core.errors import ApplicationError, Forbidden, NotFound
 from xueji.core.web import paginate, ui_errors
-from xueji.students.models import ProblemEvent, ProblemRecord
+from xueji.students.enums import Stage
+from xueji.students.models import Enrollment, ProblemEvent, ProblemRecord
 from xueji.students.queries import problem_events
 from xueji.students.records import problem_act, problem_allowed
 
@@ -65,14 +66,22 @@ def correction_link(problem: ProblemRecord) -> tuple[str, str]:
         return f"{reverse('changes:new', args=['resumption'])}?student={person}", _("办理复学或重新申请休学")
     if kind == ProblemRecord.Kind.NO_CLASS:
         return reverse("students:class_move"), _("分班/调班")
-    if kind == ProblemRecord.Kind.VERIFY_ABSENT:
-        # 第17条: a compulsory-education pupil on the register but not attending is followed in the dropout ledger.
-        return reverse("dropouts:open", args=[person]), _("登记控辍保学台账")
-    if kind == ProblemRecord.Kind.VERIFY_PHANTOM:
-        # 第25条 空挂学籍: a record without a real pupil ends through the proper change (退学、转学、死亡注销 …).
-        return f"{reverse('changes:new', args=['withdrawal'])}?student={person}", _(
-            "办理学籍变动（注销空挂学籍）"
-        )
+    if kind in {ProblemRecord.Kind.VERIFY_ABSENT, ProblemRecord.Kind.VERIFY_PHANTOM}:
+        compulsory = Enrollment.objects.filter(
+            person_id=person, is_active=True, stage__in=(Stage.PRIMARY, Stage.JUNIOR)
+        ).exists()
+        if kind == ProblemRecord.Kind.VERIFY_ABSENT and compulsory:
+            # 第17条: a compulsory-education pupil on the register but not attending is followed in the ledger.
+            return reverse("dropouts:open", args=[person]), _("登记控辍保学台账")
+        if kind == ProblemRecord.Kind.VERIFY_PHANTOM and not compulsory:
+            # 第18条: a senior-high record without a real pupil may end by withdrawal.
+            return f"{reverse('changes:new', args=['withdrawal'])}?student={person}", _(
+                "办理学籍变动（注销空挂学籍）"
+            )
+        # 第18条 义务教育阶段不予退学, and no change ends a compulsory record without a real pupil (空挂学籍,
+        # 第25条), nor is a senior-high pupil followed in the dropout ledger: the school explains on this record,
+        # the county verifies and resolves it.
+        return reverse("students:detail", args=[person]), _("查看学籍（说明情况后由县级核实处理）")
     if kind == ProblemRecord.Kind.VERIFY_CORRECTION:
         # Ordinary data on the edit page; key data (姓名、证件、性别、出生日期) only by a key-data change (第13条).
         return reverse("students:edit", args=[person]), _("更正学籍信息")

@@ -2,9 +2,10 @@
 
 :data:`xueji.core.signals.records_changed` is sent inside the writing transaction when a change is applied or an
 import committed; after that transaction commits, the open cases are brought in step with the register
-(:func:`~.services.cases_follow_register`, 第17条): a pupil's death, transfer out, going abroad or withdrawal
-closes their case with the matching outcome; a moved record takes its case along. Nothing happens for a write
-that rolls back.
+(:func:`~.services.cases_follow_register`, 第17条): a pupil's death or going abroad closes their case with the
+matching outcome; a moved record (a transfer within compulsory education, a promotion, a merger) takes its case
+along. Nothing happens for a write that rolls back, nor for writes that cannot end or move a record
+(registration, a record edit, a class move: :data:`REASONS`); the daily task catches anything else.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from django.db import transaction
 from .services import cases_follow_register
 
 
-def on_records_changed(sender: Any, **kwargs: Any) -> None:
+#: The ``records_changed`` reasons that can end or move an enrollment.
+REASONS = frozenset({"change_applied", "import_committed", "promotion", "school_merged", "school_closed"})
+
+
+def on_records_changed(sender: Any, reason: str = "", **kwargs: Any) -> None:
     """``records_changed`` receiver: reconcile the open cases with the register after the commit."""
-    transaction.on_commit(cases_follow_register, robust=True)
+    if reason in REASONS:
+        transaction.on_commit(cases_follow_register, robust=True)

@@ -73,14 +73,22 @@ def _audit(event: EventType | str, *, actor: Actor | None, case: DropoutCase, **
     )
 
 
+def _compulsory_enrollment(person_id: Any) -> Enrollment | None:
+    """The pupil's active enrollment if it is in compulsory education (小学、初中), else None: the ledger follows
+    only 义务教育 pupils (第17条); a pupil now at a senior high school is for the county to close by hand."""
+    return (
+        Enrollment.objects.filter(person_id=person_id, is_active=True, stage__in=COMPULSORY_STAGES)
+        .select_related("school")
+        .first()
+    )
+
+
 @transaction.atomic
 def _follow_pupil(case: DropoutCase) -> DropoutCase:
     """A locked open case moves with the pupil: after a promotion to another school, a school merger or any move
     of the record it belongs to the pupil's active enrollment (school and region), so the school now responsible
     follows it up (第17条). Also when the enrollment itself moved (a merger rewrites its school and region)."""
-    current = (
-        Enrollment.objects.filter(person_id=case.person_id, is_active=True).select_related("school").first()
-    )
+    current = _compulsory_enrollment(case.person_id)
     if (
         case.state == State.OPEN
         and current is not None
@@ -96,14 +104,16 @@ def _follow_pupil(case: DropoutCase) -> DropoutCase:
 
 
 #: 第17条 closing outcomes tied to the register: the status the register leaves on the case's enrollment when a
-#: change is applied (death 第21条, transfer out 第15条, abroad 第19条, withdrawal 第18条) → the case's outcome.
-#: ``99`` 其他 is the status the abroad change writes for a pupil who is not publicly funded.
+#: change is applied (death 第21条, transfer out 第15条, abroad 第19条) → the case's outcome. ``99`` 其他 is the
+#: status the abroad change writes for a pupil who is not publicly funded. A transfer to another school in
+#: compulsory education does not close the case: the case follows the pupil to the receiving school, which
+#: follows up until the child attends (第17条, never closed silently). Withdrawal (第18条) is for senior high only,
+#: where no case follows; "other" always needs the county (never given by the system).
 REGISTER_OUTCOMES: dict[str, str] = {
     StudentStatus.DECEASED: Outcome.DEATH,
     StudentStatus.TRANSFERRED_OUT: Outcome.TRANSFERRED,
     StudentStatus.STUDYING_ABROAD_PUBLIC: Outcome.ABROAD,
     StudentStatus.OTHER: Outcome.ABROAD,
-    StudentStatus.WITHDRAWN: Outcome.OTHER,
 }
 #: The outcomes that only the register may give (the change is applied, then the case closes by itself).
 REGISTER_ONLY_OUTCOMES = frozenset({Outcome.DEATH, Outcome.TRANSFERRED, Outcome.ABROAD})
@@ -119,7 +129,7 @@ class RegisterReport:
 def cases_follow_register(*, today: date | None = None) -> RegisterReport:
     """Keep the open cases in step with the register (第17条: the ledger is tracked dynamically; the 学籍 is the
     record): a case whose enrollment the register closed by an applied change — death, transfer out, abroad,
-    withdrawal (:data:`REGISTER_OUTCOMES`) — closes with the matching outcome and a history row
+    (:data:`REGISTER_OUTCOMES`) — closes with the matching outcome and a history row
     "系统依据学籍变动关闭" by the system; any other open case whose pupil's record moved (promotion to another
     school, a merger) follows it (:func:`_follow_pupil`). Run after every applied change or import
     (``receivers.on_records_changed``) and by the daily task; re-running changes nothing. A record closed for
@@ -142,6 +152,8 @@ def cases_follow_register(*, today: date | None = None) -> RegisterReport:
             if case is None:
                 continue
             outcome = None if case.enrollment.is_active else REGISTER_OUTCOMES.get(case.enrollment.status)
+            if outcome == Outcome.TRANSFERRED and _compulsory_enrollment(case.person_id) is not None:
+                outcome = None  # transferred within compulsory education: the case follows the pupil
             if outcome is not None:
                 _close_from_register(case, outcome, today)
                 closed += 1
