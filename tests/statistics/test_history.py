@@ -233,6 +233,12 @@ def test_central_school_classes_add_up_to_the_grade(tree: Any) -> None:
     # the teaching point alone: its one class, keyed by the class name
     alone = breakdown(unit=point.org, by="class", grade=1)
     assert [(r.key, r.count) for r in alone.rows] == [("1班", 1)]
+    # a grade the central school teaches only at the point: the class still says whose it is
+    e = sf.student(point, name="学生四")
+    Enrollment.objects.filter(pk=e.pk).update(grade=2, class_name="1班")
+    snapshot_rebuild()
+    only_point = breakdown(unit=central.org, by="class", grade=2)
+    assert [(r.label, r.count) for r in only_point.rows] == [("海珠区某村教学点 1班", 1)]
 
 
 def test_closed_units_without_students_are_not_listed(world: dict[str, Any]) -> None:
@@ -259,3 +265,20 @@ def test_empty_ethnicity_reads_not_filled_in(world: dict[str, Any]) -> None:
         rows = breakdown(unit=f.dept("440105"), by="ethnicity", grade=g).rows
         assert [(r.key, r.label) for r in rows][-1] == ("", "未填写")
         assert {r.key: r.count for r in rows} == {"01": 1, "": 1}
+
+
+def test_a_chosen_date_ends_the_flows_with_its_month(world: dict[str, Any]) -> None:
+    """Counts as of a date: the page's monthly flows then end, by default, with that date's month."""
+    snapshot_rebuild(DAY1)
+    snapshot_rebuild(DAY2)
+    unit = f.dept("440105")
+    c = _client(unit)
+
+    def months(params: dict[str, str]) -> list[str]:
+        html = c.get(reverse("statistics:overview"), {"unit": str(unit.pk), **params}).content.decode()
+        section = html.split('data-testid="stat-flows"', 1)[1].split("</section>", 1)[0]
+        return re.findall(r'<tr data-key="(\d{4}-\d{2})">', section)
+
+    dated = months({"as_of": DAY1.isoformat()})
+    assert len(dated) == 12 and dated[-1] == "2026-11" and dated[0] == "2025-12"
+    assert months({"as_of": DAY1.isoformat(), "to": "2026-12"})[-1] == "2026-12"  # a period asked for wins

@@ -191,8 +191,22 @@ def _request_snapshot(value: Any) -> date | None:
 
 
 def _pinned_snapshot(export: ExportRequest) -> date | None:
-    """The snapshot date a statistics export reads: the one its approved filters name — still kept, else the
-    build fails rather than read another date's numbers — or, for a request filed without one, the latest."""
+    """The snapshot date a statistics export reads (第24条: only what was approved is built): the one its approved
+    filters name — still kept, else the build fails rather than read another date's numbers — or, for a request
+    filed without one, the latest. Resolved once per build (kept on the instance), so a rebuild committing
+    meanwhile cannot make the 说明 sheet's date differ from the numbers'."""
+    cached: date | None = export.__dict__.get("_pinned_snapshot", _UNRESOLVED)
+    if cached is not _UNRESOLVED:
+        return cached
+    day = _resolve_pinned(export)
+    export.__dict__["_pinned_snapshot"] = day
+    return day
+
+
+_UNRESOLVED: Any = object()
+
+
+def _resolve_pinned(export: ExportRequest) -> date | None:
     pinned = (export.filters or {}).get("as_of")
     if not pinned:
         return snapshot_date()

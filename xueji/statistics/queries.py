@@ -398,7 +398,9 @@ def _class_rows(unit: OrgUnit, grade: int, split: str | None, as_of: date) -> li
         cell = counts.setdefault((g["school_id"], g["class_name"]), {})
         cell[g["gender"]] = cell.get(g["gender"], 0) + int(g["n"])
     schools = {school_id for school_id, _c in counts}
-    names = dict(OrgUnit.objects.filter(pk__in=schools).values_list("pk", "name")) if len(schools) > 1 else {}
+    # Labelled with their school whenever a class is not the page's own (a teaching point's, 教学点).
+    labelled = len(schools) > 1 or schools - {unit.pk}
+    names = dict(OrgUnit.objects.filter(pk__in=schools).values_list("pk", "name")) if labelled else {}
     order = {school_id: i for i, school_id in enumerate(_path_order(unit, schools))}
     rows = []
     for school_id, class_name in sorted(counts, key=lambda k: (order[k[0]], _position("class", k[1]))):

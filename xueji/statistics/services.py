@@ -267,7 +267,6 @@ def snapshot_rebuild(as_of: date | None = None) -> int:
     :class:`ClassCell`, over change requests and dropout cases for :class:`FlowCell` — in one transaction with
     the deletes, so readers see the old snapshot or the new one, never a mix. Returns the number of
     :class:`StatCell` rows written (第5、23条: the statistics every level reads)."""
-    as_of = as_of or timezone.localdate()
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # Two rebuilds at once (the nightly task and a manual one) would each insert a full set after the
@@ -276,6 +275,9 @@ def snapshot_rebuild(as_of: date | None = None) -> int:
                 cursor.execute(f"LOCK TABLE {StatCell._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
                 # the two big GROUP BYs hash in memory instead of spilling a sort to disk (docs/performance.md)
                 cursor.execute("SET LOCAL work_mem = '64MB'")
+        # The day is read after the lock: a refresh that waited past midnight dates its data today, not as the
+        # day before (which could be kept as a month's end).
+        as_of = as_of or timezone.localdate()
         kept = set(Snapshot.objects.values_list("as_of", flat=True)) | {as_of}
         gone = [as_of, *expired_dates(sorted(kept), as_of)]
         for model in (StatCell, ClassCell, StatRollup):

@@ -81,7 +81,10 @@ def overview(request: HttpRequest) -> HttpResponse:
         grade = _school_grade(unit, request.GET.get("grade"))
         as_of = snapshot_date(chosen)  # once per request; every table reads this date
         tables = _breakdowns(unit, grade, as_of)
-        start, end = flow_period(request.GET.get("from"), request.GET.get("to"))
+        # a chosen date: the flows end by default with that date's month (the months "as of" it)
+        start, end = flow_period(
+            request.GET.get("from"), request.GET.get("to"), today=as_of if chosen and as_of else None
+        )
     except FieldError as exc:
         raise BadRequest(exc.message) from exc
     context = {
@@ -136,7 +139,14 @@ def export(request: HttpRequest) -> HttpResponse:
     except FieldError as exc:
         raise BadRequest(exc.message) from exc
     return _to_export_request(
-        [("source", "statistics"), ("unit", unit.pk), ("by", by), ("split", split), ("grade", table.grade)]
+        [
+            ("source", "statistics"),
+            ("unit", unit.pk),
+            ("by", by),
+            ("split", split),
+            ("grade", table.grade),
+            ("as_of", request.GET.get("as_of")),
+        ]
     )
 
 

@@ -22,6 +22,17 @@ def date_existing(apps, schema_editor):  # type: ignore[no-untyped-def]
         Snapshot.objects.create(as_of=row["as_of"], rebuilt_at=timezone.now(), cells=row["n"])
 
 
+def keep_latest(apps, schema_editor):  # type: ignore[no-untyped-def]
+    """Back to one snapshot: the code before this migration reads the tables without a date, so every date but
+    the latest is deleted (otherwise each figure would be the sum of the kept dates)."""
+    StatCell = apps.get_model("statistics", "StatCell")
+    from django.db.models import Max
+
+    latest = StatCell.objects.aggregate(d=Max("as_of"))["d"]
+    for name in ("StatCell", "ClassCell", "StatRollup"):
+        apps.get_model("statistics", name).objects.exclude(as_of=latest).delete()
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("statistics", "0003_statcell_as_of"),
@@ -48,7 +59,7 @@ class Migration(migrations.Migration):
             field=models.DateField(default=datetime.date(1970, 1, 1), verbose_name="统计日期"),
             preserve_default=False,
         ),
-        migrations.RunPython(date_existing, migrations.RunPython.noop),
+        migrations.RunPython(date_existing, keep_latest),
         migrations.RemoveIndex(model_name="statcell", name="statcell_as_of"),
         migrations.RemoveIndex(model_name="statcell", name="statcell_scope_pattern"),
         migrations.AddIndex(
