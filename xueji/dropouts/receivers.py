@@ -16,7 +16,6 @@ from django.db import transaction
 
 from .services import cases_follow_register
 
-
 #: The ``records_changed`` reasons that can end or move an enrollment.
 REASONS = frozenset({"change_applied", "import_committed", "promotion", "school_merged", "school_closed"})
 

@@ -428,13 +428,38 @@ def grade_age(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return _render_grade_age(request, user, province, None)
     form = GradeAgeForm(request.POST)
+    return _file_rule_version(
+        request,
+        user,
+        province,
+        form,
+        file=lambda **filing: grade_age_file(rules=form.rules(), **filing),
+        render_page=_render_grade_age,
+        done=_("学籍规则第 %(v)s 版已备案，%(day)s 起注册时按新的年龄规则校验。"),
+        page="policies:grade_age",
+    )
+
+
+def _file_rule_version(
+    request: HttpRequest,
+    user: Actor,
+    province: Any,
+    form: Any,
+    *,
+    file: Any,
+    render_page: Any,
+    done: str,
+    page: str,
+) -> HttpResponse:
+    """The POST of a rule page (第5条: the province files its rules with the ministry): the form checked, the new
+    version filed by ``file(actor=, province_code=, effective_from=, filed_on=, filing_reference=)``; a refusal
+    shows the page again with the errors on their fields (nothing written), out of scope is refused as such."""
     if not form.is_valid():
-        return _render_grade_age(request, user, province, form, status=400)
+        return render_page(request, user, province, form, status=400)
     try:
-        rule_set = grade_age_file(
+        rule_set = file(
             actor=user,
             province_code=province.province_code,
-            rules=form.rules(),
             effective_from=form.cleaned_data["effective_from"],
             filed_on=form.cleaned_data["filed_on"],
             filing_reference=form.cleaned_data["filing_reference"],
@@ -445,13 +470,9 @@ def grade_age(request: HttpRequest) -> HttpResponse:
         if exc.code == NOT_FILED.code:
             _refuse(exc)
         form.attach(exc.fields or {"": exc.message})
-        return _render_grade_age(request, user, province, form, status=exc.status)
-    messages.success(
-        request,
-        _("学籍规则第 %(v)s 版已备案，%(day)s 起注册时按新的年龄规则校验。")
-        % {"v": rule_set.version, "day": f"{rule_set.effective_from:%Y-%m-%d}"},
-    )
-    return redirect(f"{reverse('policies:grade_age')}?province={province.province_code}")
+        return render_page(request, user, province, form, status=exc.status)
+    messages.success(request, done % {"v": rule_set.version, "day": f"{rule_set.effective_from:%Y-%m-%d}"})
+    return redirect(f"{reverse(page)}?province={province.province_code}")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -527,6 +548,7 @@ def _render_check_rules(
 
 
 @login_required
+@login_required
 @require_http_methods(["GET", "POST"])
 def check_rules(request: HttpRequest) -> HttpResponse:
     """问题学籍检查规则: for each of the seven checks the national default, the province's override and the value
@@ -541,27 +563,13 @@ def check_rules(request: HttpRequest) -> HttpResponse:
     if province.province_code not in {u.province_code for u in definable_provinces(user)}:
         raise PermissionDenied(_("只有省级教育行政部门学籍管理员可以备案问题学籍检查规则（第五条）"))
     form = CheckRulesForm(request.POST)
-    if not form.is_valid():
-        return _render_check_rules(request, user, province, form, status=400)
-    try:
-        rule_set = check_rules_file(
-            actor=user,
-            province_code=province.province_code,
-            checks=form.checks(),
-            effective_from=form.cleaned_data["effective_from"],
-            filed_on=form.cleaned_data["filed_on"],
-            filing_reference=form.cleaned_data["filing_reference"],
-        )
-    except (NotFound, Forbidden) as exc:
-        _refuse(exc)
-    except ApplicationError as exc:
-        if exc.code == NOT_FILED.code:
-            _refuse(exc)
-        form.attach(exc.fields or {"": exc.message})
-        return _render_check_rules(request, user, province, form, status=exc.status)
-    messages.success(
+    return _file_rule_version(
         request,
-        _("问题学籍检查规则第 %(v)s 版已备案，%(day)s 起自动检查按新规则运行。")
-        % {"v": rule_set.version, "day": f"{rule_set.effective_from:%Y-%m-%d}"},
+        user,
+        province,
+        form,
+        file=lambda **filing: check_rules_file(checks=form.checks(), **filing),
+        render_page=_render_check_rules,
+        done=_("问题学籍检查规则第 %(v)s 版已备案，%(day)s 起自动检查按新规则运行。"),
+        page="policies:check_rules",
     )
-    return redirect(f"{reverse('policies:check_rules')}?province={province.province_code}")

@@ -996,3 +996,47 @@ def _register(
         except RegistrationInvalid as exc:  # a generator bug: say which row and why
             raise RuntimeError(f"演示数据无效（{school.name} 第 {index + 1} 条）：{exc.fields}") from exc
     return register_students(actor=None, school=school, registrations=regs, now=now)
+
+
+#: A demo registrar made by a seed was filed with the upper level (第22条) this many days ago, trained 5 days before.
+DEMO_FILED_DAYS_AGO = 300
+
+
+def demo_school_registrar(school: School) -> User:
+    """The school's registrar, or — for the later seeds (verification, changes, oversight) at a school the demo
+    gave none — a filed demo registrar ``demo_reg_<学校标识码>`` (第22条: filed and trained before acting)."""
+    grant = (
+        RoleGrant.objects.filter(role=Role.SCHOOL_REGISTRAR, org_unit_id=school.org_id).order_by("pk").first()
+    )
+    if grant is not None:
+        return User.objects.get(pk=grant.user_id)  # fresh: no cached grants
+    org = school.org
+    user = user_create(
+        actor=None,
+        username=f"demo_reg_{school.school_code}",
+        display_name=f"{school.name}学籍管理员",
+        org_unit=org,
+    )
+    role_grant(actor=None, user=user, role=Role.SCHOOL_REGISTRAR, org_unit=org)
+    today = timezone.localdate()
+    filing_record(
+        actor=None,
+        user=user,
+        filed_with=org.parent or org,
+        filed_on=today - timedelta(days=DEMO_FILED_DAYS_AGO),
+        trained_on=today - timedelta(days=DEMO_FILED_DAYS_AGO + 5),
+    )
+    return User.objects.get(pk=user.pk)
+
+
+def first_class(school: School, grade: int) -> str:
+    """The first class (by name) the school has pupils in for ``grade``, else "1班" (where a seed places a pupil)."""
+    from .models import Enrollment  # noqa: PLC0415
+
+    name = (
+        Enrollment.objects.filter(school_id=school.pk, grade=grade, is_active=True)
+        .order_by("class_name")
+        .values_list("class_name", flat=True)
+        .first()
+    )
+    return name or "1班"

@@ -27,7 +27,6 @@ from django.utils import timezone
 
 from xueji.accounts.enums import Role
 from xueji.accounts.models import RoleGrant, User
-from xueji.accounts.services import filing_record, role_grant, user_create
 from xueji.audit.enums import EventType
 from xueji.audit.models import AuditEvent
 from xueji.changes.enums import ChangeKind
@@ -37,13 +36,19 @@ from xueji.changes.services import change_decide, change_submit
 from xueji.changes.workflow import IN_FLIGHT_STATES, RequestState
 from xueji.core.errors import ApplicationError
 from xueji.schools.models import School
-from xueji.students.demo import BASE_SCHOOLS, demo_exists, school_codes, school_year_start
+from xueji.students.demo import (
+    BASE_SCHOOLS,
+    demo_exists,
+    demo_school_registrar,
+    first_class,
+    school_codes,
+    school_year_start,
+)
 from xueji.students.models import Enrollment, Guardian, ProblemRecord
 
 #: The note every request of this seed carries: how a second run knows the demo changes exist.
 MARK = "演示数据：学籍异动（manage.py seed_changes）"
 COUNTY_LOGIN = "haizhu_county"
-FILED_ON_DAYS_AGO = 300
 GRADUATION_MONTHS = (6, 7, 8)  # the end of the school year (第19条 graduations happen then)
 
 
@@ -300,31 +305,7 @@ class Seeder:
         return User.objects.get(pk=grant.user_id) if grant is not None else None
 
     def _registrar(self, school: School) -> User:
-        """The school's registrar, or a filed demo registrar ``demo_reg_<学校标识码>`` (as seed_verification)."""
-        grant = (
-            RoleGrant.objects.filter(role=Role.SCHOOL_REGISTRAR, org_unit_id=school.org_id)
-            .order_by("pk")
-            .first()
-        )
-        if grant is not None:
-            return User.objects.get(pk=grant.user_id)  # fresh: no cached grants
-        org = school.org
-        user = user_create(
-            actor=None,
-            username=f"demo_reg_{school.school_code}",
-            display_name=f"{school.name}学籍管理员",
-            org_unit=org,
-        )
-        role_grant(actor=None, user=user, role=Role.SCHOOL_REGISTRAR, org_unit=org)
-        real_today = timezone.localdate()
-        filing_record(
-            actor=None,
-            user=user,
-            filed_with=org.parent or org,
-            filed_on=real_today - timedelta(days=FILED_ON_DAYS_AGO),
-            trained_on=real_today - timedelta(days=FILED_ON_DAYS_AGO + 5),
-        )
-        return User.objects.get(pk=user.pk)
+        return demo_school_registrar(school)
 
     def _pupils(self, school: School, grade: int, count: int) -> list[Enrollment]:
         """The first ``count`` pupils of the school's grade, in class and class-number order, to whom nothing
@@ -355,13 +336,7 @@ class Seeder:
 
     @staticmethod
     def _class_at(school: School, grade: int) -> str:
-        name = (
-            Enrollment.objects.filter(school_id=school.pk, grade=grade, is_active=True)
-            .order_by("class_name")
-            .values_list("class_name", flat=True)
-            .first()
-        )
-        return name or "1班"
+        return first_class(school, grade)
 
     @staticmethod
     def _transfer_day(on: date, province: str) -> date:

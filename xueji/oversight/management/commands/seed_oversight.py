@@ -35,7 +35,7 @@ from xueji.core.errors import ApplicationError
 from xueji.dropouts.models import DropoutCase
 from xueji.oversight.queries import METRICS, Window
 from xueji.schools.models import School
-from xueji.students.demo import BASE_SCHOOLS, demo_exists, school_codes
+from xueji.students.demo import BASE_SCHOOLS, demo_exists, first_class, school_codes
 from xueji.students.models import Enrollment, ProblemRecord
 from xueji.verification.models import Finding
 
@@ -304,13 +304,7 @@ class Seeder:
 
     @staticmethod
     def _class_at(school: School, grade: int) -> str:
-        name = (
-            Enrollment.objects.filter(school_id=school.pk, grade=grade, is_active=True)
-            .order_by("class_name")
-            .values_list("class_name", flat=True)
-            .first()
-        )
-        return name or "1班"
+        return first_class(school, grade)
 
 
 def _at(day: date) -> Any:

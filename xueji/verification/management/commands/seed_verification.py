@@ -14,12 +14,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from xueji.accounts.enums import Role
 from xueji.accounts.models import RoleGrant, User
-from xueji.accounts.services import filing_record, role_grant, user_create
 from xueji.checks.queries import unexplained_open_problems
 from xueji.regions.models import OrgUnit
-from xueji.students.demo import demo_exists
+from xueji.students.demo import demo_exists, demo_school_registrar
 from xueji.students.models import Enrollment
 from xueji.verification.enums import CorrectionField, FindingKind, Semester, Whereabouts
 from xueji.verification.models import SchoolReturn, VerificationRound
@@ -30,8 +28,6 @@ from xueji.verification.services import (
     return_submit,
     round_open,
 )
-
-FILED_ON_DAYS_AGO = 300
 
 
 class Command(BaseCommand):
@@ -50,30 +46,7 @@ class Command(BaseCommand):
         return User.objects.filter(username=username).first()
 
     def _registrar(self, ret: SchoolReturn) -> User:
-        grant = (
-            RoleGrant.objects.filter(role=Role.SCHOOL_REGISTRAR, org_unit_id=ret.school_id)
-            .select_related("user")
-            .first()
-        )
-        if grant is not None:
-            return grant.user
-        org = OrgUnit.objects.get(pk=ret.school_id)
-        user = user_create(
-            actor=None,
-            username=f"demo_reg_{ret.school.school_code}",
-            display_name=f"{ret.school.name}学籍管理员",
-            org_unit=org,
-        )
-        role_grant(actor=None, user=user, role=Role.SCHOOL_REGISTRAR, org_unit=org)
-        today = timezone.localdate()
-        filing_record(
-            actor=None,
-            user=user,
-            filed_with=org.parent or org,
-            filed_on=today - timedelta(days=FILED_ON_DAYS_AGO),
-            trained_on=today - timedelta(days=FILED_ON_DAYS_AGO + 5),
-        )
-        return User.objects.get(pk=user.pk)  # fresh: no cached grants
+        return demo_school_registrar(ret.school)
 
     def _round(self) -> str:
         province = self._user("gd_province")
