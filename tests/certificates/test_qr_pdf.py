@@ -3,6 +3,7 @@ credential attached)."""
 
 from __future__ import annotations
 
+import json
 import re
 import zlib
 
@@ -86,3 +87,25 @@ def test_rare_character_name_renders(env):
     cert = services.certificate_issue(actor=env["county"], person_id=e.person_id, kind="graduation")
     assert cert.credential["credentialSubject"]["name"] == "李𠀀"
     assert presenters.certificate_pdf(cert).startswith(b"%PDF")
+
+
+def test_a_pdf_stream_ending_in_a_carriage_return_is_read_whole() -> None:
+    """The offline verifier reads the credential out of the PDF's Flate stream (第19条 电子学籍证明): a compressed
+    stream whose last byte is CR (0x0D) — about one PDF in 256 — must not lose that byte to the line end
+    before ``endstream`` (it did: such a certificate failed offline as bad-signature)."""
+    for i in range(4096):
+        document = {"type": ["VerifiableCredential"], "proof": {"n": i}, "name": "x" * (i % 50)}
+        stream = zlib.compress(json.dumps(document).encode())
+        if stream[-1] == 0x0D:
+            break
+    else:  # pragma: no cover - one in 256 ends so
+        raise AssertionError("no stream ending in CR found")
+    pdf = b"%%PDF-1.7\n1 0 obj\n<< /Length %d /Filter /FlateDecode >>\nstream\r\n" % len(stream)
+    pdf += stream + b"\nendstream\nendobj\n%%EOF\n"  # LF before endstream, as WeasyPrint writes it
+    assert verifier.load_document(pdf) == document
+    # and a stream ending otherwise, with a bare LF line end, as before
+    plain = zlib.compress(json.dumps({"type": ["VerifiableCredential"], "proof": {}}).encode())
+    assert verifier.load_document(b"%PDF-1.7\nstream\n" + plain + b"\nendstream\n") == {
+        "type": ["VerifiableCredential"],
+        "proof": {},
+    }

@@ -367,8 +367,11 @@ def load_document(data: bytes) -> Any:
     if data.startswith(b"%PDF"):
         for match in _STREAM.finditer(data):
             raw = match.group(1)
+            # A Flate stream may itself end in a CR byte (≈ 1 in 256), which the pattern takes for the line end
+            # before "endstream": inflate from the stream's start up to "endstream" and let zlib stop at the
+            # stream's own end (what follows it is left unused), so no last byte is lost.
             with contextlib.suppress(zlib.error):
-                raw = zlib.decompress(raw)
+                raw = zlib.decompressobj().decompress(data[match.start(1) : match.end()])
             if b"VerifiableCredential" in raw and b'"proof"' in raw:
                 try:
                     return loads_untrusted(raw)
